@@ -1,0 +1,203 @@
+//! Per-year aggregates: integer member counts per unit, province flows and quota histograms.
+//!
+//! Counts are integers, so summing chunk results in any order gives the same bits: rayon may split
+//! the work however it likes and the totals do not change with the thread count.
+
+use crate::household::{Household, flags};
+
+/// Points score bins for quota admission (scores are clamped to 0..=255).
+pub const SCORE_BINS: usize = 256;
+
+/// Counts of simulated members (multiply by persons per member for persons).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitCounts {
+    /// Residents of the urban part (present members, plus left-behind members of urban-hukou
+    /// households whose hukou place is here).
+    pub urban: u64,
+    pub rural: u64,
+    /// Residents holding urban hukou (counted where they live).
+    pub hukou_urban_residents: u64,
+    /// Urban residents without local urban hukou.
+    pub nonhukou_urban: u64,
+    /// Non-hukou urban households (for housing coverage).
+    pub nonhukou_households: u64,
+    /// Urban residents holding rural hukou (the gap).
+    pub rural_hukou_urban: u64,
+    /// Working-age adults living in the urban part.
+    pub urban_workers: u64,
+    /// Non-hukou children living in the urban part (demand for public-school seats).
+    pub nonhukou_children: u64,
+    /// Children left behind whose hukou place is here.
+    pub left_behind_children: u64,
+    /// Members granted local urban hukou here this year.
+    pub settlements: u64,
+    pub settled_households: u64,
+    pub settled_children: u64,
+    /// Members who applied to settle here this year.
+    pub applicants: u64,
+    /// Members who moved into / out of this unit (residence unit changed, or rural ↔ urban).
+    pub arrivals: u64,
+    pub departures: u64,
+}
+
+impl UnitCounts {
+    fn add(&mut self, other: &UnitCounts) {
+        self.urban += other.urban;
+        self.rural += other.rural;
+        self.hukou_urban_residents += other.hukou_urban_residents;
+        self.nonhukou_urban += other.nonhukou_urban;
+        self.nonhukou_households += other.nonhukou_households;
+        self.rural_hukou_urban += other.rural_hukou_urban;
+        self.urban_workers += other.urban_workers;
+        self.nonhukou_children += other.nonhukou_children;
+        self.left_behind_children += other.left_behind_children;
+        self.settlements += other.settlements;
+        self.settled_households += other.settled_households;
+        self.settled_children += other.settled_children;
+        self.applicants += other.applicants;
+        self.arrivals += other.arrivals;
+        self.departures += other.departures;
+    }
+
+    pub fn population(&self) -> u64 {
+        self.urban + self.rural
+    }
+}
+
+/// National counts that have no unit (demography and flows).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NationalCounts {
+    pub births: u64,
+    pub deaths: u64,
+    pub movers: u64,
+    pub rural_to_urban: u64,
+    pub urban_to_rural: u64,
+    pub in_place: u64,
+    pub adults: u64,
+    pub children: u64,
+    pub elderly: u64,
+    /// Households able to have a child this year (head 20–40, an adult, fewer than 3 children).
+    pub fertile_households: u64,
+    pub households: u64,
+}
+
+impl NationalCounts {
+    fn add(&mut self, o: &NationalCounts) {
+        self.births += o.births;
+        self.deaths += o.deaths;
+        self.movers += o.movers;
+        self.rural_to_urban += o.rural_to_urban;
+        self.urban_to_rural += o.urban_to_rural;
+        self.in_place += o.in_place;
+        self.adults += o.adults;
+        self.children += o.children;
+        self.elderly += o.elderly;
+        self.fertile_households += o.fertile_households;
+        self.households += o.households;
+    }
+}
+
+/// Everything one pass over the households counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    pub units: Vec<UnitCounts>,
+    pub national: NationalCounts,
+    /// Province × province members who moved (origin residence province → new one).
+    pub flows: Vec<u64>,
+    /// Hukou unit × residence unit: urban members away from their hukou unit (the migrant
+    /// networks the choice model reads).
+    pub network: Vec<u32>,
+    /// Unit × score bin: members applying to settle with a quota pending.
+    pub applications: Vec<u64>,
+    provinces: usize,
+}
+
+impl Tally {
+    pub fn new(units: usize, provinces: usize) -> Tally {
+        Tally {
+            units: vec![UnitCounts::default(); units],
+            national: NationalCounts::default(),
+            flows: vec![0; provinces * provinces],
+            network: vec![0; units * units],
+            applications: vec![0; units * SCORE_BINS],
+            provinces,
+        }
+    }
+
+    /// Adds another tally; integer sums, so the order of merging never matters.
+    pub fn merge(mut self, other: Tally) -> Tally {
+        for (a, b) in self.units.iter_mut().zip(&other.units) {
+            a.add(b);
+        }
+        self.national.add(&other.national);
+        for (a, b) in self.flows.iter_mut().zip(&other.flows) {
+            *a += b;
+        }
+        for (a, b) in self.network.iter_mut().zip(&other.network) {
+            *a += b;
+        }
+        for (a, b) in self.applications.iter_mut().zip(&other.applications) {
+            *a += b;
+        }
+        self
+    }
+
+    pub fn flow(&mut self, from_province: usize, to_province: usize, members: u64) {
+        self.flows[from_province * self.provinces + to_province] += members;
+    }
+
+    /// Counts where a household's members live at the end of the year.
+    #[inline]
+    pub fn count_stock(&mut self, h: &Household, units: usize) {
+        if h.is_empty() {
+            return;
+        }
+        let present = u64::from(h.present());
+        let res = usize::from(h.res_unit);
+        let hukou = usize::from(h.hukou_unit);
+        let urban_hukou = h.has(flags::HUKOU_URBAN);
+        let n = &mut self.national;
+        n.households += 1;
+        n.adults += u64::from(h.adults);
+        n.children += u64::from(h.children) + u64::from(h.children_left);
+        n.elderly += u64::from(h.elderly) + u64::from(h.elderly_left);
+        if (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3 {
+            n.fertile_households += 1;
+        }
+        // Left-behind members live at the hukou place: its urban part for urban hukou.
+        let left = u64::from(h.left_behind());
+        if left > 0 {
+            let at = &mut self.units[hukou];
+            if urban_hukou {
+                at.urban += left;
+                at.hukou_urban_residents += left;
+            } else {
+                at.rural += left;
+            }
+            at.left_behind_children += u64::from(h.children_left);
+        }
+        let here = &mut self.units[res];
+        if h.has(flags::RES_URBAN) {
+            here.urban += present;
+            here.urban_workers += u64::from(h.adults);
+            if urban_hukou {
+                here.hukou_urban_residents += present;
+            } else {
+                here.rural_hukou_urban += present;
+            }
+            if h.is_nonhukou_urban() {
+                here.nonhukou_urban += present;
+                here.nonhukou_households += 1;
+                here.nonhukou_children += u64::from(h.children);
+                if hukou != res {
+                    self.network[hukou * units + res] += present as u32;
+                }
+            }
+        } else {
+            here.rural += present;
+            if urban_hukou {
+                here.hukou_urban_residents += present;
+            }
+        }
+    }
+}

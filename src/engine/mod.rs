@@ -1,0 +1,467 @@
+//! The simulation engine: initial state, calibration of constants, and the yearly step.
+//!
+//! The engine never does I/O and cannot fail once [`Plan::new`] has accepted a scenario. It owns
+//! the households (a flat `Vec` of 16-byte records) and advances them one year at a time:
+//! cities update → choice tables → pass A (decisions) → quota thresholds → pass B (admission,
+//! demography, in-place urbanization, counting). Results never depend on the thread count.
+
+pub mod aggregate;
+pub mod choice;
+pub mod city;
+pub mod step;
+
+use crate::geo::Geography;
+use crate::household::{HOUSEHOLD_TYPES, Household, flags};
+use crate::population::{self, SynthesisReport};
+use crate::scenario::{LoadedScenario, Regime, Scenario, ScenarioError};
+use aggregate::{NationalCounts, SCORE_BINS, Tally, UnitCounts};
+use choice::{ChoiceInputs, ChoiceTables};
+use city::Cities;
+use rayon::prelude::*;
+use std::time::Instant;
+use step::{Threshold, YearContext};
+
+/// Households per parallel work item: big enough to amortise a tally, small enough to balance.
+const CHUNK: usize = 1 << 16;
+
+/// A validated scenario resolved against the geography (unit names → ids, regimes per unit).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub scenario: Scenario,
+    pub regimes: Vec<Regime>,
+}
+
+impl Plan {
+    pub fn new(loaded: &LoadedScenario, geo: &Geography) -> Result<Plan, ScenarioError> {
+        let scenario = loaded.scenario.clone();
+        let st = &scenario.settlement;
+        let mut regimes: Vec<Regime> = geo
+            .units
+            .iter()
+            .map(|u| {
+                let district = u.pop_urban_district_2020;
+                if district >= st.points_from_urban_district {
+                    Regime::Points
+                } else if district >= st.open_below_urban_district {
+                    Regime::Relaxed
+                } else {
+                    Regime::Open
+                }
+            })
+            .collect();
+        for (name, regime) in &st.regime_overrides {
+            let id = geo.find(name).map_err(|message| ScenarioError::Invalid {
+                location: loaded.locate("settlement.regime_overrides"),
+                key: format!("settlement.regime_overrides.{name}"),
+                message,
+            })?;
+            regimes[id.index()] = *regime;
+        }
+        Ok(Plan { scenario, regimes })
+    }
+
+    /// For tests and benches: a scenario that needs no file.
+    pub fn from_scenario(scenario: Scenario, geo: &Geography) -> Result<Plan, ScenarioError> {
+        let loaded = LoadedScenario {
+            scenario,
+            chain: Vec::new(),
+        };
+        Plan::new(&loaded, geo)
+    }
+}
+
+/// City indicators recorded each year per unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CityIndicators {
+    pub jobs: f64,
+    pub wage: f64,
+    pub housing_cost: f64,
+    pub school_access: f64,
+    pub affordable_coverage: f64,
+}
+
+/// One year's results: counts of simulated members and city indicators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YearRecord {
+    pub year: i32,
+    pub units: Vec<UnitCounts>,
+    pub national: NationalCounts,
+    pub flows: Vec<u64>,
+    pub cities: Vec<CityIndicators>,
+}
+
+/// Wall-clock time of each phase (seconds), for the manifest.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Timings {
+    pub synthesis: f64,
+    pub calibration: f64,
+    pub cities_and_tables: f64,
+    pub household_passes: f64,
+}
+
+pub struct Simulation<'g> {
+    geo: &'g Geography,
+    plan: Plan,
+    pub households: Vec<Household>,
+    pub persons_per_member: f64,
+    pub synthesis: SynthesisReport,
+    cities: Cities,
+    asc: Vec<f64>,
+    rural_asc: f64,
+    province_of: Vec<u16>,
+    last: Tally,
+    next_year: i32,
+    pub records: Vec<YearRecord>,
+    pub timings: Timings,
+}
+
+impl<'g> Simulation<'g> {
+    /// Synthesises the base-year population and calibrates the choice constants to it.
+    pub fn new(geo: &'g Geography, plan: Plan) -> Simulation<'g> {
+        let started = Instant::now();
+        let population = population::synthesize(geo, &plan.scenario);
+        let synthesis_seconds = started.elapsed().as_secs_f64();
+        let households = population.households;
+        let last = count(&households, geo);
+        let cities = Cities::new(geo, &plan.scenario, plan.regimes.clone(), &last);
+        let province_of = geo.units.iter().map(|u| u.province as u16).collect();
+        let mut sim = Simulation {
+            geo,
+            next_year: plan.scenario.run.first_year,
+            plan,
+            households,
+            persons_per_member: population.persons_per_member,
+            synthesis: population.report,
+            cities,
+            asc: vec![0.0; geo.len()],
+            rural_asc: 0.0,
+            province_of,
+            last,
+            records: Vec::new(),
+            timings: Timings {
+                synthesis: synthesis_seconds,
+                ..Timings::default()
+            },
+        };
+        let calibration = Instant::now();
+        sim.calibrate_constants();
+        sim.timings.calibration = calibration.elapsed().as_secs_f64();
+        let base = sim.record(sim.plan.scenario.base_year(), sim.last.clone());
+        sim.records.push(base);
+        sim
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.plan.scenario
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn geo(&self) -> &Geography {
+        self.geo
+    }
+
+    /// The year the next call to [`Simulation::step`] simulates, if any is left.
+    pub fn next_year(&self) -> Option<i32> {
+        (self.next_year <= self.plan.scenario.run.last_year).then_some(self.next_year)
+    }
+
+    fn origin_members(&self) -> Vec<f64> {
+        self.last.units.iter().map(|u| u.population() as f64).collect()
+    }
+
+    fn tables(&self, year: i32, with_alias: bool, asc: &[f64], rural_asc: f64) -> ChoiceTables {
+        let origin_members = self.origin_members();
+        ChoiceTables::build(
+            &ChoiceInputs {
+                geo: self.geo,
+                scenario: &self.plan.scenario,
+                cities: &self.cities,
+                year,
+                network: &self.last.network,
+                origin_members: &origin_members,
+                asc,
+                rural_asc,
+            },
+            with_alias,
+        )
+    }
+
+    /// City constants reproduce where the base-year migrants live (Berry's contraction on
+    /// destination shares); the rural constant reproduces the target rural-to-urban move rate.
+    fn calibrate_constants(&mut self) {
+        let n = self.geo.len();
+        let year = self.plan.scenario.run.first_year;
+        // Rural households by (origin, type): the people who might move this year.
+        let movers_by_row: Vec<f64> = self
+            .households
+            .par_chunks(CHUNK)
+            .map(|chunk| {
+                let mut rows = vec![0u64; n * HOUSEHOLD_TYPES];
+                for h in chunk {
+                    if !h.is_empty() && !h.has(flags::RES_URBAN) {
+                        rows[choice::row(usize::from(h.hukou_unit), h.household_type())] += 1;
+                    }
+                }
+                rows
+            })
+            .reduce(
+                || vec![0u64; n * HOUSEHOLD_TYPES],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            )
+            .into_iter()
+            .map(|c| c as f64)
+            .collect();
+        let mut target = vec![0f64; n];
+        for o in 0..n {
+            for (j, t) in target.iter_mut().enumerate() {
+                *t += f64::from(self.last.network[o * n + j]);
+            }
+        }
+        let target_total: f64 = target.iter().sum::<f64>().max(1.0);
+        let target_share: Vec<f64> = target
+            .iter()
+            .map(|t| (t / target_total).max(1e-7))
+            .collect();
+
+        let mut asc = vec![0.0; n];
+        for _ in 0..40 {
+            let tables = self.tables(year, false, &asc, 0.0);
+            let mut model = vec![0f64; n];
+            for o in 0..n {
+                for k in 0..HOUSEHOLD_TYPES {
+                    let weight = movers_by_row[choice::row(o, k)];
+                    if weight == 0.0 {
+                        continue;
+                    }
+                    for (j, m) in model.iter_mut().enumerate() {
+                        *m += weight * tables.urban_share(o, k, j);
+                    }
+                }
+            }
+            let model_total: f64 = model.iter().sum::<f64>().max(1e-12);
+            for j in 0..n {
+                asc[j] += target_share[j].ln() - (model[j] / model_total).max(1e-12).ln();
+            }
+        }
+
+        // Rural constant: expected moves = target rate × rural households (bisection; the
+        // move probability falls as the rural alternative improves).
+        let tables = self.tables(year, false, &asc, 0.0);
+        let b = &self.plan.scenario.behaviour;
+        let reconsider = b.reconsider_rural_pct / 100.0;
+        let target_rate = b.rural_urban_move_rate_pct / 100.0;
+        let rural_total: f64 = movers_by_row.iter().sum::<f64>().max(1.0);
+        let rate_at = |c: f64| -> f64 {
+            let mut moves = 0.0;
+            for o in 0..n {
+                for k in 0..HOUSEHOLD_TYPES {
+                    let weight = movers_by_row[choice::row(o, k)];
+                    if weight > 0.0 {
+                        let stay = c + tables.rural_utility(o, k) + b.stay_bonus;
+                        moves += weight * reconsider / (1.0 + (stay - tables.iv_urban(o, k)).exp());
+                    }
+                }
+            }
+            moves / rural_total
+        };
+        let (mut lo, mut hi) = (-60.0, 60.0);
+        for _ in 0..80 {
+            let mid = 0.5 * (lo + hi);
+            if rate_at(mid) > target_rate {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.asc = asc;
+        self.rural_asc = 0.5 * (lo + hi);
+    }
+
+    fn context<'a>(&'a self, year: i32, tables: &'a ChoiceTables) -> YearContext<'a> {
+        let s = &self.plan.scenario;
+        let last = &self.last.national;
+        let members: f64 = self.last.units.iter().map(|u| u.population() as f64).sum();
+        let births = s.demography.birth_rate_permille.at(year) / 1000.0 * members;
+        let deaths = s.demography.death_rate_permille.at(year) / 1000.0 * members;
+        let ratio = s.demography.elderly_mortality_ratio;
+        // Crude rates are split by age: adults, children at a lower risk, elderly at `ratio`.
+        let exposure = last.adults as f64
+            + step::CHILD_MORTALITY_RATIO * last.children as f64
+            + ratio * last.elderly as f64;
+        let adult_death = (deaths / exposure.max(1.0)).min(1.0);
+        let has_quota = self
+            .cities
+            .regime
+            .iter()
+            .map(|r| s.quota_fraction(*r, year).is_some())
+            .collect();
+        YearContext {
+            year,
+            seed: s.run.seed,
+            scenario: s,
+            tables,
+            cities: &self.cities,
+            province_of: &self.province_of,
+            has_quota,
+            service_share: s.services.nonhukou_share.at(year),
+            reconsider_rural: s.behaviour.reconsider_rural_pct / 100.0,
+            reconsider_urban: s.behaviour.reconsider_urban_pct / 100.0,
+            inertia_decay: 0.5f64.powf(1.0 / s.behaviour.inertia_half_life_years),
+            stay_bonus: s.behaviour.stay_bonus,
+            birth_chance: (births / (last.fertile_households as f64).max(1.0)).min(1.0),
+            adult_death,
+            elderly_death: (adult_death * ratio).min(1.0),
+            in_place: s.in_place.rate_pct.at(year) / 100.0,
+            insurance_coverage: s.social_insurance.coverage_pct.at(year) / 100.0,
+            skill_upgrade: s.jobs.skill_upgrade_pct.at(year) / 100.0,
+            ageing: s.demography.ageing_pct / 100.0,
+            reunify: s.services.reunify_rate_pct / 100.0,
+        }
+    }
+
+    /// Simulates the next year. Returns `false` when the scenario's last year is done.
+    pub fn step(&mut self) -> bool {
+        let Some(year) = self.next_year() else {
+            return false;
+        };
+        let n = self.geo.len();
+        let provinces = self.geo.provinces.len();
+        let started = Instant::now();
+        self.cities.update(
+            &self.plan.scenario,
+            year,
+            &self.last,
+            self.persons_per_member,
+        );
+        let tables = self.tables(year, true, &self.asc, self.rural_asc);
+        self.timings.cities_and_tables += started.elapsed().as_secs_f64();
+
+        let started = Instant::now();
+        let mut households = std::mem::take(&mut self.households);
+        let (decisions, finished) = {
+            let ctx = self.context(year, &tables);
+            let decisions = households
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .fold(
+                    || Tally::new(n, provinces),
+                    |mut tally, (chunk, slice)| {
+                        let first = (chunk * CHUNK) as u64;
+                        for (offset, h) in slice.iter_mut().enumerate() {
+                            step::decide(h, first + offset as u64, &ctx, &mut tally);
+                        }
+                        tally
+                    },
+                )
+                .reduce(|| Tally::new(n, provinces), Tally::merge);
+
+            let thresholds: Vec<Threshold> = (0..n)
+                .map(|u| {
+                    match self.plan.scenario.quota_fraction(self.cities.regime[u], year) {
+                        None => Threshold::ADMIT_ALL,
+                        Some(fraction) => {
+                            let quota = fraction * self.last.units[u].nonhukou_urban as f64;
+                            step::threshold(
+                                &decisions.applications[u * SCORE_BINS..(u + 1) * SCORE_BINS],
+                                quota,
+                            )
+                        }
+                    }
+                })
+                .collect();
+
+            let finished = households
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .fold(
+                    || Tally::new(n, provinces),
+                    |mut tally, (chunk, slice)| {
+                        let first = (chunk * CHUNK) as u64;
+                        for (offset, h) in slice.iter_mut().enumerate() {
+                            step::finish(h, first + offset as u64, &ctx, &thresholds, &mut tally);
+                        }
+                        tally
+                    },
+                )
+                .reduce(|| Tally::new(n, provinces), Tally::merge);
+            (decisions, finished)
+        };
+        self.households = households;
+        self.timings.household_passes += started.elapsed().as_secs_f64();
+
+        // Stocks come from pass B; flows and settlements from both passes.
+        let mut year_tally = finished;
+        for (stock, flow) in year_tally.units.iter_mut().zip(&decisions.units) {
+            stock.settlements += flow.settlements;
+            stock.settled_households += flow.settled_households;
+            stock.settled_children += flow.settled_children;
+            stock.applicants += flow.applicants;
+            stock.arrivals += flow.arrivals;
+            stock.departures += flow.departures;
+        }
+        let d = &decisions.national;
+        let national = &mut year_tally.national;
+        national.movers += d.movers;
+        national.rural_to_urban += d.rural_to_urban;
+        national.urban_to_rural += d.urban_to_rural;
+        for (a, b) in year_tally.flows.iter_mut().zip(&decisions.flows) {
+            *a += b;
+        }
+        let record = self.record(year, year_tally.clone());
+        self.records.push(record);
+        self.last = year_tally;
+        self.next_year += 1;
+        true
+    }
+
+    /// Runs every remaining year, calling `progress(year)` after each.
+    pub fn run(&mut self, mut progress: impl FnMut(i32)) {
+        while let Some(year) = self.next_year() {
+            self.step();
+            progress(year);
+        }
+    }
+
+    fn record(&self, year: i32, tally: Tally) -> YearRecord {
+        let c = &self.cities;
+        YearRecord {
+            year,
+            cities: (0..self.geo.len())
+                .map(|u| CityIndicators {
+                    jobs: c.jobs[u],
+                    wage: c.wage[u],
+                    housing_cost: c.housing_cost[u],
+                    school_access: c.school_access[u],
+                    affordable_coverage: c.affordable_coverage[u],
+                })
+                .collect(),
+            units: tally.units,
+            national: tally.national,
+            flows: tally.flows,
+        }
+    }
+}
+
+/// Counts a population's stocks (used for the base year).
+pub fn count(households: &[Household], geo: &Geography) -> Tally {
+    let n = geo.len();
+    let provinces = geo.provinces.len();
+    households
+        .par_chunks(CHUNK)
+        .fold(
+            || Tally::new(n, provinces),
+            |mut tally, chunk| {
+                for h in chunk {
+                    tally.count_stock(h, n);
+                }
+                tally
+            },
+        )
+        .reduce(|| Tally::new(n, provinces), Tally::merge)
+}

@@ -1,0 +1,417 @@
+//! The household passes of one year (MODEL §5.3–5.7), each O(1) per household.
+//!
+//! Pass A: move or stay, reunification, settlement applications. Between the passes, quota
+//! thresholds per unit come from the score histogram of applications. Pass B: admissions,
+//! demography, in-place urbanization, accruals and the end-of-year count. Every draw is keyed by
+//! (seed, year, household id, purpose), so no result depends on the thread count.
+
+use super::aggregate::{SCORE_BINS, Tally};
+use super::choice::ChoiceTables;
+use super::city::Cities;
+use crate::household::{Household, flags};
+use crate::rng::{Draws, Purpose};
+use crate::scenario::{Regime, Scenario};
+
+/// Chance a present elderly member stays behind when the household moves to a city (assumption).
+const ELDERLY_STAY_BEHIND: f64 = 0.8;
+/// Death risk of a child relative to a working-age adult (assumption).
+pub const CHILD_MORTALITY_RATIO: f64 = 0.3;
+/// Children turn 15 uniformly over the 15 years of childhood.
+const CHILD_TO_ADULT: f64 = 1.0 / 15.0;
+const MAX_MEMBERS_PER_ROLE: u8 = 12;
+
+/// Read-only inputs of one year's passes.
+pub struct YearContext<'a> {
+    pub year: i32,
+    pub seed: u64,
+    pub scenario: &'a Scenario,
+    pub tables: &'a ChoiceTables,
+    pub cities: &'a Cities,
+    pub province_of: &'a [u16],
+    /// Whether a unit's applications wait for quota admission this year.
+    pub has_quota: Vec<bool>,
+    pub service_share: f64,
+    pub reconsider_rural: f64,
+    pub reconsider_urban: f64,
+    pub inertia_decay: f64,
+    pub stay_bonus: f64,
+    pub birth_chance: f64,
+    pub adult_death: f64,
+    pub elderly_death: f64,
+    pub in_place: f64,
+    pub insurance_coverage: f64,
+    pub skill_upgrade: f64,
+    pub ageing: f64,
+    pub reunify: f64,
+}
+
+/// Quota admission per unit: scores above `bin` are admitted, scores at `bin` with chance
+/// `fraction`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Threshold {
+    pub bin: u8,
+    pub fraction: f64,
+}
+
+impl Threshold {
+    pub const ADMIT_ALL: Threshold = Threshold {
+        bin: 0,
+        fraction: 1.0,
+    };
+}
+
+/// Highest scores first up to `quota` members; the marginal bin is admitted by lottery.
+pub fn threshold(histogram: &[u64], quota: f64) -> Threshold {
+    let mut above = 0.0;
+    for bin in (0..SCORE_BINS).rev() {
+        let here = histogram[bin] as f64;
+        if above + here > quota {
+            return Threshold {
+                bin: bin as u8,
+                fraction: ((quota - above) / here).clamp(0.0, 1.0),
+            };
+        }
+        above += here;
+    }
+    Threshold::ADMIT_ALL
+}
+
+impl YearContext<'_> {
+    /// Share of basic public services a non-hukou household receives after `years` of residence.
+    #[inline]
+    fn services_for(&self, years: u8) -> f64 {
+        let s = &self.scenario.services;
+        let counted = u32::from(years).min(s.residence_years_counted);
+        (self.service_share + s.per_residence_year * f64::from(counted)).min(1.0)
+    }
+
+    #[inline]
+    fn regime(&self, unit: usize) -> Regime {
+        self.cities.regime[unit]
+    }
+
+    /// Points score, clamped to a histogram bin.
+    #[inline]
+    pub fn score(&self, h: &Household) -> u8 {
+        let f = &self.scenario.settlement.points_formula;
+        let score = f.per_insurance_year * f64::from(h.insurance_years)
+            + f.per_residence_year * f64::from(h.years_in_city)
+            + f.education[usize::from(h.education.min(3))]
+            + if h.head_age < 45 { f.age_under_45 } else { 0.0 };
+        score.clamp(0.0, 255.0) as u8
+    }
+}
+
+fn move_household(
+    h: &mut Household,
+    to_unit: usize,
+    to_urban: bool,
+    ctx: &YearContext,
+    draws: &mut Draws,
+    tally: &mut Tally,
+) {
+    let from_unit = usize::from(h.res_unit);
+    let from_urban = h.has(flags::RES_URBAN);
+    let present = u64::from(h.present());
+    let n = &mut tally.national;
+    n.movers += present;
+    match (from_urban, to_urban) {
+        (false, true) => n.rural_to_urban += present,
+        (true, false) => n.urban_to_rural += present,
+        _ => {}
+    }
+    tally.units[from_unit].departures += present;
+    tally.units[to_unit].arrivals += present;
+    tally.flow(
+        usize::from(ctx.province_of[from_unit]),
+        usize::from(ctx.province_of[to_unit]),
+        present,
+    );
+
+    if !to_urban {
+        // Returning home: everyone left behind is back together.
+        h.children += h.children_left;
+        h.elderly += h.elderly_left;
+        h.children_left = 0;
+        h.elderly_left = 0;
+        h.set(flags::OWNS_HOME, true);
+    } else {
+        if !from_urban {
+            // Leaving the village: children come only where they can go to school.
+            let access = ctx.cities.school_access[to_unit] * ctx.services_for(0);
+            let staying = draws.binomial(u32::from(h.children), 1.0 - access) as u8;
+            h.children -= staying;
+            h.children_left += staying;
+            let elderly_staying = draws.binomial(u32::from(h.elderly), ELDERLY_STAY_BEHIND) as u8;
+            h.elderly -= elderly_staying;
+            h.elderly_left += elderly_staying;
+        }
+        h.set(flags::OWNS_HOME, false);
+        if !ctx.scenario.social_insurance.portable && to_unit != from_unit {
+            h.insurance_years = 0;
+        }
+    }
+    h.res_unit = to_unit as u16;
+    h.set(flags::RES_URBAN, to_urban);
+    h.years_in_city = 0;
+}
+
+/// Grants local urban hukou where the household lives; left-behind members join it.
+fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
+    let here = usize::from(h.res_unit);
+    let origin = usize::from(h.hukou_unit);
+    let joining = u64::from(h.left_behind());
+    if joining > 0 {
+        tally.national.movers += joining;
+        tally.units[origin].departures += joining;
+        tally.units[here].arrivals += joining;
+        tally.flow(
+            usize::from(ctx.province_of[origin]),
+            usize::from(ctx.province_of[here]),
+            joining,
+        );
+    }
+    h.children += h.children_left;
+    h.elderly += h.elderly_left;
+    h.children_left = 0;
+    h.elderly_left = 0;
+    h.hukou_unit = h.res_unit;
+    h.set(flags::HUKOU_URBAN, true);
+    if ctx.scenario.settlement.land_surrender_required {
+        h.set(flags::LAND_RIGHTS, false);
+    }
+    let counts = &mut tally.units[here];
+    counts.settlements += u64::from(h.members());
+    counts.settled_households += 1;
+    counts.settled_children += u64::from(h.children);
+}
+
+/// Pass A for one household: moves, reunification and settlement applications.
+pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) {
+    h.set(flags::APPLIED, false);
+    if h.is_empty() || h.has(flags::HUKOU_URBAN) {
+        // Urban-hukou households are not the plan's migrants; their moves are not modelled.
+        return;
+    }
+    let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Move);
+    let origin = usize::from(h.hukou_unit);
+    let k = h.household_type();
+    let t = ctx.tables;
+    let mut moved = false;
+
+    if !h.has(flags::RES_URBAN) {
+        if draws.chance(ctx.reconsider_rural) {
+            let stay = t.rural_utility(origin, k) + ctx.stay_bonus;
+            let go = 1.0 / (1.0 + (stay - t.iv_urban(origin, k)).exp());
+            if draws.chance(go) {
+                let j = t.draw_urban(origin, k, draws.uniform());
+                move_household(h, j, true, ctx, &mut draws, tally);
+                moved = true;
+            }
+        }
+    } else {
+        let here = usize::from(h.res_unit);
+        let reconsider =
+            ctx.reconsider_urban * ctx.inertia_decay.powi(i32::from(h.years_in_city));
+        if draws.chance(reconsider) {
+            // Nested logit with a stay bonus: the current city's utility is raised by the
+            // moving cost and compared with every alternative (O(1) via the log-sums).
+            let current = t.urban_utility(origin, k, here);
+            let rural = t.rural_utility(origin, k);
+            let iv_urban = t.iv_urban(origin, k);
+            let others_urban = (iv_urban.exp() - current.exp()).max(0.0);
+            let rural_weight = rural.exp();
+            let stay_weight = (current + ctx.stay_bonus).exp();
+            let total = others_urban + rural_weight + stay_weight;
+            let u = draws.uniform() * total;
+            if u < rural_weight {
+                move_household(h, origin, false, ctx, &mut draws, tally);
+                moved = true;
+            } else if u < rural_weight + others_urban {
+                let j = t.draw_urban(origin, k, draws.uniform());
+                if j != here {
+                    move_household(h, j, true, ctx, &mut draws, tally);
+                    moved = true;
+                }
+            }
+        }
+    }
+
+    if !h.has(flags::RES_URBAN) || moved {
+        return;
+    }
+    let here = usize::from(h.res_unit);
+    let services = ctx.services_for(h.years_in_city);
+
+    if h.children_left > 0 {
+        let mut reunify = Draws::new(ctx.seed, ctx.year, id, Purpose::Reunify);
+        if reunify.chance(ctx.reunify * ctx.cities.school_access[here] * services) {
+            let joining = u64::from(h.children_left);
+            tally.national.movers += joining;
+            tally.units[origin].departures += joining;
+            tally.units[here].arrivals += joining;
+            tally.flow(
+                usize::from(ctx.province_of[origin]),
+                usize::from(ctx.province_of[here]),
+                joining,
+            );
+            h.children += h.children_left;
+            h.children_left = 0;
+        }
+    }
+
+    let regime = ctx.regime(here);
+    let rules = ctx.scenario.rules(regime);
+    let score = ctx.score(h);
+    let eligible = u32::from(h.years_in_city) >= rules.min_residence_years
+        && u32::from(h.insurance_years) >= rules.min_insurance_years
+        && (regime != Regime::Points
+            || f64::from(score) >= ctx.scenario.settlement.points_formula.cutoff);
+    if !eligible {
+        return;
+    }
+    let w = &ctx.scenario.settlement.willingness;
+    let logit = w.base
+        + w.service_gain * (1.0 - services)
+        + if h.with_children() { w.with_children } else { 0.0 }
+        + if h.has(flags::OWNS_HOME) { w.owns_home } else { 0.0 }
+        + if ctx.scenario.settlement.land_surrender_required && h.has(flags::LAND_RIGHTS) {
+            w.land_surrender
+        } else {
+            0.0
+        }
+        + if origin == here { w.in_situ } else { 0.0 };
+    let mut settle_draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Settle);
+    if !settle_draws.chance(1.0 / (1.0 + (-logit).exp())) {
+        return;
+    }
+    let members = u64::from(h.members());
+    tally.units[here].applicants += members;
+    if ctx.has_quota[here] {
+        h.set(flags::APPLIED, true);
+        tally.applications[here * SCORE_BINS + usize::from(score)] += members;
+    } else {
+        settle(h, ctx, tally);
+    }
+}
+
+/// Pass B for one household: quota admission, demography, in-place urbanization, accruals,
+/// then the end-of-year count.
+pub fn finish(
+    h: &mut Household,
+    id: u64,
+    ctx: &YearContext,
+    thresholds: &[Threshold],
+    tally: &mut Tally,
+) {
+    if h.is_empty() {
+        return;
+    }
+    if h.has(flags::APPLIED) {
+        h.set(flags::APPLIED, false);
+        let t = thresholds[usize::from(h.res_unit)];
+        let score = ctx.score(h);
+        let admitted = score > t.bin
+            || (score == t.bin
+                && Draws::new(ctx.seed, ctx.year, id, Purpose::Admission).uniform() < t.fraction);
+        if admitted {
+            settle(h, ctx, tally);
+        }
+    }
+
+    demography(h, id, ctx, tally);
+    if h.is_empty() {
+        return;
+    }
+
+    let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::InPlace);
+    if !h.has(flags::RES_URBAN) {
+        if draws.chance(ctx.in_place) {
+            // The place becomes urban around the household: no move, hukou unchanged.
+            h.set(flags::RES_URBAN, true);
+            h.years_in_city = 0;
+            tally.national.in_place += u64::from(h.present());
+        }
+    } else {
+        h.years_in_city = h.years_in_city.saturating_add(1);
+        if !h.has(flags::HUKOU_URBAN) && h.adults > 0 {
+            if draws.chance(ctx.insurance_coverage) {
+                h.insurance_years = h.insurance_years.saturating_add(1);
+            }
+            if h.education < 3 && draws.chance(ctx.skill_upgrade) {
+                h.education += 1;
+            }
+        }
+    }
+    tally.count_stock(h, ctx.cities.regime.len());
+}
+
+fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) {
+    let mut d = Draws::new(ctx.seed, ctx.year, id, Purpose::Demography);
+    let child_death = ctx.adult_death * CHILD_MORTALITY_RATIO;
+    let mut deaths = 0u32;
+    let mut survive = |count: &mut u8, p: f64, d: &mut Draws| {
+        let died = d.binomial(u32::from(*count), p) as u8;
+        *count -= died;
+        deaths += u32::from(died);
+    };
+    survive(&mut h.adults, ctx.adult_death, &mut d);
+    survive(&mut h.elderly, ctx.elderly_death, &mut d);
+    survive(&mut h.elderly_left, ctx.elderly_death, &mut d);
+    survive(&mut h.children, child_death, &mut d);
+    survive(&mut h.children_left, child_death, &mut d);
+    tally.national.deaths += u64::from(deaths);
+
+    // Ageing: adults reach 65, children reach 15 (left-behind children join the workers).
+    let ageing = d.binomial(u32::from(h.adults), ctx.ageing) as u8;
+    h.adults -= ageing;
+    h.elderly = (h.elderly + ageing).min(MAX_MEMBERS_PER_ROLE);
+    let grown = d.binomial(u32::from(h.children), CHILD_TO_ADULT) as u8;
+    let grown_left = d.binomial(u32::from(h.children_left), CHILD_TO_ADULT) as u8;
+    h.children -= grown;
+    h.children_left -= grown_left;
+    h.adults = (h.adults + grown + grown_left).min(MAX_MEMBERS_PER_ROLE);
+    if grown_left > 0 {
+        let from = usize::from(h.hukou_unit);
+        let to = usize::from(h.res_unit);
+        let joining = u64::from(grown_left);
+        tally.national.movers += joining;
+        tally.units[from].departures += joining;
+        tally.units[to].arrivals += joining;
+        tally.flow(
+            usize::from(ctx.province_of[from]),
+            usize::from(ctx.province_of[to]),
+            joining,
+        );
+    }
+
+    if (20..=40).contains(&h.head_age)
+        && h.adults > 0
+        && h.children + h.children_left < 3
+        && d.chance(ctx.birth_chance)
+    {
+        h.children += 1;
+        tally.national.births += 1;
+    }
+    h.head_age = h.head_age.saturating_add(1).min(100);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_admits_top_scores_then_a_lottery() {
+        let mut histogram = vec![0u64; SCORE_BINS];
+        histogram[200] = 10;
+        histogram[150] = 20;
+        histogram[100] = 40;
+        assert_eq!(threshold(&histogram, 1000.0), Threshold::ADMIT_ALL);
+        let t = threshold(&histogram, 20.0);
+        assert_eq!(t.bin, 150);
+        assert!((t.fraction - 0.5).abs() < 1e-12);
+        let t = threshold(&histogram, 0.0);
+        assert_eq!(t.bin, 200);
+        assert_eq!(t.fraction, 0.0);
+    }
+}

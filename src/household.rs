@@ -1,0 +1,118 @@
+//! The household agent: 16 bytes of plain integers, no heap data.
+//!
+//! Members present live at the residence (unit, urban/rural). Members left behind live at the
+//! hukou place; the aggregation counts them there. Every count the model reports is persons.
+
+use crate::geo::UnitId;
+
+pub mod flags {
+    /// Lives in the urban part of its residence unit.
+    pub const RES_URBAN: u8 = 1;
+    /// Holds urban (non-agricultural) hukou.
+    pub const HUKOU_URBAN: u8 = 1 << 1;
+    /// Holds rural land contract, homestead and collective rights.
+    pub const LAND_RIGHTS: u8 = 1 << 2;
+    /// Owns its home at the residence.
+    pub const OWNS_HOME: u8 = 1 << 3;
+    /// Applied to settle this year and waits for quota admission (cleared every year).
+    pub const APPLIED: u8 = 1 << 4;
+    /// Rents an affordable rental unit.
+    pub const AFFORDABLE: u8 = 1 << 5;
+}
+
+/// Education levels: 0 primary or less, 1 junior secondary, 2 senior secondary, 3 tertiary.
+pub const EDUCATION_LEVELS: usize = 4;
+/// Household types for choice tables: education level × whether it has children.
+pub const HOUSEHOLD_TYPES: usize = EDUCATION_LEVELS * 2;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Household {
+    pub res_unit: u16,
+    pub hukou_unit: u16,
+    pub flags: u8,
+    pub head_age: u8,
+    pub education: u8,
+    pub years_in_city: u8,
+    pub insurance_years: u8,
+    /// Working-age adults (15–64), always with the household.
+    pub adults: u8,
+    pub children: u8,
+    pub elderly: u8,
+    pub children_left: u8,
+    pub elderly_left: u8,
+    _reserved: [u8; 2],
+}
+
+const _: () = assert!(std::mem::size_of::<Household>() == 16);
+
+impl Household {
+    #[inline]
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    #[inline]
+    pub fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
+    #[inline]
+    pub fn res(&self) -> UnitId {
+        UnitId(self.res_unit)
+    }
+
+    #[inline]
+    pub fn hukou(&self) -> UnitId {
+        UnitId(self.hukou_unit)
+    }
+
+    #[inline]
+    pub fn present(&self) -> u32 {
+        u32::from(self.adults) + u32::from(self.children) + u32::from(self.elderly)
+    }
+
+    #[inline]
+    pub fn left_behind(&self) -> u32 {
+        u32::from(self.children_left) + u32::from(self.elderly_left)
+    }
+
+    #[inline]
+    pub fn members(&self) -> u32 {
+        self.present() + self.left_behind()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.members() == 0
+    }
+
+    /// Urban resident without local urban hukou: the people the plan wants to settle.
+    #[inline]
+    pub fn is_nonhukou_urban(&self) -> bool {
+        self.has(flags::RES_URBAN)
+            && (!self.has(flags::HUKOU_URBAN) || self.hukou_unit != self.res_unit)
+    }
+
+    /// Urban resident holding rural hukou (the gap between the two urbanization rates).
+    #[inline]
+    pub fn is_rural_hukou_urban(&self) -> bool {
+        self.has(flags::RES_URBAN) && !self.has(flags::HUKOU_URBAN)
+    }
+
+    /// Index into the choice tables' household types.
+    #[inline]
+    pub fn household_type(&self) -> usize {
+        let with_children = usize::from(self.children + self.children_left > 0);
+        usize::from(self.education.min(3)) * 2 + with_children
+    }
+
+    #[inline]
+    pub fn with_children(&self) -> bool {
+        self.children + self.children_left > 0
+    }
+}

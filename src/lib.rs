@@ -1,0 +1,15 @@
+//! migrasim: an agent-based simulator of China's rural-to-urban migration under the 2024–2029
+//! new-urbanization action plan.
+//!
+//! Pipeline: [`scenario`] (TOML → validated [`scenario::Scenario`]) → [`population`] (base-year
+//! households) → [`engine`] (yearly step) → [`report`] (tables, manifest) and [`charts`].
+//! `ARCHITECTURE.md` maps the modules and states the invariants.
+
+pub mod charts;
+pub mod engine;
+pub mod geo;
+pub mod household;
+pub mod population;
+pub mod report;
+pub mod rng;
+pub mod scenario;

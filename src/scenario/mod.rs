@@ -1,0 +1,1121 @@
+//! Scenario files: the TOML schema, `extends` resolution, year tables and range checks.
+//!
+//! TOML types stay in this module. Everything else receives a validated [`Scenario`] whose values
+//! are in range, so the engine never has to fail on input. Defaults here are the calibrated or
+//! cited values documented in `docs/scenarios.md`; scenario files state policy on top of them.
+
+mod year_value;
+
+pub use year_value::YearValue;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Everything that can be wrong with a scenario file; every variant is the user's to fix (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{path}: cannot read scenario file: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: `extends` cycle: {chain}")]
+    Cycle { path: String, chain: String },
+    #[error("{location}: `{key}` = {value} is out of range; allowed: {allowed}")]
+    Range {
+        location: String,
+        key: String,
+        value: String,
+        allowed: String,
+    },
+    #[error("{location}: `{key}`: {message}")]
+    Invalid {
+        location: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// Settlement regime of a unit (plan §2.1): open below 3M urban-district residents, relaxed 3–5M,
+/// points-based from 5M.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Regime {
+    Open,
+    Relaxed,
+    Points,
+}
+
+impl Regime {
+    pub const ALL: [Regime; 3] = [Regime::Open, Regime::Relaxed, Regime::Points];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Regime::Open => "open",
+            Regime::Relaxed => "relaxed",
+            Regime::Points => "points",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Regime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A whole scenario after `extends` has been applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name used for the output folder; defaults to the file stem, never inherited.
+    pub name: String,
+    /// The planner's question this scenario answers; never inherited.
+    pub description: String,
+    /// Path of the parent scenario, relative to this file. Consumed while loading.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    pub run: Run,
+    pub initial: Initial,
+    pub settlement: Settlement,
+    pub services: Services,
+    pub jobs: Jobs,
+    pub housing: Housing,
+    pub social_insurance: SocialInsurance,
+    pub fiscal: Fiscal,
+    pub demography: Demography,
+    pub in_place: InPlace,
+    pub behaviour: Behaviour,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Run {
+    /// First simulated year; the initial population is the state at the end of the year before.
+    pub first_year: i32,
+    pub last_year: i32,
+    /// Simulated households (agents); each stands for population ÷ persons simulated.
+    pub households: u64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Initial {
+    /// Official year-end total population of the base year (persons).
+    pub population: f64,
+    /// Official permanent-resident urbanization rate of the base year (%).
+    pub urbanization_rate_pct: f64,
+    /// Official hukou urbanization rate of the base year (%).
+    pub hukou_urbanization_rate_pct: f64,
+    /// Share of cross-county migrants whose hukou is rural (census 2020: 249.0M of 375.8M
+    /// floating persons moved from rural areas).
+    pub rural_origin_share_cross_county: f64,
+    /// Share of same-county registered-elsewhere residents who are floating rather than moved
+    /// within a city's districts (census 2020: (188.5M − 116.9M) / 188.5M).
+    pub floating_share_same_county: f64,
+    /// Share of migrant households' children left behind at the origin (census 2020, UNICEF:
+    /// 66.9M left-behind vs 71.1M migrant children).
+    pub left_behind_child_share: f64,
+    /// Exponent of distance in the gravity model of migrant origins.
+    pub origin_distance_decay: f64,
+    /// Distance used for moves inside one unit (km).
+    pub own_unit_distance_km: f64,
+}
+
+/// Per-regime eligibility rules and quota.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegimeRules {
+    pub min_residence_years: u32,
+    pub min_insurance_years: u32,
+    /// Annual settlement quota as % of the unit's non-hukou urban residents; absent = no quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annual_quota_pct: Option<YearValue>,
+    /// From this year on the quota no longer applies (plan §2.1: "encouraged to drop quotas").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_quota_from: Option<i32>,
+}
+
+/// Points formula of points-based cities (plan §2.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PointsFormula {
+    pub per_insurance_year: f64,
+    pub per_residence_year: f64,
+    /// Points by education level: primary or less, junior secondary, senior secondary, tertiary.
+    pub education: [f64; 4],
+    /// Points when the household head is under 45.
+    pub age_under_45: f64,
+    /// Minimum score to apply.
+    pub cutoff: f64,
+}
+
+/// How willing an eligible household is to take local hukou (a logit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Willingness {
+    pub base: f64,
+    /// Per unit of services gained by settling (1 − non-hukou service share).
+    pub service_gain: f64,
+    pub with_children: f64,
+    pub owns_home: f64,
+    /// Added when settling would cost land contract, homestead and collective rights.
+    pub land_surrender: f64,
+    /// Added when the household lives in its own hukou unit (in-situ urbanized).
+    pub in_situ: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settlement {
+    /// Urban-district population below which a unit is open (persons).
+    pub open_below_urban_district: f64,
+    /// Urban-district population from which a unit is points-based (persons).
+    pub points_from_urban_district: f64,
+    /// Units moved to another regime, by English/Chinese name or administrative code.
+    pub regime_overrides: BTreeMap<String, Regime>,
+    pub open: RegimeRules,
+    pub relaxed: RegimeRules,
+    pub points: RegimeRules,
+    pub points_formula: PointsFormula,
+    pub willingness: Willingness,
+    /// Whether settling requires giving up rural land rights (plan §2.(三).2 forbids it).
+    pub land_surrender_required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Services {
+    /// Share of basic public services a newly arrived non-hukou resident receives (0–1).
+    pub nonhukou_share: YearValue,
+    /// Extra share per year of residence permit (plan §2.2 links services to residence years).
+    pub per_residence_year: f64,
+    /// Years of residence beyond which no further share is added.
+    pub residence_years_counted: u32,
+    /// Public-school seats for non-hukou children at the start, as % of those children (2023).
+    pub initial_public_school_share_pct: f64,
+    /// Growth of public-school seats for non-hukou children (% per year).
+    pub school_seat_growth_pct: YearValue,
+    /// Yearly chance (%) that a split household reunifies with its children when access is full.
+    pub reunify_rate_pct: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Jobs {
+    /// Urban job growth (% per year).
+    pub growth_pct: YearValue,
+    /// Nominal wage growth (% per year), all cities.
+    pub wage_growth_pct: YearValue,
+    /// Rural income growth (% per year).
+    pub rural_income_growth_pct: YearValue,
+    /// Wage response to labour-market tightness (jobs ÷ workers), an elasticity.
+    pub tightness_elasticity: f64,
+    /// Wage gain from city size: elasticity to urban-district population.
+    pub size_elasticity: f64,
+    /// Employment rate of urban workers at the start (0–1).
+    pub initial_employment_rate: f64,
+    /// Vocational training: % of workers below tertiary education who move up one level a year.
+    pub skill_upgrade_pct: YearValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Housing {
+    /// Housing cost elasticity to urban population across cities.
+    pub size_elasticity: f64,
+    /// Yearly housing-cost response to urban population growth.
+    pub pressure_elasticity: f64,
+    /// Affordable rental units added nationally per year (units).
+    pub affordable_units_per_year: YearValue,
+    /// Cost reduction for a household living in an affordable rental unit (0–1).
+    pub affordable_discount: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SocialInsurance {
+    /// Share of working non-hukou households that pay social insurance in a year (%).
+    pub coverage_pct: YearValue,
+    /// Whether paid years carry over when a household moves to another unit.
+    pub portable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fiscal {
+    /// 人地钱挂钩: whether capacity follows migrants settled the year before.
+    pub link: bool,
+    /// School seats added per settled child the year before.
+    pub seats_per_settled_child: f64,
+    /// Affordable rental units added per settled household the year before.
+    pub units_per_settled_household: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Demography {
+    /// Crude birth rate (per mille).
+    pub birth_rate_permille: YearValue,
+    /// Crude death rate (per mille).
+    pub death_rate_permille: YearValue,
+    /// Death risk of a person 65+ relative to a working-age adult.
+    pub elderly_mortality_ratio: f64,
+    /// % of working-age adults who turn 65 in a year.
+    pub ageing_pct: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InPlace {
+    /// % of rural residents whose place becomes urban in a year (towns grow, areas reclassified).
+    pub rate_pct: YearValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Behaviour {
+    pub beta_wage: f64,
+    pub beta_housing: f64,
+    pub beta_services: f64,
+    pub beta_distance: f64,
+    pub beta_network: f64,
+    /// Preference for the urban part of one's own hukou unit (nearby urbanization).
+    pub beta_own_unit: f64,
+    pub beta_same_province: f64,
+    /// Utility bonus for staying where one is (moving cost).
+    pub stay_bonus: f64,
+    /// % of rural households that weigh a move in a year.
+    pub reconsider_rural_pct: f64,
+    /// % of non-hukou urban households that weigh a move in a year, before inertia.
+    pub reconsider_urban_pct: f64,
+    /// Years in a city over which the chance of weighing a move halves.
+    pub inertia_half_life_years: f64,
+    /// Rural-to-urban moves per year as % of rural households at the start; sets the rural
+    /// alternative's constant.
+    pub rural_urban_move_rate_pct: f64,
+    /// Wage multiplier by education level (primary, junior, senior, tertiary).
+    pub education_wage_premium: [f64; 4],
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            name: String::new(),
+            description: String::new(),
+            extends: None,
+            run: Run::default(),
+            initial: Initial::default(),
+            settlement: Settlement::default(),
+            services: Services::default(),
+            jobs: Jobs::default(),
+            housing: Housing::default(),
+            social_insurance: SocialInsurance::default(),
+            fiscal: Fiscal::default(),
+            demography: Demography::default(),
+            in_place: InPlace::default(),
+            behaviour: Behaviour::default(),
+        }
+    }
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Run {
+            first_year: 2024,
+            last_year: 2029,
+            households: 5_000_000,
+            seed: 20_240_731,
+        }
+    }
+}
+
+impl Default for Initial {
+    fn default() -> Self {
+        Initial {
+            population: 1_409_670_000.0,
+            urbanization_rate_pct: 66.16,
+            hukou_urbanization_rate_pct: 48.3,
+            rural_origin_share_cross_county: 0.663,
+            floating_share_same_county: 0.38,
+            left_behind_child_share: 0.485,
+            origin_distance_decay: 1.0,
+            own_unit_distance_km: 30.0,
+        }
+    }
+}
+
+impl Default for RegimeRules {
+    fn default() -> Self {
+        RegimeRules {
+            min_residence_years: 0,
+            min_insurance_years: 0,
+            annual_quota_pct: None,
+            no_quota_from: None,
+        }
+    }
+}
+
+impl Default for PointsFormula {
+    fn default() -> Self {
+        PointsFormula {
+            per_insurance_year: 6.0,
+            per_residence_year: 3.0,
+            education: [0.0, 5.0, 15.0, 40.0],
+            age_under_45: 10.0,
+            cutoff: 60.0,
+        }
+    }
+}
+
+impl Default for Willingness {
+    fn default() -> Self {
+        Willingness {
+            base: -2.9,
+            service_gain: 2.0,
+            with_children: 0.8,
+            owns_home: 1.0,
+            land_surrender: -3.0,
+            in_situ: -0.7,
+        }
+    }
+}
+
+impl Default for Settlement {
+    fn default() -> Self {
+        Settlement {
+            open_below_urban_district: 3_000_000.0,
+            points_from_urban_district: 5_000_000.0,
+            regime_overrides: BTreeMap::new(),
+            open: RegimeRules::default(),
+            relaxed: RegimeRules {
+                min_residence_years: 1,
+                min_insurance_years: 1,
+                ..RegimeRules::default()
+            },
+            points: RegimeRules {
+                min_residence_years: 0,
+                min_insurance_years: 5,
+                annual_quota_pct: Some(YearValue::Constant(0.5)),
+                no_quota_from: None,
+            },
+            points_formula: PointsFormula::default(),
+            willingness: Willingness::default(),
+            land_surrender_required: false,
+        }
+    }
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services {
+            nonhukou_share: YearValue::Constant(0.6),
+            per_residence_year: 0.04,
+            residence_years_counted: 5,
+            initial_public_school_share_pct: 90.1,
+            school_seat_growth_pct: YearValue::Constant(3.0),
+            reunify_rate_pct: 15.0,
+        }
+    }
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs {
+            growth_pct: YearValue::Constant(1.0),
+            wage_growth_pct: YearValue::Constant(3.6),
+            rural_income_growth_pct: YearValue::Constant(3.6),
+            tightness_elasticity: 0.3,
+            size_elasticity: 0.05,
+            initial_employment_rate: 0.948,
+            skill_upgrade_pct: YearValue::Constant(0.5),
+        }
+    }
+}
+
+impl Default for Housing {
+    fn default() -> Self {
+        Housing {
+            size_elasticity: 0.3,
+            pressure_elasticity: 1.0,
+            affordable_units_per_year: YearValue::Constant(2_130_000.0),
+            affordable_discount: 0.3,
+        }
+    }
+}
+
+impl Default for SocialInsurance {
+    fn default() -> Self {
+        SocialInsurance {
+            coverage_pct: YearValue::Constant(60.0),
+            portable: true,
+        }
+    }
+}
+
+impl Default for Fiscal {
+    fn default() -> Self {
+        Fiscal {
+            link: true,
+            seats_per_settled_child: 0.5,
+            units_per_settled_household: 0.1,
+        }
+    }
+}
+
+impl Default for Demography {
+    fn default() -> Self {
+        Demography {
+            birth_rate_permille: YearValue::Constant(6.39),
+            death_rate_permille: YearValue::Constant(7.87),
+            elderly_mortality_ratio: 20.0,
+            ageing_pct: 1.8,
+        }
+    }
+}
+
+impl Default for InPlace {
+    fn default() -> Self {
+        InPlace {
+            rate_pct: YearValue::Constant(1.0),
+        }
+    }
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            beta_wage: 1.5,
+            beta_housing: 0.6,
+            beta_services: 1.2,
+            beta_distance: 0.5,
+            beta_network: 0.25,
+            beta_own_unit: 1.0,
+            beta_same_province: 0.8,
+            stay_bonus: 2.5,
+            reconsider_rural_pct: 8.0,
+            reconsider_urban_pct: 12.0,
+            inertia_half_life_years: 4.0,
+            rural_urban_move_rate_pct: 1.2,
+            education_wage_premium: [1.0, 1.1, 1.25, 1.6],
+        }
+    }
+}
+
+/// Largest household count accepted: a 16-byte household plus working memory must fit in RAM.
+pub const MAX_HOUSEHOLDS: u64 = 500_000_000;
+
+/// A scenario file chain as read from disk, kept so errors can point at the file and line that
+/// set a key.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    pub scenario: Scenario,
+    /// Files from the one named on the command line to the root of the `extends` chain.
+    pub chain: Vec<SourceFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+    pub table: toml::Table,
+}
+
+impl LoadedScenario {
+    /// Where a dotted key was last set: `file:line`, or `file` when the line cannot be found, or
+    /// `(default)` when no file sets it.
+    pub fn locate(&self, key: &str) -> String {
+        let parts: Vec<&str> = key.split('.').collect();
+        for file in &self.chain {
+            if lookup(&file.table, &parts).is_some() {
+                let leaf = parts.last().copied().unwrap_or(key);
+                let line = find_key_line(&file.text, &parts, leaf);
+                return match line {
+                    Some(line) => format!("{}:{}", file.path.display(), line),
+                    None => file.path.display().to_string(),
+                };
+            }
+        }
+        match self.chain.first() {
+            Some(file) => format!("{} (default value)", file.path.display()),
+            None => "(default value)".to_string(),
+        }
+    }
+}
+
+fn lookup<'a>(table: &'a toml::Table, parts: &[&str]) -> Option<&'a toml::Value> {
+    let (first, rest) = parts.split_first()?;
+    let value = table.get(*first)?;
+    if rest.is_empty() {
+        return Some(value);
+    }
+    match value {
+        toml::Value::Table(t) => lookup(t, rest),
+        _ => None,
+    }
+}
+
+/// Line (1-based) of `leaf = ...` inside the `[section]` of the key, or anywhere when the key is
+/// written inline or dotted.
+fn find_key_line(text: &str, parts: &[&str], leaf: &str) -> Option<usize> {
+    let section = parts[..parts.len().saturating_sub(1)].join(".");
+    let mut current_section = String::new();
+    let mut fallback = None;
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('[') && !line.starts_with("[[") {
+            current_section = line.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            continue;
+        }
+        let Some((lhs, _)) = line.split_once('=') else {
+            continue;
+        };
+        let lhs = lhs.trim().trim_matches('"');
+        let full = if current_section.is_empty() {
+            lhs.to_string()
+        } else {
+            format!("{current_section}.{lhs}")
+        };
+        if full == parts.join(".") {
+            return Some(index + 1);
+        }
+        if current_section == section && lhs == leaf {
+            return Some(index + 1);
+        }
+        if fallback.is_none() && (lhs == leaf || lhs.ends_with(&format!(".{leaf}"))) {
+            fallback = Some(index + 1);
+        }
+    }
+    fallback
+}
+
+/// Reads a scenario file, applies its `extends` chain and checks every value.
+pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
+    let mut chain = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut next = Some(path.to_path_buf());
+    while let Some(current) = next.take() {
+        let canonical = current.canonicalize().map_err(|e| ScenarioError::Read {
+            path: current.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        if seen.contains(&canonical) {
+            let mut names: Vec<String> = chain
+                .iter()
+                .map(|f: &SourceFile| f.path.display().to_string())
+                .collect();
+            names.push(current.display().to_string());
+            return Err(ScenarioError::Cycle {
+                path: current.display().to_string(),
+                chain: names.join(" → "),
+            });
+        }
+        seen.push(canonical);
+        let file = read_source(&current)?;
+        if let Some(parent) = &file.extends {
+            let base = current.parent().unwrap_or(Path::new("."));
+            next = Some(base.join(parent));
+        }
+        chain.push(file.source);
+    }
+
+    // Merge from the root of the chain to the named file, key by key.
+    let mut merged = toml::Table::new();
+    for file in chain.iter().rev() {
+        merge_into(&mut merged, &file.table);
+    }
+    // Name and description belong to the file named on the command line.
+    let top = &chain[0];
+    merged.remove("extends");
+    merged.remove("name");
+    merged.remove("description");
+    let mut scenario: Scenario = merged.try_into().map_err(|e: toml::de::Error| {
+        // Each file parsed on its own already, so this is a conflict between files.
+        ScenarioError::Parse {
+            path: top.path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("after applying `extends`: {}", e.message()),
+        }
+    })?;
+    let own: Scenario = toml::from_str(&top.text).expect("checked in read_source");
+    scenario.name = if own.name.is_empty() {
+        top.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".to_string())
+    } else {
+        own.name
+    };
+    scenario.description = own.description;
+    scenario.extends = None;
+    let loaded = LoadedScenario { scenario, chain };
+    validate(&loaded)?;
+    Ok(loaded)
+}
+
+struct ReadSource {
+    source: SourceFile,
+    extends: Option<String>,
+}
+
+fn read_source(path: &Path) -> Result<ReadSource, ScenarioError> {
+    let shown = path.display().to_string();
+    let metadata = std::fs::metadata(path).map_err(|e| ScenarioError::Read {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    if metadata.len() > 4 * 1024 * 1024 {
+        return Err(ScenarioError::Read {
+            path: shown,
+            reason: format!(
+                "file is {} bytes; scenario files are limited to 4 MiB",
+                metadata.len()
+            ),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    // Parsing the file on its own, against the full schema, gives precise line numbers for
+    // unknown keys and wrong types; every key has a default, so partial files parse.
+    let typed: Scenario = toml::from_str(&text).map_err(|e| parse_error(&shown, &text, &e))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(&shown, &text, &e))?;
+    Ok(ReadSource {
+        source: SourceFile {
+            path: path.to_path_buf(),
+            text,
+            table,
+        },
+        extends: typed.extends,
+    })
+}
+
+fn parse_error(path: &str, text: &str, error: &toml::de::Error) -> ScenarioError {
+    let (line, column) = match error.span() {
+        Some(span) => line_column(text, span.start),
+        None => (0, 0),
+    };
+    ScenarioError::Parse {
+        path: path.to_string(),
+        line,
+        column,
+        message: error.message().trim().replace('\n', " "),
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, column)
+}
+
+/// Child values replace parent values; tables merge recursively (so a file may override one key
+/// of a section). Year tables are replaced whole: a planner restating a path means that path.
+fn merge_into(base: &mut toml::Table, overlay: &toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(key), value) {
+            (Some(toml::Value::Table(existing)), toml::Value::Table(new))
+                if !is_year_table(new) =>
+            {
+                merge_into(existing, new)
+            }
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+fn is_year_table(table: &toml::Table) -> bool {
+    !table.is_empty() && table.keys().all(|k| k.parse::<i32>().is_ok())
+}
+
+/// Range checks on the merged scenario. Each failure names the file and line that set the key.
+fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
+    let s = &loaded.scenario;
+    let mut checks = Checks {
+        loaded,
+        first: None,
+    };
+    let r = &s.run;
+    checks.int("run.first_year", r.first_year as f64, 2021.0, 2030.0);
+    checks.int("run.last_year", r.last_year as f64, 2021.0, 2060.0);
+    if r.last_year < r.first_year {
+        checks.fail_with(
+            "run.last_year",
+            r.last_year.to_string(),
+            format!("a year ≥ run.first_year ({})", r.first_year),
+        );
+    }
+    checks.int("run.households", r.households as f64, 1000.0, MAX_HOUSEHOLDS as f64);
+
+    let i = &s.initial;
+    checks.num("initial.population", i.population, 1.0e6, 2.0e9);
+    checks.num("initial.urbanization_rate_pct", i.urbanization_rate_pct, 1.0, 99.0);
+    checks.num(
+        "initial.hukou_urbanization_rate_pct",
+        i.hukou_urbanization_rate_pct,
+        1.0,
+        99.0,
+    );
+    if i.hukou_urbanization_rate_pct > i.urbanization_rate_pct {
+        checks.fail_with(
+            "initial.hukou_urbanization_rate_pct",
+            i.hukou_urbanization_rate_pct.to_string(),
+            format!(
+                "at most initial.urbanization_rate_pct ({})",
+                i.urbanization_rate_pct
+            ),
+        );
+    }
+    checks.num(
+        "initial.rural_origin_share_cross_county",
+        i.rural_origin_share_cross_county,
+        0.0,
+        1.0,
+    );
+    checks.num(
+        "initial.floating_share_same_county",
+        i.floating_share_same_county,
+        0.0,
+        1.0,
+    );
+    checks.num("initial.left_behind_child_share", i.left_behind_child_share, 0.0, 1.0);
+    checks.num("initial.origin_distance_decay", i.origin_distance_decay, 0.0, 4.0);
+    checks.num("initial.own_unit_distance_km", i.own_unit_distance_km, 1.0, 500.0);
+
+    let st = &s.settlement;
+    checks.num(
+        "settlement.open_below_urban_district",
+        st.open_below_urban_district,
+        0.0,
+        1.0e8,
+    );
+    checks.num(
+        "settlement.points_from_urban_district",
+        st.points_from_urban_district,
+        st.open_below_urban_district,
+        1.0e8,
+    );
+    for (name, rules) in [
+        ("open", &st.open),
+        ("relaxed", &st.relaxed),
+        ("points", &st.points),
+    ] {
+        checks.int(
+            &format!("settlement.{name}.min_residence_years"),
+            rules.min_residence_years as f64,
+            0.0,
+            30.0,
+        );
+        checks.int(
+            &format!("settlement.{name}.min_insurance_years"),
+            rules.min_insurance_years as f64,
+            0.0,
+            30.0,
+        );
+        if let Some(quota) = &rules.annual_quota_pct {
+            checks.year_value(&format!("settlement.{name}.annual_quota_pct"), quota, 0.0, 100.0);
+        }
+        if let Some(year) = rules.no_quota_from {
+            checks.int(
+                &format!("settlement.{name}.no_quota_from"),
+                year as f64,
+                2000.0,
+                2100.0,
+            );
+        }
+    }
+    let pf = &st.points_formula;
+    checks.num("settlement.points_formula.per_insurance_year", pf.per_insurance_year, 0.0, 50.0);
+    checks.num("settlement.points_formula.per_residence_year", pf.per_residence_year, 0.0, 50.0);
+    for (level, points) in pf.education.iter().enumerate() {
+        checks.num(
+            &format!("settlement.points_formula.education[{level}]"),
+            *points,
+            0.0,
+            200.0,
+        );
+    }
+    checks.num("settlement.points_formula.age_under_45", pf.age_under_45, 0.0, 200.0);
+    checks.num("settlement.points_formula.cutoff", pf.cutoff, 0.0, 255.0);
+    let w = &st.willingness;
+    for (key, value) in [
+        ("base", w.base),
+        ("service_gain", w.service_gain),
+        ("with_children", w.with_children),
+        ("owns_home", w.owns_home),
+        ("land_surrender", w.land_surrender),
+        ("in_situ", w.in_situ),
+    ] {
+        checks.num(&format!("settlement.willingness.{key}"), value, -20.0, 20.0);
+    }
+
+    let sv = &s.services;
+    checks.year_value("services.nonhukou_share", &sv.nonhukou_share, 0.0, 1.0);
+    checks.num("services.per_residence_year", sv.per_residence_year, 0.0, 1.0);
+    checks.int(
+        "services.residence_years_counted",
+        sv.residence_years_counted as f64,
+        0.0,
+        30.0,
+    );
+    checks.num(
+        "services.initial_public_school_share_pct",
+        sv.initial_public_school_share_pct,
+        0.0,
+        100.0,
+    );
+    checks.year_value("services.school_seat_growth_pct", &sv.school_seat_growth_pct, -50.0, 100.0);
+    checks.num("services.reunify_rate_pct", sv.reunify_rate_pct, 0.0, 100.0);
+
+    let j = &s.jobs;
+    checks.year_value("jobs.growth_pct", &j.growth_pct, -20.0, 20.0);
+    checks.year_value("jobs.wage_growth_pct", &j.wage_growth_pct, -20.0, 30.0);
+    checks.year_value("jobs.rural_income_growth_pct", &j.rural_income_growth_pct, -20.0, 30.0);
+    checks.num("jobs.tightness_elasticity", j.tightness_elasticity, 0.0, 3.0);
+    checks.num("jobs.size_elasticity", j.size_elasticity, 0.0, 0.5);
+    checks.num("jobs.initial_employment_rate", j.initial_employment_rate, 0.5, 1.0);
+    checks.year_value("jobs.skill_upgrade_pct", &j.skill_upgrade_pct, 0.0, 20.0);
+
+    let h = &s.housing;
+    checks.num("housing.size_elasticity", h.size_elasticity, 0.0, 2.0);
+    checks.num("housing.pressure_elasticity", h.pressure_elasticity, 0.0, 5.0);
+    checks.year_value(
+        "housing.affordable_units_per_year",
+        &h.affordable_units_per_year,
+        0.0,
+        5.0e7,
+    );
+    checks.num("housing.affordable_discount", h.affordable_discount, 0.0, 1.0);
+
+    checks.year_value(
+        "social_insurance.coverage_pct",
+        &s.social_insurance.coverage_pct,
+        0.0,
+        100.0,
+    );
+    checks.num(
+        "fiscal.seats_per_settled_child",
+        s.fiscal.seats_per_settled_child,
+        0.0,
+        10.0,
+    );
+    checks.num(
+        "fiscal.units_per_settled_household",
+        s.fiscal.units_per_settled_household,
+        0.0,
+        10.0,
+    );
+
+    let d = &s.demography;
+    checks.year_value("demography.birth_rate_permille", &d.birth_rate_permille, 0.0, 50.0);
+    checks.year_value("demography.death_rate_permille", &d.death_rate_permille, 0.0, 50.0);
+    checks.num("demography.elderly_mortality_ratio", d.elderly_mortality_ratio, 1.0, 200.0);
+    checks.num("demography.ageing_pct", d.ageing_pct, 0.0, 20.0);
+    checks.year_value("in_place.rate_pct", &s.in_place.rate_pct, 0.0, 20.0);
+
+    let b = &s.behaviour;
+    for (key, value, lo, hi) in [
+        ("beta_wage", b.beta_wage, 0.0, 20.0),
+        ("beta_housing", b.beta_housing, 0.0, 20.0),
+        ("beta_services", b.beta_services, 0.0, 20.0),
+        ("beta_distance", b.beta_distance, 0.0, 20.0),
+        ("beta_network", b.beta_network, 0.0, 20.0),
+        ("beta_own_unit", b.beta_own_unit, -20.0, 20.0),
+        ("beta_same_province", b.beta_same_province, -20.0, 20.0),
+        ("stay_bonus", b.stay_bonus, 0.0, 20.0),
+        ("reconsider_rural_pct", b.reconsider_rural_pct, 0.0, 100.0),
+        ("reconsider_urban_pct", b.reconsider_urban_pct, 0.0, 100.0),
+        ("inertia_half_life_years", b.inertia_half_life_years, 0.1, 100.0),
+        ("rural_urban_move_rate_pct", b.rural_urban_move_rate_pct, 0.0, 50.0),
+    ] {
+        checks.num(&format!("behaviour.{key}"), value, lo, hi);
+    }
+    if b.rural_urban_move_rate_pct >= b.reconsider_rural_pct {
+        checks.fail_with(
+            "behaviour.rural_urban_move_rate_pct",
+            b.rural_urban_move_rate_pct.to_string(),
+            format!(
+                "less than behaviour.reconsider_rural_pct ({}): only households weighing a move can move",
+                b.reconsider_rural_pct
+            ),
+        );
+    }
+    for (level, premium) in b.education_wage_premium.iter().enumerate() {
+        checks.num(
+            &format!("behaviour.education_wage_premium[{level}]"),
+            *premium,
+            0.1,
+            10.0,
+        );
+    }
+    match checks.first {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+struct Checks<'a> {
+    loaded: &'a LoadedScenario,
+    first: Option<ScenarioError>,
+}
+
+impl Checks<'_> {
+    fn fail_with(&mut self, key: &str, value: String, allowed: String) {
+        if self.first.is_none() {
+            let base_key = key.split('[').next().unwrap_or(key);
+            self.first = Some(ScenarioError::Range {
+                location: self.loaded.locate(base_key),
+                key: key.to_string(),
+                value,
+                allowed,
+            });
+        }
+    }
+
+    fn num(&mut self, key: &str, value: f64, lo: f64, hi: f64) {
+        if !(value.is_finite() && value >= lo && value <= hi) {
+            self.fail_with(key, value.to_string(), format!("{lo} ..= {hi}"));
+        }
+    }
+
+    fn int(&mut self, key: &str, value: f64, lo: f64, hi: f64) {
+        if !(value >= lo && value <= hi) {
+            self.fail_with(
+                key,
+                format!("{value:.0}"),
+                format!("{lo:.0} ..= {hi:.0}"),
+            );
+        }
+    }
+
+    fn year_value(&mut self, key: &str, value: &YearValue, lo: f64, hi: f64) {
+        for v in value.values() {
+            self.num(key, v, lo, hi);
+        }
+    }
+}
+
+impl Scenario {
+    /// The scenario as resolved TOML (what `validate` prints and the manifest records).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario always serializes")
+    }
+
+    /// SHA-256 of the resolved TOML: two runs with the same hash simulate the same inputs.
+    pub fn hash(&self) -> String {
+        let digest = Sha256::digest(self.to_toml().as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Years simulated, in order.
+    pub fn years(&self) -> std::ops::RangeInclusive<i32> {
+        self.run.first_year..=self.run.last_year
+    }
+
+    pub fn base_year(&self) -> i32 {
+        self.run.first_year - 1
+    }
+
+    pub fn rules(&self, regime: Regime) -> &RegimeRules {
+        match regime {
+            Regime::Open => &self.settlement.open,
+            Regime::Relaxed => &self.settlement.relaxed,
+            Regime::Points => &self.settlement.points,
+        }
+    }
+
+    /// Settlement quota in `year` as a fraction of non-hukou residents; `None` = unlimited.
+    pub fn quota_fraction(&self, regime: Regime, year: i32) -> Option<f64> {
+        let rules = self.rules(regime);
+        if rules.no_quota_from.is_some_and(|from| year >= from) {
+            return None;
+        }
+        rules.annual_quota_pct.as_ref().map(|q| q.at(year) / 100.0)
+    }
+}
+
+/// Parses a scenario from text (no `extends`), for tests and embedded use.
+pub fn from_str(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let mut scenario: Scenario = toml::from_str(text).map_err(|e| parse_error(name, text, &e))?;
+    if scenario.name.is_empty() {
+        scenario.name = name.to_string();
+    }
+    let table: toml::Table = toml::from_str(text).map_err(|e| parse_error(name, text, &e))?;
+    let loaded = LoadedScenario {
+        scenario,
+        chain: vec![SourceFile {
+            path: PathBuf::from(name),
+            text: text.to_string(),
+            table,
+        }],
+    };
+    validate(&loaded)?;
+    Ok(loaded.scenario)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let s = from_str("t", "").unwrap();
+        assert_eq!(s.run.first_year, 2024);
+        assert_eq!(s.quota_fraction(Regime::Open, 2025), None);
+        assert_eq!(s.quota_fraction(Regime::Points, 2025), Some(0.005));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let err = from_str("t.toml", "[run]\nhouseholds = 5000\nsede = 3\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("t.toml:3:"), "{text}");
+        assert!(text.contains("sede"), "{text}");
+        assert!(text.contains("seed"), "lists allowed keys: {text}");
+    }
+
+    #[test]
+    fn out_of_range_names_key_line_and_allowed_values() {
+        let err = from_str("t.toml", "[services]\nreunify_rate_pct = 140\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("t.toml:2"), "{text}");
+        assert!(text.contains("services.reunify_rate_pct"), "{text}");
+        assert!(text.contains("0 ..= 100"), "{text}");
+    }
+
+    #[test]
+    fn quota_can_end_in_a_given_year() {
+        let s = from_str(
+            "t",
+            "[settlement.points]\nannual_quota_pct = { 2024 = 0.5, 2026 = 1.5 }\nno_quota_from = 2027\n",
+        )
+        .unwrap();
+        assert_eq!(s.quota_fraction(Regime::Points, 2025), Some(0.01));
+        assert_eq!(s.quota_fraction(Regime::Points, 2027), None);
+    }
+
+    #[test]
+    fn resolved_toml_round_trips() {
+        let s = from_str("t", "[jobs]\ngrowth_pct = { 2024 = 1.0, 2029 = 2.0 }\n").unwrap();
+        let back = from_str("t", &s.to_toml()).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.hash(), s.hash());
+    }
+}
