@@ -10,19 +10,23 @@
 //! * `settlements` – simulated hukou settlements and movers per year.
 //!
 //! Text is rasterised with the embedded DejaVu Sans font through plotters'
-//! `ab_glyph` backend, so rendering never depends on system fonts. Bad data
-//! (NaN/inf values, empty or single-year inputs) is skipped or given a
-//! sensible default range rather than causing a panic.
+//! `ab_glyph` backend, so rendering never depends on system fonts. All text
+//! (titles, ticks, legends) is placed by this module rather than by plotters'
+//! mesh/legend helpers; see [`Canvas::text`] for why. Bad data (NaN/inf
+//! values, empty or single-year inputs) is skipped or given a sensible
+//! default range rather than causing a panic.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
+use plotters::element::{Drawable, PointCollection};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{FontStyle, register_font};
+use plotters::style::{FontStyle, FontTransform, register_font};
 
 /// One simulated year of national aggregates (from national.csv).
 #[derive(Debug, Clone, PartialEq)]
@@ -137,14 +141,14 @@ pub fn render_chart(
 
     {
         let root = BitMapBackend::new(&png, CHART_SIZE).into_drawing_area();
-        draw_chart(&root, kind, input).map_err(fail(&png))?;
+        draw_chart(&root, Ink::Glyphs, kind, input).map_err(fail(&png))?;
         // `present` is where the PNG is encoded and written; dropping the
         // backend would also write it but would swallow any I/O error.
         root.present().map_err(|e| fail(&png)(e.to_string()))?;
     }
     {
         let root = SVGBackend::new(&svg, CHART_SIZE).into_drawing_area();
-        draw_chart(&root, kind, input).map_err(fail(&svg))?;
+        draw_chart(&root, Ink::SvgText, kind, input).map_err(fail(&svg))?;
         root.present().map_err(|e| fail(&svg)(e.to_string()))?;
     }
     Ok([png, svg])
@@ -181,24 +185,42 @@ fn ensure_fonts() -> Result<(), ChartError> {
 // Look
 // ---------------------------------------------------------------------------
 
+// Font sizes are plotters sizes (line height in px); DejaVu's em is ~0.86 of it.
 const TITLE_PX: u32 = 28;
 const AXIS_DESC_PX: u32 = 20;
 const TICK_PX: u32 = 16;
 const LEGEND_PX: u32 = 16;
 const NOTE_PX: u32 = 14;
-/// Height reserved under the plot for the source note.
+
+// Frame geometry in pixels. The plot rectangle is whatever is left.
+/// Space above the plot for the title.
+const TOP_PX: u32 = 62;
+/// Strip below the x-axis description for the source note.
 const FOOTER_PX: u32 = 34;
+const LEFT_MARGIN_PX: u32 = 14;
+/// Right margin without / with a secondary axis.
+const RIGHT_MARGIN_PX: u32 = 34;
+const RIGHT_AXIS_PX: u32 = 100;
+/// Below the plot: tick labels, then the axis description.
+const X_LABEL_AREA_PX: u32 = 60;
+/// Left of the plot: axis description, then tick labels.
+const Y_LABEL_AREA_PX: u32 = 86;
 
 const BLUE: RGBColor = RGBColor(22, 64, 128);
 const BLUE_LIGHT: RGBColor = RGBColor(74, 134, 214);
 const RED: RGBColor = RGBColor(150, 24, 32);
 const RED_LIGHT: RGBColor = RGBColor(222, 86, 86);
-const GOAL_GREY: RGBColor = RGBColor(110, 110, 110);
+const GOAL_GREY: RGBColor = RGBColor(105, 105, 105);
 const TEXT_GREY: RGBColor = RGBColor(80, 80, 80);
+const AXIS_GREY: RGBColor = RGBColor(120, 120, 120);
 const GRID: RGBColor = RGBColor(228, 228, 228);
 const PLAN_SHADE: RGBColor = RGBColor(253, 246, 222);
+const PLAN_TEXT: RGBColor = RGBColor(150, 120, 40);
 const BAR_TEAL: RGBColor = RGBColor(42, 140, 128);
 const MOVERS_ORANGE: RGBColor = RGBColor(214, 110, 20);
+
+const MARKER_R: i32 = 4;
+const LINE_W: u32 = 3;
 
 /// First year of the 2024–2029 new-urbanization action plan.
 const PLAN_START_YEAR: i32 = 2024;
@@ -209,12 +231,16 @@ fn font(px: u32) -> TextStyle<'static> {
     (FONT, px).into_font().color(&BLACK)
 }
 
-fn font_grey(px: u32) -> TextStyle<'static> {
-    (FONT, px).into_font().color(&TEXT_GREY)
+fn font_in(px: u32, color: RGBColor) -> TextStyle<'static> {
+    (FONT, px).into_font().color(&color)
 }
 
 fn title_font() -> TextStyle<'static> {
     (FONT, TITLE_PX, FontStyle::Bold).into_font().color(&BLACK)
+}
+
+fn anchored(style: TextStyle<'static>, h: HPos, v: VPos) -> TextStyle<'static> {
+    style.pos(Pos::new(h, v))
 }
 
 // ---------------------------------------------------------------------------
@@ -330,217 +356,413 @@ fn millions(v: f64) -> Option<f64> {
     finite(v / 1e6)
 }
 
+/// Tick step giving roughly 5–10 ticks over `span`: 1, 2 or 5 × 10^k.
+fn tick_step(span: f64) -> f64 {
+    if !(span.is_finite() && span > 0.0) {
+        return 1.0;
+    }
+    let mag = 10f64.powf(span.log10().floor());
+    let r = span / mag;
+    if r < 2.0 {
+        mag / 5.0
+    } else if r < 5.0 {
+        mag / 2.0
+    } else {
+        mag
+    }
+}
+
+/// Multiples of `step` within `[lo, hi]` (inclusive, float-tolerant).
+fn value_ticks(lo: f64, hi: f64, step: f64) -> Vec<f64> {
+    if !(step > 0.0 && lo.is_finite() && hi.is_finite()) || hi < lo {
+        return Vec::new();
+    }
+    let eps = step * 1e-6;
+    let first = (lo / step - 1e-6).ceil() as i64;
+    let last = (hi / step + 1e-6).floor() as i64;
+    (first..=last)
+        .map(|k| k as f64 * step)
+        .filter(|v| *v >= lo - eps && *v <= hi + eps)
+        .collect()
+}
+
+/// Decimals needed to print multiples of `step` exactly (5 → 0, 2.5 → 1,
+/// 0.05 → 2), at most 4.
+fn decimals_for(step: f64) -> usize {
+    if !(step.is_finite() && step > 0.0) {
+        return 0;
+    }
+    (0..4)
+        .find(|&d| {
+            let scaled = step * 10f64.powi(d as i32);
+            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+        })
+        .unwrap_or(4)
+}
+
+/// Smallest "round" number ≥ `v` from a finer set than [`tick_step`]'s, so
+/// a secondary axis can share the primary grid without wasting range.
+fn nice_ceil(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    let mag = 10f64.powf(v.log10().floor());
+    [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|&c| c >= v * (1.0 - 1e-9))
+        .unwrap_or(10.0 * mag)
+}
+
+/// Axis top for the settlements chart: ~35 % headroom above the data so the
+/// legend fits above the bars and the movers line.
+fn top_with_headroom(max: f64) -> f64 {
+    let max = if max.is_finite() && max > 0.0 {
+        max
+    } else {
+        1.0
+    };
+    let top = max * 1.35;
+    let step = tick_step(top);
+    (top / step).ceil() * step
+}
+
+fn flat(runs: &[Vec<(f64, f64)>]) -> impl Iterator<Item = f64> + '_ {
+    runs.iter().flatten().map(|&(_, v)| v)
+}
+
 // ---------------------------------------------------------------------------
-// Drawing
+// Glyph metrics (work-around for plotters 0.3.7 + ab_glyph)
 // ---------------------------------------------------------------------------
 
-/// Linear year axis with hand-picked tick years.
+/// The few TrueType tables needed to know where a glyph's ink starts.
 ///
-/// Positions are `f64` so bars and the plan band can start half a year
-/// before a tick. Plotters' own `WithKeyPoints` wrapper would do, but in
-/// 0.3.7 it loses the f64 label formatter, so mesh drawing doesn't compile.
-#[derive(Clone)]
-struct YearAxis {
-    inner: RangedCoordf64,
-    ticks: Vec<f64>,
+/// Plotters 0.3.7's `ab_glyph` text renderer draws every glyph's bitmap at
+/// the pen position and drops the glyph's left side bearing, so narrow
+/// letters shift left and words look like "mi grasim". [`Canvas::text`]
+/// therefore draws PNG text one glyph at a time and adds the bearing back;
+/// this struct supplies it from the embedded DejaVu bytes (no extra crate).
+struct GlyphMetrics {
+    data: &'static [u8],
+    /// Offset of the format-4 (Unicode BMP) `cmap` subtable.
+    cmap4: usize,
+    /// Offset of `hmtx`.
+    hmtx: usize,
+    num_h_metrics: usize,
+    /// Ascender − descender in font units: ab_glyph scales so that this
+    /// spans the requested pixel size.
+    height_units: f64,
 }
 
-impl Ranged for YearAxis {
-    type FormatOption = DefaultFormatting;
-    type ValueType = f64;
+fn be_u16(data: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
+}
 
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        self.inner.map(value, limit)
-    }
+fn be_i16(data: &[u8], at: usize) -> Option<i16> {
+    Some(i16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
+}
 
-    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        // Light (minor) grid lines would only add clutter; ticks are bold points.
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
+fn be_u32(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+impl GlyphMetrics {
+    fn parse(data: &'static [u8]) -> Option<Self> {
+        let num_tables = usize::from(be_u16(data, 4)?);
+        let table = |tag: &[u8; 4]| {
+            (0..num_tables).find_map(|i| {
+                let record = 12 + 16 * i;
+                if data.get(record..record + 4)? == tag {
+                    Some(be_u32(data, record + 8)? as usize)
+                } else {
+                    None
+                }
+            })
+        };
+        let hhea = table(b"hhea")?;
+        let hmtx = table(b"hmtx")?;
+        let cmap = table(b"cmap")?;
+
+        // Same choice as ttf-parser (which ab_glyph uses): OS/2 typographic
+        // metrics if the font sets USE_TYPO_METRICS, else hhea.
+        let mut ascender = be_i16(data, hhea + 4)?;
+        let mut descender = be_i16(data, hhea + 6)?;
+        if let Some(os2) = table(b"OS/2") {
+            let version = be_u16(data, os2)?;
+            let fs_selection = be_u16(data, os2 + 62)?;
+            if version >= 4 && fs_selection & (1 << 7) != 0 {
+                ascender = be_i16(data, os2 + 68)?;
+                descender = be_i16(data, os2 + 70)?;
+            }
         }
+        let height_units = f64::from(ascender) - f64::from(descender);
+
+        let num_subtables = usize::from(be_u16(data, cmap + 2)?);
+        let cmap4 = (0..num_subtables).find_map(|i| {
+            let record = cmap + 4 + 8 * i;
+            let platform = be_u16(data, record)?;
+            let encoding = be_u16(data, record + 2)?;
+            let offset = cmap + be_u32(data, record + 4)? as usize;
+            let unicode = platform == 0 || (platform == 3 && encoding == 1);
+            (unicode && be_u16(data, offset)? == 4).then_some(offset)
+        })?;
+
+        (height_units > 0.0).then_some(Self {
+            data,
+            cmap4,
+            hmtx,
+            num_h_metrics: usize::from(be_u16(data, hhea + 34)?),
+            height_units,
+        })
     }
 
-    fn range(&self) -> std::ops::Range<f64> {
-        self.inner.range()
+    /// Glyph id via the format-4 segment map; 0 (`.notdef`) if unmapped.
+    fn glyph_id(&self, c: char) -> u16 {
+        let Ok(code) = u16::try_from(u32::from(c)) else {
+            return 0;
+        };
+        self.lookup(code).unwrap_or(0)
+    }
+
+    fn lookup(&self, code: u16) -> Option<u16> {
+        let (d, t) = (self.data, self.cmap4);
+        let segments = usize::from(be_u16(d, t + 6)?) / 2;
+        let ends = t + 14;
+        let starts = ends + 2 * segments + 2;
+        let deltas = starts + 2 * segments;
+        let range_offsets = deltas + 2 * segments;
+        for i in 0..segments {
+            if be_u16(d, ends + 2 * i)? < code {
+                continue;
+            }
+            let start = be_u16(d, starts + 2 * i)?;
+            if start > code {
+                return None;
+            }
+            let delta = be_u16(d, deltas + 2 * i)?;
+            let at = range_offsets + 2 * i;
+            let range_offset = usize::from(be_u16(d, at)?);
+            if range_offset == 0 {
+                return Some(code.wrapping_add(delta));
+            }
+            let gid = be_u16(d, at + range_offset + 2 * usize::from(code - start))?;
+            return (gid != 0).then(|| gid.wrapping_add(delta));
+        }
+        None
+    }
+
+    fn left_side_bearing(&self, gid: u16) -> i16 {
+        let gid = usize::from(gid);
+        let at = if gid < self.num_h_metrics {
+            self.hmtx + 4 * gid + 2
+        } else {
+            self.hmtx + 4 * self.num_h_metrics + 2 * (gid - self.num_h_metrics)
+        };
+        be_i16(self.data, at).unwrap_or(0)
+    }
+
+    /// Pixels between the pen position and the glyph's ink at plotters font
+    /// `size`, floored like ab_glyph's `px_bounds`.
+    fn ink_offset_px(&self, c: char, size: f64) -> i32 {
+        let lsb = f64::from(self.left_side_bearing(self.glyph_id(c)));
+        (lsb * size / self.height_units).floor() as i32
     }
 }
 
-/// Every chart uses years on x and a linear value axis on y.
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<YearAxis, RangedCoordf64>>;
+/// Metrics of the registered font for `style` (regular or bold), parsed once.
+fn glyph_metrics(style: FontStyle) -> Option<&'static GlyphMetrics> {
+    static REGULAR: OnceLock<Option<GlyphMetrics>> = OnceLock::new();
+    static BOLD: OnceLock<Option<GlyphMetrics>> = OnceLock::new();
+    match style {
+        FontStyle::Bold => BOLD
+            .get_or_init(|| GlyphMetrics::parse(dejavu::sans::bold()))
+            .as_ref(),
+        _ => REGULAR
+            .get_or_init(|| GlyphMetrics::parse(dejavu::sans::regular()))
+            .as_ref(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Canvas: text, shapes and free-space bookkeeping in absolute pixels
+// ---------------------------------------------------------------------------
 
 /// Plotters' errors carry the backend type; flatten them for `ChartError`.
 fn msg<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-fn draw_chart<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    kind: ChartKind,
-    input: &ChartInput,
-) -> Result<(), String> {
-    root.fill(&WHITE).map_err(msg)?;
-    // Reserve a strip at the bottom for the source note so it can never
-    // collide with the x-axis description.
-    let (body, footer) = root.split_vertically(CHART_SIZE.1 - FOOTER_PX);
-    draw_footer(&footer, input)?;
-    match kind {
-        ChartKind::Urbanization => draw_urbanization(&body, input),
-        ChartKind::Gap => draw_gap(&body, input),
-        ChartKind::Settlements => draw_settlements(&body, input),
+type Px = (i32, i32);
+
+/// Axis-aligned pixel rectangle, `x0 <= x1`, `y0 <= y1`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PxRect {
+    x0: i32,
+    y0: i32,
+    x1: i32,
+    y1: i32,
+}
+
+impl PxRect {
+    fn spanning(a: Px, b: Px) -> Self {
+        Self {
+            x0: a.0.min(b.0),
+            y0: a.1.min(b.1),
+            x1: a.0.max(b.0),
+            y1: a.1.max(b.1),
+        }
+    }
+
+    fn around(p: Px, r: i32) -> Self {
+        Self::spanning((p.0 - r, p.1 - r), (p.0 + r, p.1 + r))
+    }
+
+    fn intersects(&self, other: &PxRect) -> bool {
+        self.x0 < other.x1 && other.x0 < self.x1 && self.y0 < other.y1 && other.y0 < self.y1
     }
 }
 
-/// Source note on the left, scenario name on the right, both small and grey.
-fn draw_footer<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    input: &ChartInput,
-) -> Result<(), String> {
-    let (w, h) = area.dim_in_pixel();
-    let y = h as i32 / 2;
-    let left = font_grey(NOTE_PX).pos(Pos::new(HPos::Left, VPos::Center));
-    area.draw(&Text::new(input.source_note.to_string(), (20, y), left))
-        .map_err(msg)?;
-    if !input.scenario_name.is_empty() {
-        let right = font_grey(NOTE_PX).pos(Pos::new(HPos::Right, VPos::Center));
-        let label = format!("Scenario: {}", input.scenario_name);
-        area.draw(&Text::new(label, (w as i32 - 20, y), right))
-            .map_err(msg)?;
+/// How text reaches the file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ink {
+    /// Rasterise glyph by glyph with corrected bearings (PNG).
+    Glyphs,
+    /// One `<text>` element per string; the viewer lays it out (SVG).
+    SvgText,
+}
+
+/// The whole image in pixel coordinates, plus everything drawn so far that a
+/// legend must not cover.
+struct Canvas<'r, DB: DrawingBackend> {
+    root: &'r DrawingArea<DB, Shift>,
+    ink: Ink,
+    occupied: Vec<PxRect>,
+}
+
+impl<DB: DrawingBackend> Canvas<'_, DB> {
+    /// Draws `text` anchored at `pos` per `style.pos`; returns its box.
+    ///
+    /// For PNGs each glyph is drawn separately at pen position + side
+    /// bearing (see [`GlyphMetrics`]), and the vertical anchor is corrected
+    /// so that `Top`/`Center`/`Bottom` mean cap top / cap middle / baseline
+    /// (plotters puts ab_glyph text several pixels too high).
+    fn text(&mut self, text: &str, pos: Px, style: &TextStyle<'static>) -> Result<PxRect, String> {
+        let font = &style.font;
+        let size = font.get_size();
+        let ((x0, _), (x1, _)) = font.layout_box(text).map_err(msg)?;
+        let width = x1 - x0;
+        let trans = font.get_transform();
+        let dx = match style.pos.h_pos {
+            HPos::Left => 0,
+            HPos::Center => -width / 2,
+            HPos::Right => -width,
+        };
+        // DejaVu: cap height 0.73 em, em = 0.86 × plotters size.
+        let cap = (0.63 * size).round() as i32;
+        let baseline = match style.pos.v_pos {
+            VPos::Top => cap,
+            VPos::Center => cap / 2,
+            VPos::Bottom => 0,
+        };
+        // Text-space box: cap top to a little below the baseline (descenders).
+        let descent = (0.2 * size).round() as i32;
+        let corners = [
+            trans.transform(dx, baseline - cap - 2),
+            trans.transform(dx + width, baseline + descent),
+        ];
+        let rect = PxRect::spanning(
+            (pos.0 + corners[0].0, pos.1 + corners[0].1),
+            (pos.0 + corners[1].0, pos.1 + corners[1].1),
+        );
+
+        match self.ink {
+            Ink::SvgText => {
+                self.root
+                    .draw(&Text::new(text.to_string(), pos, style.clone()))
+                    .map_err(msg)?;
+            }
+            Ink::Glyphs => {
+                // plotters draws a glyph anchored Left/Top with its baseline
+                // size/2 below the anchor.
+                let top = baseline - (size / 2.0).round() as i32;
+                let metrics = glyph_metrics(font.get_style());
+                let glyph_style = style.pos(Pos::new(HPos::Left, VPos::Top));
+                const FINE: f64 = 64.0;
+                let fine_font = font.resize(size * FINE);
+                for (i, c) in text.char_indices() {
+                    if c.is_whitespace() {
+                        continue;
+                    }
+                    let end = i + c.len_utf8();
+                    // Pen position: advances plus kerning up to and
+                    // including the pair before `c`. plotters only reports
+                    // truncated widths, so measure at 64× size (layout is
+                    // linear in size) and round, keeping the error < 1/2 px.
+                    let fine = text_width(&fine_font, &text[..end])?
+                        - text_width(&fine_font, &text[i..end])?;
+                    let pen = (f64::from(fine) / FINE).round() as i32;
+                    let bearing = metrics.map_or(0, |m| m.ink_offset_px(c, size));
+                    let (ox, oy) = trans.transform(dx + pen + bearing, top);
+                    self.root
+                        .draw(&Text::new(
+                            c.to_string(),
+                            (pos.0 + ox, pos.1 + oy),
+                            glyph_style.clone(),
+                        ))
+                        .map_err(msg)?;
+                }
+            }
+        }
+        Ok(rect)
     }
-    Ok(())
-}
 
-const Y_LABEL_AREA_PX: u32 = 80;
-const X_LABEL_AREA_PX: u32 = 60;
-const MARGIN_PX: u32 = 20;
-const RIGHT_MARGIN_PX: u32 = 30;
-
-/// Builds the common frame (title, year axis, value axis) without drawing
-/// anything, so callers can paint backgrounds before the grid.
-fn build_frame<'a, DB: DrawingBackend>(
-    area: &'a DrawingArea<DB, Shift>,
-    title: &str,
-    years: (i32, i32),
-    y_range: (f64, f64),
-    right_axis: bool,
-) -> Result<Chart<'a, DB>, String> {
-    let right_area = if right_axis { Y_LABEL_AREA_PX } else { 0 };
-    // Half a year of padding so markers/bars at the ends don't sit on the axes.
-    let x_range = (f64::from(years.0) - 0.5)..(f64::from(years.1) + 0.5);
-    let plot_w = f64::from(
-        CHART_SIZE.0 - Y_LABEL_AREA_PX - right_area - RIGHT_MARGIN_PX.max(right_area) - MARGIN_PX,
-    );
-    let ticks = year_ticks(years.0, years.1, plot_w / (x_range.end - x_range.start));
-
-    ChartBuilder::on(area)
-        .caption(title, title_font())
-        .margin(MARGIN_PX)
-        .margin_right(if right_axis {
-            MARGIN_PX
-        } else {
-            RIGHT_MARGIN_PX
-        })
-        .x_label_area_size(X_LABEL_AREA_PX)
-        .y_label_area_size(Y_LABEL_AREA_PX)
-        .right_y_label_area_size(right_area)
-        .build_cartesian_2d(
-            YearAxis {
-                inner: x_range.into(),
-                ticks,
-            },
-            y_range.0..y_range.1,
-        )
-        .map_err(msg)
-}
-
-/// Grid, ticks and axis descriptions. Only the year ticks and the value
-/// key points get grid lines; plotters' finer "light" lines are too busy.
-fn draw_mesh<DB: DrawingBackend>(
-    chart: &mut Chart<'_, DB>,
-    y_desc: &str,
-    y_decimals: usize,
-) -> Result<(), String> {
-    let x_fmt = |x: &f64| format!("{x:.0}");
-    let y_fmt = move |y: &f64| format!("{y:.y_decimals$}");
-    chart
-        .configure_mesh()
-        .x_desc("Year")
-        .y_desc(y_desc)
-        .axis_desc_style(font(AXIS_DESC_PX))
-        .label_style(font(TICK_PX))
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .y_labels(10)
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .axis_style(TEXT_GREY)
-        .draw()
-        .map_err(msg)
-}
-
-/// Light band behind the 2024–goal_year plan period, labelled at the top.
-fn shade_plan_period<DB: DrawingBackend>(
-    chart: &mut Chart<'_, DB>,
-    years: (i32, i32),
-    y_range: (f64, f64),
-    goal_year: i32,
-) -> Result<(), String> {
-    let start = PLAN_START_YEAR.max(years.0);
-    let end = goal_year.min(years.1);
-    if start > end {
-        return Ok(()); // plan period not on this chart
+    /// Draws text and reserves its box against the legend.
+    fn label(&mut self, text: &str, pos: Px, style: &TextStyle<'static>) -> Result<(), String> {
+        let rect = self.text(text, pos, style)?;
+        self.occupied.push(rect);
+        Ok(())
     }
-    let x0 = f64::from(start) - 0.5;
-    let x1 = f64::from(end) + 0.5;
-    chart
-        .draw_series(std::iter::once(Rectangle::new(
-            [(x0, y_range.0), (x1, y_range.1)],
-            PLAN_SHADE.filled(),
-        )))
-        .map_err(msg)?;
-    let label = format!("Plan period {PLAN_START_YEAR}–{goal_year}");
-    let style = font_grey(LEGEND_PX).pos(Pos::new(HPos::Left, VPos::Top));
-    chart
-        .draw_series(std::iter::once(
-            EmptyElement::at((x0, y_range.1)) + Text::new(label, (8, 8), style),
-        ))
-        .map_err(msg)?;
-    Ok(())
+
+    fn draw<E>(&self, element: &E) -> Result<(), String>
+    where
+        E: Drawable<DB>,
+        for<'b> &'b E: PointCollection<'b, Px>,
+    {
+        self.root.draw(element).map_err(msg)
+    }
+
+    /// Reserves a polyline (sampled every few pixels) against the legend.
+    fn occupy_polyline(&mut self, points: &[Px], radius: i32) {
+        for pair in points.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let len = (b.0 - a.0).abs().max((b.1 - a.1).abs()).max(1);
+            let steps = len / 3 + 1;
+            for s in 0..=steps {
+                let t = f64::from(s) / f64::from(steps);
+                let x = f64::from(a.0) + t * f64::from(b.0 - a.0);
+                let y = f64::from(a.1) + t * f64::from(b.1 - a.1);
+                self.occupied
+                    .push(PxRect::around((x.round() as i32, y.round() as i32), radius));
+            }
+        }
+        if let [p] = points {
+            self.occupied.push(PxRect::around(*p, radius));
+        }
+    }
+
+    fn hits(&self, rect: &PxRect) -> usize {
+        self.occupied.iter().filter(|o| o.intersects(rect)).count()
+    }
 }
 
-/// Horizontal dashed reference line across the whole chart. If `label` is
-/// given it is written just above the line's left end.
-fn reference_line<DB: DrawingBackend>(
-    chart: &mut Chart<'_, DB>,
-    years: (i32, i32),
-    value: f64,
-    color: RGBColor,
-    label: Option<&str>,
-) -> Result<(), String> {
-    let x0 = f64::from(years.0) - 0.5;
-    let x1 = f64::from(years.1) + 0.5;
-    let style = color.stroke_width(2);
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(x0, value), (x1, value)],
-            12,
-            8,
-            style,
-        ))
-        .map_err(msg)?;
-    if let Some(label) = label {
-        let text = font(LEGEND_PX)
-            .color(&color)
-            .pos(Pos::new(HPos::Left, VPos::Bottom));
-        chart
-            .draw_series(std::iter::once(
-                EmptyElement::at((x0, value)) + Text::new(label.to_string(), (10, -6), text),
-            ))
-            .map_err(msg)?;
-    }
-    Ok(())
+fn text_width(font: &FontDesc<'_>, text: &str) -> Result<i32, String> {
+    let ((x0, _), (x1, _)) = font.layout_box(text).map_err(msg)?;
+    Ok(x1 - x0)
 }
+
+// ---------------------------------------------------------------------------
+// Legend
+// ---------------------------------------------------------------------------
 
 /// How a line series is drawn: recorded history is solid with filled
 /// markers, the projection is dashed and lighter with hollow markers, so the
@@ -551,116 +773,541 @@ enum Look {
     Projection,
 }
 
-const MARKER_R: i32 = 4;
-const LINE_W: u32 = 3;
+#[derive(Clone, Copy)]
+enum Swatch {
+    Series(RGBColor, Look),
+    Bar(RGBColor),
+    Reference(RGBColor),
+}
 
-/// Draws `runs` (pieces of one series) and attaches `label` to the legend
-/// once, and only if there is something to show.
-fn draw_runs<'a, DB: DrawingBackend + 'a>(
-    chart: &mut Chart<'a, DB>,
-    runs: &[Vec<(f64, f64)>],
+struct LegendEntry {
+    label: String,
+    swatch: Swatch,
+}
+
+fn entry(label: impl Into<String>, swatch: Swatch) -> LegendEntry {
+    LegendEntry {
+        label: label.into(),
+        swatch,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Corner {
+    UpperLeft,
+    UpperRight,
+    LowerLeft,
+    LowerRight,
+}
+
+const SWATCH_W: i32 = 36;
+
+fn draw_swatch<DB: DrawingBackend>(
+    canvas: &Canvas<'_, DB>,
+    swatch: Swatch,
+    (x, y): Px,
+) -> Result<(), String> {
+    let mid = x + SWATCH_W / 2;
+    match swatch {
+        Swatch::Series(color, look) => {
+            let line = color.stroke_width(LINE_W);
+            match look {
+                Look::History => {
+                    canvas.draw(&PathElement::new(vec![(x, y), (x + SWATCH_W, y)], line))?
+                }
+                Look::Projection => {
+                    canvas.draw(&PathElement::new(vec![(x, y), (x + 10, y)], line))?;
+                    canvas.draw(&PathElement::new(
+                        vec![(x + 26, y), (x + SWATCH_W, y)],
+                        line,
+                    ))?;
+                }
+            }
+            draw_marker(canvas, (mid, y), color, look)
+        }
+        Swatch::Bar(color) => canvas.draw(&Rectangle::new(
+            [(x + 6, y - 8), (x + SWATCH_W - 6, y + 8)],
+            bar_style(color),
+        )),
+        Swatch::Reference(color) => {
+            let line = color.stroke_width(2);
+            canvas.draw(&PathElement::new(vec![(x, y), (x + 13, y)], line))?;
+            canvas.draw(&PathElement::new(
+                vec![(x + 23, y), (x + SWATCH_W, y)],
+                line,
+            ))
+        }
+    }
+}
+
+fn draw_marker<DB: DrawingBackend>(
+    canvas: &Canvas<'_, DB>,
+    p: Px,
     color: RGBColor,
     look: Look,
-    label: &str,
 ) -> Result<(), String> {
-    let line = color.stroke_width(LINE_W);
-    let mut labelled = false;
-    for run in runs {
-        match look {
-            Look::History => chart
-                .draw_series(LineSeries::new(run.iter().copied(), line))
-                .map_err(msg)?,
-            Look::Projection => chart
-                .draw_series(DashedLineSeries::new(run.iter().copied(), 10, 6, line))
-                .map_err(msg)?,
-        };
-        let markers = run.iter().map(|&p| {
-            let fill = match look {
-                Look::History => color.filled(),
-                Look::Projection => WHITE.filled(),
-            };
-            EmptyElement::at(p)
-                + Circle::new((0, 0), MARKER_R, fill)
-                + Circle::new((0, 0), MARKER_R, color.stroke_width(2))
-        });
-        let anno = chart.draw_series(markers).map_err(msg)?;
-        if !labelled {
-            labelled = true;
-            anno.label(label)
-                .legend(move |(x, y)| legend_glyph(x, y, color, look));
+    let fill = match look {
+        Look::History => color.filled(),
+        Look::Projection => WHITE.filled(),
+    };
+    canvas.draw(&Circle::new(p, MARKER_R, fill))?;
+    canvas.draw(&Circle::new(p, MARKER_R, color.stroke_width(2)))
+}
+
+fn bar_style(color: RGBColor) -> ShapeStyle {
+    color.mix(0.85).filled()
+}
+
+// ---------------------------------------------------------------------------
+// Frame: one chart's axes, grid and data drawing
+// ---------------------------------------------------------------------------
+
+/// Linear axis with hand-picked ticks.
+///
+/// Plotters' own `WithKeyPoints` wrapper would do, but in 0.3.7 it loses the
+/// f64 label formatter so the mesh does not compile; and picking ticks here
+/// means the labels (drawn by [`Canvas::text`]) match the grid exactly.
+#[derive(Clone)]
+struct TickAxis {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for TickAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Minor ("light") grid lines would only add clutter.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
         }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.inner.range()
+    }
+}
+
+type Chart<'r, DB> = ChartContext<'r, DB, Cartesian2d<TickAxis, TickAxis>>;
+
+/// Value axis: range, tick positions and how many decimals the labels need.
+struct Axis {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+    decimals: usize,
+}
+
+impl Axis {
+    fn new(lo: f64, hi: f64) -> Self {
+        let step = tick_step(hi - lo);
+        Axis {
+            lo,
+            hi,
+            ticks: value_ticks(lo, hi, step),
+            decimals: decimals_for(step),
+        }
+    }
+}
+
+struct Frame<'r, DB: DrawingBackend> {
+    chart: Chart<'r, DB>,
+    canvas: Canvas<'r, DB>,
+    years: (i32, i32),
+    x_ticks: Vec<f64>,
+    y: Axis,
+    plot: PxRect,
+}
+
+impl<'r, DB: DrawingBackend> Frame<'r, DB> {
+    /// Title and empty plot area; nothing else is drawn yet so callers can
+    /// paint backgrounds (the plan band) under the grid.
+    fn new(
+        root: &'r DrawingArea<DB, Shift>,
+        ink: Ink,
+        title: &str,
+        years: (i32, i32),
+        y: Axis,
+        right_axis: bool,
+    ) -> Result<Self, String> {
+        let mut canvas = Canvas {
+            root,
+            ink,
+            occupied: Vec::new(),
+        };
+        let title_style = anchored(title_font(), HPos::Center, VPos::Top);
+        canvas.text(title, (CHART_SIZE.0 as i32 / 2, 18), &title_style)?;
+
+        let right = if right_axis {
+            RIGHT_AXIS_PX
+        } else {
+            RIGHT_MARGIN_PX
+        };
+        // Half a year of padding so markers/bars at the ends don't sit on
+        // the axes.
+        let x_range = (f64::from(years.0) - 0.5)..(f64::from(years.1) + 0.5);
+        let plot_w = f64::from(CHART_SIZE.0 - LEFT_MARGIN_PX - Y_LABEL_AREA_PX - right);
+        let x_ticks = year_ticks(years.0, years.1, plot_w / (x_range.end - x_range.start));
+
+        let chart = ChartBuilder::on(root)
+            .margin_top(TOP_PX)
+            .margin_left(LEFT_MARGIN_PX)
+            .margin_right(right)
+            .margin_bottom(FOOTER_PX)
+            .x_label_area_size(X_LABEL_AREA_PX)
+            .y_label_area_size(Y_LABEL_AREA_PX)
+            .build_cartesian_2d(
+                TickAxis {
+                    inner: x_range.into(),
+                    ticks: x_ticks.clone(),
+                },
+                TickAxis {
+                    inner: (y.lo..y.hi).into(),
+                    ticks: y.ticks.clone(),
+                },
+            )
+            .map_err(msg)?;
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        let plot = PxRect {
+            x0: xs.start,
+            y0: ys.start,
+            x1: xs.end,
+            y1: ys.end,
+        };
+        Ok(Frame {
+            chart,
+            canvas,
+            years,
+            x_ticks,
+            y,
+            plot,
+        })
+    }
+
+    fn x_lo(&self) -> f64 {
+        f64::from(self.years.0) - 0.5
+    }
+
+    fn x_hi(&self) -> f64 {
+        f64::from(self.years.1) + 0.5
+    }
+
+    fn px(&self, x: f64, y: f64) -> Px {
+        self.chart.backend_coord(&(x, y))
+    }
+
+    /// Grid, axis lines and tick marks from plotters; tick labels and axis
+    /// descriptions through [`Canvas::text`].
+    fn axes(&mut self, y_desc: &str) -> Result<(), String> {
+        let no_text = font(TICK_PX).color(&TRANSPARENT);
+        self.chart
+            .configure_mesh()
+            .label_style(no_text)
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .axis_style(AXIS_GREY)
+            .draw()
+            .map_err(msg)?;
+
+        let tick = font(TICK_PX);
+        let below = anchored(tick.clone(), HPos::Center, VPos::Top);
+        for x in self.x_ticks.clone() {
+            let (px, _) = self.px(x, self.y.lo);
+            self.canvas
+                .text(&format!("{x:.0}"), (px, self.plot.y1 + 12), &below)?;
+        }
+        let left = anchored(tick, HPos::Right, VPos::Center);
+        for v in self.y.ticks.clone() {
+            let (_, py) = self.px(self.x_lo(), v);
+            let label = format!("{v:.prec$}", prec = self.y.decimals);
+            self.canvas.text(&label, (self.plot.x0 - 10, py), &left)?;
+        }
+
+        let desc = font(AXIS_DESC_PX);
+        let mid_x = (self.plot.x0 + self.plot.x1) / 2;
+        let mid_y = (self.plot.y0 + self.plot.y1) / 2;
+        self.canvas.text(
+            "Year",
+            (mid_x, self.plot.y1 + 38),
+            &anchored(desc.clone(), HPos::Center, VPos::Top),
+        )?;
+        let vertical = desc
+            .transform(FontTransform::Rotate270)
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        self.canvas
+            .text(y_desc, (self.plot.x0 - 66, mid_y), &vertical)?;
+        Ok(())
+    }
+
+    /// Right-hand axis for a second quantity whose values `v` are plotted at
+    /// primary height `v * scale`. Returns that scale.
+    ///
+    /// The secondary ticks are `0, step, …` with one tick per primary grid
+    /// line, so both axes share the grid instead of two sets of lines.
+    fn right_axis(&mut self, max: f64, desc: &str, color: RGBColor) -> Result<f64, String> {
+        let primary = &self.y.ticks;
+        let intervals = primary.len().saturating_sub(1).max(1);
+        let last = primary
+            .last()
+            .copied()
+            .filter(|t| *t > 0.0)
+            .unwrap_or(self.y.hi);
+        // Keep the same ~35 % headroom as the primary axis.
+        let step = nice_ceil(max.max(f64::MIN_POSITIVE) * 1.35 / intervals as f64);
+        let scale = last / (step * intervals as f64);
+        let decimals = decimals_for(step);
+
+        let x = self.plot.x1;
+        let axis_style = AXIS_GREY.stroke_width(1);
+        self.canvas.draw(&PathElement::new(
+            vec![(x, self.plot.y0), (x, self.plot.y1)],
+            axis_style,
+        ))?;
+        let label = anchored(font_in(TICK_PX, color), HPos::Left, VPos::Center);
+        for i in 0..=intervals {
+            let v = step * i as f64;
+            let (_, py) = self.px(self.x_hi(), v * scale);
+            self.canvas
+                .draw(&PathElement::new(vec![(x, py), (x + 5, py)], axis_style))?;
+            self.canvas
+                .text(&format!("{v:.decimals$}"), (x + 10, py), &label)?;
+        }
+        // Coloured like the series it belongs to, so the pairing is obvious.
+        let vertical = font_in(AXIS_DESC_PX, color)
+            .transform(FontTransform::Rotate270)
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        let mid_y = (self.plot.y0 + self.plot.y1) / 2;
+        self.canvas.text(desc, (x + 72, mid_y), &vertical)?;
+        Ok(scale)
+    }
+
+    /// Light band behind the plan period, labelled in its top-right corner
+    /// (top-left would collide with upper-left legends on short x ranges).
+    fn plan_band(&mut self, goal_year: i32) -> Result<(), String> {
+        let start = PLAN_START_YEAR.max(self.years.0);
+        let end = goal_year.min(self.years.1);
+        if start > end {
+            return Ok(()); // plan period not on this chart
+        }
+        let x0 = f64::from(start) - 0.5;
+        let x1 = f64::from(end) + 0.5;
+        self.chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x0, self.y.lo), (x1, self.y.hi)],
+                PLAN_SHADE.filled(),
+            )))
+            .map_err(msg)?;
+        let label = format!("Plan period {PLAN_START_YEAR}–{goal_year}");
+        let (px, py) = self.px(x1, self.y.hi);
+        let style = anchored(font_in(LEGEND_PX, PLAN_TEXT), HPos::Right, VPos::Top);
+        self.canvas.label(&label, (px - 8, py + 8), &style)
+    }
+
+    /// Horizontal dashed line across the plot, optionally labelled above its
+    /// left end.
+    fn reference_line(
+        &mut self,
+        value: f64,
+        color: RGBColor,
+        label: Option<&str>,
+    ) -> Result<(), String> {
+        let points = [(self.x_lo(), value), (self.x_hi(), value)];
+        self.chart
+            .draw_series(DashedLineSeries::new(points, 12, 8, color.stroke_width(2)))
+            .map_err(msg)?;
+        let (a, b) = (self.px(points[0].0, value), self.px(points[1].0, value));
+        self.canvas.occupy_polyline(&[a, b], 2);
+        if let Some(label) = label {
+            let style = anchored(font_in(LEGEND_PX, color), HPos::Left, VPos::Bottom);
+            self.canvas.label(label, (a.0 + 10, a.1 - 8), &style)?;
+        }
+        Ok(())
+    }
+
+    /// Draws the pieces of one series; returns whether anything was drawn
+    /// (so absent series get no legend entry).
+    fn series(
+        &mut self,
+        runs: &[Vec<(f64, f64)>],
+        color: RGBColor,
+        look: Look,
+    ) -> Result<bool, String> {
+        let line = color.stroke_width(LINE_W);
+        for run in runs {
+            match look {
+                Look::History => self
+                    .chart
+                    .draw_series(LineSeries::new(run.iter().copied(), line))
+                    .map_err(msg)?,
+                Look::Projection => self
+                    .chart
+                    .draw_series(DashedLineSeries::new(run.iter().copied(), 10, 6, line))
+                    .map_err(msg)?,
+            };
+            let pixels: Vec<Px> = run.iter().map(|&(x, y)| self.px(x, y)).collect();
+            for &p in &pixels {
+                draw_marker(&self.canvas, p, color, look)?;
+            }
+            self.canvas.occupy_polyline(&pixels, MARKER_R + 3);
+        }
+        Ok(!runs.is_empty())
+    }
+
+    fn bars(&mut self, bars: &[(f64, f64)], color: RGBColor) -> Result<bool, String> {
+        for &(x, v) in bars {
+            let (a, b) = ((x - 0.32, 0.0_f64.max(self.y.lo)), (x + 0.32, v.max(0.0)));
+            self.chart
+                .draw_series(std::iter::once(Rectangle::new([a, b], bar_style(color))))
+                .map_err(msg)?;
+            let rect = PxRect::spanning(self.px(a.0, a.1), self.px(b.0, b.1));
+            self.canvas.occupied.push(rect);
+        }
+        Ok(!bars.is_empty())
+    }
+
+    /// Small value label centred above a data point.
+    fn annotate(&mut self, (x, v): (f64, f64), text: &str, color: RGBColor) -> Result<(), String> {
+        let (px, py) = self.px(x, v);
+        let style = anchored(font_in(LEGEND_PX, color), HPos::Center, VPos::Bottom);
+        self.canvas.label(text, (px, py - 12), &style)
+    }
+
+    /// Text in the middle of the plot (used when there is nothing to show).
+    fn centre_note(&mut self, text: &str) -> Result<(), String> {
+        let style = anchored(font_in(AXIS_DESC_PX, TEXT_GREY), HPos::Center, VPos::Center);
+        let mid = (
+            (self.plot.x0 + self.plot.x1) / 2,
+            (self.plot.y0 + self.plot.y1) / 2,
+        );
+        self.canvas.label(text, mid, &style)
+    }
+
+    /// Legend box in the first of `corners` that covers nothing already
+    /// drawn (or, failing that, the one covering least).
+    fn legend(&mut self, entries: &[LegendEntry], corners: &[Corner]) -> Result<(), String> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        const PAD: i32 = 12;
+        const ROW: i32 = 26;
+        const GAP: i32 = 10;
+        const INSET: i32 = 10;
+        let style = font(LEGEND_PX);
+        let mut text_w = 0;
+        for e in entries {
+            text_w = text_w.max(text_width(&style.font, &e.label)?);
+        }
+        let w = PAD + SWATCH_W + GAP + text_w + PAD;
+        let h = 2 * PAD + ROW * entries.len() as i32 - 6;
+        let p = self.plot;
+        let place = |corner: Corner| {
+            let x0 = match corner {
+                Corner::UpperLeft | Corner::LowerLeft => p.x0 + INSET,
+                Corner::UpperRight | Corner::LowerRight => p.x1 - INSET - w,
+            };
+            let y0 = match corner {
+                Corner::UpperLeft | Corner::UpperRight => p.y0 + INSET,
+                Corner::LowerLeft | Corner::LowerRight => p.y1 - INSET - h,
+            };
+            PxRect {
+                x0,
+                y0,
+                x1: x0 + w,
+                y1: y0 + h,
+            }
+        };
+        let candidates = if corners.is_empty() {
+            &[Corner::UpperLeft][..]
+        } else {
+            corners
+        };
+        let mut best = place(candidates[0]);
+        let mut best_hits = usize::MAX;
+        for &corner in candidates {
+            let rect = place(corner);
+            let hits = self.canvas.hits(&rect);
+            if hits < best_hits {
+                (best, best_hits) = (rect, hits);
+            }
+            if hits == 0 {
+                break;
+            }
+        }
+
+        let r = best;
+        self.canvas.draw(&Rectangle::new(
+            [(r.x0, r.y0), (r.x1, r.y1)],
+            WHITE.mix(0.93).filled(),
+        ))?;
+        self.canvas.draw(&Rectangle::new(
+            [(r.x0, r.y0), (r.x1, r.y1)],
+            RGBColor(190, 190, 190).stroke_width(1),
+        ))?;
+        let text_style = anchored(style, HPos::Left, VPos::Center);
+        for (i, e) in entries.iter().enumerate() {
+            let cy = r.y0 + PAD + ROW * i as i32 + (ROW - 6) / 2;
+            draw_swatch(&self.canvas, e.swatch, (r.x0 + PAD, cy))?;
+            self.canvas
+                .text(&e.label, (r.x0 + PAD + SWATCH_W + GAP, cy), &text_style)?;
+        }
+        self.canvas.occupied.push(r);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The three charts
+// ---------------------------------------------------------------------------
+
+fn draw_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    ink: Ink,
+    kind: ChartKind,
+    input: &ChartInput,
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(msg)?;
+    let mut frame = match kind {
+        ChartKind::Urbanization => draw_urbanization(root, ink, input)?,
+        ChartKind::Gap => draw_gap(root, ink, input)?,
+        ChartKind::Settlements => draw_settlements(root, ink, input)?,
+    };
+    draw_footer(&mut frame.canvas, input)
+}
+
+/// Source note bottom-left, scenario name bottom-right, small and grey.
+fn draw_footer<DB: DrawingBackend>(
+    canvas: &mut Canvas<'_, DB>,
+    input: &ChartInput,
+) -> Result<(), String> {
+    let (w, h) = (CHART_SIZE.0 as i32, CHART_SIZE.1 as i32);
+    let y = h - FOOTER_PX as i32 / 2;
+    let style = font_in(NOTE_PX, TEXT_GREY);
+    if !input.source_note.is_empty() {
+        let left = anchored(style.clone(), HPos::Left, VPos::Center);
+        canvas.text(input.source_note, (LEFT_MARGIN_PX as i32 + 6, y), &left)?;
+    }
+    if !input.scenario_name.is_empty() {
+        let right = anchored(style, HPos::Right, VPos::Center);
+        let label = format!("Scenario: {}", input.scenario_name);
+        canvas.text(&label, (w - RIGHT_MARGIN_PX as i32, y), &right)?;
     }
     Ok(())
 }
 
-/// Legend swatch matching [`draw_runs`]: a short (dashed) line with a marker.
-fn legend_glyph<'a, DB: DrawingBackend + 'a>(
-    x: i32,
-    y: i32,
-    color: RGBColor,
-    look: Look,
-) -> impl IntoDynElement<'a, DB, (i32, i32)> + 'a {
-    let line = color.stroke_width(LINE_W);
-    // Always two segments so both looks share one element type; history's
-    // segments simply meet under the marker.
-    let (left_end, right_start, fill) = match look {
-        Look::History => (17, 17, color.filled()),
-        Look::Projection => (9, 25, WHITE.filled()),
-    };
-    EmptyElement::at((x, y))
-        + PathElement::new(vec![(0, 0), (left_end, 0)], line)
-        + PathElement::new(vec![(right_start, 0), (34, 0)], line)
-        + Circle::new((17, 0), MARKER_R, fill)
-        + Circle::new((17, 0), MARKER_R, color.stroke_width(2))
-}
-
-/// Legend box in the chosen corner, white and slightly opaque so any line
-/// that does pass beneath stays faintly visible.
-fn draw_legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut Chart<'a, DB>,
-    position: SeriesLabelPosition,
-) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .label_font(font(LEGEND_PX))
-        .legend_area_size(44)
-        .margin(12)
-        .background_style(WHITE.mix(0.92))
-        .border_style(RGBColor(190, 190, 190))
-        .draw()
-        .map_err(msg)
-}
-
-/// Small value label centred above a data point.
-fn annotate<DB: DrawingBackend>(
-    chart: &mut Chart<'_, DB>,
-    point: (f64, f64),
-    text: String,
-    color: RGBColor,
-) -> Result<(), String> {
-    let style = font(LEGEND_PX)
-        .color(&color)
-        .pos(Pos::new(HPos::Center, VPos::Bottom));
-    chart
-        .draw_series(std::iter::once(
-            EmptyElement::at(point) + Text::new(text, (0, -10), style),
-        ))
-        .map_err(msg)?;
-    Ok(())
-}
-
-fn flat(runs: &[Vec<(f64, f64)>]) -> impl Iterator<Item = f64> + '_ {
-    runs.iter().flatten().map(|&(_, v)| v)
-}
-
-fn draw_urbanization<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+fn draw_urbanization<'r, DB: DrawingBackend>(
+    root: &'r DrawingArea<DB, Shift>,
+    ink: Ink,
     input: &ChartInput,
-) -> Result<(), String> {
+) -> Result<Frame<'r, DB>, String> {
     let years = history_span(input);
-    let off = input.official;
-    let sim = input.simulated;
+    let (off, sim) = (input.official, input.simulated);
     let off_resident = runs(
         off.iter()
             .map(|p| (p.year, Some(p.urbanization_rate_pct)))
@@ -689,67 +1336,73 @@ fn draw_urbanization<DB: DrawingBackend>(
         .chain(flat(&sim_hukou))
         .chain(goal);
     let (lo, hi) = value_range(values, 5.0, false, (0.0, 100.0));
-    // Rates are shares: never show below 0 % or (unless data says so) above 100 %.
-    let y_range = (
-        lo.max(0.0),
-        if hi > 100.0 && lo < 100.0 {
-            hi.min(105.0)
-        } else {
-            hi
-        },
-    );
+    // Rates are shares: never show below 0 %; above 100 % only if the data
+    // (wrongly) goes there, so the problem stays visible.
+    let y = Axis::new(lo.max(0.0), hi.max(lo.max(0.0) + 5.0));
 
-    let title = if input.scenario_name.is_empty() {
-        format!("Urbanization rates, {}–{}", years.0, years.1)
+    let span = if years.0 == years.1 {
+        years.0.to_string()
     } else {
-        format!(
-            "Urbanization rates, {}–{} — {}",
-            years.0, years.1, input.scenario_name
-        )
+        format!("{}–{}", years.0, years.1)
     };
-    let mut chart = build_frame(area, &title, years, y_range, false)?;
-    shade_plan_period(&mut chart, years, y_range, input.goal_year)?;
-    draw_mesh(&mut chart, "Share of total population (%)", 0)?;
+    let title = if input.scenario_name.is_empty() {
+        format!("Urbanization rates, {span}")
+    } else {
+        format!("Urbanization rates, {span} — {}", input.scenario_name)
+    };
+    let mut f = Frame::new(root, ink, &title, years, y, false)?;
+    f.plan_band(input.goal_year)?;
+    f.axes("Share of total population (%)")?;
     if let Some(goal) = goal {
         let label = format!("Plan goal ≈{goal:.0}% by {}", input.goal_year);
-        reference_line(&mut chart, years, goal, GOAL_GREY, Some(&label))?;
+        f.reference_line(goal, GOAL_GREY, Some(&label))?;
     }
 
-    draw_runs(
-        &mut chart,
-        &off_resident,
-        BLUE,
-        Look::History,
-        "Resident urbanization rate (NBS)",
-    )?;
-    draw_runs(
-        &mut chart,
-        &sim_resident,
-        BLUE_LIGHT,
-        Look::Projection,
-        "Resident urbanization rate (simulated)",
-    )?;
-    draw_runs(
-        &mut chart,
-        &off_hukou,
-        RED,
-        Look::History,
-        "Hukou urbanization rate (NBS)",
-    )?;
-    draw_runs(
-        &mut chart,
-        &sim_hukou,
-        RED_LIGHT,
-        Look::Projection,
-        "Hukou urbanization rate (simulated)",
-    )?;
-    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
+    let mut legend = Vec::new();
+    let series = [
+        (
+            &off_resident,
+            BLUE,
+            Look::History,
+            "Resident urbanization rate (NBS)",
+        ),
+        (
+            &sim_resident,
+            BLUE_LIGHT,
+            Look::Projection,
+            "Resident urbanization rate (simulated)",
+        ),
+        (
+            &off_hukou,
+            RED,
+            Look::History,
+            "Hukou urbanization rate (NBS)",
+        ),
+        (
+            &sim_hukou,
+            RED_LIGHT,
+            Look::Projection,
+            "Hukou urbanization rate (simulated)",
+        ),
+    ];
+    for (runs, color, look, label) in series {
+        if f.series(runs, color, look)? {
+            legend.push(entry(label, Swatch::Series(color, look)));
+        }
+    }
+    if legend.is_empty() {
+        f.centre_note("No data")?;
+    }
+    use Corner::*;
+    f.legend(&legend, &[LowerRight, UpperLeft, LowerLeft, UpperRight])?;
+    Ok(f)
 }
 
-fn draw_gap<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+fn draw_gap<'r, DB: DrawingBackend>(
+    root: &'r DrawingArea<DB, Shift>,
+    ink: Ink,
     input: &ChartInput,
-) -> Result<(), String> {
+) -> Result<Frame<'r, DB>, String> {
     let years = history_span(input);
     let off_gap = runs(
         input
@@ -769,77 +1422,67 @@ fn draw_gap<DB: DrawingBackend>(
     // Zero-based: the gap is a magnitude, and a truncated axis would turn a
     // one-point wobble into a dramatic swing.
     let values = flat(&off_gap).chain(flat(&sim_gap));
-    let y_range = value_range(values, 5.0, true, (0.0, 25.0));
-
-    let mut chart = build_frame(
-        area,
+    let (lo, hi) = value_range(values, 5.0, true, (0.0, 25.0));
+    let mut f = Frame::new(
+        root,
+        ink,
         "Gap between resident and hukou urbanization rates",
         years,
-        y_range,
+        Axis::new(lo, hi),
         false,
     )?;
-    shade_plan_period(&mut chart, years, y_range, input.goal_year)?;
-    draw_mesh(&mut chart, "Gap (percentage points)", 0)?;
-    draw_runs(
-        &mut chart,
-        &off_gap,
-        RED,
-        Look::History,
-        "Gap, NBS (resident − hukou rate)",
-    )?;
-    draw_runs(
-        &mut chart,
-        &sim_gap,
-        RED_LIGHT,
-        Look::Projection,
-        "Gap, simulated",
-    )?;
+    f.plan_band(input.goal_year)?;
+    f.axes("Gap (percentage points)")?;
 
+    let mut legend = Vec::new();
+    if f.series(&off_gap, RED, Look::History)? {
+        legend.push(entry(
+            "Gap, NBS (resident − hukou rate)",
+            Swatch::Series(RED, Look::History),
+        ));
+    }
+    if f.series(&sim_gap, RED_LIGHT, Look::Projection)? {
+        legend.push(entry(
+            "Gap, simulated",
+            Swatch::Series(RED_LIGHT, Look::Projection),
+        ));
+    }
     // Label the endpoints so the level can be read without the grid.
     let first_off = off_gap.first().and_then(|r| r.first());
     let last_off = off_gap.last().and_then(|r| r.last());
     let last_sim = sim_gap.last().and_then(|r| r.last());
+    let mut labelled: Vec<f64> = Vec::new();
     for (point, color) in [(first_off, RED), (last_off, RED), (last_sim, RED_LIGHT)] {
         if let Some(&(x, v)) = point {
-            annotate(&mut chart, (x, v), format!("{v:.1}"), color)?;
+            // The last official and first simulated year may coincide.
+            if !labelled.contains(&x) {
+                labelled.push(x);
+                f.annotate((x, v), &format!("{v:.1}"), color)?;
+            }
         }
     }
-    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
-}
-
-/// Snap step for an axis whose top is `max`: 1/2/5 × 10^k, about 4–10 steps.
-fn nice_step(max: f64) -> f64 {
-    if !(max.is_finite() && max > 0.0) {
-        return 5.0;
+    if legend.is_empty() {
+        f.centre_note("No data")?;
     }
-    let mag = 10f64.powf(max.log10().floor());
-    if max / mag < 2.0 {
-        mag / 5.0
-    } else if max / mag < 5.0 {
-        mag / 2.0
-    } else {
-        mag
-    }
+    use Corner::*;
+    f.legend(&legend, &[LowerRight, LowerLeft, UpperRight, UpperLeft])?;
+    Ok(f)
 }
 
-/// Axis top with room for the legend above the data (~30 % headroom).
-fn top_with_headroom(max: f64) -> f64 {
-    let max = if max.is_finite() && max > 0.0 {
-        max
-    } else {
-        1.0
-    };
-    let step = nice_step(max * 1.4);
-    (max * 1.4 / step).ceil() * step
-}
-
-fn draw_settlements<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+fn draw_settlements<'r, DB: DrawingBackend>(
+    root: &'r DrawingArea<DB, Shift>,
+    ink: Ink,
     input: &ChartInput,
-) -> Result<(), String> {
+) -> Result<Frame<'r, DB>, String> {
     let sim = input.simulated;
-    let span = year_span(sim.iter().map(|p| p.year));
-    // Without simulated years still draw the plan period, so the chart is an
+    // Only years with a flow: the base year of a run has none (NaN) and
+    // would otherwise show as an empty slot.
+    let span = year_span(
+        sim.iter()
+            .filter(|p| p.settlements.is_finite() || p.movers.is_finite())
+            .map(|p| p.year),
+    );
+    // Without such years still draw the plan period, so the chart is an
     // honest empty frame rather than an error.
     let years = span.unwrap_or((PLAN_START_YEAR - 1, input.goal_year.max(PLAN_START_YEAR)));
 
@@ -852,105 +1495,65 @@ fn draw_settlements<DB: DrawingBackend>(
 
     let max_bars = bars.iter().map(|&(_, v)| v).fold(MPS_TRANSFERS_M, f64::max);
     let max_movers = flat(&movers).fold(0.0, f64::max);
-    // Movers usually outnumber settlements several times over; on a shared
-    // axis the bars would flatten, so past 2.5× they get their own axis.
+    // Movers usually outnumber settlements; on a shared axis the bars would
+    // flatten, so past 2.5× movers get their own (right-hand) axis.
     let dual = max_movers > 2.5 * max_bars;
     let y_top = top_with_headroom(if dual {
         max_bars
     } else {
         max_bars.max(max_movers)
     });
-    let y_range = (0.0, y_top);
-    let y2_top = top_with_headroom(max_movers);
 
-    let mut chart = build_frame(
-        area,
+    let mut f = Frame::new(
+        root,
+        ink,
         "Settlements: rural migrants granted urban hukou",
         years,
-        y_range,
+        Axis::new(0.0, y_top),
         dual,
     )?;
-    shade_plan_period(&mut chart, years, y_range, input.goal_year)?;
-    draw_mesh(&mut chart, "Persons (millions)", 0)?;
+    f.plan_band(input.goal_year)?;
+    f.axes("Persons (millions)")?;
 
-    let bar_style = BAR_TEAL.mix(0.85).filled();
-    let anno =
-        chart
-            .draw_series(bars.iter().map(|&(x, v)| {
-                Rectangle::new([(x - 0.32, 0.0), (x + 0.32, v.max(0.0))], bar_style)
-            }))
-            .map_err(msg)?;
-    if !bars.is_empty() {
-        anno.label("Settlements (granted urban hukou)")
-            .legend(move |(x, y)| Rectangle::new([(x + 5, y - 7), (x + 29, y + 7)], bar_style));
+    let mut legend = Vec::new();
+    if f.bars(&bars, BAR_TEAL)? {
+        legend.push(entry(
+            "Settlements (granted urban hukou)",
+            Swatch::Bar(BAR_TEAL),
+        ));
     }
+    // Drawn over the bars so it stays visible where they cross it.
+    f.reference_line(MPS_TRANSFERS_M, TEXT_GREY, None)?;
+    legend.push(entry(
+        "≈15M/yr hukou transfers 2014–2023 (MPS)",
+        Swatch::Reference(TEXT_GREY),
+    ));
 
-    let ref_label = "≈15M/yr hukou transfers 2014–2023 (MPS)";
-    reference_line(&mut chart, years, MPS_TRANSFERS_M, TEXT_GREY, None)?;
-    chart
-        .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-        .map_err(msg)?
-        .label(ref_label)
-        .legend(|(x, y)| {
-            EmptyElement::at((x, y))
-                + PathElement::new(vec![(0, 0), (12, 0)], TEXT_GREY.stroke_width(2))
-                + PathElement::new(vec![(22, 0), (34, 0)], TEXT_GREY.stroke_width(2))
-        });
-
-    if span.is_none() {
-        let (w, h) = chart.plotting_area().dim_in_pixel();
-        let style = font_grey(AXIS_DESC_PX).pos(Pos::new(HPos::Center, VPos::Center));
-        chart
-            .plotting_area()
-            .strip_coord_spec()
-            .draw(&Text::new(
-                "No simulated years in this run",
-                (w as i32 / 2, h as i32 / 2),
-                style,
-            ))
-            .map_err(msg)?;
-    }
-
-    if dual {
-        // Draw movers in primary coordinates scaled so the right axis reads
-        // true values: both axes start at 0, so one factor aligns them.
-        let k = y_top / y2_top;
-        let scaled: Vec<Vec<(f64, f64)>> = movers
+    let (movers, movers_label) = if dual {
+        // Plot movers in primary units scaled so the right axis reads true
+        // values; both axes start at 0, so one factor aligns them.
+        let k = f.right_axis(max_movers, "Movers (millions)", MOVERS_ORANGE)?;
+        let scaled = movers
             .iter()
             .map(|r| r.iter().map(|&(x, v)| (x, v * k)).collect())
             .collect();
-        draw_runs(
-            &mut chart,
-            &scaled,
-            MOVERS_ORANGE,
-            Look::History,
-            "Movers (right axis)",
-        )?;
-        let x_range = (f64::from(years.0) - 0.5)..(f64::from(years.1) + 0.5);
-        let mut dual_chart = chart.set_secondary_coord(x_range, 0.0..y2_top);
-        let y2_fmt = |y: &f64| format!("{y:.0}");
-        dual_chart
-            .configure_secondary_axes()
-            .y_desc("Movers (millions)")
-            .axis_desc_style(font(AXIS_DESC_PX))
-            .label_style(font(TICK_PX))
-            .y_label_formatter(&y2_fmt)
-            .axis_style(TEXT_GREY)
-            .draw()
-            .map_err(msg)?;
-        draw_legend(&mut dual_chart, SeriesLabelPosition::UpperLeft)?;
+        (scaled, "Movers (changed residence unit; right axis)")
     } else {
-        draw_runs(
-            &mut chart,
-            &movers,
-            MOVERS_ORANGE,
-            Look::History,
-            "Movers (changed residence unit)",
-        )?;
-        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        (movers, "Movers (changed residence unit)")
+    };
+    if f.series(&movers, MOVERS_ORANGE, Look::History)? {
+        legend.push(entry(
+            movers_label,
+            Swatch::Series(MOVERS_ORANGE, Look::History),
+        ));
     }
 
-    Ok(())
+    if span.is_none() {
+        f.centre_note("No simulated flows in this run")?;
+    }
+    use Corner::*;
+    f.legend(&legend, &[UpperLeft, UpperRight, LowerLeft, LowerRight])?;
+    Ok(f)
 }
 
 #[cfg(test)]
@@ -1155,6 +1758,55 @@ mod tests {
         assert_eq!(sparse.last(), Some(&2029.0));
         assert_eq!(sparse.first(), Some(&2011.0));
         assert_eq!(year_ticks(2024, 2024, 900.0), vec![2024.0]);
+    }
+
+    #[test]
+    fn axis_helpers_pick_round_ticks() {
+        assert_eq!(tick_step(45.0), 5.0);
+        assert_eq!(tick_step(25.0), 5.0);
+        assert_eq!(tick_step(10.0), 2.0);
+        assert_eq!(value_ticks(30.0, 75.0, 5.0).len(), 10);
+        assert_eq!(value_ticks(0.0, 0.3, 0.1).len(), 4, "float-tolerant end");
+        assert!(value_ticks(1.0, 0.0, 1.0).is_empty());
+        assert_eq!(decimals_for(5.0), 0);
+        assert_eq!(decimals_for(2.5), 1);
+        assert_eq!(decimals_for(0.05), 2);
+        assert_eq!(nice_ceil(29.25), 30.0);
+        assert_eq!(nice_ceil(0.011), 0.012);
+        assert_eq!(top_with_headroom(19.0), 30.0);
+        assert!((top_with_headroom(0.0) - 1.4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn glyph_metrics_read_dejavu_tables() {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            let m = glyph_metrics(style).expect("embedded DejaVu parses");
+            let (a, i) = (m.glyph_id('A'), m.glyph_id('i'));
+            assert!(a != 0 && i != 0 && a != i);
+            assert_ne!(m.glyph_id('≈'), 0, "used in chart labels");
+            assert_eq!(m.glyph_id('\u{10000}'), 0, "outside the BMP → .notdef");
+            // 'i' has a visible left bearing, 'A' almost none: exactly the
+            // difference plotters loses.
+            assert!(m.left_side_bearing(i) > 5 * m.left_side_bearing(a).max(1));
+            assert_eq!(m.ink_offset_px('i', 16.0), 1);
+            assert!((4..=5).contains(&m.ink_offset_px('i', 64.0)));
+        }
+    }
+
+    #[test]
+    fn pixel_rects_intersect_only_when_overlapping() {
+        let a = PxRect::spanning((10, 10), (0, 0));
+        assert_eq!(
+            a,
+            PxRect {
+                x0: 0,
+                y0: 0,
+                x1: 10,
+                y1: 10
+            }
+        );
+        assert!(a.intersects(&PxRect::around((10, 10), 1)));
+        assert!(!a.intersects(&PxRect::spanning((10, 0), (20, 10))));
     }
 
     /// Writes the sample charts to `$MIGRASIM_CHART_PREVIEW` (if set) so a

@@ -1,7 +1,8 @@
 //! The household agent: 16 bytes of plain integers, no heap data.
 //!
-//! Members present live at the residence (unit, urban/rural). Members left behind live at the
-//! hukou place; the aggregation counts them there. Every count the model reports is persons.
+//! Members present live at the residence (unit, urban/rural). Members left behind live in the
+//! rural part of the household's origin and keep its rural hukou, also after the rest of the
+//! household settles in a city. Every count the model reports is persons.
 
 use crate::geo::UnitId;
 
@@ -41,7 +42,8 @@ pub struct Household {
     pub elderly: u8,
     pub children_left: u8,
     pub elderly_left: u8,
-    _reserved: [u8; 2],
+    /// Rural home where left-behind members live (the hukou unit until the household settles).
+    pub origin_unit: u16,
 }
 
 const _: () = assert!(std::mem::size_of::<Household>() == 16);

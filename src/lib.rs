@@ -6,6 +6,7 @@
 //! `ARCHITECTURE.md` maps the modules and states the invariants.
 
 pub mod charts;
+pub mod cli;
 pub mod engine;
 pub mod geo;
 pub mod household;

@@ -395,6 +395,7 @@ fn make_household(
     };
     h.res_unit = u as u16;
     h.hukou_unit = hukou;
+    h.origin_unit = hukou;
     let urban_resident = kind != Cell::Rural;
     let urban_hukou = matches!(
         kind,

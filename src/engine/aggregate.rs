@@ -164,16 +164,11 @@ impl Tally {
         if (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3 {
             n.fertile_households += 1;
         }
-        // Left-behind members live at the hukou place: its urban part for urban hukou.
+        // Left-behind members live in the origin's rural part and keep its rural hukou.
         let left = u64::from(h.left_behind());
         if left > 0 {
-            let at = &mut self.units[hukou];
-            if urban_hukou {
-                at.urban += left;
-                at.hukou_urban_residents += left;
-            } else {
-                at.rural += left;
-            }
+            let at = &mut self.units[usize::from(h.origin_unit)];
+            at.rural += left;
             at.left_behind_children += u64::from(h.children_left);
         }
         let here = &mut self.units[res];

@@ -322,6 +322,7 @@ impl<'g> Simulation<'g> {
             skill_upgrade: s.jobs.skill_upgrade_pct.at(year) / 100.0,
             ageing: s.demography.ageing_pct / 100.0,
             reunify: s.services.reunify_rate_pct / 100.0,
+            procedure_ease: s.settlement.willingness.procedure_ease.at(year),
         }
     }
 

@@ -43,6 +43,7 @@ pub struct YearContext<'a> {
     pub skill_upgrade: f64,
     pub ageing: f64,
     pub reunify: f64,
+    pub procedure_ease: f64,
 }
 
 /// Quota admission per unit: scores above `bin` are admitted, scores at `bin` with chance
@@ -156,11 +157,12 @@ fn move_household(
     h.years_in_city = 0;
 }
 
-/// Grants local urban hukou where the household lives; left-behind members join it.
+/// Grants local urban hukou where the household lives. Left-behind children join it; left-behind
+/// elderly stay in the village with their rural hukou (MODEL §3, `docs/model.md`).
 fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
     let here = usize::from(h.res_unit);
-    let origin = usize::from(h.hukou_unit);
-    let joining = u64::from(h.left_behind());
+    let origin = usize::from(h.origin_unit);
+    let joining = u64::from(h.children_left);
     if joining > 0 {
         tally.national.movers += joining;
         tally.units[origin].departures += joining;
@@ -172,16 +174,14 @@ fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
         );
     }
     h.children += h.children_left;
-    h.elderly += h.elderly_left;
     h.children_left = 0;
-    h.elderly_left = 0;
     h.hukou_unit = h.res_unit;
     h.set(flags::HUKOU_URBAN, true);
     if ctx.scenario.settlement.land_surrender_required {
         h.set(flags::LAND_RIGHTS, false);
     }
     let counts = &mut tally.units[here];
-    counts.settlements += u64::from(h.members());
+    counts.settlements += u64::from(h.present());
     counts.settled_households += 1;
     counts.settled_children += u64::from(h.children);
 }
@@ -280,7 +280,8 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         } else {
             0.0
         }
-        + if origin == here { w.in_situ } else { 0.0 };
+        + if origin == here { w.in_situ } else { 0.0 }
+        + ctx.procedure_ease;
     let mut settle_draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Settle);
     if !settle_draws.chance(1.0 / (1.0 + (-logit).exp())) {
         return;
@@ -372,7 +373,7 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     h.children_left -= grown_left;
     h.adults = (h.adults + grown + grown_left).min(MAX_MEMBERS_PER_ROLE);
     if grown_left > 0 {
-        let from = usize::from(h.hukou_unit);
+        let from = usize::from(h.origin_unit);
         let to = usize::from(h.res_unit);
         let joining = u64::from(grown_left);
         tally.national.movers += joining;
@@ -390,7 +391,17 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         && h.children + h.children_left < 3
         && d.chance(ctx.birth_chance)
     {
-        h.children += 1;
+        // Migrant parents without school and service access send newborns to the village.
+        let access = if h.is_rural_hukou_urban() {
+            ctx.cities.school_access[usize::from(h.res_unit)] * ctx.services_for(h.years_in_city)
+        } else {
+            1.0
+        };
+        if d.chance(access) {
+            h.children += 1;
+        } else {
+            h.children_left += 1;
+        }
         tally.national.births += 1;
     }
     h.head_age = h.head_age.saturating_add(1).min(100);

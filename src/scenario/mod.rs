@@ -175,6 +175,9 @@ pub struct Willingness {
     pub land_surrender: f64,
     /// Added when the household lives in its own hukou unit (in-situ urbanized).
     pub in_situ: f64,
+    /// Easier procedures (plan §2.1: national online hukou platform, registration at the
+    /// habitual residence), as a shift of the logit; 0 = 2023 procedures.
+    pub procedure_ease: YearValue,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -383,12 +386,13 @@ impl Default for PointsFormula {
 impl Default for Willingness {
     fn default() -> Self {
         Willingness {
-            base: -2.9,
-            service_gain: 2.0,
+            base: -3.8,
+            service_gain: 1.5,
             with_children: 0.8,
             owns_home: 1.0,
             land_surrender: -3.0,
             in_situ: -0.7,
+            procedure_ease: YearValue::Constant(0.0),
         }
     }
 }
@@ -426,7 +430,7 @@ impl Default for Services {
             residence_years_counted: 5,
             initial_public_school_share_pct: 90.1,
             school_seat_growth_pct: YearValue::Constant(3.0),
-            reunify_rate_pct: 15.0,
+            reunify_rate_pct: 4.0,
         }
     }
 }
@@ -489,7 +493,7 @@ impl Default for Demography {
 impl Default for InPlace {
     fn default() -> Self {
         InPlace {
-            rate_pct: YearValue::Constant(1.0),
+            rate_pct: YearValue::Constant(0.8),
         }
     }
 }
@@ -865,6 +869,7 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     ] {
         checks.num(&format!("settlement.willingness.{key}"), value, -20.0, 20.0);
     }
+    checks.year_value("settlement.willingness.procedure_ease", &w.procedure_ease, -5.0, 5.0);
 
     let sv = &s.services;
     checks.year_value("services.nonhukou_share", &sv.nonhukou_share, 0.0, 1.0);
