@@ -12,7 +12,7 @@
 //! Text is rasterised with the embedded DejaVu Sans font through plotters'
 //! `ab_glyph` backend, so rendering never depends on system fonts. All text
 //! (titles, ticks, legends) is placed by this module rather than by plotters'
-//! mesh/legend helpers; see [`Canvas::text`] for why. Bad data (NaN/inf
+//! mesh/legend helpers; see `Canvas::text` for why. Bad data (NaN/inf
 //! values, empty or single-year inputs) is skipped or given a sensible
 //! default range rather than causing a panic.
 
@@ -279,25 +279,29 @@ fn year_span(years: impl IntoIterator<Item = i32>) -> Option<(i32, i32)> {
     })
 }
 
-/// Year tick positions: every year when labels fit, otherwise every second
-/// year counted back from the last one so the goal year is always labelled.
+/// Year tick positions: every year when labels fit, otherwise every 2nd,
+/// 5th, 10th… year counted back from the last one, so the goal year is
+/// always labelled.
 fn year_ticks(first: i32, last: i32, px_per_year: f64) -> Vec<f64> {
     // "2029" at 16 px is about 40 px wide; keep ~10 px between labels.
-    let step = if px_per_year >= 50.0 {
-        1
-    } else if px_per_year >= 25.0 {
-        2
-    } else {
-        5
-    };
-    let mut ticks: Vec<f64> = (first..=last).rev().step_by(step).map(f64::from).collect();
+    let step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+        .into_iter()
+        .find(|&s| px_per_year * f64::from(s) >= 50.0)
+        .unwrap_or(i32::MAX);
+    let mut ticks = Vec::new();
+    let mut year = i64::from(last);
+    while year >= i64::from(first) {
+        ticks.push(year as f64);
+        year -= i64::from(step);
+    }
     ticks.reverse();
     ticks
 }
 
-/// Value-axis range covering `values` (and `extra` reference values) with a
-/// little headroom, snapped outward to multiples of `snap`. Falls back to
-/// `default` when nothing is finite, and never returns an empty range.
+/// Value-axis range covering `values` with a little headroom, snapped
+/// outward to multiples of `snap`. Falls back to `default` when nothing is
+/// finite (or the data is too extreme to pad), and never returns an empty
+/// range.
 fn value_range(
     values: impl IntoIterator<Item = f64>,
     snap: f64,
@@ -316,6 +320,9 @@ fn value_range(
     let pad = ((hi - lo) * 0.05).max(snap * 0.2);
     let mut lo = ((lo - pad) / snap).floor() * snap;
     let hi = ((hi + pad) / snap).ceil() * snap;
+    if !(hi - lo).is_finite() {
+        return default;
+    }
     if floor_at_zero {
         lo = 0.0_f64.min(lo);
     }
@@ -339,21 +346,45 @@ fn history_span(input: &ChartInput) -> (i32, i32) {
     year_span(years).unwrap_or((input.goal_year, input.goal_year))
 }
 
+/// A plottable share in percent. Values no share can take (NaN, below 0,
+/// above 100) are skipped like missing ones rather than stretching the axis
+/// until the real data is a flat line; a small tolerance keeps rounding
+/// noise.
+fn rate(v: f64) -> Option<f64> {
+    (-0.5..=100.5).contains(&v).then_some(v)
+}
+
+/// A plottable gap between two shares, in percentage points.
+fn gap(v: f64) -> Option<f64> {
+    (-100.5..=100.5).contains(&v).then_some(v)
+}
+
 /// Simulated gap: the reported `gap_pp`, or the difference of the two rates
 /// if the column is missing/NaN.
 fn simulated_gap(p: &NationalPoint) -> Option<f64> {
-    finite(p.gap_pp).or_else(|| finite(p.urbanization_rate_pct - p.hukou_urbanization_rate_pct))
+    gap(p.gap_pp)
+        .or_else(|| gap(rate(p.urbanization_rate_pct)? - rate(p.hukou_urbanization_rate_pct)?))
 }
 
 /// Official gap, only where both rates are published.
 fn official_gap(p: &OfficialPoint) -> Option<f64> {
-    let hukou = p.hukou_urbanization_rate_pct.and_then(finite)?;
-    finite(p.urbanization_rate_pct - hukou)
+    let hukou = p.hukou_urbanization_rate_pct.and_then(rate)?;
+    gap(rate(p.urbanization_rate_pct)? - hukou)
 }
 
-/// Millions, skipping NaN/inf.
+/// Persons → millions, skipping NaN/inf and (impossible) negative counts.
 fn millions(v: f64) -> Option<f64> {
-    finite(v / 1e6)
+    finite(v / 1e6).filter(|m| *m >= 0.0)
+}
+
+/// Tick label with the axis' decimals; exponent form for absurd magnitudes
+/// so a bad input cannot produce a 300-digit label.
+fn tick_label(v: f64, decimals: usize) -> String {
+    if v.abs() >= 1e9 {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.decimals$}")
+    }
 }
 
 /// Tick step giving roughly 5–10 ticks over `span`: 1, 2 or 5 × 10^k.
@@ -424,7 +455,9 @@ fn top_with_headroom(max: f64) -> f64 {
     };
     let top = max * 1.35;
     let step = tick_step(top);
-    (top / step).ceil() * step
+    let top = (top / step).ceil() * step;
+    // Only absurd inputs (near f64::MAX) overflow; they get clamped anyway.
+    if top.is_finite() { top } else { max }
 }
 
 fn flat(runs: &[Vec<(f64, f64)>]) -> impl Iterator<Item = f64> + '_ {
@@ -617,6 +650,10 @@ impl PxRect {
         Self::spanning((p.0 - r, p.1 - r), (p.0 + r, p.1 + r))
     }
 
+    fn contains(&self, (x, y): Px) -> bool {
+        (self.x0..=self.x1).contains(&x) && (self.y0..=self.y1).contains(&y)
+    }
+
     fn intersects(&self, other: &PxRect) -> bool {
         self.x0 < other.x1 && other.x0 < self.x1 && self.y0 < other.y1 && other.y0 < self.y1
     }
@@ -733,6 +770,10 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
 
     /// Reserves a polyline (sampled every few pixels) against the legend.
     fn occupy_polyline(&mut self, points: &[Px], radius: i32) {
+        // Off-canvas points only matter up to the edge; clamping also keeps
+        // the sampling below bounded and overflow-free.
+        let clamp = |(x, y): Px| (x.clamp(-100, 1400), y.clamp(-100, 1000));
+        let points: Vec<Px> = points.iter().copied().map(clamp).collect();
         for pair in points.windows(2) {
             let (a, b) = (pair[0], pair[1]);
             let len = (b.0 - a.0).abs().max((b.1 - a.1).abs()).max(1);
@@ -745,8 +786,8 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
                     .push(PxRect::around((x.round() as i32, y.round() as i32), radius));
             }
         }
-        if let [p] = points {
-            self.occupied.push(PxRect::around(*p, radius));
+        if let [p] = points[..] {
+            self.occupied.push(PxRect::around(p, radius));
         }
     }
 
@@ -999,8 +1040,20 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
         f64::from(self.years.1) + 0.5
     }
 
+    /// Pulls a point to within one axis span of the plot. Only garbage data
+    /// gets moved, but plotters 0.3.7 overflows (panics in debug builds)
+    /// mapping coordinates far outside the axis range.
+    fn clamp(&self, (x, y): (f64, f64)) -> (f64, f64) {
+        let (x_lo, x_hi) = (self.x_lo(), self.x_hi());
+        let (dx, dy) = (x_hi - x_lo, self.y.hi - self.y.lo);
+        (
+            x.clamp(x_lo - dx, x_hi + dx),
+            y.clamp(self.y.lo - dy, self.y.hi + dy),
+        )
+    }
+
     fn px(&self, x: f64, y: f64) -> Px {
-        self.chart.backend_coord(&(x, y))
+        self.chart.backend_coord(&self.clamp((x, y)))
     }
 
     /// Grid, axis lines and tick marks from plotters; tick labels and axis
@@ -1026,7 +1079,7 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
         let left = anchored(tick, HPos::Right, VPos::Center);
         for v in self.y.ticks.clone() {
             let (_, py) = self.px(self.x_lo(), v);
-            let label = format!("{v:.prec$}", prec = self.y.decimals);
+            let label = tick_label(v, self.y.decimals);
             self.canvas.text(&label, (self.plot.x0 - 10, py), &left)?;
         }
 
@@ -1077,7 +1130,7 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
             self.canvas
                 .draw(&PathElement::new(vec![(x, py), (x + 5, py)], axis_style))?;
             self.canvas
-                .text(&format!("{v:.decimals$}"), (x + 10, py), &label)?;
+                .text(&tick_label(v, decimals), (x + 10, py), &label)?;
         }
         // Coloured like the series it belongs to, so the pairing is obvious.
         let vertical = font_in(AXIS_DESC_PX, color)
@@ -1118,6 +1171,7 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
         color: RGBColor,
         label: Option<&str>,
     ) -> Result<(), String> {
+        let value = self.clamp((self.x_lo(), value)).1;
         let points = [(self.x_lo(), value), (self.x_hi(), value)];
         self.chart
             .draw_series(DashedLineSeries::new(points, 12, 8, color.stroke_width(2)))
@@ -1141,6 +1195,7 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
     ) -> Result<bool, String> {
         let line = color.stroke_width(LINE_W);
         for run in runs {
+            let run: Vec<(f64, f64)> = run.iter().map(|&p| self.clamp(p)).collect();
             match look {
                 Look::History => self
                     .chart
@@ -1152,7 +1207,15 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
                     .map_err(msg)?,
             };
             let pixels: Vec<Px> = run.iter().map(|&(x, y)| self.px(x, y)).collect();
-            for &p in &pixels {
+            // Markers go straight onto the canvas, which (unlike the plot
+            // area) does not clip; skip any a clamped outlier pushed outside.
+            let inside = PxRect {
+                x0: self.plot.x0 - MARKER_R,
+                y0: self.plot.y0 - MARKER_R,
+                x1: self.plot.x1 + MARKER_R,
+                y1: self.plot.y1 + MARKER_R,
+            };
+            for &p in pixels.iter().filter(|&&p| inside.contains(p)) {
                 draw_marker(&self.canvas, p, color, look)?;
             }
             self.canvas.occupy_polyline(&pixels, MARKER_R + 3);
@@ -1162,7 +1225,8 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
 
     fn bars(&mut self, bars: &[(f64, f64)], color: RGBColor) -> Result<bool, String> {
         for &(x, v) in bars {
-            let (a, b) = ((x - 0.32, 0.0_f64.max(self.y.lo)), (x + 0.32, v.max(0.0)));
+            let a = self.clamp((x - 0.32, 0.0_f64.max(self.y.lo)));
+            let b = self.clamp((x + 0.32, v.max(0.0)));
             self.chart
                 .draw_series(std::iter::once(Rectangle::new([a, b], bar_style(color))))
                 .map_err(msg)?;
@@ -1310,26 +1374,26 @@ fn draw_urbanization<'r, DB: DrawingBackend>(
     let (off, sim) = (input.official, input.simulated);
     let off_resident = runs(
         off.iter()
-            .map(|p| (p.year, Some(p.urbanization_rate_pct)))
+            .map(|p| (p.year, rate(p.urbanization_rate_pct)))
             .collect(),
     );
     let off_hukou = runs(
         off.iter()
-            .map(|p| (p.year, p.hukou_urbanization_rate_pct))
+            .map(|p| (p.year, p.hukou_urbanization_rate_pct.and_then(rate)))
             .collect(),
     );
     let sim_resident = runs(
         sim.iter()
-            .map(|p| (p.year, Some(p.urbanization_rate_pct)))
+            .map(|p| (p.year, rate(p.urbanization_rate_pct)))
             .collect(),
     );
     let sim_hukou = runs(
         sim.iter()
-            .map(|p| (p.year, Some(p.hukou_urbanization_rate_pct)))
+            .map(|p| (p.year, rate(p.hukou_urbanization_rate_pct)))
             .collect(),
     );
 
-    let goal = finite(input.goal_pct);
+    let goal = rate(input.goal_pct);
     let values = flat(&off_resident)
         .chain(flat(&off_hukou))
         .chain(flat(&sim_resident))
@@ -1703,6 +1767,16 @@ mod tests {
         one.goal_pct = f64::NAN;
         render_run_charts(&dir.path().join("nan"), &one).unwrap();
 
+        // Absurd but finite values and a far-away goal year.
+        let mut wild = simulated(1.0);
+        wild[0].urbanization_rate_pct = 1e308;
+        wild[1].hukou_urbanization_rate_pct = -1e308;
+        wild[2].settlements = 1e300;
+        wild[3].movers = -5e9;
+        let mut far = input(&wild, &off);
+        far.goal_year = -40_000;
+        render_run_charts(&dir.path().join("wild"), &far).unwrap();
+
         // All-zero settlements and movers.
         let mut zeros = simulated(0.0);
         for p in &mut zeros {
@@ -1838,5 +1912,9 @@ mod tests {
             source_note: "",
         };
         render_run_charts(&dir.join("empty"), &empty).unwrap();
+        let mut wild = simulated(1.0);
+        wild[0].urbanization_rate_pct = 1e308;
+        wild[3].movers = -5e9;
+        render_run_charts(&dir.join("wild"), &input(&wild, &off)).unwrap();
     }
 }

@@ -713,12 +713,41 @@ fn parse_error(path: &str, text: &str, error: &toml::de::Error) -> ScenarioError
         Some(span) => line_column(text, span.start),
         None => (0, 0),
     };
+    let mut message = error
+        .message()
+        .trim()
+        .replace('\n', " ")
+        .replace("expected u64", "expected a whole number ≥ 0")
+        .replace("expected u32", "expected a whole number ≥ 0")
+        .replace("expected i32", "expected a whole number (a year)")
+        .replace("expected f64", "expected a number");
+    if let Some(key) = key_at_line(text, line) {
+        message = format!("`{key}`: {message}");
+    }
     ScenarioError::Parse {
         path: path.to_string(),
         line,
         column,
-        message: error.message().trim().replace('\n', " "),
+        message,
     }
+}
+
+/// The dotted key written on a line (`[section]` + `key = ...`), for error messages.
+fn key_at_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?.trim();
+    let (lhs, _) = here.split_once('=')?;
+    let key = lhs.trim().trim_matches('"');
+    let section = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match section {
+        Some(section) if !section.is_empty() => format!("{section}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {

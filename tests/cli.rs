@@ -1,0 +1,321 @@
+//! The command line as a user meets it: successful runs, and every kind of bad input refused
+//! with exit code 2, a message naming file, line or key and the allowed values, and no output.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn migrasim() -> Command {
+    Command::cargo_bin("migrasim").unwrap()
+}
+
+fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// Writes a scenario into `dir` that extends the shipped tiny scenario.
+fn scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text = format!(
+        "extends = \"{}\"\n{body}",
+        scenarios().join("tiny.toml").display()
+    );
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_bad(args: &[&str], out: &Path) -> assert_cmd::assert::Assert {
+    let assert = migrasim()
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .assert()
+        .code(2);
+    assert!(!out.exists(), "no output folder after a refused run");
+    assert
+}
+
+#[test]
+fn tiny_run_writes_every_table_chart_and_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiny");
+    migrasim()
+        .args(["run", scenarios().join("tiny.toml").to_str().unwrap(), "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr("");
+    for file in [
+        "national.csv",
+        "tiers.csv",
+        "regimes.csv",
+        "provinces.csv",
+        "units.csv",
+        "flows.csv",
+        "manifest.json",
+        "charts/urbanization.png",
+        "charts/urbanization.svg",
+        "charts/gap.png",
+        "charts/gap.svg",
+        "charts/settlements.png",
+        "charts/settlements.svg",
+    ] {
+        let path = out.join(file);
+        assert!(path.is_file(), "{file} missing");
+        assert!(fs::metadata(&path).unwrap().len() > 100, "{file} is empty");
+    }
+    let national = fs::read_to_string(out.join("national.csv")).unwrap();
+    let header = national.lines().next().unwrap();
+    for column in [
+        "year",
+        "population",
+        "urban_residents",
+        "urbanization_rate_pct",
+        "hukou_urban_population",
+        "hukou_urbanization_rate_pct",
+        "gap_pp",
+        "settlements",
+        "movers",
+    ] {
+        assert!(header.split(',').any(|c| c == column), "national.csv lacks {column}");
+    }
+    let years: Vec<&str> = national
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(years, ["2023", "2024", "2025", "2026", "2027", "2028", "2029"]);
+    let units = fs::read_to_string(out.join("units.csv")).unwrap();
+    assert_eq!(units.lines().count(), 1 + 7 * 367);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["scenario_name"], "tiny");
+    assert_eq!(manifest["households"], 20_000);
+    assert_eq!(manifest["scenario_hash"].as_str().unwrap().len(), 64);
+    assert!(manifest["resolved_scenario"].as_str().unwrap().contains("[settlement.points]"));
+    assert!(manifest["timings_seconds"]["household_passes"].is_number());
+    // No staging folder is left beside the output.
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn tables_are_byte_identical_with_one_and_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = scenarios().join("tiny.toml");
+    for threads in ["1", "2"] {
+        migrasim()
+            .args(["run", tiny.to_str().unwrap(), "--quiet", "--threads", threads, "--out"])
+            .arg(dir.path().join(threads))
+            .assert()
+            .success();
+    }
+    for table in [
+        "national.csv",
+        "tiers.csv",
+        "regimes.csv",
+        "provinces.csv",
+        "units.csv",
+        "flows.csv",
+    ] {
+        let one = fs::read(dir.path().join("1").join(table)).unwrap();
+        let two = fs::read(dir.path().join("2").join(table)).unwrap();
+        assert!(one == two, "{table} differs between 1 and 2 threads");
+    }
+}
+
+#[test]
+fn a_different_seed_gives_different_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = scenarios().join("tiny.toml");
+    for seed in ["1", "2"] {
+        migrasim()
+            .args(["run", tiny.to_str().unwrap(), "--quiet", "--seed", seed, "--out"])
+            .arg(dir.path().join(seed))
+            .assert()
+            .success();
+    }
+    let one = fs::read(dir.path().join("1/national.csv")).unwrap();
+    let two = fs::read(dir.path().join("2/national.csv")).unwrap();
+    assert_ne!(one, two);
+}
+
+#[test]
+fn validate_prints_the_resolved_scenario() {
+    migrasim()
+        .args(["validate", scenarios().join("status-quo.toml").to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[settlement.relaxed]"))
+        .stdout(predicate::str::contains("min_insurance_years = 3"))
+        // Inherited from the baseline through `extends`.
+        .stdout(predicate::str::contains("portable = true"))
+        .stderr(predicate::str::contains("valid"));
+}
+
+#[test]
+fn every_shipped_scenario_validates() {
+    for entry in fs::read_dir(scenarios()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            migrasim()
+                .args(["validate", path.to_str().unwrap()])
+                .assert()
+                .success();
+        }
+    }
+}
+
+#[test]
+fn unknown_key_is_refused_with_file_line_and_allowed_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "bad.toml", "[run]\nhouseholds = 5000\nsede = 3\n");
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("bad.toml:4:"))
+        .stderr(predicate::str::contains("sede"))
+        .stderr(predicate::str::contains("seed"))
+        .stderr(predicate::str::contains("panicked").not());
+}
+
+#[test]
+fn wrong_type_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "bad.toml", "[run]\nhouseholds = \"many\"\n");
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("bad.toml:3:"))
+        .stderr(predicate::str::contains("`run.households`"))
+        .stderr(predicate::str::contains("whole number"));
+}
+
+#[test]
+fn bad_year_table_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "bad.toml",
+        "[in_place]\nrate_pct = { soon = 1.0 }\n",
+    );
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("bad.toml:3:"))
+        .stderr(predicate::str::contains("year table"));
+}
+
+#[test]
+fn out_of_range_value_names_key_line_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "bad.toml",
+        "[services]\nnonhukou_share = { 2024 = 0.5, 2027 = 1.5 }\n",
+    );
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("bad.toml:3"))
+        .stderr(predicate::str::contains("services.nonhukou_share"))
+        .stderr(predicate::str::contains("0 ..= 1"));
+}
+
+#[test]
+fn missing_scenario_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.toml");
+    run_bad(&["run", missing.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("nowhere.toml"))
+        .stderr(predicate::str::contains("cannot read"));
+}
+
+#[test]
+fn missing_parent_in_extends_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("child.toml");
+    fs::write(&path, "extends = \"gone.toml\"\n").unwrap();
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("gone.toml"));
+}
+
+#[test]
+fn extends_cycle_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.toml"), "extends = \"b.toml\"\n").unwrap();
+    fs::write(dir.path().join("b.toml"), "extends = \"a.toml\"\n").unwrap();
+    let a = dir.path().join("a.toml");
+    run_bad(&["run", a.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("cycle"))
+        .stderr(predicate::str::contains("b.toml"));
+}
+
+#[test]
+fn zero_and_absurd_household_counts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = scenarios().join("tiny.toml");
+    run_bad(
+        &["run", tiny.to_str().unwrap(), "--households", "0"],
+        &dir.path().join("out"),
+    )
+    .stderr(predicate::str::contains("--households 0"))
+    .stderr(predicate::str::contains("1000 ..="));
+    let path = scenario(dir.path(), "huge.toml", "[run]\nhouseholds = 1_000_000_000_000\n");
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("huge.toml:3"))
+        .stderr(predicate::str::contains("run.households"))
+        .stderr(predicate::str::contains("allowed"));
+}
+
+#[test]
+fn last_year_before_first_year_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "bad.toml", "[run]\nlast_year = 2022\n");
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("run.last_year"));
+}
+
+#[test]
+fn unknown_unit_in_regime_overrides_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "bad.toml",
+        "[settlement.regime_overrides]\nAtlantis = \"open\"\n",
+    );
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("Atlantis"))
+        .stderr(predicate::str::contains("data/units.csv"));
+    let path = scenario(
+        dir.path(),
+        "bad2.toml",
+        "[settlement.regime_overrides]\nShenzhen = \"closed\"\n",
+    );
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
+        .stderr(predicate::str::contains("open"))
+        .stderr(predicate::str::contains("points"));
+}
+
+#[test]
+fn bad_arguments_exit_with_code_2() {
+    let tiny = scenarios().join("tiny.toml");
+    migrasim()
+        .args(["run", tiny.to_str().unwrap(), "--threads", "0"])
+        .assert()
+        .code(2);
+    migrasim().args(["fly"]).assert().code(2);
+}
+
+#[test]
+fn unwritable_output_fails_with_code_1_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    fs::write(&blocker, "not a folder").unwrap();
+    migrasim()
+        .args(["run", scenarios().join("tiny.toml").to_str().unwrap(), "--quiet", "--out"])
+        .arg(blocker.join("out"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("error:"));
+    let entries = fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(entries, 1, "only the blocking file remains");
+}

@@ -1,0 +1,103 @@
+//! Invariants of the simulation, checked on small populations: persons are conserved apart from
+//! births and deaths, rates stay within [0, 100], every household lives in a valid unit, and the
+//! base year matches the official rates at a realistic size.
+
+use migrasim::engine::{Plan, Simulation};
+use migrasim::geo::Geography;
+use migrasim::household::{Household, flags};
+use migrasim::report::national_row;
+use migrasim::scenario::Scenario;
+use proptest::prelude::*;
+
+fn simulate(households: u64, seed: u64) -> Simulation<'static> {
+    let geo = Geography::embedded();
+    let mut scenario = Scenario::default();
+    scenario.name = "invariants".into();
+    scenario.run.households = households;
+    scenario.run.seed = seed;
+    let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
+    sim.run(|_| {});
+    sim
+}
+
+fn check_invariants(sim: &Simulation) {
+    let geo = Geography::embedded();
+    for pair in sim.records.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        let total = |r: &migrasim::engine::YearRecord| -> u64 {
+            r.units.iter().map(|u| u.population()).sum()
+        };
+        assert_eq!(
+            total(after),
+            total(before) + after.national.births - after.national.deaths,
+            "persons conserved apart from births and deaths in {}",
+            after.year
+        );
+    }
+    for record in &sim.records {
+        let row = national_row(record, sim.persons_per_member);
+        for rate in [
+            row.urbanization_rate_pct,
+            row.hukou_urbanization_rate_pct,
+            row.public_school_share_pct,
+        ] {
+            assert!((0.0..=100.0).contains(&rate), "rate {rate} in {}", record.year);
+        }
+        assert!(row.hukou_urbanization_rate_pct <= row.urbanization_rate_pct + 1e-9);
+    }
+    for h in &sim.households {
+        assert!(usize::from(h.res_unit) < geo.len());
+        assert!(usize::from(h.hukou_unit) < geo.len());
+        assert!(usize::from(h.origin_unit) < geo.len());
+        assert!(!h.has(flags::APPLIED), "no application survives the year");
+        if h.has(flags::HUKOU_URBAN) && h.has(flags::RES_URBAN) && h.hukou_unit == h.res_unit {
+            assert_eq!(h.children_left, 0, "settled households brought their children");
+        }
+        if !h.has(flags::RES_URBAN) {
+            assert_eq!(h.left_behind(), 0, "rural households are together");
+            assert_eq!(h.res_unit, h.hukou_unit, "rural households live at their hukou place");
+        }
+    }
+}
+
+#[test]
+fn hot_state_is_16_bytes_per_household() {
+    assert_eq!(std::mem::size_of::<Household>(), 16);
+}
+
+#[test]
+fn invariants_hold_on_the_default_scenario() {
+    check_invariants(&simulate(30_000, 7));
+}
+
+#[test]
+fn base_year_matches_official_rates_within_a_tenth_of_a_point() {
+    let geo = Geography::embedded();
+    let mut scenario = Scenario::default();
+    scenario.run.households = 2_000_000;
+    scenario.run.last_year = scenario.run.first_year;
+    let plan = Plan::from_scenario(scenario, geo).unwrap();
+    let sim = Simulation::new(geo, plan);
+    let row = national_row(&sim.records[0], sim.persons_per_member);
+    assert_eq!(row.year, 2023);
+    assert!((row.population - 1_409_670_000.0).abs() < 1.0);
+    assert!((row.urbanization_rate_pct - 66.16).abs() < 0.1, "{row:?}");
+    assert!((row.hukou_urbanization_rate_pct - 48.3).abs() < 0.1, "{row:?}");
+}
+
+#[test]
+fn births_and_deaths_follow_the_crude_rates() {
+    let sim = simulate(60_000, 11);
+    let first = national_row(&sim.records[1], sim.persons_per_member);
+    // 2023 rates: 6.39 and 7.87 per mille of ~1,410M; sampling noise at this size is a few %.
+    assert!((first.births / 9.0e6 - 1.0).abs() < 0.1, "births {}", first.births);
+    assert!((first.deaths / 11.1e6 - 1.0).abs() < 0.1, "deaths {}", first.deaths);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+    #[test]
+    fn invariants_hold_for_any_seed_and_size(seed in any::<u64>(), households in 2_000u64..12_000) {
+        check_invariants(&simulate(households, seed));
+    }
+}
