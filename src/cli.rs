@@ -115,19 +115,19 @@ fn prepare(path: &Path, overrides: &Overrides, geo: &Geography) -> Result<Plan, 
 /// Refuses a run whose households would not fit in the memory this machine has free.
 fn check_memory(households: u64, path: &Path) -> Result<(), CliError> {
     // Households plus a copy during synthesis, and slack for tables and tallies.
-    let needed = households.saturating_mul(2 * std::mem::size_of::<Household>() as u64)
-        + 512 * 1024 * 1024;
-    if let Some(available) = available_memory() {
-        if needed > available {
-            return Err(CliError::Input(format!(
-                "{}: `run.households` = {households} needs about {} MiB but only {} MiB are available; allowed: at most {} households here",
-                path.display(),
-                needed >> 20,
-                available >> 20,
-                available.saturating_sub(512 * 1024 * 1024)
-                    / (2 * std::mem::size_of::<Household>() as u64)
-            )));
-        }
+    let needed =
+        households.saturating_mul(2 * std::mem::size_of::<Household>() as u64) + 512 * 1024 * 1024;
+    if let Some(available) = available_memory()
+        && needed > available
+    {
+        return Err(CliError::Input(format!(
+            "{}: `run.households` = {households} needs about {} MiB but only {} MiB are available; allowed: at most {} households here",
+            path.display(),
+            needed >> 20,
+            available >> 20,
+            available.saturating_sub(512 * 1024 * 1024)
+                / (2 * std::mem::size_of::<Household>() as u64)
+        )));
     }
     Ok(())
 }
@@ -145,7 +145,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Validate(args) => {
             let plan = prepare(&args.scenario, &args.overrides, geo)?;
             print!("{}", plan.scenario.to_toml());
-            let counts = crate::scenario::Regime::ALL.map(|r| plan.regimes.iter().filter(|x| **x == r).count());
+            let counts = crate::scenario::Regime::ALL
+                .map(|r| plan.regimes.iter().filter(|x| **x == r).count());
             eprintln!(
                 "{}: valid; {} households, years {}–{}, regimes open/relaxed/points = {}/{}/{}, hash {}",
                 args.scenario.display(),

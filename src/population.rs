@@ -229,9 +229,8 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     }
 
     // Close the hukou rate: rural-hukou urban residents = population × (urban − hukou rate).
-    let gap_persons = init.population
-        * (init.urbanization_rate_pct - init.hukou_urbanization_rate_pct)
-        / 100.0;
+    let gap_persons =
+        init.population * (init.urbanization_rate_pct - init.hukou_urbanization_rate_pct) / 100.0;
     let cross: f64 = (0..n).map(|u| same_province[u] + other_province[u]).sum();
     let county: f64 = same_county.iter().sum();
     let locals: f64 = (0..n)
@@ -442,7 +441,10 @@ fn make_household(
     }
 
     // Education from the unit's mean years of schooling (levels at 6, 9, 12, 16 years).
-    let years = d.normal(unit.avg_years_schooling + if kind.is_migrant() { 0.5 } else { 0.0 }, 3.0);
+    let years = d.normal(
+        unit.avg_years_schooling + if kind.is_migrant() { 0.5 } else { 0.0 },
+        3.0,
+    );
     h.education = match years {
         y if y < 7.5 => 0,
         y if y < 10.5 => 1,
@@ -506,7 +508,11 @@ mod tests {
         // Left-behind members of urban-hukou households are absent, so urban counts only present.
         assert!((urban_pct - 66.16).abs() < 0.3, "urban {urban_pct}");
         assert!((hukou_pct - 48.3).abs() < 0.3, "hukou {hukou_pct}");
-        assert!(pop.households.iter().all(|h| usize::from(h.res_unit) < geo.len()));
+        assert!(
+            pop.households
+                .iter()
+                .all(|h| usize::from(h.res_unit) < geo.len())
+        );
         assert!(pop.households.iter().all(|h| h.members() > 0));
     }
 

@@ -180,8 +180,14 @@ fn f4(v: f64) -> String {
 pub fn tables(out: &RunOutput) -> Vec<(&'static str, String)> {
     vec![
         ("national.csv", national_csv(out)),
-        ("tiers.csv", group_csv(out, "tier", |u, _| TIERS[out.geo.units[u].tier].to_string())),
-        ("regimes.csv", group_csv(out, "regime", |u, regimes| regimes[u].name().to_string())),
+        (
+            "tiers.csv",
+            group_csv(out, "tier", |u, _| TIERS[out.geo.units[u].tier].to_string()),
+        ),
+        (
+            "regimes.csv",
+            group_csv(out, "regime", |u, regimes| regimes[u].name().to_string()),
+        ),
         ("provinces.csv", provinces_csv(out)),
         ("units.csv", units_csv(out)),
         ("flows.csv", flows_csv(out)),
@@ -223,11 +229,7 @@ fn national_csv(out: &RunOutput) -> String {
 }
 
 /// Sums of unit counts grouped by a label (tier or regime), one row per year × group.
-fn group_csv(
-    out: &RunOutput,
-    column: &str,
-    label: impl Fn(usize, &[Regime]) -> String,
-) -> String {
+fn group_csv(out: &RunOutput, column: &str, label: impl Fn(usize, &[Regime]) -> String) -> String {
     let labels: Vec<String> = (0..out.geo.len()).map(|u| label(u, out.regimes)).collect();
     let mut groups: Vec<String> = labels.clone();
     groups.sort();
@@ -245,7 +247,8 @@ fn group_csv(
                 .filter(|(_, l)| *l == group)
                 .map(|(c, _)| c)
                 .collect();
-            let total = |f: &dyn Fn(&UnitCounts) -> u64| -> u64 { members.iter().map(|c| f(c)).sum() };
+            let total =
+                |f: &dyn Fn(&UnitCounts) -> u64| -> u64 { members.iter().map(|c| f(c)).sum() };
             let population = total(&|c| c.population());
             let urban = total(&|c| c.urban);
             let _ = writeln!(
@@ -327,7 +330,7 @@ fn units_csv(out: &RunOutput) -> String {
             let city = &record.cities[u];
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2}",
                 record.year,
                 unit.code,
                 csv_field(&unit.name_en),
@@ -348,10 +351,10 @@ fn units_csv(out: &RunOutput) -> String {
                 f0(c.arrivals as f64 * scale),
                 f0(c.departures as f64 * scale),
                 f0(city.jobs * scale),
-                format!("{:.1}", city.wage),
+                city.wage,
                 f4(city.housing_cost),
-                format!("{:.2}", 100.0 * city.school_access),
-                format!("{:.2}", 100.0 * city.affordable_coverage),
+                100.0 * city.school_access,
+                100.0 * city.affordable_coverage,
             );
         }
     }
@@ -458,8 +461,16 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
                 hukou_urbanization_rate_pct: row.hukou_urbanization_rate_pct,
                 gap_pp: row.gap_pp,
                 // The base year has no simulated flows.
-                settlements: if row.year >= out.first_year { row.settlements } else { f64::NAN },
-                movers: if row.year >= out.first_year { row.movers } else { f64::NAN },
+                settlements: if row.year >= out.first_year {
+                    row.settlements
+                } else {
+                    f64::NAN
+                },
+                movers: if row.year >= out.first_year {
+                    row.movers
+                } else {
+                    f64::NAN
+                },
             }
         })
         .collect();

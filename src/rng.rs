@@ -38,8 +38,7 @@ impl Draws {
     #[inline]
     pub fn new(seed: u64, year: i32, id: u64, purpose: Purpose) -> Draws {
         let key = mix(seed ^ 0x9e37_79b9_7f4a_7c15)
-            ^ mix((year as u64).wrapping_add(0x632b_e59b_d9b4_e019))
-                .rotate_left(17)
+            ^ mix((year as u64).wrapping_add(0x632b_e59b_d9b4_e019)).rotate_left(17)
             ^ mix(id.wrapping_mul(0xd1b5_4a32_d192_ed03))
             ^ mix(purpose as u64 ^ 0xa076_1d64_78bd_642f).rotate_left(41);
         Draws { state: mix(key) }

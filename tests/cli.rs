@@ -42,7 +42,12 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tiny");
     migrasim()
-        .args(["run", scenarios().join("tiny.toml").to_str().unwrap(), "--quiet", "--out"])
+        .args([
+            "run",
+            scenarios().join("tiny.toml").to_str().unwrap(),
+            "--quiet",
+            "--out",
+        ])
         .arg(&out)
         .assert()
         .success()
@@ -79,14 +84,20 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
         "settlements",
         "movers",
     ] {
-        assert!(header.split(',').any(|c| c == column), "national.csv lacks {column}");
+        assert!(
+            header.split(',').any(|c| c == column),
+            "national.csv lacks {column}"
+        );
     }
     let years: Vec<&str> = national
         .lines()
         .skip(1)
         .map(|l| l.split(',').next().unwrap())
         .collect();
-    assert_eq!(years, ["2023", "2024", "2025", "2026", "2027", "2028", "2029"]);
+    assert_eq!(
+        years,
+        ["2023", "2024", "2025", "2026", "2027", "2028", "2029"]
+    );
     let units = fs::read_to_string(out.join("units.csv")).unwrap();
     assert_eq!(units.lines().count(), 1 + 7 * 367);
     let manifest: serde_json::Value =
@@ -94,7 +105,12 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
     assert_eq!(manifest["scenario_name"], "tiny");
     assert_eq!(manifest["households"], 20_000);
     assert_eq!(manifest["scenario_hash"].as_str().unwrap().len(), 64);
-    assert!(manifest["resolved_scenario"].as_str().unwrap().contains("[settlement.points]"));
+    assert!(
+        manifest["resolved_scenario"]
+            .as_str()
+            .unwrap()
+            .contains("[settlement.points]")
+    );
     assert!(manifest["timings_seconds"]["household_passes"].is_number());
     // No staging folder is left beside the output.
     let leftovers: Vec<_> = fs::read_dir(dir.path())
@@ -111,7 +127,14 @@ fn tables_are_byte_identical_with_one_and_two_threads() {
     let tiny = scenarios().join("tiny.toml");
     for threads in ["1", "2"] {
         migrasim()
-            .args(["run", tiny.to_str().unwrap(), "--quiet", "--threads", threads, "--out"])
+            .args([
+                "run",
+                tiny.to_str().unwrap(),
+                "--quiet",
+                "--threads",
+                threads,
+                "--out",
+            ])
             .arg(dir.path().join(threads))
             .assert()
             .success();
@@ -136,7 +159,14 @@ fn a_different_seed_gives_different_results() {
     let tiny = scenarios().join("tiny.toml");
     for seed in ["1", "2"] {
         migrasim()
-            .args(["run", tiny.to_str().unwrap(), "--quiet", "--seed", seed, "--out"])
+            .args([
+                "run",
+                tiny.to_str().unwrap(),
+                "--quiet",
+                "--seed",
+                seed,
+                "--out",
+            ])
             .arg(dir.path().join(seed))
             .assert()
             .success();
@@ -149,7 +179,10 @@ fn a_different_seed_gives_different_results() {
 #[test]
 fn validate_prints_the_resolved_scenario() {
     migrasim()
-        .args(["validate", scenarios().join("status-quo.toml").to_str().unwrap()])
+        .args([
+            "validate",
+            scenarios().join("status-quo.toml").to_str().unwrap(),
+        ])
         .assert()
         .success()
         .stdout(predicate::str::contains("[settlement.relaxed]"))
@@ -175,7 +208,11 @@ fn every_shipped_scenario_validates() {
 #[test]
 fn unknown_key_is_refused_with_file_line_and_allowed_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(dir.path(), "bad.toml", "[run]\nhouseholds = 5000\nsede = 3\n");
+    let path = scenario(
+        dir.path(),
+        "bad.toml",
+        "[run]\nhouseholds = 5000\nsede = 3\n",
+    );
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
         .stderr(predicate::str::contains("bad.toml:4:"))
         .stderr(predicate::str::contains("sede"))
@@ -259,7 +296,11 @@ fn zero_and_absurd_household_counts_are_refused() {
     )
     .stderr(predicate::str::contains("--households 0"))
     .stderr(predicate::str::contains("1000 ..="));
-    let path = scenario(dir.path(), "huge.toml", "[run]\nhouseholds = 1_000_000_000_000\n");
+    let path = scenario(
+        dir.path(),
+        "huge.toml",
+        "[run]\nhouseholds = 1_000_000_000_000\n",
+    );
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
         .stderr(predicate::str::contains("huge.toml:3"))
         .stderr(predicate::str::contains("run.households"))
@@ -311,7 +352,12 @@ fn unwritable_output_fails_with_code_1_and_leaves_nothing() {
     let blocker = dir.path().join("file");
     fs::write(&blocker, "not a folder").unwrap();
     migrasim()
-        .args(["run", scenarios().join("tiny.toml").to_str().unwrap(), "--quiet", "--out"])
+        .args([
+            "run",
+            scenarios().join("tiny.toml").to_str().unwrap(),
+            "--quiet",
+            "--out",
+        ])
         .arg(blocker.join("out"))
         .assert()
         .code(1)

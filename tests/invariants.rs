@@ -11,8 +11,10 @@ use proptest::prelude::*;
 
 fn simulate(households: u64, seed: u64) -> Simulation<'static> {
     let geo = Geography::embedded();
-    let mut scenario = Scenario::default();
-    scenario.name = "invariants".into();
+    let mut scenario = Scenario {
+        name: "invariants".into(),
+        ..Scenario::default()
+    };
     scenario.run.households = households;
     scenario.run.seed = seed;
     let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
@@ -41,7 +43,11 @@ fn check_invariants(sim: &Simulation) {
             row.hukou_urbanization_rate_pct,
             row.public_school_share_pct,
         ] {
-            assert!((0.0..=100.0).contains(&rate), "rate {rate} in {}", record.year);
+            assert!(
+                (0.0..=100.0).contains(&rate),
+                "rate {rate} in {}",
+                record.year
+            );
         }
         assert!(row.hukou_urbanization_rate_pct <= row.urbanization_rate_pct + 1e-9);
     }
@@ -51,11 +57,17 @@ fn check_invariants(sim: &Simulation) {
         assert!(usize::from(h.origin_unit) < geo.len());
         assert!(!h.has(flags::APPLIED), "no application survives the year");
         if h.has(flags::HUKOU_URBAN) && h.has(flags::RES_URBAN) && h.hukou_unit == h.res_unit {
-            assert_eq!(h.children_left, 0, "settled households brought their children");
+            assert_eq!(
+                h.children_left, 0,
+                "settled households brought their children"
+            );
         }
         if !h.has(flags::RES_URBAN) {
             assert_eq!(h.left_behind(), 0, "rural households are together");
-            assert_eq!(h.res_unit, h.hukou_unit, "rural households live at their hukou place");
+            assert_eq!(
+                h.res_unit, h.hukou_unit,
+                "rural households live at their hukou place"
+            );
         }
     }
 }
@@ -82,7 +94,10 @@ fn base_year_matches_official_rates_within_a_tenth_of_a_point() {
     assert_eq!(row.year, 2023);
     assert!((row.population - 1_409_670_000.0).abs() < 1.0);
     assert!((row.urbanization_rate_pct - 66.16).abs() < 0.1, "{row:?}");
-    assert!((row.hukou_urbanization_rate_pct - 48.3).abs() < 0.1, "{row:?}");
+    assert!(
+        (row.hukou_urbanization_rate_pct - 48.3).abs() < 0.1,
+        "{row:?}"
+    );
 }
 
 #[test]
@@ -90,8 +105,16 @@ fn births_and_deaths_follow_the_crude_rates() {
     let sim = simulate(60_000, 11);
     let first = national_row(&sim.records[1], sim.persons_per_member);
     // 2023 rates: 6.39 and 7.87 per mille of ~1,410M; sampling noise at this size is a few %.
-    assert!((first.births / 9.0e6 - 1.0).abs() < 0.1, "births {}", first.births);
-    assert!((first.deaths / 11.1e6 - 1.0).abs() < 0.1, "deaths {}", first.deaths);
+    assert!(
+        (first.births / 9.0e6 - 1.0).abs() < 0.1,
+        "births {}",
+        first.births
+    );
+    assert!(
+        (first.deaths / 11.1e6 - 1.0).abs() < 0.1,
+        "deaths {}",
+        first.deaths
+    );
 }
 
 proptest! {

@@ -64,7 +64,9 @@ impl ChoiceTables {
         // children, constant).
         let destination: Vec<[f64; 3]> = (0..n)
             .map(|j| {
-                let earnings = (c.wage[j] * c.employment_rate[j] / WAGE_SCALE).max(1e-6).ln();
+                let earnings = (c.wage[j] * c.employment_rate[j] / WAGE_SCALE)
+                    .max(1e-6)
+                    .ln();
                 let housing = c.effective_housing_cost(j, discount).max(1e-6).ln();
                 let access = |school: f64| {
                     let p = c.settle_prospect[j];
@@ -111,16 +113,23 @@ impl ChoiceTables {
                 for k in 0..HOUSEHOLD_TYPES {
                     let education = k / 2;
                     let with_children = k % 2 == 1;
-                    let premium = b.beta_wage * b.education_wage_premium[education.min(EDUCATION_LEVELS - 1)].ln();
+                    let premium = b.beta_wage
+                        * b.education_wage_premium[education.min(EDUCATION_LEVELS - 1)].ln();
                     let row_utilities = &mut utilities[k * n..(k + 1) * n];
                     let mut max = f64::NEG_INFINITY;
                     for j in 0..n {
                         let d = &destination[j];
-                        let v = d[0] + premium + if with_children { d[2] } else { d[1] } + origin_terms[j];
+                        let v = d[0]
+                            + premium
+                            + if with_children { d[2] } else { d[1] }
+                            + origin_terms[j];
                         row_utilities[j] = v as f32;
                         max = max.max(v);
                     }
-                    let sum: f64 = row_utilities.iter().map(|&v| (f64::from(v) - max).exp()).sum();
+                    let sum: f64 = row_utilities
+                        .iter()
+                        .map(|&v| (f64::from(v) - max).exp())
+                        .sum();
                     ivs[k] = max + sum.ln();
                     rurals[k] = rural_base;
                 }

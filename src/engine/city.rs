@@ -57,8 +57,7 @@ impl Cities {
             d.sort_by(f64::total_cmp);
             d[n / 2]
         };
-        let mean_urban =
-            stock.units.iter().map(|u| u.urban as f64).sum::<f64>() / n as f64;
+        let mean_urban = stock.units.iter().map(|u| u.urban as f64).sum::<f64>() / n as f64;
         let mut cities = Cities {
             regime,
             jobs: vec![0.0; n],
@@ -88,16 +87,27 @@ impl Cities {
             cities.wage[u] = cities.base_wage[u];
             let urban = (counts.urban as f64).max(1.0);
             cities.urban0[u] = urban;
-            cities.base_cost[u] = (urban / mean_urban.max(1.0)).powf(scenario.housing.size_elasticity);
+            cities.base_cost[u] =
+                (urban / mean_urban.max(1.0)).powf(scenario.housing.size_elasticity);
             cities.housing_cost[u] = cities.base_cost[u];
             cities.school_seats[u] = counts.nonhukou_children as f64 * seat_share;
-            cities.school_access[u] = if counts.nonhukou_children > 0 { seat_share } else { 1.0 };
+            cities.school_access[u] = if counts.nonhukou_children > 0 {
+                seat_share
+            } else {
+                1.0
+            };
         }
         cities
     }
 
     /// Advances the city state into `year` using last year's aggregates.
-    pub fn update(&mut self, scenario: &Scenario, year: i32, last: &Tally, persons_per_member: f64) {
+    pub fn update(
+        &mut self,
+        scenario: &Scenario,
+        year: i32,
+        last: &Tally,
+        persons_per_member: f64,
+    ) {
         let jobs_growth = 1.0 + scenario.jobs.growth_pct.at(year) / 100.0;
         self.wage_index *= 1.0 + scenario.jobs.wage_growth_pct.at(year) / 100.0;
         self.rural_income_index *= 1.0 + scenario.jobs.rural_income_growth_pct.at(year) / 100.0;
@@ -116,8 +126,8 @@ impl Cities {
             let households = last.national.households as f64;
             persons_per_member * members / households.max(1.0) / 2.62
         };
-        let new_units =
-            scenario.housing.affordable_units_per_year.at(year) / real_households_per_agent.max(1e-9);
+        let new_units = scenario.housing.affordable_units_per_year.at(year)
+            / real_households_per_agent.max(1e-9);
 
         for u in 0..self.jobs.len() {
             let counts = &last.units[u];
@@ -134,7 +144,8 @@ impl Cities {
 
             self.school_seats[u] *= seat_growth;
             if fiscal.link {
-                self.school_seats[u] += fiscal.seats_per_settled_child * counts.settled_children as f64;
+                self.school_seats[u] +=
+                    fiscal.seats_per_settled_child * counts.settled_children as f64;
                 self.affordable_units[u] +=
                     fiscal.units_per_settled_household * counts.settled_households as f64;
             }

@@ -169,7 +169,11 @@ impl<'g> Simulation<'g> {
     }
 
     fn origin_members(&self) -> Vec<f64> {
-        self.last.units.iter().map(|u| u.population() as f64).collect()
+        self.last
+            .units
+            .iter()
+            .map(|u| u.population() as f64)
+            .collect()
     }
 
     fn tables(&self, year: i32, with_alias: bool, asc: &[f64], rural_asc: f64) -> ChoiceTables {
@@ -364,7 +368,11 @@ impl<'g> Simulation<'g> {
 
             let thresholds: Vec<Threshold> = (0..n)
                 .map(|u| {
-                    match self.plan.scenario.quota_fraction(self.cities.regime[u], year) {
+                    match self
+                        .plan
+                        .scenario
+                        .quota_fraction(self.cities.regime[u], year)
+                    {
                         None => Threshold::ADMIT_ALL,
                         Some(fraction) => {
                             let quota = fraction * self.last.units[u].nonhukou_urban as f64;

@@ -211,8 +211,7 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         }
     } else {
         let here = usize::from(h.res_unit);
-        let reconsider =
-            ctx.reconsider_urban * ctx.inertia_decay.powi(i32::from(h.years_in_city));
+        let reconsider = ctx.reconsider_urban * ctx.inertia_decay.powi(i32::from(h.years_in_city));
         if draws.chance(reconsider) {
             // Nested logit with a stay bonus: the current city's utility is raised by the
             // moving cost and compared with every alternative (O(1) via the log-sums).
@@ -273,8 +272,16 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     let w = &ctx.scenario.settlement.willingness;
     let logit = w.base
         + w.service_gain * (1.0 - services)
-        + if h.with_children() { w.with_children } else { 0.0 }
-        + if h.has(flags::OWNS_HOME) { w.owns_home } else { 0.0 }
+        + if h.with_children() {
+            w.with_children
+        } else {
+            0.0
+        }
+        + if h.has(flags::OWNS_HOME) {
+            w.owns_home
+        } else {
+            0.0
+        }
         + if ctx.scenario.settlement.land_surrender_required && h.has(flags::LAND_RIGHTS) {
             w.land_surrender
         } else {

@@ -76,7 +76,7 @@ impl fmt::Display for Regime {
 }
 
 /// A whole scenario after `extends` has been applied.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Scenario {
     /// Short name used for the output folder; defaults to the file stem, never inherited.
@@ -135,7 +135,7 @@ pub struct Initial {
 }
 
 /// Per-regime eligibility rules and quota.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegimeRules {
     pub min_residence_years: u32,
@@ -313,27 +313,6 @@ pub struct Behaviour {
     pub education_wage_premium: [f64; 4],
 }
 
-impl Default for Scenario {
-    fn default() -> Self {
-        Scenario {
-            name: String::new(),
-            description: String::new(),
-            extends: None,
-            run: Run::default(),
-            initial: Initial::default(),
-            settlement: Settlement::default(),
-            services: Services::default(),
-            jobs: Jobs::default(),
-            housing: Housing::default(),
-            social_insurance: SocialInsurance::default(),
-            fiscal: Fiscal::default(),
-            demography: Demography::default(),
-            in_place: InPlace::default(),
-            behaviour: Behaviour::default(),
-        }
-    }
-}
-
 impl Default for Run {
     fn default() -> Self {
         Run {
@@ -356,17 +335,6 @@ impl Default for Initial {
             left_behind_child_share: 0.485,
             origin_distance_decay: 1.0,
             own_unit_distance_km: 30.0,
-        }
-    }
-}
-
-impl Default for RegimeRules {
-    fn default() -> Self {
-        RegimeRules {
-            min_residence_years: 0,
-            min_insurance_years: 0,
-            annual_quota_pct: None,
-            no_quota_from: None,
         }
     }
 }
@@ -580,7 +548,10 @@ fn find_key_line(text: &str, parts: &[&str], leaf: &str) -> Option<usize> {
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.starts_with('[') && !line.starts_with("[[") {
-            current_section = line.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            current_section = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string();
             continue;
         }
         let Some((lhs, _)) = line.split_once('=') else {
@@ -795,11 +766,21 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
             format!("a year ≥ run.first_year ({})", r.first_year),
         );
     }
-    checks.int("run.households", r.households as f64, 1000.0, MAX_HOUSEHOLDS as f64);
+    checks.int(
+        "run.households",
+        r.households as f64,
+        1000.0,
+        MAX_HOUSEHOLDS as f64,
+    );
 
     let i = &s.initial;
     checks.num("initial.population", i.population, 1.0e6, 2.0e9);
-    checks.num("initial.urbanization_rate_pct", i.urbanization_rate_pct, 1.0, 99.0);
+    checks.num(
+        "initial.urbanization_rate_pct",
+        i.urbanization_rate_pct,
+        1.0,
+        99.0,
+    );
     checks.num(
         "initial.hukou_urbanization_rate_pct",
         i.hukou_urbanization_rate_pct,
@@ -828,9 +809,24 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         0.0,
         1.0,
     );
-    checks.num("initial.left_behind_child_share", i.left_behind_child_share, 0.0, 1.0);
-    checks.num("initial.origin_distance_decay", i.origin_distance_decay, 0.0, 4.0);
-    checks.num("initial.own_unit_distance_km", i.own_unit_distance_km, 1.0, 500.0);
+    checks.num(
+        "initial.left_behind_child_share",
+        i.left_behind_child_share,
+        0.0,
+        1.0,
+    );
+    checks.num(
+        "initial.origin_distance_decay",
+        i.origin_distance_decay,
+        0.0,
+        4.0,
+    );
+    checks.num(
+        "initial.own_unit_distance_km",
+        i.own_unit_distance_km,
+        1.0,
+        500.0,
+    );
 
     let st = &s.settlement;
     checks.num(
@@ -863,7 +859,12 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
             30.0,
         );
         if let Some(quota) = &rules.annual_quota_pct {
-            checks.year_value(&format!("settlement.{name}.annual_quota_pct"), quota, 0.0, 100.0);
+            checks.year_value(
+                &format!("settlement.{name}.annual_quota_pct"),
+                quota,
+                0.0,
+                100.0,
+            );
         }
         if let Some(year) = rules.no_quota_from {
             checks.int(
@@ -875,8 +876,18 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         }
     }
     let pf = &st.points_formula;
-    checks.num("settlement.points_formula.per_insurance_year", pf.per_insurance_year, 0.0, 50.0);
-    checks.num("settlement.points_formula.per_residence_year", pf.per_residence_year, 0.0, 50.0);
+    checks.num(
+        "settlement.points_formula.per_insurance_year",
+        pf.per_insurance_year,
+        0.0,
+        50.0,
+    );
+    checks.num(
+        "settlement.points_formula.per_residence_year",
+        pf.per_residence_year,
+        0.0,
+        50.0,
+    );
     for (level, points) in pf.education.iter().enumerate() {
         checks.num(
             &format!("settlement.points_formula.education[{level}]"),
@@ -885,7 +896,12 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
             200.0,
         );
     }
-    checks.num("settlement.points_formula.age_under_45", pf.age_under_45, 0.0, 200.0);
+    checks.num(
+        "settlement.points_formula.age_under_45",
+        pf.age_under_45,
+        0.0,
+        200.0,
+    );
     checks.num("settlement.points_formula.cutoff", pf.cutoff, 0.0, 255.0);
     let w = &st.willingness;
     for (key, value) in [
@@ -898,11 +914,21 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     ] {
         checks.num(&format!("settlement.willingness.{key}"), value, -20.0, 20.0);
     }
-    checks.year_value("settlement.willingness.procedure_ease", &w.procedure_ease, -5.0, 5.0);
+    checks.year_value(
+        "settlement.willingness.procedure_ease",
+        &w.procedure_ease,
+        -5.0,
+        5.0,
+    );
 
     let sv = &s.services;
     checks.year_value("services.nonhukou_share", &sv.nonhukou_share, 0.0, 1.0);
-    checks.num("services.per_residence_year", sv.per_residence_year, 0.0, 1.0);
+    checks.num(
+        "services.per_residence_year",
+        sv.per_residence_year,
+        0.0,
+        1.0,
+    );
     checks.int(
         "services.residence_years_counted",
         sv.residence_years_counted as f64,
@@ -915,28 +941,58 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         0.0,
         100.0,
     );
-    checks.year_value("services.school_seat_growth_pct", &sv.school_seat_growth_pct, -50.0, 100.0);
+    checks.year_value(
+        "services.school_seat_growth_pct",
+        &sv.school_seat_growth_pct,
+        -50.0,
+        100.0,
+    );
     checks.num("services.reunify_rate_pct", sv.reunify_rate_pct, 0.0, 100.0);
 
     let j = &s.jobs;
     checks.year_value("jobs.growth_pct", &j.growth_pct, -20.0, 20.0);
     checks.year_value("jobs.wage_growth_pct", &j.wage_growth_pct, -20.0, 30.0);
-    checks.year_value("jobs.rural_income_growth_pct", &j.rural_income_growth_pct, -20.0, 30.0);
-    checks.num("jobs.tightness_elasticity", j.tightness_elasticity, 0.0, 3.0);
+    checks.year_value(
+        "jobs.rural_income_growth_pct",
+        &j.rural_income_growth_pct,
+        -20.0,
+        30.0,
+    );
+    checks.num(
+        "jobs.tightness_elasticity",
+        j.tightness_elasticity,
+        0.0,
+        3.0,
+    );
     checks.num("jobs.size_elasticity", j.size_elasticity, 0.0, 0.5);
-    checks.num("jobs.initial_employment_rate", j.initial_employment_rate, 0.5, 1.0);
+    checks.num(
+        "jobs.initial_employment_rate",
+        j.initial_employment_rate,
+        0.5,
+        1.0,
+    );
     checks.year_value("jobs.skill_upgrade_pct", &j.skill_upgrade_pct, 0.0, 20.0);
 
     let h = &s.housing;
     checks.num("housing.size_elasticity", h.size_elasticity, 0.0, 2.0);
-    checks.num("housing.pressure_elasticity", h.pressure_elasticity, 0.0, 5.0);
+    checks.num(
+        "housing.pressure_elasticity",
+        h.pressure_elasticity,
+        0.0,
+        5.0,
+    );
     checks.year_value(
         "housing.affordable_units_per_year",
         &h.affordable_units_per_year,
         0.0,
         5.0e7,
     );
-    checks.num("housing.affordable_discount", h.affordable_discount, 0.0, 1.0);
+    checks.num(
+        "housing.affordable_discount",
+        h.affordable_discount,
+        0.0,
+        1.0,
+    );
 
     checks.year_value(
         "social_insurance.coverage_pct",
@@ -958,9 +1014,24 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     );
 
     let d = &s.demography;
-    checks.year_value("demography.birth_rate_permille", &d.birth_rate_permille, 0.0, 50.0);
-    checks.year_value("demography.death_rate_permille", &d.death_rate_permille, 0.0, 50.0);
-    checks.num("demography.elderly_mortality_ratio", d.elderly_mortality_ratio, 1.0, 200.0);
+    checks.year_value(
+        "demography.birth_rate_permille",
+        &d.birth_rate_permille,
+        0.0,
+        50.0,
+    );
+    checks.year_value(
+        "demography.death_rate_permille",
+        &d.death_rate_permille,
+        0.0,
+        50.0,
+    );
+    checks.num(
+        "demography.elderly_mortality_ratio",
+        d.elderly_mortality_ratio,
+        1.0,
+        200.0,
+    );
     checks.num("demography.ageing_pct", d.ageing_pct, 0.0, 20.0);
     checks.year_value("in_place.rate_pct", &s.in_place.rate_pct, 0.0, 20.0);
 
@@ -976,8 +1047,18 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         ("stay_bonus", b.stay_bonus, 0.0, 20.0),
         ("reconsider_rural_pct", b.reconsider_rural_pct, 0.0, 100.0),
         ("reconsider_urban_pct", b.reconsider_urban_pct, 0.0, 100.0),
-        ("inertia_half_life_years", b.inertia_half_life_years, 0.1, 100.0),
-        ("rural_urban_move_rate_pct", b.rural_urban_move_rate_pct, 0.0, 50.0),
+        (
+            "inertia_half_life_years",
+            b.inertia_half_life_years,
+            0.1,
+            100.0,
+        ),
+        (
+            "rural_urban_move_rate_pct",
+            b.rural_urban_move_rate_pct,
+            0.0,
+            50.0,
+        ),
     ] {
         checks.num(&format!("behaviour.{key}"), value, lo, hi);
     }
@@ -1031,11 +1112,7 @@ impl Checks<'_> {
 
     fn int(&mut self, key: &str, value: f64, lo: f64, hi: f64) {
         if !(value >= lo && value <= hi) {
-            self.fail_with(
-                key,
-                format!("{value:.0}"),
-                format!("{lo:.0} ..= {hi:.0}"),
-            );
+            self.fail_with(key, format!("{value:.0}"), format!("{lo:.0} ..= {hi:.0}"));
         }
     }
 

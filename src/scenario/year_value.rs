@@ -191,7 +191,9 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("not a year"), "{err}");
-        let err = toml::from_str::<T>("a = 1\nb = 1\nc = \"x\"").err().unwrap();
+        let err = toml::from_str::<T>("a = 1\nb = 1\nc = \"x\"")
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("year table"), "{err}");
     }
 
