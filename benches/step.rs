@@ -16,7 +16,10 @@ fn simulation(households: u64) -> Simulation<'static> {
     scenario.run.households = households;
     // Enough years that a benchmark rarely has to rebuild the population.
     scenario.run.last_year = 2060;
-    Simulation::new(geo, Plan::from_scenario(scenario, geo).expect("default scenario is valid"))
+    Simulation::new(
+        geo,
+        Plan::from_scenario(scenario, geo).expect("default scenario is valid"),
+    )
 }
 
 fn yearly_step(c: &mut Criterion) {
