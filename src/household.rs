@@ -17,8 +17,6 @@ pub mod flags {
     pub const OWNS_HOME: u8 = 1 << 3;
     /// Applied to settle this year and waits for quota admission (cleared every year).
     pub const APPLIED: u8 = 1 << 4;
-    /// Rents an affordable rental unit.
-    pub const AFFORDABLE: u8 = 1 << 5;
 }
 
 /// Education levels: 0 primary or less, 1 junior secondary, 2 senior secondary, 3 tertiary.

@@ -13,11 +13,13 @@ use crate::rng::{Draws, Purpose};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
 
-/// Migrant households' composition (assumptions, `docs/model.md`): working-age adults present,
-/// chance of each of two possible children, chance elderly live with them in the city, and
-/// chance each of two elderly parents is left behind at the origin.
+/// Migrant households' composition (`docs/model.md`): chance of a second working-age adult;
+/// chance of each of two possible children (0.55, so that with `left_behind_child_share` the
+/// base year has ~64M left-behind and ~68M migrant children, near the census 2020 figures of
+/// 66.9M and 71.1M); chance elderly live with them in the city; chance each of two elderly
+/// parents is left behind at the origin (assumptions).
 const MIGRANT_SECOND_ADULT: f64 = 0.6;
-const MIGRANT_CHILD: f64 = 0.4;
+const MIGRANT_CHILD: f64 = 0.55;
 const MIGRANT_ELDERLY_PRESENT: f64 = 0.08;
 const MIGRANT_ELDERLY_LEFT: f64 = 0.25;
 /// Mean and spread of household heads' ages (MWMS 2023: outgoing migrant workers average 38.9).

@@ -16,9 +16,8 @@ pub enum Purpose {
     Demography = 4,
     InPlace = 5,
     Admission = 6,
-    Origin = 7,
-    Reunify = 8,
-    Skills = 9,
+    Reunify = 7,
+    Accrual = 8,
 }
 
 #[inline]

@@ -11,9 +11,9 @@ pub const SCORE_BINS: usize = 256;
 /// Counts of simulated members (multiply by persons per member for persons).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnitCounts {
-    /// Residents of the urban part (present members, plus left-behind members of urban-hukou
-    /// households whose hukou place is here).
+    /// Residents of the urban part (members present in households living there).
     pub urban: u64,
+    /// Residents of the rural part, including members left behind whose origin is here.
     pub rural: u64,
     /// Residents holding urban hukou (counted where they live).
     pub hukou_urban_residents: u64,

@@ -32,12 +32,14 @@ pub struct ChoiceInputs<'a> {
     pub year: i32,
     /// Members from origin o living in urban j (hukou o ≠ residence j), `[o·n + j]`.
     pub network: &'a [u32],
-    /// Members whose hukou place is o (for network intensity).
+    /// Residents of unit o (the origin's size, for network intensity).
     pub origin_members: &'a [f64],
     /// City constants (calibrated at start).
     pub asc: &'a [f64],
     /// Constant of the rural alternative (calibrated at start).
     pub rural_asc: f64,
+    /// Extra utility of the own unit's towns, per origin (potential regions' nearby preference).
+    pub nearby_bonus: &'a [f64],
 }
 
 #[inline]
@@ -59,20 +61,26 @@ impl ChoiceTables {
             + services.per_residence_year * f64::from(services.residence_years_counted) / 2.0)
             .min(1.0);
         let discount = s.housing.affordable_discount;
+        let access_share = s.housing.affordable_access.at(inputs.year);
+        let job_finding = s.jobs.nonhukou_job_finding.at(inputs.year);
 
         // Destination terms shared by every origin: (wage·employment, housing, services by
         // children, constant).
         let destination: Vec<[f64; 3]> = (0..n)
             .map(|j| {
-                let earnings = (c.wage[j] * c.employment_rate[j] / WAGE_SCALE)
+                let earnings = (c.expected_earnings[j] * job_finding / WAGE_SCALE)
                     .max(1e-6)
                     .ln();
-                let housing = c.effective_housing_cost(j, discount).max(1e-6).ln();
+                let housing = c
+                    .effective_housing_cost(j, discount, access_share)
+                    .max(1e-6)
+                    .ln();
                 let access = |school: f64| {
                     let p = c.settle_prospect[j];
                     p + (1.0 - p) * newcomer_share * school
                 };
-                let base = b.beta_wage * earnings - b.beta_housing * housing + inputs.asc[j];
+                let base =
+                    b.beta_wage * earnings - b.beta_housing * housing + inputs.asc[j] + c.amenity[j];
                 [
                     base,
                     b.beta_services * access(1.0),
@@ -103,7 +111,11 @@ impl ChoiceTables {
                     let per_mille = 1000.0 * f64::from(inputs.network[o * n + j]) / members;
                     *term = -b.beta_distance * (1.0 + km / 100.0).ln()
                         + b.beta_network * (1.0 + per_mille).ln()
-                        + if j == o { b.beta_own_unit } else { 0.0 }
+                        + if j == o {
+                            b.beta_own_unit + inputs.nearby_bonus[o]
+                        } else {
+                            0.0
+                        }
                         + if inputs.geo.units[j].province == origin.province {
                             b.beta_same_province
                         } else {

@@ -1,9 +1,10 @@
 //! City state per unit: jobs, wages, housing cost, school seats and affordable rentals, updated
 //! once a year from last year's aggregates (MODEL §5.1).
 
+use super::Plan;
 use super::aggregate::Tally;
 use crate::geo::{Geography, MacroRegion};
-use crate::scenario::{Regime, Scenario};
+use crate::scenario::Regime;
 
 /// 2023 monthly income of migrant workers by region of work (yuan, MWMS 2023, `data/`).
 fn regional_wage(region: MacroRegion) -> f64 {
@@ -27,10 +28,10 @@ pub struct Cities {
     pub employment_rate: Vec<f64>,
     base_cost: Vec<f64>,
     urban0: Vec<f64>,
+    /// Urban-district population (2020), which decides where renewal applies.
+    district: Vec<f64>,
     pub housing_cost: Vec<f64>,
-    /// Public-school seats for non-hukou children (simulated members).
-    pub school_seats: Vec<f64>,
-    /// Seats ÷ non-hukou children, capped at 1.
+    /// Share of non-hukou children in public schools (capped at 1).
     pub school_access: Vec<f64>,
     /// Affordable rental units (simulated households).
     pub affordable_units: Vec<f64>,
@@ -38,6 +39,13 @@ pub struct Cities {
     pub affordable_coverage: Vec<f64>,
     /// Chance a non-hukou resident settles within a few years, from last year's settlements.
     pub settle_prospect: Vec<f64>,
+    /// Monthly earnings a newcomer expects (wage × employment), including commuting to a metro
+    /// core from a member unit.
+    pub expected_earnings: Vec<f64>,
+    /// Housing stock left after urban-village redevelopment (base year = 1).
+    pub renewal_stock: Vec<f64>,
+    /// Cumulative amenity from urban renewal (utility).
+    pub amenity: Vec<f64>,
     /// National wage and rural income indices (base year = 1).
     pub wage_index: f64,
     pub rural_income_index: f64,
@@ -45,7 +53,9 @@ pub struct Cities {
 
 impl Cities {
     /// Base-year city state from the initial population's aggregates.
-    pub fn new(geo: &Geography, scenario: &Scenario, regime: Vec<Regime>, stock: &Tally) -> Cities {
+    pub fn new(geo: &Geography, plan: &Plan, stock: &Tally) -> Cities {
+        let scenario = &plan.scenario;
+        let regime = plan.regimes.clone();
         let n = geo.len();
         let employment = scenario.jobs.initial_employment_rate;
         let median_district = {
@@ -67,12 +77,15 @@ impl Cities {
             employment_rate: vec![employment; n],
             base_cost: vec![0.0; n],
             urban0: vec![0.0; n],
+            district: geo.units.iter().map(|u| u.pop_urban_district_2020).collect(),
             housing_cost: vec![0.0; n],
-            school_seats: vec![0.0; n],
             school_access: vec![0.0; n],
             affordable_units: vec![0.0; n],
             affordable_coverage: vec![0.0; n],
             settle_prospect: vec![0.0; n],
+            expected_earnings: vec![0.0; n],
+            renewal_stock: vec![1.0; n],
+            amenity: vec![0.0; n],
             wage_index: 1.0,
             rural_income_index: 1.0,
         };
@@ -90,25 +103,44 @@ impl Cities {
             cities.base_cost[u] =
                 (urban / mean_urban.max(1.0)).powf(scenario.housing.size_elasticity);
             cities.housing_cost[u] = cities.base_cost[u];
-            cities.school_seats[u] = counts.nonhukou_children as f64 * seat_share;
             cities.school_access[u] = if counts.nonhukou_children > 0 {
                 seat_share
             } else {
                 1.0
             };
         }
+        cities.update_expected_earnings(plan, scenario.base_year());
         cities
     }
 
+    /// Earnings a newcomer expects: own wage × employment, or for a metro member unit a mix
+    /// with the core's earnings net of commuting cost (plan §4).
+    fn update_expected_earnings(&mut self, plan: &Plan, year: i32) {
+        let metros = &plan.scenario.metro_areas;
+        let share = metros.commute_share.at(year);
+        for u in 0..self.wage.len() {
+            self.expected_earnings[u] = self.wage[u] * self.employment_rate[u];
+        }
+        if share > 0.0 {
+            let own = self.expected_earnings.clone();
+            for metro in &plan.metros {
+                let core = own[metro.core] * (1.0 - metros.commute_cost);
+                for &m in &metro.members {
+                    let mixed = (1.0 - share) * own[m] + share * core;
+                    // A unit in two metro areas commutes to the better-paying core.
+                    self.expected_earnings[m] = self.expected_earnings[m].max(mixed);
+                }
+            }
+        }
+    }
+
     /// Advances the city state into `year` using last year's aggregates.
-    pub fn update(
-        &mut self,
-        scenario: &Scenario,
-        year: i32,
-        last: &Tally,
-        persons_per_member: f64,
-    ) {
+    pub fn update(&mut self, plan: &Plan, year: i32, last: &Tally, persons_per_member: f64) {
+        let scenario = &plan.scenario;
         let jobs_growth = 1.0 + scenario.jobs.growth_pct.at(year) / 100.0;
+        let potential_boost = scenario.potential_regions.job_boost_pct.at(year) / 100.0;
+        let renewal = &scenario.renewal;
+        let removed = renewal.cheap_housing_removed_pct.at(year) / 100.0;
         self.wage_index *= 1.0 + scenario.jobs.wage_growth_pct.at(year) / 100.0;
         self.rural_income_index *= 1.0 + scenario.jobs.rural_income_growth_pct.at(year) / 100.0;
         let seat_growth = 1.0 + scenario.services.school_seat_growth_pct.at(year) / 100.0;
@@ -116,11 +148,35 @@ impl Cities {
 
         // Affordable rentals: the national programme is spread by non-hukou households, in
         // simulated households (real units ÷ persons per household-member scale).
-        let nonhukou_households: f64 = last
+        // New units go where non-hukou households live, weighted by the regime's policy weight.
+        let weights = &scenario.housing.regime_weights;
+        let demand: Vec<f64> = last
             .units
             .iter()
-            .map(|u| u.nonhukou_households as f64)
-            .sum();
+            .zip(&self.regime)
+            .map(|(u, r)| u.nonhukou_households as f64 * weights.get(*r))
+            .collect();
+        let total_demand: f64 = demand.iter().sum();
+
+        // Metro areas move a share of the core's jobs to members, in proportion to their workers.
+        let relocation = scenario.metro_areas.job_relocation_pct.at(year) / 100.0;
+        if relocation > 0.0 {
+            for metro in &plan.metros {
+                let workers: f64 = metro
+                    .members
+                    .iter()
+                    .map(|&m| last.units[m].urban_workers as f64)
+                    .sum();
+                if workers <= 0.0 {
+                    continue;
+                }
+                let moved = self.jobs[metro.core] * relocation;
+                self.jobs[metro.core] -= moved;
+                for &m in &metro.members {
+                    self.jobs[m] += moved * last.units[m].urban_workers as f64 / workers;
+                }
+            }
+        }
         let real_households_per_agent = {
             let members: f64 = last.units.iter().map(|u| u.population() as f64).sum();
             let households = last.national.households as f64;
@@ -131,7 +187,16 @@ impl Cities {
 
         for u in 0..self.jobs.len() {
             let counts = &last.units[u];
-            self.jobs[u] *= jobs_growth;
+            let boost = if plan.potential_region[u].is_some() {
+                potential_boost
+            } else {
+                0.0
+            };
+            self.jobs[u] *= jobs_growth + boost;
+            if renewal.min_urban_district <= self.district_population(u) {
+                self.renewal_stock[u] *= 1.0 - removed;
+                self.amenity[u] += renewal.amenity_per_year;
+            }
             let workers = (counts.urban_workers as f64).max(1.0);
             let tightness = self.jobs[u] / workers;
             self.employment_rate[u] = tightness.min(1.0);
@@ -139,25 +204,27 @@ impl Cities {
                 * self.wage_index
                 * (tightness / self.tightness0[u]).powf(scenario.jobs.tightness_elasticity);
             let urban = (counts.urban as f64).max(1.0);
+            // Cost rises with people per unit of housing: population growth and redevelopment.
             self.housing_cost[u] = self.base_cost[u]
-                * (urban / self.urban0[u]).powf(scenario.housing.pressure_elasticity);
+                * (urban / self.urban0[u] / self.renewal_stock[u])
+                    .powf(scenario.housing.pressure_elasticity);
 
-            self.school_seats[u] *= seat_growth;
+            // Public-school places for non-hukou children follow enrolment (plan §2.4: supply
+            // coordinated with population change) and grow relative to it by policy; the fiscal
+            // link adds places for the children settled last year.
+            let children = counts.nonhukou_children as f64;
+            let linked = if fiscal.link && children > 0.0 {
+                fiscal.seats_per_settled_child * counts.settled_children as f64 / children
+            } else {
+                0.0
+            };
+            self.school_access[u] = (self.school_access[u] * seat_growth + linked).min(1.0);
             if fiscal.link {
-                self.school_seats[u] +=
-                    fiscal.seats_per_settled_child * counts.settled_children as f64;
                 self.affordable_units[u] +=
                     fiscal.units_per_settled_household * counts.settled_households as f64;
             }
-            let children = counts.nonhukou_children as f64;
-            self.school_access[u] = if children > 0.0 {
-                (self.school_seats[u] / children).min(1.0)
-            } else {
-                1.0
-            };
-            if nonhukou_households > 0.0 {
-                self.affordable_units[u] +=
-                    new_units * counts.nonhukou_households as f64 / nonhukou_households;
+            if total_demand > 0.0 {
+                self.affordable_units[u] += new_units * demand[u] / total_demand;
             }
             let households = counts.nonhukou_households as f64;
             self.affordable_coverage[u] = if households > 0.0 {
@@ -169,11 +236,16 @@ impl Cities {
             let nonhukou = (counts.nonhukou_urban as f64).max(1.0);
             self.settle_prospect[u] = (5.0 * counts.settlements as f64 / nonhukou).min(1.0);
         }
+        self.update_expected_earnings(plan, year);
     }
 
-    /// Housing cost a newcomer expects, net of the affordable-rental share.
+    fn district_population(&self, u: usize) -> f64 {
+        self.district[u]
+    }
+
+    /// Housing cost a non-hukou newcomer expects, net of the affordable rentals open to them.
     #[inline]
-    pub fn effective_housing_cost(&self, u: usize, discount: f64) -> f64 {
-        self.housing_cost[u] * (1.0 - discount * self.affordable_coverage[u])
+    pub fn effective_housing_cost(&self, u: usize, discount: f64, access: f64) -> f64 {
+        self.housing_cost[u] * (1.0 - discount * access * self.affordable_coverage[u])
     }
 }

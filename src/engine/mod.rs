@@ -13,7 +13,7 @@ pub mod step;
 use crate::geo::Geography;
 use crate::household::{HOUSEHOLD_TYPES, Household, flags};
 use crate::population::{self, SynthesisReport};
-use crate::scenario::{LoadedScenario, Regime, Scenario, ScenarioError};
+use crate::scenario::{LoadedScenario, Regime, Scenario, ScenarioError, YearValue};
 use aggregate::{NationalCounts, SCORE_BINS, Tally, UnitCounts};
 use choice::{ChoiceInputs, ChoiceTables};
 use city::Cities;
@@ -24,16 +24,40 @@ use step::{Threshold, YearContext};
 /// Households per parallel work item: big enough to amortise a tally, small enough to balance.
 const CHUNK: usize = 1 << 16;
 
-/// A validated scenario resolved against the geography (unit names → ids, regimes per unit).
+/// A validated scenario resolved against the geography: unit names → ids, and every per-unit
+/// policy the engine reads (regime, quota, potential-region and metro-area membership).
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub scenario: Scenario,
     pub regimes: Vec<Regime>,
+    /// Per-unit quota replacing the regime's (`settlement.quota_overrides`).
+    pub quota_overrides: Vec<Option<YearValue>>,
+    /// Potential region of each unit (index into `potential_region_names`).
+    pub potential_region: Vec<Option<usize>>,
+    pub potential_region_names: Vec<String>,
+    /// Metropolitan areas: name, core unit and member units (core excluded).
+    pub metros: Vec<Metro>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metro {
+    pub name: String,
+    pub core: usize,
+    pub members: Vec<usize>,
 }
 
 impl Plan {
     pub fn new(loaded: &LoadedScenario, geo: &Geography) -> Result<Plan, ScenarioError> {
         let scenario = loaded.scenario.clone();
+        let find = |section: &str, key: &str, name: &str| {
+            geo.find(name)
+                .map(|id| id.index())
+                .map_err(|message| ScenarioError::Invalid {
+                    location: loaded.locate(section),
+                    key: format!("{section}.{key}"),
+                    message,
+                })
+        };
         let st = &scenario.settlement;
         let mut regimes: Vec<Regime> = geo
             .units
@@ -50,14 +74,59 @@ impl Plan {
             })
             .collect();
         for (name, regime) in &st.regime_overrides {
-            let id = geo.find(name).map_err(|message| ScenarioError::Invalid {
-                location: loaded.locate("settlement.regime_overrides"),
-                key: format!("settlement.regime_overrides.{name}"),
-                message,
-            })?;
-            regimes[id.index()] = *regime;
+            regimes[find("settlement.regime_overrides", name, name)?] = *regime;
         }
-        Ok(Plan { scenario, regimes })
+        let mut quota_overrides = vec![None; geo.len()];
+        for (name, quota) in &st.quota_overrides {
+            quota_overrides[find("settlement.quota_overrides", name, name)?] = Some(quota.clone());
+        }
+
+        let mut potential_region = vec![None; geo.len()];
+        let mut potential_region_names = Vec::new();
+        for (region, units) in &scenario.potential_regions.members {
+            let index = potential_region_names.len();
+            potential_region_names.push(region.clone());
+            for name in units {
+                let unit = find("potential_regions.members", region, name)?;
+                if let Some(other) = potential_region[unit] {
+                    return Err(ScenarioError::Invalid {
+                        location: loaded.locate("potential_regions.members"),
+                        key: format!("potential_regions.members.{region}"),
+                        message: format!(
+                            "unit `{name}` is already in potential region `{}`; a unit belongs to at most one",
+                            potential_region_names[other]
+                        ),
+                    });
+                }
+                potential_region[unit] = Some(index);
+            }
+        }
+
+        let mut metros = Vec::new();
+        for (metro, units) in &scenario.metro_areas.members {
+            let mut ids = Vec::with_capacity(units.len());
+            for name in units {
+                let unit = find("metro_areas.members", metro, name)?;
+                if !ids.contains(&unit) {
+                    ids.push(unit);
+                }
+            }
+            if let Some((&core, members)) = ids.split_first() {
+                metros.push(Metro {
+                    name: metro.clone(),
+                    core,
+                    members: members.to_vec(),
+                });
+            }
+        }
+        Ok(Plan {
+            scenario,
+            regimes,
+            quota_overrides,
+            potential_region,
+            potential_region_names,
+            metros,
+        })
     }
 
     /// For tests and benches: a scenario that needs no file.
@@ -67,6 +136,24 @@ impl Plan {
             chain: Vec::new(),
         };
         Plan::new(&loaded, geo)
+    }
+
+    /// Settlement quota of a unit in `year` as a fraction of its non-hukou urban residents;
+    /// `None` = no quota.
+    pub fn quota_fraction(&self, unit: usize, year: i32) -> Option<f64> {
+        let regime = self.regimes[unit];
+        if self
+            .scenario
+            .rules(regime)
+            .no_quota_from
+            .is_some_and(|from| year >= from)
+        {
+            return None;
+        }
+        match &self.quota_overrides[unit] {
+            Some(quota) => Some(quota.at(year) / 100.0),
+            None => self.scenario.quota_fraction(regime, year),
+        }
     }
 }
 
@@ -123,7 +210,7 @@ impl<'g> Simulation<'g> {
         let synthesis_seconds = started.elapsed().as_secs_f64();
         let households = population.households;
         let last = count(&households, geo);
-        let cities = Cities::new(geo, &plan.scenario, plan.regimes.clone(), &last);
+        let cities = Cities::new(geo, &plan, &last);
         let province_of = geo.units.iter().map(|u| u.province as u16).collect();
         let mut sim = Simulation {
             geo,
@@ -176,21 +263,62 @@ impl<'g> Simulation<'g> {
             .collect()
     }
 
-    fn tables(&self, year: i32, with_alias: bool, asc: &[f64], rural_asc: f64) -> ChoiceTables {
+    /// Choice tables under `plan` and `cities` (the run's own, or the calibration reference).
+    #[allow(clippy::too_many_arguments)]
+    fn tables_for(
+        &self,
+        plan: &Plan,
+        cities: &Cities,
+        year: i32,
+        with_alias: bool,
+        asc: &[f64],
+        rural_asc: f64,
+    ) -> ChoiceTables {
         let origin_members = self.origin_members();
+        let preference = plan.scenario.potential_regions.nearby_preference;
+        let nearby_bonus: Vec<f64> = plan
+            .potential_region
+            .iter()
+            .map(|r| if r.is_some() { preference } else { 0.0 })
+            .collect();
         ChoiceTables::build(
             &ChoiceInputs {
                 geo: self.geo,
-                scenario: &self.plan.scenario,
-                cities: &self.cities,
+                scenario: &plan.scenario,
+                cities,
                 year,
                 network: &self.last.network,
                 origin_members: &origin_members,
                 asc,
                 rural_asc,
+                nearby_bonus: &nearby_bonus,
             },
             with_alias,
         )
+    }
+
+    /// The scenario the constants are calibrated under: this run's behaviour, demography,
+    /// initial state and structural elasticities, with the code's default (2019–2023) policy.
+    /// Calibrating under the run's own policy would absorb a first-year policy change into the
+    /// constants and hide it.
+    fn reference_plan(&self) -> Plan {
+        let s = &self.plan.scenario;
+        let mut reference = Scenario {
+            name: s.name.clone(),
+            run: s.run.clone(),
+            initial: s.initial.clone(),
+            demography: s.demography.clone(),
+            behaviour: s.behaviour.clone(),
+            ..Scenario::default()
+        };
+        reference.jobs.tightness_elasticity = s.jobs.tightness_elasticity;
+        reference.jobs.size_elasticity = s.jobs.size_elasticity;
+        reference.jobs.initial_employment_rate = s.jobs.initial_employment_rate;
+        reference.housing.size_elasticity = s.housing.size_elasticity;
+        reference.housing.pressure_elasticity = s.housing.pressure_elasticity;
+        reference.housing.affordable_discount = s.housing.affordable_discount;
+        Plan::from_scenario(reference, self.geo)
+            .expect("the default policy with shipped memberships always resolves")
     }
 
     /// City constants reproduce where the base-year migrants live (Berry's contraction on
@@ -198,6 +326,8 @@ impl<'g> Simulation<'g> {
     fn calibrate_constants(&mut self) {
         let n = self.geo.len();
         let year = self.plan.scenario.run.first_year;
+        let reference = self.reference_plan();
+        let reference_cities = Cities::new(self.geo, &reference, &self.last);
         // Rural households by (origin, type): the people who might move this year.
         let movers_by_row: Vec<f64> = self
             .households
@@ -234,8 +364,8 @@ impl<'g> Simulation<'g> {
             .collect();
 
         let mut asc = vec![0.0; n];
-        for _ in 0..40 {
-            let tables = self.tables(year, false, &asc, 0.0);
+        for _ in 0..200 {
+            let tables = self.tables_for(&reference, &reference_cities, year, false, &asc, 0.0);
             let mut model = vec![0f64; n];
             for o in 0..n {
                 for k in 0..HOUSEHOLD_TYPES {
@@ -249,14 +379,21 @@ impl<'g> Simulation<'g> {
                 }
             }
             let model_total: f64 = model.iter().sum::<f64>().max(1e-12);
+            let mut largest_change = 0.0f64;
             for j in 0..n {
-                asc[j] += target_share[j].ln() - (model[j] / model_total).max(1e-12).ln();
+                let change = target_share[j].ln() - (model[j] / model_total).max(1e-12).ln();
+                asc[j] += change;
+                largest_change = largest_change.max(change.abs());
+            }
+            // Shares within 0.01% of the target: further iterations change nothing visible.
+            if largest_change < 1e-4 {
+                break;
             }
         }
 
         // Rural constant: expected moves = target rate × rural households (bisection; the
         // move probability falls as the rural alternative improves).
-        let tables = self.tables(year, false, &asc, 0.0);
+        let tables = self.tables_for(&reference, &reference_cities, year, false, &asc, 0.0);
         let b = &self.plan.scenario.behaviour;
         let reconsider = b.reconsider_rural_pct / 100.0;
         let target_rate = b.rural_urban_move_rate_pct / 100.0;
@@ -299,11 +436,16 @@ impl<'g> Simulation<'g> {
             + step::CHILD_MORTALITY_RATIO * last.children as f64
             + ratio * last.elderly as f64;
         let adult_death = (deaths / exposure.max(1.0)).min(1.0);
-        let has_quota = self
-            .cities
-            .regime
+        let has_quota = (0..self.geo.len())
+            .map(|u| self.plan.quota_fraction(u, year).is_some())
+            .collect();
+        let county_town = s.potential_regions.county_town_pct.at(year) / 100.0;
+        let base_in_place = s.in_place.rate_pct.at(year) / 100.0;
+        let in_place = self
+            .plan
+            .potential_region
             .iter()
-            .map(|r| s.quota_fraction(*r, year).is_some())
+            .map(|region| base_in_place + if region.is_some() { county_town } else { 0.0 })
             .collect();
         YearContext {
             year,
@@ -321,7 +463,7 @@ impl<'g> Simulation<'g> {
             birth_chance: (births / (last.fertile_households as f64).max(1.0)).min(1.0),
             adult_death,
             elderly_death: (adult_death * ratio).min(1.0),
-            in_place: s.in_place.rate_pct.at(year) / 100.0,
+            in_place,
             insurance_coverage: s.social_insurance.coverage_pct.at(year) / 100.0,
             skill_upgrade: s.jobs.skill_upgrade_pct.at(year) / 100.0,
             ageing: s.demography.ageing_pct / 100.0,
@@ -339,12 +481,19 @@ impl<'g> Simulation<'g> {
         let provinces = self.geo.provinces.len();
         let started = Instant::now();
         self.cities.update(
-            &self.plan.scenario,
+            &self.plan,
             year,
             &self.last,
             self.persons_per_member,
         );
-        let tables = self.tables(year, true, &self.asc, self.rural_asc);
+        let tables = self.tables_for(
+            &self.plan,
+            &self.cities,
+            year,
+            true,
+            &self.asc,
+            self.rural_asc,
+        );
         self.timings.cities_and_tables += started.elapsed().as_secs_f64();
 
         let started = Instant::now();
@@ -368,11 +517,7 @@ impl<'g> Simulation<'g> {
 
             let thresholds: Vec<Threshold> = (0..n)
                 .map(|u| {
-                    match self
-                        .plan
-                        .scenario
-                        .quota_fraction(self.cities.regime[u], year)
-                    {
+                    match self.plan.quota_fraction(u, year) {
                         None => Threshold::ADMIT_ALL,
                         Some(fraction) => {
                             let quota = fraction * self.last.units[u].nonhukou_urban as f64;

@@ -38,7 +38,8 @@ pub struct YearContext<'a> {
     pub birth_chance: f64,
     pub adult_death: f64,
     pub elderly_death: f64,
-    pub in_place: f64,
+    /// Yearly in-place urbanization chance of rural residents, per unit.
+    pub in_place: Vec<f64>,
     pub insurance_coverage: f64,
     pub skill_upgrade: f64,
     pub ageing: f64,
@@ -262,10 +263,14 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     let regime = ctx.regime(here);
     let rules = ctx.scenario.rules(regime);
     let score = ctx.score(h);
-    let eligible = u32::from(h.years_in_city) >= rules.min_residence_years
-        && u32::from(h.insurance_years) >= rules.min_insurance_years
-        && (regime != Regime::Points
-            || f64::from(score) >= ctx.scenario.settlement.points_formula.cutoff);
+    let exempt = rules
+        .education_exemption
+        .is_some_and(|level| h.education >= level.level());
+    let eligible = exempt
+        || (u32::from(h.years_in_city) >= rules.min_residence_years
+            && u32::from(h.insurance_years) >= rules.min_insurance_years
+            && (regime != Regime::Points
+                || f64::from(score) >= ctx.scenario.settlement.points_formula.cutoff));
     if !eligible {
         return;
     }
@@ -334,7 +339,7 @@ pub fn finish(
 
     let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::InPlace);
     if !h.has(flags::RES_URBAN) {
-        if draws.chance(ctx.in_place) {
+        if draws.chance(ctx.in_place[usize::from(h.res_unit)]) {
             // The place becomes urban around the household: no move, hukou unchanged.
             h.set(flags::RES_URBAN, true);
             h.years_in_city = 0;
@@ -343,10 +348,11 @@ pub fn finish(
     } else {
         h.years_in_city = h.years_in_city.saturating_add(1);
         if !h.has(flags::HUKOU_URBAN) && h.adults > 0 {
-            if draws.chance(ctx.insurance_coverage) {
+            let mut accrual = Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual);
+            if accrual.chance(ctx.insurance_coverage) {
                 h.insurance_years = h.insurance_years.saturating_add(1);
             }
-            if h.education < 3 && draws.chance(ctx.skill_upgrade) {
+            if h.education < 3 && accrual.chance(ctx.skill_upgrade) {
                 h.education += 1;
             }
         }

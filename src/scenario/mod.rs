@@ -75,6 +75,23 @@ impl fmt::Display for Regime {
     }
 }
 
+/// Education levels of a household head, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Education {
+    Primary,
+    Junior,
+    Senior,
+    Tertiary,
+}
+
+impl Education {
+    /// The household's `education` field value for this level.
+    pub fn level(self) -> u8 {
+        self as u8
+    }
+}
+
 /// A whole scenario after `extends` has been applied.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -96,6 +113,9 @@ pub struct Scenario {
     pub fiscal: Fiscal,
     pub demography: Demography,
     pub in_place: InPlace,
+    pub potential_regions: PotentialRegions,
+    pub metro_areas: MetroAreas,
+    pub renewal: Renewal,
     pub behaviour: Behaviour,
 }
 
@@ -146,6 +166,10 @@ pub struct RegimeRules {
     /// From this year on the quota no longer applies (plan §2.1: "encouraged to drop quotas").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_quota_from: Option<i32>,
+    /// Heads with at least this education are eligible without residence or insurance years or
+    /// points (an education alternative, e.g. graduates); absent = no exemption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub education_exemption: Option<Education>,
 }
 
 /// Points formula of points-based cities (plan §2.1).
@@ -189,6 +213,9 @@ pub struct Settlement {
     pub points_from_urban_district: f64,
     /// Units moved to another regime, by English/Chinese name or administrative code.
     pub regime_overrides: BTreeMap<String, Regime>,
+    /// Annual settlement quota of named units (% of their non-hukou urban residents), replacing
+    /// their regime's quota.
+    pub quota_overrides: BTreeMap<String, YearValue>,
     pub open: RegimeRules,
     pub relaxed: RegimeRules,
     pub points: RegimeRules,
@@ -209,7 +236,9 @@ pub struct Services {
     pub residence_years_counted: u32,
     /// Public-school seats for non-hukou children at the start, as % of those children (2023).
     pub initial_public_school_share_pct: f64,
-    /// Growth of public-school seats for non-hukou children (% per year).
+    /// Growth of public-school places for non-hukou children relative to their number (% per
+    /// year). With the fiscal link's places, 0.8 reproduces the rise of the primary public-school
+    /// share from 82.2% (2017) to 90.1% (2023), about +1.3 pp a year.
     pub school_seat_growth_pct: YearValue,
     /// Yearly chance (%) that a split household reunifies with its children when access is full.
     pub reunify_rate_pct: f64,
@@ -230,8 +259,12 @@ pub struct Jobs {
     pub size_elasticity: f64,
     /// Employment rate of urban workers at the start (0–1).
     pub initial_employment_rate: f64,
-    /// Vocational training: % of workers below tertiary education who move up one level a year.
+    /// Vocational training (plan §2.3): yearly chance (%) that an urban rural-hukou household
+    /// below tertiary education moves its head up one education level.
     pub skill_upgrade_pct: YearValue,
+    /// Employment services (plan §2.3): non-hukou residents' employment rate relative to hukou
+    /// residents' (0–1).
+    pub nonhukou_job_finding: YearValue,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -239,18 +272,155 @@ pub struct Jobs {
 pub struct Housing {
     /// Housing cost elasticity to urban population across cities.
     pub size_elasticity: f64,
-    /// Yearly housing-cost response to urban population growth.
+    /// Elasticity of housing cost to urban population relative to the base year (and to the
+    /// housing stock left after redevelopment).
     pub pressure_elasticity: f64,
     /// Affordable rental units added nationally per year (units).
     pub affordable_units_per_year: YearValue,
     /// Cost reduction for a household living in an affordable rental unit (0–1).
     pub affordable_discount: f64,
+    /// Share of affordable rental units open to non-hukou residents (plan §2.5: who may rent).
+    pub affordable_access: YearValue,
+    /// Relative weight of each regime's cities when new affordable units are spread.
+    pub regime_weights: RegimeWeights,
+}
+
+/// A number per settlement regime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegimeWeights {
+    pub open: f64,
+    pub relaxed: f64,
+    pub points: f64,
+}
+
+impl Default for RegimeWeights {
+    fn default() -> Self {
+        RegimeWeights {
+            open: 1.0,
+            relaxed: 1.0,
+            points: 1.0,
+        }
+    }
+}
+
+impl RegimeWeights {
+    pub fn get(&self, regime: Regime) -> f64 {
+        match regime {
+            Regime::Open => self.open,
+            Regime::Relaxed => self.relaxed,
+            Regime::Points => self.points,
+        }
+    }
+}
+
+/// The plan's potential regions (§3): industrial clusters and county towns for nearby
+/// urbanization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PotentialRegions {
+    /// Region name → member units (codes or names). Default: `data/potential_regions.csv`.
+    pub members: BTreeMap<String, Vec<String>>,
+    /// Extra urban job growth in member units (percentage points per year).
+    pub job_boost_pct: YearValue,
+    /// Extra in-place urbanization in member units from county-town capacity (percentage points
+    /// of rural residents per year).
+    pub county_town_pct: YearValue,
+    /// Extra utility of the own unit's towns for households from member units.
+    pub nearby_preference: f64,
+}
+
+/// Metropolitan areas (plan §4): core-to-periphery job relocation and commuting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetroAreas {
+    /// Metro name → member units, core first (codes or names). Default: `data/metro_areas.csv`.
+    pub members: BTreeMap<String, Vec<String>>,
+    /// Share of the core's urban jobs moved to member units each year (%).
+    pub job_relocation_pct: YearValue,
+    /// Share of a member-unit resident's earnings that commuting lets it draw at core wages (0–1).
+    pub commute_share: YearValue,
+    /// Cost of commuting as a share of core earnings (0–1).
+    pub commute_cost: f64,
+}
+
+/// Urban renewal (plan §5): urban-village redevelopment and amenity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Renewal {
+    /// Renewal applies to units with at least this urban-district population (persons).
+    pub min_urban_district: f64,
+    /// Cheap (urban-village) housing removed per year, % of the housing stock.
+    pub cheap_housing_removed_pct: YearValue,
+    /// Utility added per year of renewal (cumulative amenity).
+    pub amenity_per_year: f64,
+}
+
+impl Default for Renewal {
+    fn default() -> Self {
+        Renewal {
+            min_urban_district: 3_000_000.0,
+            cheap_housing_removed_pct: YearValue::Constant(0.0),
+            amenity_per_year: 0.0,
+        }
+    }
+}
+
+const POTENTIAL_REGIONS_CSV: &str = include_str!("../../data/potential_regions.csv");
+const METRO_AREAS_CSV: &str = include_str!("../../data/metro_areas.csv");
+
+/// Reads `name → codes` from an embedded data table (columns named `name_column`, `codes_column`).
+fn memberships(text: &str, name_column: &str, codes_column: &str) -> BTreeMap<String, Vec<String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().cloned().unwrap_or_default();
+    let name_at = headers.iter().position(|h| h == name_column);
+    let codes_at = headers.iter().position(|h| h == codes_column);
+    let (Some(name_at), Some(codes_at)) = (name_at, codes_at) else {
+        return BTreeMap::new();
+    };
+    reader
+        .records()
+        .filter_map(Result::ok)
+        .map(|r| {
+            let codes = r
+                .get(codes_at)
+                .unwrap_or("")
+                .split(';')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect();
+            (r.get(name_at).unwrap_or("").to_string(), codes)
+        })
+        .collect()
+}
+
+impl Default for PotentialRegions {
+    fn default() -> Self {
+        PotentialRegions {
+            members: memberships(POTENTIAL_REGIONS_CSV, "region_en", "codes"),
+            job_boost_pct: YearValue::Constant(0.0),
+            county_town_pct: YearValue::Constant(0.0),
+            nearby_preference: 0.0,
+        }
+    }
+}
+
+impl Default for MetroAreas {
+    fn default() -> Self {
+        MetroAreas {
+            members: memberships(METRO_AREAS_CSV, "metro_area_en", "member_codes"),
+            job_relocation_pct: YearValue::Constant(0.0),
+            commute_share: YearValue::Constant(0.0),
+            commute_cost: 0.1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SocialInsurance {
-    /// Share of working non-hukou households that pay social insurance in a year (%).
+    /// Yearly chance (%) that an urban rural-hukou household with a working-age adult adds a
+    /// year of social insurance.
     pub coverage_pct: YearValue,
     /// Whether paid years carry over when a household moves to another unit.
     pub portable: bool,
@@ -261,7 +431,7 @@ pub struct SocialInsurance {
 pub struct Fiscal {
     /// 人地钱挂钩: whether capacity follows migrants settled the year before.
     pub link: bool,
-    /// School seats added per settled child the year before.
+    /// Public-school places for non-hukou children added per child settled the year before.
     pub seats_per_settled_child: f64,
     /// Affordable rental units added per settled household the year before.
     pub units_per_settled_household: f64,
@@ -371,17 +541,18 @@ impl Default for Settlement {
             open_below_urban_district: 3_000_000.0,
             points_from_urban_district: 5_000_000.0,
             regime_overrides: BTreeMap::new(),
+            quota_overrides: BTreeMap::new(),
             open: RegimeRules::default(),
             relaxed: RegimeRules {
-                min_residence_years: 1,
-                min_insurance_years: 1,
+                min_residence_years: 3,
+                min_insurance_years: 3,
                 ..RegimeRules::default()
             },
             points: RegimeRules {
                 min_residence_years: 0,
                 min_insurance_years: 5,
                 annual_quota_pct: Some(YearValue::Constant(0.5)),
-                no_quota_from: None,
+                ..RegimeRules::default()
             },
             points_formula: PointsFormula::default(),
             willingness: Willingness::default(),
@@ -397,7 +568,7 @@ impl Default for Services {
             per_residence_year: 0.04,
             residence_years_counted: 5,
             initial_public_school_share_pct: 90.1,
-            school_seat_growth_pct: YearValue::Constant(3.0),
+            school_seat_growth_pct: YearValue::Constant(0.8),
             reunify_rate_pct: 4.0,
         }
     }
@@ -413,6 +584,7 @@ impl Default for Jobs {
             size_elasticity: 0.05,
             initial_employment_rate: 0.948,
             skill_upgrade_pct: YearValue::Constant(0.5),
+            nonhukou_job_finding: YearValue::Constant(0.95),
         }
     }
 }
@@ -424,6 +596,8 @@ impl Default for Housing {
             pressure_elasticity: 1.0,
             affordable_units_per_year: YearValue::Constant(2_130_000.0),
             affordable_discount: 0.3,
+            affordable_access: YearValue::Constant(0.5),
+            regime_weights: RegimeWeights::default(),
         }
     }
 }
@@ -441,7 +615,7 @@ impl Default for Fiscal {
     fn default() -> Self {
         Fiscal {
             link: true,
-            seats_per_settled_child: 0.5,
+            seats_per_settled_child: 0.1,
             units_per_settled_household: 0.1,
         }
     }
@@ -461,7 +635,7 @@ impl Default for Demography {
 impl Default for InPlace {
     fn default() -> Self {
         InPlace {
-            rate_pct: YearValue::Constant(0.8),
+            rate_pct: YearValue::Constant(0.7),
         }
     }
 }
@@ -746,7 +920,11 @@ fn merge_into(base: &mut toml::Table, overlay: &toml::Table) {
 }
 
 fn is_year_table(table: &toml::Table) -> bool {
-    !table.is_empty() && table.keys().all(|k| k.parse::<i32>().is_ok())
+    !table.is_empty()
+        && table.keys().all(|k| k.parse::<i32>().is_ok())
+        && table
+            .values()
+            .all(|v| matches!(v, toml::Value::Integer(_) | toml::Value::Float(_)))
 }
 
 /// Range checks on the merged scenario. Each failure names the file and line that set the key.
@@ -1034,6 +1212,36 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     );
     checks.num("demography.ageing_pct", d.ageing_pct, 0.0, 20.0);
     checks.year_value("in_place.rate_pct", &s.in_place.rate_pct, 0.0, 20.0);
+
+    for (unit, quota) in &st.quota_overrides {
+        checks.year_value(&format!("settlement.quota_overrides.{unit}"), quota, 0.0, 100.0);
+    }
+    checks.year_value("jobs.nonhukou_job_finding", &j.nonhukou_job_finding, 0.1, 1.0);
+    checks.year_value("housing.affordable_access", &h.affordable_access, 0.0, 1.0);
+    for (regime, weight) in [
+        ("open", h.regime_weights.open),
+        ("relaxed", h.regime_weights.relaxed),
+        ("points", h.regime_weights.points),
+    ] {
+        checks.num(&format!("housing.regime_weights.{regime}"), weight, 0.0, 100.0);
+    }
+    let pr = &s.potential_regions;
+    checks.year_value("potential_regions.job_boost_pct", &pr.job_boost_pct, -10.0, 20.0);
+    checks.year_value("potential_regions.county_town_pct", &pr.county_town_pct, 0.0, 10.0);
+    checks.num("potential_regions.nearby_preference", pr.nearby_preference, -10.0, 10.0);
+    let ma = &s.metro_areas;
+    checks.year_value("metro_areas.job_relocation_pct", &ma.job_relocation_pct, 0.0, 20.0);
+    checks.year_value("metro_areas.commute_share", &ma.commute_share, 0.0, 1.0);
+    checks.num("metro_areas.commute_cost", ma.commute_cost, 0.0, 1.0);
+    let rn = &s.renewal;
+    checks.num("renewal.min_urban_district", rn.min_urban_district, 0.0, 1.0e8);
+    checks.year_value(
+        "renewal.cheap_housing_removed_pct",
+        &rn.cheap_housing_removed_pct,
+        0.0,
+        20.0,
+    );
+    checks.num("renewal.amenity_per_year", rn.amenity_per_year, -2.0, 2.0);
 
     let b = &s.behaviour;
     for (key, value, lo, hi) in [

@@ -1,0 +1,195 @@
+//! Every scenario key documented in `docs/scenarios.md` is read by the simulation: changing it
+//! (to another valid value) changes the output tables. A documented key without effect fails.
+
+use migrasim::engine::{Plan, Simulation};
+use migrasim::geo::Geography;
+use migrasim::report::{RunOutput, tables};
+use migrasim::scenario::{self, Scenario};
+use rayon::prelude::*;
+use toml::Value;
+
+const DOCS: &str = include_str!("../docs/scenarios.md");
+
+/// Dotted keys from the tables of section 2 ("Keys") of the scenario reference.
+fn documented_keys() -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut in_keys = false;
+    let mut sections: Vec<String> = Vec::new();
+    for line in DOCS.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            in_keys = heading.starts_with("2.");
+            continue;
+        }
+        if !in_keys {
+            continue;
+        }
+        if line.starts_with("### ") {
+            sections = line
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|s| s.starts_with('[') && s.ends_with(']'))
+                .map(|s| s.trim_matches(|c| c == '[' || c == ']').to_string())
+                .collect();
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("| `") {
+            let key = rest.split('`').next().unwrap_or("");
+            for section in &sections {
+                keys.push(format!("{section}.{key}"));
+            }
+        }
+    }
+    keys
+}
+
+fn base_table() -> toml::Table {
+    let mut s = Scenario::default();
+    s.name = "keys".into();
+    s.run.households = 6_000;
+    s.run.last_year = 2026;
+    toml::from_str(&s.to_toml()).unwrap()
+}
+
+fn get<'a>(table: &'a toml::Table, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let value = table.get(*first)?;
+    if rest.is_empty() {
+        Some(value)
+    } else {
+        get(value.as_table()?, rest)
+    }
+}
+
+fn set(table: &mut toml::Table, path: &[&str], value: Value) {
+    let (first, rest) = path.split_first().unwrap();
+    if rest.is_empty() {
+        table.insert(first.to_string(), value);
+    } else {
+        let entry = table
+            .entry(first.to_string())
+            .or_insert_with(|| Value::Table(toml::Table::new()));
+        set(entry.as_table_mut().unwrap(), rest, value);
+    }
+}
+
+/// Other values to try for a key, in order; the first that validates is used.
+fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
+    let scaled = |f: f64| vec![f * 1.5 + 0.05, f * 0.5, f + 1.0, f - 0.5, 0.0, 1.0];
+    match current {
+        Some(Value::Integer(i)) => [i + 3, i * 2 + 1, i + 1, i - 1]
+            .into_iter()
+            .map(Value::Integer)
+            .collect(),
+        Some(Value::Float(f)) => scaled(*f).into_iter().map(Value::Float).collect(),
+        Some(Value::Boolean(b)) => vec![Value::Boolean(!b)],
+        Some(Value::Array(items)) => [1.5, 0.5]
+            .into_iter()
+            .map(|factor| {
+                Value::Array(
+                    items
+                        .iter()
+                        .map(|v| match v {
+                            Value::Float(f) => Value::Float(f * factor + 0.05),
+                            Value::Integer(i) => Value::Float(*i as f64 * factor + 0.05),
+                            other => other.clone(),
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
+        Some(Value::Table(map)) if leaf == "members" => {
+            let mut emptied = map.clone();
+            if let Some(first) = map.keys().next() {
+                emptied.insert(first.clone(), Value::Array(Vec::new()));
+            }
+            vec![Value::Table(emptied)]
+        }
+        _ => match leaf {
+            "regime_overrides" => vec![toml::from_str("Shenzhen = \"open\"").map(Value::Table).unwrap()],
+            "quota_overrides" => vec![toml::from_str("Beijing = 5.0").map(Value::Table).unwrap()],
+            "annual_quota_pct" => vec![Value::Float(2.0)],
+            "no_quota_from" => vec![Value::Integer(2025)],
+            "education_exemption" => vec![Value::String("junior".into())],
+            _ => Vec::new(),
+        },
+    }
+}
+
+fn outputs(text: &str) -> Option<Vec<(&'static str, String)>> {
+    let geo = Geography::embedded();
+    let scenario = scenario::from_str("keys", text).ok()?;
+    let plan = Plan::from_scenario(scenario, geo).ok()?;
+    let mut sim = Simulation::new(geo, plan);
+    sim.run(|_| {});
+    Some(tables(&RunOutput::from_simulation(&sim, 1)))
+}
+
+#[test]
+fn the_reference_documents_the_main_sections() {
+    let keys = documented_keys();
+    for key in [
+        "run.households",
+        "settlement.points.annual_quota_pct",
+        "settlement.points_formula.cutoff",
+        "services.nonhukou_share",
+        "potential_regions.members",
+        "metro_areas.commute_share",
+        "renewal.cheap_housing_removed_pct",
+        "behaviour.stay_bonus",
+    ] {
+        assert!(keys.contains(&key.to_string()), "docs/scenarios.md lacks `{key}`");
+    }
+}
+
+#[test]
+fn every_scenario_key_is_documented() {
+    let documented = documented_keys();
+    let mut missing = Vec::new();
+    fn walk(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+        for (key, value) in table {
+            let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+            match value {
+                Value::Table(t) if !path.ends_with("members") && !path.ends_with("overrides") && t.keys().all(|k| k.parse::<i32>().is_err()) && !t.is_empty() => walk(&path, t, out),
+                _ => out.push(path),
+            }
+        }
+    }
+    let mut all = Vec::new();
+    walk("", &base_table(), &mut all);
+    for key in all {
+        if key == "name" || key == "description" {
+            continue;
+        }
+        if !documented.contains(&key) {
+            missing.push(key);
+        }
+    }
+    assert!(missing.is_empty(), "keys missing from docs/scenarios.md: {missing:?}");
+}
+
+#[test]
+fn every_documented_key_changes_the_outputs() {
+    let base_text = toml::to_string(&base_table()).unwrap();
+    let base = outputs(&base_text).expect("base scenario runs");
+    let keys = documented_keys();
+    assert!(keys.len() > 60, "only {} keys parsed from the docs", keys.len());
+    let failures: Vec<String> = keys
+        .par_iter()
+        .filter_map(|key| {
+            let path: Vec<&str> = key.split('.').collect();
+            let table = base_table();
+            let current = get(&table, &path);
+            for candidate in candidates(path.last().unwrap(), current) {
+                let mut changed = table.clone();
+                set(&mut changed, &path, candidate.clone());
+                let text = toml::to_string(&changed).unwrap();
+                if let Some(out) = outputs(&text) {
+                    return (out == base).then(|| format!("{key} = {candidate}"));
+                }
+            }
+            Some(format!("{key}: no valid alternative value found"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "documented keys without effect: {failures:?}");
+}

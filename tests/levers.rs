@@ -1,0 +1,284 @@
+//! Direction tests: every lever of the plan moves the outcome the documented way. Each test runs
+//! a small population twice with the same seed (common random numbers), once with the lever
+//! changed, and compares.
+
+use migrasim::engine::{Plan, Simulation, YearRecord};
+use migrasim::geo::Geography;
+use migrasim::report::national_row;
+use migrasim::scenario::{self, Regime};
+
+const HOUSEHOLDS: u64 = 40_000;
+
+struct Outcome {
+    plan: Plan,
+    records: Vec<YearRecord>,
+    persons_per_member: f64,
+}
+
+/// Runs the code defaults (2019–2023 policy) plus `toml` at a small size.
+fn run(toml: &str) -> Outcome {
+    let geo = Geography::embedded();
+    let text = format!("[run]\nhouseholds = {HOUSEHOLDS}\nseed = 99\n{toml}");
+    let scenario = scenario::from_str("lever", &text).expect("test scenario is valid");
+    let plan = Plan::from_scenario(scenario, geo).expect("test scenario resolves");
+    let mut sim = Simulation::new(geo, plan.clone());
+    sim.run(|_| {});
+    Outcome {
+        plan,
+        persons_per_member: sim.persons_per_member,
+        records: sim.records,
+    }
+}
+
+impl Outcome {
+    /// Sum over simulated years of a unit count, over the units `keep` selects.
+    fn total(&self, keep: impl Fn(usize) -> bool, count: impl Fn(&migrasim::engine::aggregate::UnitCounts) -> u64) -> u64 {
+        self.records[1..]
+            .iter()
+            .flat_map(|r| r.units.iter().enumerate())
+            .filter(|(u, _)| keep(*u))
+            .map(|(_, c)| count(c))
+            .sum()
+    }
+
+    fn settlements_in(&self, regime: Regime) -> u64 {
+        self.total(|u| self.plan.regimes[u] == regime, |c| c.settlements)
+    }
+
+    fn settlements(&self) -> u64 {
+        self.total(|_| true, |c| c.settlements)
+    }
+
+    fn last(&self) -> &YearRecord {
+        self.records.last().unwrap()
+    }
+
+    /// Urban residents of the selected units in the last year.
+    fn urban_last(&self, keep: impl Fn(usize) -> bool) -> u64 {
+        self.last()
+            .units
+            .iter()
+            .enumerate()
+            .filter(|(u, _)| keep(*u))
+            .map(|(_, c)| c.urban)
+            .sum()
+    }
+
+    fn national_last(&self) -> migrasim::report::NationalRow {
+        national_row(self.last(), self.persons_per_member)
+    }
+
+    fn rural_to_urban(&self) -> u64 {
+        self.records.iter().map(|r| r.national.rural_to_urban).sum()
+    }
+}
+
+fn unit(name: &str) -> usize {
+    Geography::embedded().find(name).unwrap().index()
+}
+
+#[test]
+fn dropping_quotas_raises_settlements_in_points_cities() {
+    let base = run("");
+    let free = run("[settlement.points]\nno_quota_from = 2024\n");
+    assert!(free.settlements_in(Regime::Points) > base.settlements_in(Regime::Points));
+}
+
+#[test]
+fn a_larger_quota_raises_settlements_in_points_cities() {
+    let base = run("");
+    let more = run("[settlement.points]\nannual_quota_pct = 2.0\n");
+    assert!(more.settlements_in(Regime::Points) > base.settlements_in(Regime::Points));
+}
+
+#[test]
+fn requiring_land_surrender_lowers_settlements() {
+    let base = run("");
+    let surrender = run("[settlement]\nland_surrender_required = true\n");
+    assert!(surrender.settlements() < base.settlements());
+}
+
+#[test]
+fn longer_insurance_requirements_lower_settlements_in_relaxed_cities() {
+    let base = run("");
+    let strict = run("[settlement.relaxed]\nmin_insurance_years = 8\n");
+    assert!(strict.settlements_in(Regime::Relaxed) < base.settlements_in(Regime::Relaxed));
+    let strict = run("[settlement.relaxed]\nmin_residence_years = 8\n");
+    assert!(strict.settlements_in(Regime::Relaxed) < base.settlements_in(Regime::Relaxed));
+}
+
+#[test]
+fn an_education_alternative_raises_settlements() {
+    let base = run("");
+    let graduates = run("[settlement.relaxed]\neducation_exemption = \"senior\"\n");
+    assert!(graduates.settlements_in(Regime::Relaxed) > base.settlements_in(Regime::Relaxed));
+}
+
+#[test]
+fn a_higher_points_cutoff_lowers_points_applications() {
+    let base = run("");
+    let strict = run("[settlement.points_formula]\ncutoff = 120\n");
+    let applicants = |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
+    assert!(applicants(&strict) < applicants(&base));
+    let generous = run("[settlement.points_formula]\nper_insurance_year = 15\n");
+    assert!(applicants(&generous) > applicants(&base));
+}
+
+#[test]
+fn opening_a_named_city_raises_its_settlements() {
+    let shenzhen = unit("Shenzhen");
+    let base = run("");
+    let open = run("[settlement.regime_overrides]\nShenzhen = \"open\"\n");
+    assert_eq!(open.plan.regimes[shenzhen], Regime::Open);
+    let settled = |o: &Outcome| o.total(|u| u == shenzhen, |c| c.settlements);
+    assert!(settled(&open) > settled(&base));
+}
+
+#[test]
+fn a_unit_quota_override_binds_that_unit_only() {
+    let beijing = unit("Beijing");
+    let shanghai = unit("Shanghai");
+    let closed = run("[settlement.quota_overrides]\nBeijing = 0.0\n");
+    let wide = run("[settlement.quota_overrides]\nBeijing = 5.0\n");
+    let settled = |o: &Outcome, city: usize| o.total(|u| u == city, |c| c.settlements);
+    assert_eq!(settled(&closed, beijing), 0);
+    assert!(settled(&wide, beijing) > 0);
+    assert!(settled(&closed, shanghai) > 0, "other points cities keep their quota");
+}
+
+#[test]
+fn raising_relaxed_cities_to_open_thresholds_changes_their_regime() {
+    let open = run("[settlement]\nopen_below_urban_district = 5_000_000\n");
+    assert!(open.plan.regimes.iter().all(|r| *r != Regime::Relaxed));
+    let base = run("");
+    assert!(open.settlements_in(Regime::Open) > base.settlements_in(Regime::Open));
+}
+
+#[test]
+fn easier_procedures_raise_settlements() {
+    let base = run("");
+    let easy = run("[settlement.willingness]\nprocedure_ease = 1.0\n");
+    assert!(easy.settlements() > base.settlements());
+}
+
+#[test]
+fn a_services_stall_lowers_reunification_of_left_behind_children() {
+    let base = run("[services]\nnonhukou_share = { 2023 = 0.6, 2029 = 0.9 }\n");
+    let stall = run("[services]\nnonhukou_share = 0.3\nper_residence_year = 0.0\n");
+    assert!(
+        stall.national_last().left_behind_children > base.national_last().left_behind_children
+    );
+}
+
+#[test]
+fn more_school_places_raise_the_public_school_share_and_reunification() {
+    let base = run("");
+    let more = run("[services]\nschool_seat_growth_pct = 5.0\n");
+    assert!(more.national_last().public_school_share_pct > base.national_last().public_school_share_pct);
+    assert!(more.national_last().left_behind_children < base.national_last().left_behind_children);
+}
+
+#[test]
+fn no_fiscal_link_lowers_school_place_growth() {
+    let base = run("");
+    let unlinked = run("[fiscal]\nlink = false\n");
+    assert!(
+        unlinked.national_last().public_school_share_pct
+            < base.national_last().public_school_share_pct
+    );
+}
+
+#[test]
+fn job_growth_and_employment_services_pull_rural_households_to_cities() {
+    let base = run("");
+    let jobs = run("[jobs]\ngrowth_pct = 4.0\n");
+    assert!(jobs.rural_to_urban() > base.rural_to_urban());
+    let services = run("[jobs]\nnonhukou_job_finding = { 2023 = 0.95, 2025 = 1.0 }\n");
+    assert!(services.rural_to_urban() > base.rural_to_urban());
+}
+
+#[test]
+fn vocational_training_raises_points_applications() {
+    let base = run("");
+    let trained = run("[jobs]\nskill_upgrade_pct = 10.0\n");
+    let applicants = |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
+    assert!(applicants(&trained) > applicants(&base));
+}
+
+#[test]
+fn affordable_housing_open_to_migrants_raises_urban_population() {
+    let base = run("");
+    let housing = run("[housing]\naffordable_units_per_year = 20_000_000\naffordable_access = 1.0\n");
+    assert!(housing.national_last().urban_residents > base.national_last().urban_residents);
+}
+
+#[test]
+fn affordable_housing_weighted_to_points_cities_draws_migrants_there() {
+    let even = run("[housing]\naffordable_units_per_year = 20_000_000\naffordable_access = 1.0\n");
+    let points = run(
+        "[housing]\naffordable_units_per_year = 20_000_000\naffordable_access = 1.0\n[housing.regime_weights]\nopen = 0.0\nrelaxed = 0.0\npoints = 1.0\n",
+    );
+    let arrivals = |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.arrivals);
+    assert!(arrivals(&points) > arrivals(&even));
+}
+
+#[test]
+fn insurance_coverage_and_portability_drive_settlement_in_relaxed_cities() {
+    let base = run("");
+    let covered = run("[social_insurance]\ncoverage_pct = 95.0\n");
+    assert!(covered.settlements_in(Regime::Relaxed) > base.settlements_in(Regime::Relaxed));
+    let fixed = run("[social_insurance]\nportable = false\n");
+    let movers_settle = |o: &Outcome| o.settlements_in(Regime::Relaxed) + o.settlements_in(Regime::Points);
+    assert!(movers_settle(&fixed) <= movers_settle(&base));
+}
+
+#[test]
+fn a_potential_region_push_raises_the_urban_population_of_member_units() {
+    let base = run("");
+    let push = run("[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\nnearby_preference = 1.0\n");
+    let members = |o: &Outcome| o.urban_last(|u| o.plan.potential_region[u].is_some());
+    assert!(members(&push) > members(&base));
+}
+
+#[test]
+fn potential_region_membership_is_editable() {
+    let none = run("[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\n[potential_regions.members]\n\"North Anhui\" = []\n");
+    let north_anhui = ["341300", "340600", "341600", "341200", "340300", "340400"].map(unit);
+    assert!(north_anhui.iter().all(|&u| none.plan.potential_region[u].is_none()));
+    let with = run("[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\n");
+    let urban = |o: &Outcome| o.urban_last(|u| north_anhui.contains(&u));
+    assert!(urban(&with) > urban(&none));
+}
+
+#[test]
+fn metro_integration_raises_the_urban_population_of_member_units() {
+    let base = run("");
+    let members = |o: &Outcome| {
+        o.urban_last(|u| o.plan.metros.iter().any(|m| m.members.contains(&u) && m.core != u))
+    };
+    let relocation = run("[metro_areas]\njob_relocation_pct = 5.0\n");
+    assert!(members(&relocation) > members(&base));
+    let commuting = run("[metro_areas]\ncommute_share = 0.5\n");
+    assert!(members(&commuting) > members(&base));
+}
+
+#[test]
+fn urban_village_redevelopment_deters_arrivals_and_amenity_attracts_them() {
+    let base = run("");
+    let big = |o: &Outcome, u: usize| {
+        Geography::embedded().units[u].pop_urban_district_2020 >= 3_000_000.0
+            && o.plan.regimes[u] != Regime::Open
+    };
+    let arrivals = |o: &Outcome| o.total(|u| big(o, u), |c| c.arrivals);
+    let redevelopment = run("[renewal]\ncheap_housing_removed_pct = 5.0\n");
+    assert!(arrivals(&redevelopment) < arrivals(&base));
+    let amenity = run("[renewal]\namenity_per_year = 0.2\n");
+    assert!(arrivals(&amenity) > arrivals(&base));
+}
+
+#[test]
+fn more_in_place_urbanization_raises_the_urbanization_rate() {
+    let base = run("");
+    let more = run("[in_place]\nrate_pct = 2.0\n");
+    assert!(more.national_last().urbanization_rate_pct > base.national_last().urbanization_rate_pct);
+}
