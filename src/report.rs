@@ -73,6 +73,7 @@ pub struct NationalRow {
     pub deaths: f64,
     pub left_behind_children: f64,
     pub public_school_share_pct: f64,
+    pub migrant_heads_senior_plus_pct: f64,
 }
 
 fn sum(units: &[UnitCounts], f: impl Fn(&UnitCounts) -> u64) -> u64 {
@@ -125,6 +126,7 @@ pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
         } else {
             100.0
         },
+        migrant_heads_senior_plus_pct: pct(n.migrant_heads_senior_plus, n.migrant_heads),
     }
 }
 
@@ -194,7 +196,7 @@ pub fn tables(out: &RunOutput) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_population,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct";
+pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_population,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct,migrant_heads_senior_plus_pct";
 
 fn national_csv(out: &RunOutput) -> String {
     let mut text = String::from(NATIONAL_COLUMNS);
@@ -203,7 +205,7 @@ fn national_csv(out: &RunOutput) -> String {
         let r = national_row(record, out.persons_per_member);
         let _ = writeln!(
             text,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.year,
             f0(r.population),
             f0(r.urban_residents),
@@ -223,6 +225,7 @@ fn national_csv(out: &RunOutput) -> String {
             f0(r.deaths),
             f0(r.left_behind_children),
             f4(r.public_school_share_pct),
+            f4(r.migrant_heads_senior_plus_pct),
         );
     }
     text

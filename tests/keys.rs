@@ -73,9 +73,45 @@ fn set(table: &mut toml::Table, path: &[&str], value: Value) {
     }
 }
 
-/// Other values to try for a key, in order; the first that validates is used.
+/// Settings some keys need before they can matter at all (e.g. `no_quota_from` needs a quota),
+/// applied to both runs of the comparison.
+fn context(key: &str) -> Vec<(&'static str, Value)> {
+    if key.ends_with(".no_quota_from") {
+        let regime = key.split('.').nth(1).unwrap_or("open");
+        let path: &'static str = match regime {
+            "open" => "settlement.open.annual_quota_pct",
+            "relaxed" => "settlement.relaxed.annual_quota_pct",
+            _ => "settlement.points.annual_quota_pct",
+        };
+        return vec![(path, Value::Float(1.0))];
+    }
+    if key == "settlement.willingness.land_surrender" {
+        return vec![("settlement.land_surrender_required", Value::Boolean(true))];
+    }
+    if key.starts_with("settlement.points_formula.") {
+        // Scores matter for eligibility and for ranking when the quota binds.
+        return vec![
+            ("settlement.willingness.base", Value::Float(0.0)),
+            ("settlement.points.annual_quota_pct", Value::Float(3.0)),
+        ];
+    }
+    Vec::new()
+}
+
+/// Other values to try for a key, in order; the first that validates is used. Large changes
+/// first, so an effect shows even on a small population.
 fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
-    let scaled = |f: f64| vec![f * 1.5 + 0.05, f * 0.5, f + 1.0, f - 0.5, 0.0, 1.0];
+    let scaled = |f: f64| {
+        vec![
+            f * 4.0 + 1.0,
+            f * 1.5 + 0.05,
+            f * 0.5,
+            f + 1.0,
+            f - 0.5,
+            0.0,
+            1.0,
+        ]
+    };
     match current {
         Some(Value::Integer(i)) => [i + 3, i * 2 + 1, i + 1, i - 1]
             .into_iter()
@@ -83,21 +119,29 @@ fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
             .collect(),
         Some(Value::Float(f)) => scaled(*f).into_iter().map(Value::Float).collect(),
         Some(Value::Boolean(b)) => vec![Value::Boolean(!b)],
-        Some(Value::Array(items)) => [1.5, 0.5]
-            .into_iter()
-            .map(|factor| {
+        // Arrays (values by education level): the top level much larger, every level higher,
+        // or every level lower.
+        Some(Value::Array(items)) => {
+            let numbers: Vec<f64> = items
+                .iter()
+                .filter_map(|v| v.as_float().or(v.as_integer().map(|i| i as f64)))
+                .collect();
+            let last = numbers.len().saturating_sub(1);
+            let array = |f: &dyn Fn(usize, f64) -> f64| {
                 Value::Array(
-                    items
+                    numbers
                         .iter()
-                        .map(|v| match v {
-                            Value::Float(f) => Value::Float(f * factor + 0.05),
-                            Value::Integer(i) => Value::Float(*i as f64 * factor + 0.05),
-                            other => other.clone(),
-                        })
+                        .enumerate()
+                        .map(|(i, x)| Value::Float(f(i, *x)))
                         .collect(),
                 )
-            })
-            .collect(),
+            };
+            vec![
+                array(&|i, x| if i == last { x * 2.0 + 0.05 } else { x }),
+                array(&|_, x| x + 20.0),
+                array(&|_, x| x * 0.5),
+            ]
+        }
         Some(Value::Table(map)) if leaf == "members" => {
             let mut emptied = map.clone();
             if let Some(first) = map.keys().next() {
@@ -106,7 +150,11 @@ fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
             vec![Value::Table(emptied)]
         }
         _ => match leaf {
-            "regime_overrides" => vec![toml::from_str("Shenzhen = \"open\"").map(Value::Table).unwrap()],
+            "regime_overrides" => vec![
+                toml::from_str("Shenzhen = \"open\"")
+                    .map(Value::Table)
+                    .unwrap(),
+            ],
             "quota_overrides" => vec![toml::from_str("Beijing = 5.0").map(Value::Table).unwrap()],
             "annual_quota_pct" => vec![Value::Float(2.0)],
             "no_quota_from" => vec![Value::Integer(2025)],
@@ -138,7 +186,10 @@ fn the_reference_documents_the_main_sections() {
         "renewal.cheap_housing_removed_pct",
         "behaviour.stay_bonus",
     ] {
-        assert!(keys.contains(&key.to_string()), "docs/scenarios.md lacks `{key}`");
+        assert!(
+            keys.contains(&key.to_string()),
+            "docs/scenarios.md lacks `{key}`"
+        );
     }
 }
 
@@ -148,9 +199,20 @@ fn every_scenario_key_is_documented() {
     let mut missing = Vec::new();
     fn walk(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
         for (key, value) in table {
-            let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
             match value {
-                Value::Table(t) if !path.ends_with("members") && !path.ends_with("overrides") && t.keys().all(|k| k.parse::<i32>().is_err()) && !t.is_empty() => walk(&path, t, out),
+                Value::Table(t)
+                    if !path.ends_with("members")
+                        && !path.ends_with("overrides")
+                        && t.keys().all(|k| k.parse::<i32>().is_err())
+                        && !t.is_empty() =>
+                {
+                    walk(&path, t, out)
+                }
                 _ => out.push(path),
             }
         }
@@ -165,7 +227,10 @@ fn every_scenario_key_is_documented() {
             missing.push(key);
         }
     }
-    assert!(missing.is_empty(), "keys missing from docs/scenarios.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys missing from docs/scenarios.md: {missing:?}"
+    );
 }
 
 #[test]
@@ -173,23 +238,42 @@ fn every_documented_key_changes_the_outputs() {
     let base_text = toml::to_string(&base_table()).unwrap();
     let base = outputs(&base_text).expect("base scenario runs");
     let keys = documented_keys();
-    assert!(keys.len() > 60, "only {} keys parsed from the docs", keys.len());
+    assert!(
+        keys.len() > 60,
+        "only {} keys parsed from the docs",
+        keys.len()
+    );
     let failures: Vec<String> = keys
         .par_iter()
         .filter_map(|key| {
             let path: Vec<&str> = key.split('.').collect();
-            let table = base_table();
+            let mut table = base_table();
+            for (setting, value) in context(key) {
+                set(&mut table, &setting.split('.').collect::<Vec<_>>(), value);
+            }
+            let reference = if context(key).is_empty() {
+                base.clone()
+            } else {
+                outputs(&toml::to_string(&table).unwrap()).expect("context scenario runs")
+            };
             let current = get(&table, &path);
+            let mut tried = Vec::new();
             for candidate in candidates(path.last().unwrap(), current) {
                 let mut changed = table.clone();
                 set(&mut changed, &path, candidate.clone());
                 let text = toml::to_string(&changed).unwrap();
                 if let Some(out) = outputs(&text) {
-                    return (out == base).then(|| format!("{key} = {candidate}"));
+                    if out != reference {
+                        return None;
+                    }
+                    tried.push(candidate.to_string());
                 }
             }
-            Some(format!("{key}: no valid alternative value found"))
+            Some(format!("{key}: no effect with any of {tried:?}"))
         })
         .collect();
-    assert!(failures.is_empty(), "documented keys without effect: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "documented keys without effect: {failures:?}"
+    );
 }

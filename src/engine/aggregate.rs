@@ -79,6 +79,10 @@ pub struct NationalCounts {
     /// Households able to have a child this year (head 20–40, an adult, fewer than 3 children).
     pub fertile_households: u64,
     pub households: u64,
+    /// Heads of urban households holding rural hukou, and those with senior secondary
+    /// education or more (what vocational training moves).
+    pub migrant_heads: u64,
+    pub migrant_heads_senior_plus: u64,
 }
 
 impl NationalCounts {
@@ -94,6 +98,8 @@ impl NationalCounts {
         self.elderly += o.elderly;
         self.fertile_households += o.fertile_households;
         self.households += o.households;
+        self.migrant_heads += o.migrant_heads;
+        self.migrant_heads_senior_plus += o.migrant_heads_senior_plus;
     }
 }
 
@@ -179,6 +185,8 @@ impl Tally {
                 here.hukou_urban_residents += present;
             } else {
                 here.rural_hukou_urban += present;
+                self.national.migrant_heads += 1;
+                self.national.migrant_heads_senior_plus += u64::from(h.education >= 2);
             }
             if h.is_nonhukou_urban() {
                 here.nonhukou_urban += present;

@@ -11,15 +11,23 @@ use rayon::prelude::*;
 /// Monthly wage that scales the wage term (yuan), so utilities stay near zero.
 const WAGE_SCALE: f64 = 5000.0;
 
+/// Destination shares depend on the household type only through whether it has children
+/// (school access); education adds the same wage premium to every city, so it moves the level
+/// of a row (and the choice against the village) but not the shares. Tables are therefore kept
+/// per (origin, with children), and the premium is added on lookup: a quarter of the work.
+const SHARE_ROWS: usize = 2;
+
 #[derive(Debug, Clone)]
 pub struct ChoiceTables {
     units: usize,
-    /// Utility of urban destination j for row (o, k): `[(o·K + k)·n + j]`.
+    /// Utility of urban destination j without the education premium: `[(o·2 + c)·n + j]`.
     urban_utility: Vec<f32>,
-    /// Log-sum over urban destinations per row.
+    /// Log-sum over urban destinations per (o, c), without the education premium.
     iv_urban: Vec<f64>,
-    /// Utility of staying in (or returning to) the rural part of the origin, per row.
-    rural_utility: Vec<f64>,
+    /// Utility of staying in (or returning to) the village.
+    rural_utility: f64,
+    /// β_wage · ln(education wage premium) per education level.
+    premium: [f64; EDUCATION_LEVELS],
     alias_prob: Vec<f32>,
     alias_index: Vec<u16>,
 }
@@ -42,16 +50,22 @@ pub struct ChoiceInputs<'a> {
     pub nearby_bonus: &'a [f64],
 }
 
+/// Row of the per-(origin, household type) count arrays used in calibration.
 #[inline]
 pub fn row(o: usize, k: usize) -> usize {
     o * HOUSEHOLD_TYPES + k
+}
+
+#[inline]
+fn share_row(o: usize, k: usize) -> usize {
+    o * SHARE_ROWS + k % 2
 }
 
 impl ChoiceTables {
     /// Utilities of every (o, k, j); `with_alias` is false while calibrating constants.
     pub fn build(inputs: &ChoiceInputs, with_alias: bool) -> ChoiceTables {
         let n = inputs.geo.len();
-        let rows = n * HOUSEHOLD_TYPES;
+        let rows = n * SHARE_ROWS;
         let s = inputs.scenario;
         let b = &s.behaviour;
         let c = inputs.cities;
@@ -64,8 +78,8 @@ impl ChoiceTables {
         let access_share = s.housing.affordable_access.at(inputs.year);
         let job_finding = s.jobs.nonhukou_job_finding.at(inputs.year);
 
-        // Destination terms shared by every origin: (wage·employment, housing, services by
-        // children, constant).
+        // Destination terms shared by every origin: base (earnings, housing, constants,
+        // amenity) and services without / with children.
         let destination: Vec<[f64; 3]> = (0..n)
             .map(|j| {
                 let earnings = (c.expected_earnings[j] * job_finding / WAGE_SCALE)
@@ -79,8 +93,9 @@ impl ChoiceTables {
                     let p = c.settle_prospect[j];
                     p + (1.0 - p) * newcomer_share * school
                 };
-                let base =
-                    b.beta_wage * earnings - b.beta_housing * housing + inputs.asc[j] + c.amenity[j];
+                let base = b.beta_wage * earnings - b.beta_housing * housing
+                    + inputs.asc[j]
+                    + c.amenity[j];
                 [
                     base,
                     b.beta_services * access(1.0),
@@ -91,67 +106,57 @@ impl ChoiceTables {
 
         let mut urban_utility = vec![0f32; rows * n];
         let mut iv_urban = vec![0f64; rows];
-        let mut rural_utility = vec![0f64; rows];
-        let rural_base = inputs.rural_asc + b.beta_wage * c.rural_income_index.ln();
         urban_utility
-            .par_chunks_mut(HOUSEHOLD_TYPES * n)
-            .zip(iv_urban.par_chunks_mut(HOUSEHOLD_TYPES))
-            .zip(rural_utility.par_chunks_mut(HOUSEHOLD_TYPES))
+            .par_chunks_mut(SHARE_ROWS * n)
+            .zip(iv_urban.par_chunks_mut(SHARE_ROWS))
             .enumerate()
-            .for_each(|(o, ((utilities, ivs), rurals))| {
+            .for_each(|(o, (utilities, ivs))| {
                 let origin = &inputs.geo.units[o];
                 let members = inputs.origin_members[o].max(1.0);
-                let mut origin_terms = vec![0f64; n];
-                for (j, term) in origin_terms.iter_mut().enumerate() {
-                    let km = if j == o {
-                        s.initial.own_unit_distance_km
-                    } else {
-                        inputs.geo.distance_km(o, j)
-                    };
-                    let per_mille = 1000.0 * f64::from(inputs.network[o * n + j]) / members;
-                    *term = -b.beta_distance * (1.0 + km / 100.0).ln()
-                        + b.beta_network * (1.0 + per_mille).ln()
-                        + if j == o {
-                            b.beta_own_unit + inputs.nearby_bonus[o]
-                        } else {
-                            0.0
-                        }
-                        + if inputs.geo.units[j].province == origin.province {
-                            b.beta_same_province
-                        } else {
-                            0.0
-                        };
-                }
-                for k in 0..HOUSEHOLD_TYPES {
-                    let education = k / 2;
-                    let with_children = k % 2 == 1;
-                    let premium = b.beta_wage
-                        * b.education_wage_premium[education.min(EDUCATION_LEVELS - 1)].ln();
-                    let row_utilities = &mut utilities[k * n..(k + 1) * n];
+                for (with_children, (row_utilities, iv)) in
+                    utilities.chunks_mut(n).zip(ivs.iter_mut()).enumerate()
+                {
                     let mut max = f64::NEG_INFINITY;
-                    for j in 0..n {
+                    for (j, slot) in row_utilities.iter_mut().enumerate() {
+                        let km = if j == o {
+                            s.initial.own_unit_distance_km
+                        } else {
+                            inputs.geo.distance_km(o, j)
+                        };
+                        let per_mille = 1000.0 * f64::from(inputs.network[o * n + j]) / members;
                         let d = &destination[j];
-                        let v = d[0]
-                            + premium
-                            + if with_children { d[2] } else { d[1] }
-                            + origin_terms[j];
-                        row_utilities[j] = v as f32;
+                        let v = d[0] + d[1 + with_children]
+                            - b.beta_distance * (1.0 + km / 100.0).ln()
+                            + b.beta_network * (1.0 + per_mille).ln()
+                            + if j == o {
+                                b.beta_own_unit + inputs.nearby_bonus[o]
+                            } else {
+                                0.0
+                            }
+                            + if inputs.geo.units[j].province == origin.province {
+                                b.beta_same_province
+                            } else {
+                                0.0
+                            };
+                        *slot = v as f32;
                         max = max.max(v);
                     }
                     let sum: f64 = row_utilities
                         .iter()
                         .map(|&v| (f64::from(v) - max).exp())
                         .sum();
-                    ivs[k] = max + sum.ln();
-                    rurals[k] = rural_base;
+                    *iv = max + sum.ln();
                 }
             });
 
+        let premium =
+            std::array::from_fn(|level| b.beta_wage * b.education_wage_premium[level].ln());
         let mut tables = ChoiceTables {
             units: n,
             urban_utility,
             iv_urban,
-            rural_utility,
+            rural_utility: inputs.rural_asc + b.beta_wage * c.rural_income_index.ln(),
+            premium,
             alias_prob: Vec::new(),
             alias_index: Vec::new(),
         };
@@ -205,14 +210,14 @@ impl ChoiceTables {
         self.alias_index = index;
     }
 
-    /// Draws an urban destination for row (o, k) from one uniform number.
+    /// Draws an urban destination for origin o and household type k from one uniform number.
     #[inline]
     pub fn draw_urban(&self, o: usize, k: usize, u: f64) -> usize {
         let n = self.units;
         let scaled = u * n as f64;
         let column = (scaled as usize).min(n - 1);
         let fraction = (scaled - column as f64) as f32;
-        let at = row(o, k) * n + column;
+        let at = share_row(o, k) * n + column;
         if fraction < self.alias_prob[at] {
             column
         } else {
@@ -222,23 +227,24 @@ impl ChoiceTables {
 
     #[inline]
     pub fn urban_utility(&self, o: usize, k: usize, j: usize) -> f64 {
-        f64::from(self.urban_utility[row(o, k) * self.units + j])
+        f64::from(self.urban_utility[share_row(o, k) * self.units + j]) + self.premium[k / 2]
     }
 
     #[inline]
     pub fn iv_urban(&self, o: usize, k: usize) -> f64 {
-        self.iv_urban[row(o, k)]
+        self.iv_urban[share_row(o, k)] + self.premium[k / 2]
     }
 
     #[inline]
-    pub fn rural_utility(&self, o: usize, k: usize) -> f64 {
-        self.rural_utility[row(o, k)]
+    pub fn rural_utility(&self, _o: usize, _k: usize) -> f64 {
+        self.rural_utility
     }
 
     /// Probability of choosing urban destination j in row (o, k) among urban destinations.
     #[inline]
     pub fn urban_share(&self, o: usize, k: usize, j: usize) -> f64 {
-        (self.urban_utility(o, k, j) - self.iv_urban(o, k)).exp()
+        let r = share_row(o, k);
+        (f64::from(self.urban_utility[r * self.units + j]) - self.iv_urban[r]).exp()
     }
 }
 
@@ -248,11 +254,13 @@ mod tests {
 
     #[test]
     fn alias_draws_follow_the_logit_shares() {
+        let row = [0.0, (2.0f32).ln(), (3.0f32).ln(), (4.0f32).ln()];
         let mut t = ChoiceTables {
             units: 4,
-            urban_utility: vec![0.0, (2.0f32).ln(), (3.0f32).ln(), (4.0f32).ln()],
-            iv_urban: vec![(10.0f64).ln()],
-            rural_utility: vec![0.0],
+            urban_utility: [row, row].concat(),
+            iv_urban: vec![(10.0f64).ln(); 2],
+            rural_utility: 0.0,
+            premium: [0.0; EDUCATION_LEVELS],
             alias_prob: Vec::new(),
             alias_index: Vec::new(),
         };

@@ -77,7 +77,11 @@ impl Cities {
             employment_rate: vec![employment; n],
             base_cost: vec![0.0; n],
             urban0: vec![0.0; n],
-            district: geo.units.iter().map(|u| u.pop_urban_district_2020).collect(),
+            district: geo
+                .units
+                .iter()
+                .map(|u| u.pop_urban_district_2020)
+                .collect(),
             housing_cost: vec![0.0; n],
             school_access: vec![0.0; n],
             affordable_units: vec![0.0; n],

@@ -480,12 +480,8 @@ impl<'g> Simulation<'g> {
         let n = self.geo.len();
         let provinces = self.geo.provinces.len();
         let started = Instant::now();
-        self.cities.update(
-            &self.plan,
-            year,
-            &self.last,
-            self.persons_per_member,
-        );
+        self.cities
+            .update(&self.plan, year, &self.last, self.persons_per_member);
         let tables = self.tables_for(
             &self.plan,
             &self.cities,
@@ -516,16 +512,14 @@ impl<'g> Simulation<'g> {
                 .reduce(|| Tally::new(n, provinces), Tally::merge);
 
             let thresholds: Vec<Threshold> = (0..n)
-                .map(|u| {
-                    match self.plan.quota_fraction(u, year) {
-                        None => Threshold::ADMIT_ALL,
-                        Some(fraction) => {
-                            let quota = fraction * self.last.units[u].nonhukou_urban as f64;
-                            step::threshold(
-                                &decisions.applications[u * SCORE_BINS..(u + 1) * SCORE_BINS],
-                                quota,
-                            )
-                        }
+                .map(|u| match self.plan.quota_fraction(u, year) {
+                    None => Threshold::ADMIT_ALL,
+                    Some(fraction) => {
+                        let quota = fraction * self.last.units[u].nonhukou_urban as f64;
+                        step::threshold(
+                            &decisions.applications[u * SCORE_BINS..(u + 1) * SCORE_BINS],
+                            quota,
+                        )
                     }
                 })
                 .collect();
