@@ -1,7 +1,9 @@
 //! Command-line interface: arguments parsed once into typed values, errors mapped to exit codes
 //! (0 success, 2 bad input, 1 anything else). CLI types stay in this module.
 
-use crate::engine::{Plan, Simulation};
+use crate::compare::{self, Compared};
+use crate::engine::Plan;
+use crate::ensemble;
 use crate::geo::Geography;
 use crate::household::Household;
 use crate::report::{self, RunOutput};
@@ -15,7 +17,7 @@ use std::time::Instant;
     name = "migrasim",
     version,
     about = "Agent-based simulator of China's rural-to-urban migration under the 2024–2029 new-urbanization action plan",
-    after_help = "Examples:\n  migrasim run scenarios/baseline.toml\n  migrasim run scenarios/status-quo.toml --households 1000000 --threads 2 --out /tmp/sq\n  migrasim validate scenarios/baseline.toml"
+    after_help = "Examples:\n  migrasim run scenarios/baseline.toml\n  migrasim run scenarios/status-quo.toml --households 1000000 --replicates 10 --out /tmp/sq\n  migrasim compare scenarios/baseline.toml scenarios/status-quo.toml --replicates 10\n  migrasim validate scenarios/baseline.toml"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -24,8 +26,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Simulate a scenario and write tables, manifest and charts.
+    /// Simulate a scenario and write tables, manifest, charts and report.md.
     Run(RunArgs),
+    /// Run two or more scenarios with common random numbers and compare them.
+    Compare(CompareArgs),
     /// Check a scenario file and print it fully resolved (after `extends`).
     Validate(ValidateArgs),
 }
@@ -41,14 +45,10 @@ pub struct Overrides {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Scenario file (TOML).
-    pub scenario: PathBuf,
-    /// Output folder [default: output/<scenario name>/].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    #[command(flatten)]
-    pub overrides: Overrides,
+pub struct Execution {
+    /// Replicate runs with seeds derived from the scenario seed (bands in tables and charts).
+    #[arg(long, value_name = "R", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub replicates: u32,
     /// Worker threads [default: all cores].
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
@@ -58,6 +58,33 @@ pub struct RunArgs {
     /// Print phase timings and synthesis details.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Output folder [default: output/<scenario name>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    #[command(flatten)]
+    pub execution: Execution,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Scenario files (TOML); the first is the reference for differences.
+    #[arg(num_args = 2.., required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// Output folder [default: output/compare-<names>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    #[command(flatten)]
+    pub execution: Execution,
 }
 
 #[derive(Debug, Args)]
@@ -161,16 +188,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Run(args) => run_scenario(&args, geo),
+        Command::Compare(args) => compare_scenarios(&args, geo),
     }
 }
 
-fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError> {
-    let plan = prepare(&args.scenario, &args.overrides, geo)?;
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("output").join(&plan.scenario.name));
-    let threads = args
+fn thread_pool(execution: &Execution) -> Result<(rayon::ThreadPool, usize), CliError> {
+    let threads = execution
         .threads
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -178,63 +201,146 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
         .num_threads(threads)
         .build()
         .map_err(|e| CliError::Failure(format!("cannot start {threads} threads: {e}")))?;
+    Ok((pool, threads))
+}
 
-    let started = Instant::now();
-    let years = (plan.scenario.run.last_year - plan.scenario.run.first_year + 1) as u64;
-    let progress = if args.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let bar = indicatif::ProgressBar::new(years);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} years")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_message("synthesis");
-        bar
-    };
+fn progress_bar(execution: &Execution, total: u64) -> indicatif::ProgressBar {
+    if execution.quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} years")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Runs every replicate of `plan`, advancing `bar` by one per simulated year.
+fn simulate(
+    geo: &Geography,
+    plan: &Plan,
+    seeds: &[u64],
+    bar: &indicatif::ProgressBar,
+) -> Vec<ensemble::RunResult> {
     let name = plan.scenario.name.clone();
-    let households = plan.scenario.run.households;
+    ensemble::run_replicates(geo, plan, seeds, |replicate, year| {
+        bar.set_message(format!("{name} r{replicate} {year}"));
+        bar.inc(1);
+    })
+}
+
+fn years(plan: &Plan) -> u64 {
+    (plan.scenario.run.last_year - plan.scenario.run.first_year + 1) as u64
+}
+
+fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError> {
+    let plan = prepare(&args.scenario, &args.overrides, geo)?;
+    let execution = &args.execution;
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("output").join(&plan.scenario.name));
+    let (pool, threads) = thread_pool(execution)?;
+    let started = Instant::now();
+    let seeds = ensemble::replicate_seeds(plan.scenario.run.seed, execution.replicates);
+    let bar = progress_bar(execution, years(&plan) * seeds.len() as u64);
     let files = pool.install(|| -> Result<Vec<PathBuf>, CliError> {
-        let mut sim = Simulation::new(geo, plan);
-        progress.set_message("simulating");
-        sim.run(|year| {
-            progress.set_message(year.to_string());
-            progress.inc(1);
-        });
-        progress.finish_and_clear();
-        let output = RunOutput::from_simulation(&sim, threads);
-        let files = report::write_run(&out_dir, &output)
-            .map_err(|e| CliError::Failure(e.to_string()))?;
-        if args.verbose {
-            eprintln!(
-                "synthesis {:.2}s, calibration {:.2}s, cities+tables {:.2}s, household passes {:.2}s; {:.4} persons per member; {:?}",
-                sim.timings.synthesis,
-                sim.timings.calibration,
-                sim.timings.cities_and_tables,
-                sim.timings.household_passes,
-                sim.persons_per_member,
-                sim.synthesis
-            );
-        }
-        if !args.quiet {
-            for record in &sim.records {
-                let row = report::national_row(record, sim.persons_per_member);
+        let runs = simulate(geo, &plan, &seeds, &bar);
+        bar.finish_and_clear();
+        if execution.verbose {
+            for run in &runs {
                 eprintln!(
-                    "{}  urbanization {:.2}%  hukou {:.2}%  gap {:.2} pp  settlements {:.2}M",
-                    row.year,
-                    row.urbanization_rate_pct,
-                    row.hukou_urbanization_rate_pct,
-                    row.gap_pp,
-                    row.settlements / 1e6
+                    "seed {}: synthesis {:.2}s, calibration {:.2}s, cities+tables {:.2}s, household passes {:.2}s; {:.4} persons per member; {:?}",
+                    run.seed,
+                    run.timings.synthesis,
+                    run.timings.calibration,
+                    run.timings.cities_and_tables,
+                    run.timings.household_passes,
+                    run.persons_per_member,
+                    run.synthesis
                 );
             }
         }
-        Ok(files)
+        if !execution.quiet {
+            let metrics: Vec<_> = runs.iter().map(|r| ensemble::metrics(geo, &plan, r)).collect();
+            let urban = ensemble::bands(&metrics, |m| m.urbanization_rate_pct);
+            let hukou = ensemble::bands(&metrics, |m| m.hukou_urbanization_rate_pct);
+            let gap = ensemble::bands(&metrics, |m| m.gap_pp);
+            let settled = ensemble::bands(&metrics, |m| m.settlements / 1e6);
+            for i in 0..urban.len() {
+                eprintln!(
+                    "{}  urbanization {:.2}%  hukou {:.2}%  gap {:.2} pp  settlements {:.2}M",
+                    urban[i].0, urban[i].1.mean, hukou[i].1.mean, gap[i].1.mean, settled[i].1.mean
+                );
+            }
+        }
+        let output = RunOutput {
+            geo,
+            plan: &plan,
+            runs: &runs,
+            threads,
+        };
+        report::write_run(&out_dir, &output).map_err(|e| CliError::Failure(e.to_string()))
     })?;
-    if !args.quiet {
+    if !execution.quiet {
         eprintln!(
-            "{name}: {households} households on {threads} threads in {:.1}s; wrote {} files to {}",
+            "{}: {} households × {} replicate(s) on {threads} threads in {:.1}s; wrote {} files to {}",
+            plan.scenario.name,
+            plan.scenario.run.households,
+            seeds.len(),
+            started.elapsed().as_secs_f64(),
+            files.len(),
+            out_dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), CliError> {
+    let execution = &args.execution;
+    let mut plans = Vec::with_capacity(args.scenarios.len());
+    for path in &args.scenarios {
+        plans.push(prepare(path, &args.overrides, geo)?);
+    }
+    let mut names: Vec<String> = plans.iter().map(|p| p.scenario.name.clone()).collect();
+    for i in 1..names.len() {
+        if names[..i].contains(&names[i]) {
+            names[i] = format!("{}-{}", names[i], i + 1);
+            plans[i].scenario.name = names[i].clone();
+        }
+    }
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("output").join(format!("compare-{}", names.join("-vs-"))));
+    let (pool, threads) = thread_pool(execution)?;
+    let started = Instant::now();
+    // Common random numbers: every scenario uses the first scenario's replicate seeds.
+    let seeds = ensemble::replicate_seeds(plans[0].scenario.run.seed, execution.replicates);
+    let total: u64 = plans.iter().map(|p| years(p) * seeds.len() as u64).sum();
+    let bar = progress_bar(execution, total);
+    let files = pool.install(|| -> Result<Vec<PathBuf>, CliError> {
+        let compared: Vec<Compared> = plans
+            .into_iter()
+            .map(|plan| {
+                let runs = simulate(geo, &plan, &seeds, &bar);
+                Compared::new(geo, plan, runs)
+            })
+            .collect();
+        bar.finish_and_clear();
+        compare::write_comparison(&out_dir, &compared, threads)
+            .map_err(|e| CliError::Failure(e.to_string()))
+    })?;
+    if !execution.quiet {
+        if let Ok(summary) = std::fs::read_to_string(out_dir.join("summary.md")) {
+            eprintln!("{summary}");
+        }
+        eprintln!(
+            "compared {} scenarios × {} replicate(s) on {threads} threads in {:.1}s; wrote {} files to {}",
+            names.len(),
+            seeds.len(),
             started.elapsed().as_secs_f64(),
             files.len(),
             out_dir.display()

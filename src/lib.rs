@@ -7,7 +7,9 @@
 
 pub mod charts;
 pub mod cli;
+pub mod compare;
 pub mod engine;
+pub mod ensemble;
 pub mod geo;
 pub mod household;
 pub mod population;

@@ -7,7 +7,8 @@
 
 use crate::charts::{self, ChartInput, NationalPoint, OfficialPoint};
 use crate::engine::aggregate::UnitCounts;
-use crate::engine::{Simulation, Timings, YearRecord};
+use crate::engine::{Plan, Simulation, Timings, YearRecord};
+use crate::ensemble::{self, Band, RunResult, YearMetrics};
 use crate::geo::{Geography, TIERS};
 use crate::population::SynthesisReport;
 use crate::scenario::Regime;
@@ -130,44 +131,44 @@ pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
     }
 }
 
-/// Everything needed to write a run's outputs.
-pub struct RunOutput<'a> {
+/// What the per-run tables read: one run's yearly records and how to label them.
+pub struct RunTables<'a> {
     pub geo: &'a Geography,
-    pub name: &'a str,
-    pub description: &'a str,
-    pub resolved_toml: String,
-    pub scenario_hash: String,
-    pub seed: u64,
-    pub households: u64,
-    pub persons_per_member: f64,
     pub regimes: &'a [Regime],
     pub records: &'a [YearRecord],
-    pub synthesis: &'a SynthesisReport,
-    pub timings: &'a Timings,
-    pub threads: usize,
+    pub persons_per_member: f64,
     pub first_year: i32,
 }
 
-impl<'a> RunOutput<'a> {
-    pub fn from_simulation(sim: &'a Simulation<'a>, threads: usize) -> RunOutput<'a> {
-        let s = sim.scenario();
-        RunOutput {
-            geo: sim.geo(),
-            name: &s.name,
-            description: &s.description,
-            resolved_toml: s.to_toml(),
-            scenario_hash: s.hash(),
-            seed: s.run.seed,
-            households: s.run.households,
-            persons_per_member: sim.persons_per_member,
-            regimes: &sim.plan().regimes,
-            records: &sim.records,
-            synthesis: &sim.synthesis,
-            timings: &sim.timings,
-            threads,
-            first_year: s.run.first_year,
+impl<'a> RunTables<'a> {
+    pub fn of(geo: &'a Geography, plan: &'a Plan, run: &'a RunResult) -> RunTables<'a> {
+        RunTables {
+            geo,
+            regimes: &plan.regimes,
+            records: &run.records,
+            persons_per_member: run.persons_per_member,
+            first_year: plan.scenario.run.first_year,
         }
     }
+}
+
+/// The tables of a finished simulation (for tests and tools).
+pub fn run_tables(sim: &Simulation) -> Vec<(&'static str, String)> {
+    tables(&RunTables {
+        geo: sim.geo(),
+        regimes: &sim.plan().regimes,
+        records: &sim.records,
+        persons_per_member: sim.persons_per_member,
+        first_year: sim.scenario().run.first_year,
+    })
+}
+
+/// Everything needed to write a run's outputs: the plan and one or more replicate runs.
+pub struct RunOutput<'a> {
+    pub geo: &'a Geography,
+    pub plan: &'a Plan,
+    pub runs: &'a [RunResult],
+    pub threads: usize,
 }
 
 fn f0(v: f64) -> String {
@@ -179,7 +180,7 @@ fn f4(v: f64) -> String {
 }
 
 /// The CSV tables as (file name, contents). Deterministic text: same records, same bytes.
-pub fn tables(out: &RunOutput) -> Vec<(&'static str, String)> {
+pub fn tables(out: &RunTables) -> Vec<(&'static str, String)> {
     vec![
         ("national.csv", national_csv(out)),
         (
@@ -198,7 +199,7 @@ pub fn tables(out: &RunOutput) -> Vec<(&'static str, String)> {
 
 pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_population,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct,migrant_heads_senior_plus_pct";
 
-fn national_csv(out: &RunOutput) -> String {
+fn national_csv(out: &RunTables) -> String {
     let mut text = String::from(NATIONAL_COLUMNS);
     text.push('\n');
     for record in out.records {
@@ -232,7 +233,7 @@ fn national_csv(out: &RunOutput) -> String {
 }
 
 /// Sums of unit counts grouped by a label (tier or regime), one row per year × group.
-fn group_csv(out: &RunOutput, column: &str, label: impl Fn(usize, &[Regime]) -> String) -> String {
+fn group_csv(out: &RunTables, column: &str, label: impl Fn(usize, &[Regime]) -> String) -> String {
     let labels: Vec<String> = (0..out.geo.len()).map(|u| label(u, out.regimes)).collect();
     let mut groups: Vec<String> = labels.clone();
     groups.sort();
@@ -273,7 +274,7 @@ fn group_csv(out: &RunOutput, column: &str, label: impl Fn(usize, &[Regime]) -> 
     text
 }
 
-fn provinces_csv(out: &RunOutput) -> String {
+fn provinces_csv(out: &RunTables) -> String {
     let mut text = String::from(
         "year,province_code,province_en,province_zh,population,urban_residents,urbanization_rate_pct,hukou_urban_residents,hukou_urbanization_rate_pct,nonhukou_urban_residents,settlements,arrivals,departures\n",
     );
@@ -322,7 +323,7 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-fn units_csv(out: &RunOutput) -> String {
+fn units_csv(out: &RunTables) -> String {
     let mut text = String::from(
         "year,code,name_en,name_zh,province_en,tier,regime,potential_region,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,applicants,arrivals,departures,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct\n",
     );
@@ -364,7 +365,7 @@ fn units_csv(out: &RunOutput) -> String {
     text
 }
 
-fn flows_csv(out: &RunOutput) -> String {
+fn flows_csv(out: &RunTables) -> String {
     let mut text = String::from(
         "year,origin_province_code,origin_province_en,destination_province_code,destination_province_en,movers\n",
     );
@@ -392,26 +393,107 @@ fn flows_csv(out: &RunOutput) -> String {
     text
 }
 
+/// Adds a leading `replicate` column to each replicate's table and concatenates them (tidy).
+fn with_replicate_column(per_run: &[String]) -> String {
+    let mut text = String::new();
+    for (r, table) in per_run.iter().enumerate() {
+        let mut lines = table.lines();
+        let header = lines.next().unwrap_or("");
+        if r == 0 {
+            let _ = writeln!(text, "replicate,{header}");
+        }
+        for line in lines {
+            let _ = writeln!(text, "{r},{line}");
+        }
+    }
+    text
+}
+
+/// Reads one column of a national row.
+type NationalField = fn(&NationalRow) -> f64;
+
+/// `national_summary.csv`: per year and variable, the mean and 5th/95th percentiles over
+/// replicates (long format).
+fn national_summary_csv(out: &RunOutput) -> String {
+    let rows: Vec<Vec<NationalRow>> = out
+        .runs
+        .iter()
+        .map(|run| {
+            run.records
+                .iter()
+                .map(|r| national_row(r, run.persons_per_member))
+                .collect()
+        })
+        .collect();
+    let variables: [(&str, NationalField); 12] = [
+        ("population", |r| r.population),
+        ("urban_residents", |r| r.urban_residents),
+        ("urbanization_rate_pct", |r| r.urbanization_rate_pct),
+        ("hukou_urban_population", |r| r.hukou_urban_population),
+        ("hukou_urbanization_rate_pct", |r| {
+            r.hukou_urbanization_rate_pct
+        }),
+        ("gap_pp", |r| r.gap_pp),
+        ("nonhukou_urban_residents", |r| r.nonhukou_urban_residents),
+        ("settlements", |r| r.settlements),
+        ("movers", |r| r.movers),
+        ("in_place_urbanized", |r| r.in_place_urbanized),
+        ("left_behind_children", |r| r.left_behind_children),
+        ("public_school_share_pct", |r| r.public_school_share_pct),
+    ];
+    let mut text = String::from("year,variable,replicates,mean,p5,p95\n");
+    let years = rows.first().map(|r| r.len()).unwrap_or(0);
+    for i in 0..years {
+        for (name, value) in &variables {
+            let values: Vec<f64> = rows.iter().map(|r| value(&r[i])).collect();
+            let band = Band::of(&values);
+            let _ = writeln!(
+                text,
+                "{},{},{},{:.4},{:.4},{:.4}",
+                rows[0][i].year,
+                name,
+                values.len(),
+                band.mean,
+                band.p5,
+                band.p95
+            );
+        }
+    }
+    text
+}
+
 #[derive(Serialize)]
 struct Manifest<'a> {
     migrasim_version: &'static str,
     scenario_name: &'a str,
     description: &'a str,
-    scenario_hash: &'a str,
-    seed: u64,
+    scenario_hash: String,
     households: u64,
-    persons_per_household_member: f64,
+    replicates: usize,
+    /// Seed of each replicate: the scenario seed, then seeds derived from it.
+    seeds: Vec<u64>,
+    persons_per_household_member: Vec<f64>,
     threads: usize,
     first_year: i32,
-    last_year: Option<i32>,
-    synthesis: &'a SynthesisReport,
-    timings_seconds: &'a Timings,
+    last_year: i32,
+    synthesis: Vec<&'a SynthesisReport>,
+    timings_seconds: Vec<&'a Timings>,
     files: Vec<String>,
-    resolved_scenario: &'a str,
+    resolved_scenario: String,
 }
 
-/// Writes tables, manifest and charts into `dir`, atomically. Returns the files written.
+/// Writes tables, manifest, charts and `report.md` into `dir`, atomically. Returns the files
+/// written.
 pub fn write_run(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
+    write_atomically(dir, |staging| write_into(staging, out))
+}
+
+/// Runs `write` into a staging folder beside `dir` and renames it into place when it succeeds;
+/// on failure nothing is left behind.
+pub fn write_atomically(
+    dir: &Path,
+    write: impl FnOnce(&Path) -> Result<Vec<PathBuf>, ReportError>,
+) -> Result<Vec<PathBuf>, ReportError> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -422,7 +504,12 @@ pub fn write_run(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErro
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".to_string());
     let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
-    let result = write_into(&staging, out);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| io_error(&staging, e))?;
+    }
+    let result = std::fs::create_dir_all(&staging)
+        .map_err(|e| io_error(&staging, e))
+        .and_then(|_| write(&staging));
     match result {
         Ok(files) => {
             if dir.exists() {
@@ -441,80 +528,477 @@ pub fn write_run(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErro
     }
 }
 
+pub(crate) fn write_file(staging: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError> {
+    let path = staging.join(name);
+    std::fs::write(&path, text).map_err(|e| io_error(&path, e))?;
+    Ok(PathBuf::from(name))
+}
+
+/// The data source line under every chart.
+pub const SOURCE_NOTE: &str =
+    "Source: NBS 2010–2023 (census-revised series); migrasim simulation from the base year";
+
+fn millions(v: f64) -> f64 {
+    v / 1e6
+}
+
 fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
-    if staging.exists() {
-        std::fs::remove_dir_all(staging).map_err(|e| io_error(staging, e))?;
-    }
-    std::fs::create_dir_all(staging).map_err(|e| io_error(staging, e))?;
+    let plan = out.plan;
+    let scenario = &plan.scenario;
+    let first = &out.runs[0];
     let mut files = Vec::new();
-    for (name, text) in tables(out) {
-        let path = staging.join(name);
-        std::fs::write(&path, text).map_err(|e| io_error(&path, e))?;
-        files.push(PathBuf::from(name));
+
+    // Tables: one run as is; several with a `replicate` column and a summary.
+    let per_run: Vec<Vec<(&'static str, String)>> = out
+        .runs
+        .iter()
+        .map(|run| tables(&RunTables::of(out.geo, plan, run)))
+        .collect();
+    for (t, (name, text)) in per_run[0].iter().enumerate() {
+        if out.runs.len() == 1 {
+            files.push(write_file(staging, name, text)?);
+        } else {
+            let tables: Vec<String> = per_run.iter().map(|r| r[t].1.clone()).collect();
+            files.push(write_file(staging, name, &with_replicate_column(&tables))?);
+        }
+    }
+    if out.runs.len() > 1 {
+        files.push(write_file(
+            staging,
+            "national_summary.csv",
+            &national_summary_csv(out),
+        )?);
     }
 
-    let simulated: Vec<NationalPoint> = out
+    // Charts.
+    let chart_dir = staging.join("charts");
+    let official = official_history();
+    let simulated: Vec<NationalPoint> = first
         .records
         .iter()
         .map(|r| {
-            let row = national_row(r, out.persons_per_member);
+            let row = national_row(r, first.persons_per_member);
+            let simulated_year = row.year >= scenario.run.first_year;
             NationalPoint {
                 year: row.year,
                 urbanization_rate_pct: row.urbanization_rate_pct,
                 hukou_urbanization_rate_pct: row.hukou_urbanization_rate_pct,
                 gap_pp: row.gap_pp,
                 // The base year has no simulated flows.
-                settlements: if row.year >= out.first_year {
+                settlements: if simulated_year {
                     row.settlements
                 } else {
                     f64::NAN
                 },
-                movers: if row.year >= out.first_year {
-                    row.movers
-                } else {
-                    f64::NAN
-                },
+                movers: if simulated_year { row.movers } else { f64::NAN },
             }
         })
         .collect();
-    let official = official_history();
-    let chart_dir = staging.join("charts");
-    let charts = charts::render_run_charts(
+    let mut charts = charts::render_run_charts(
         &chart_dir,
         &ChartInput {
-            scenario_name: out.name,
+            scenario_name: &scenario.name,
             simulated: &simulated,
             official: &official,
             goal_pct: GOAL_PCT,
             goal_year: GOAL_YEAR,
-            source_note: "Source: NBS 2010–2023 (census-revised series); migrasim simulation from the base year",
+            source_note: SOURCE_NOTE,
         },
     )?;
-    for chart in charts {
+    let metrics: Vec<Vec<YearMetrics>> = out
+        .runs
+        .iter()
+        .map(|run| ensemble::metrics(out.geo, plan, run))
+        .collect();
+    charts.extend(detail_charts(&chart_dir, out, &metrics, &official)?);
+    for chart in &charts {
         if let Ok(relative) = chart.strip_prefix(staging) {
             files.push(relative.to_path_buf());
         }
     }
 
+    files.push(write_file(
+        staging,
+        "report.md",
+        &run_report(out, &metrics),
+    )?);
     files.push(PathBuf::from("manifest.json"));
     let manifest = Manifest {
         migrasim_version: env!("CARGO_PKG_VERSION"),
-        scenario_name: out.name,
-        description: out.description,
-        scenario_hash: &out.scenario_hash,
-        seed: out.seed,
-        households: out.households,
-        persons_per_household_member: out.persons_per_member,
+        scenario_name: &scenario.name,
+        description: &scenario.description,
+        scenario_hash: scenario.hash(),
+        households: scenario.run.households,
+        replicates: out.runs.len(),
+        seeds: out.runs.iter().map(|r| r.seed).collect(),
+        persons_per_household_member: out.runs.iter().map(|r| r.persons_per_member).collect(),
         threads: out.threads,
-        first_year: out.first_year,
-        last_year: out.records.last().map(|r| r.year),
-        synthesis: out.synthesis,
-        timings_seconds: out.timings,
+        first_year: scenario.run.first_year,
+        last_year: scenario.run.last_year,
+        synthesis: out.runs.iter().map(|r| &r.synthesis).collect(),
+        timings_seconds: out.runs.iter().map(|r| &r.timings).collect(),
         files: files.iter().map(|f| f.display().to_string()).collect(),
-        resolved_scenario: &out.resolved_toml,
+        resolved_scenario: scenario.to_toml(),
     };
     let path = staging.join("manifest.json");
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| io_error(&path, e))?;
     std::fs::write(&path, json + "\n").map_err(|e| io_error(&path, e))?;
     Ok(files)
+}
+
+/// Mean over replicates of a per-year value, as (year, value) points.
+fn mean_path(metrics: &[Vec<YearMetrics>], value: impl Fn(&YearMetrics) -> f64) -> Vec<(i32, f64)> {
+    ensemble::bands(metrics, value)
+        .into_iter()
+        .map(|(year, band)| (year, band.mean))
+        .collect()
+}
+
+/// Band series of a per-year value across replicates.
+pub fn band_series(
+    label: &str,
+    metrics: &[Vec<YearMetrics>],
+    value: impl Fn(&YearMetrics) -> f64,
+) -> charts::BandSeries {
+    charts::BandSeries {
+        label: label.to_string(),
+        points: ensemble::bands(metrics, value)
+            .into_iter()
+            .map(|(year, b)| charts::BandPoint {
+                year,
+                mean: b.mean,
+                low: b.p5,
+                high: b.p95,
+            })
+            .collect(),
+    }
+}
+
+/// The run's detail charts: migrants by regime and tier, potential regions, metro areas, the
+/// net-migration map, and with replicates the band charts.
+fn detail_charts(
+    dir: &Path,
+    out: &RunOutput,
+    metrics: &[Vec<YearMetrics>],
+    official: &[OfficialPoint],
+) -> Result<Vec<PathBuf>, ReportError> {
+    let plan = out.plan;
+    let name = &plan.scenario.name;
+    let mut written = Vec::new();
+    let years: Vec<i32> = metrics[0].iter().map(|m| m.year).collect();
+    let mean_of = |value: &dyn Fn(&YearMetrics) -> f64| -> Vec<f64> {
+        mean_path(metrics, value)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    };
+
+    let regime_layers: Vec<(String, Vec<f64>)> = ensemble::regime_names()
+        .iter()
+        .enumerate()
+        .map(|(i, regime)| {
+            (
+                format!("{regime} cities"),
+                mean_of(&|m: &YearMetrics| millions(m.nonhukou_by_regime[i])),
+            )
+        })
+        .collect();
+    let title = format!("Urban residents without local hukou, by settlement regime — {name}");
+    written.extend(charts::render_stacked_chart(
+        dir,
+        &charts::StackedChart {
+            stem: "migrants-by-regime",
+            title: &title,
+            y_label: "Persons (millions)",
+            years: &years,
+            layers: &regime_layers,
+            source_note: SOURCE_NOTE,
+        },
+    )?);
+
+    let tier_layers: Vec<(String, Vec<f64>)> = TIERS
+        .iter()
+        .enumerate()
+        .filter(|(t, _)| *t < TIERS.len() - 1)
+        .map(|(t, tier)| {
+            (
+                tier.replace('_', " "),
+                mean_of(&|m: &YearMetrics| millions(m.nonhukou_by_tier[t])),
+            )
+        })
+        .collect();
+    let title = format!("Urban residents without local hukou, by city size class — {name}");
+    written.extend(charts::render_stacked_chart(
+        dir,
+        &charts::StackedChart {
+            stem: "migrants-by-tier",
+            title: &title,
+            y_label: "Persons (millions)",
+            years: &years,
+            layers: &tier_layers,
+            source_note: SOURCE_NOTE,
+        },
+    )?);
+
+    let regions: Vec<(String, Vec<(i32, f64)>)> = plan
+        .potential_region_names
+        .iter()
+        .enumerate()
+        .map(|(i, region)| {
+            (
+                region.clone(),
+                mean_path(metrics, |m| millions(m.potential_urban[i])),
+            )
+        })
+        .collect();
+    let title = format!("Urban population of the plan's potential regions — {name}");
+    written.extend(charts::render_lines_chart(
+        dir,
+        &charts::LinesChart {
+            stem: "potential-regions",
+            title: &title,
+            y_label: "Urban residents (millions)",
+            series: &regions,
+            source_note: SOURCE_NOTE,
+            y_from_zero: true,
+        },
+    )?);
+
+    let metros: Vec<(String, Vec<(i32, f64)>)> = plan
+        .metros
+        .iter()
+        .enumerate()
+        .map(|(i, metro)| {
+            let path = mean_path(metrics, |m| m.metro_urban[i]);
+            let base = path.first().map(|p| p.1).unwrap_or(1.0).max(1.0);
+            (
+                metro.name.clone(),
+                path.into_iter()
+                    .map(|(y, v)| (y, 100.0 * v / base))
+                    .collect(),
+            )
+        })
+        .collect();
+    let title = format!("Urban population of metropolitan areas (base year = 100) — {name}");
+    written.extend(charts::render_lines_chart(
+        dir,
+        &charts::LinesChart {
+            stem: "metro-areas",
+            title: &title,
+            y_label: "Index, base year = 100",
+            series: &metros,
+            source_note: SOURCE_NOTE,
+            y_from_zero: false,
+        },
+    )?);
+
+    // Net migration by unit over the simulated years, mean over replicates.
+    let first_year = plan.scenario.run.first_year;
+    let units: Vec<charts::MapUnit> = out
+        .geo
+        .units
+        .iter()
+        .enumerate()
+        .map(|(u, unit)| {
+            let per_run: Vec<f64> = out
+                .runs
+                .iter()
+                .map(|run| {
+                    run.records
+                        .iter()
+                        .filter(|r| r.year >= first_year)
+                        .map(|r| {
+                            (r.units[u].arrivals as f64 - r.units[u].departures as f64)
+                                * run.persons_per_member
+                        })
+                        .sum()
+                })
+                .collect();
+            charts::MapUnit {
+                code: unit.code,
+                lon: unit.lon,
+                lat: unit.lat,
+                value: per_run.iter().sum::<f64>() / per_run.len() as f64,
+            }
+        })
+        .collect();
+    let last_year = plan.scenario.run.last_year;
+    let title = format!("Net migration by prefecture, {first_year}–{last_year} — {name}");
+    let legend = format!("Net migration {first_year}–{last_year} (persons)");
+    written.extend(charts::render_map(
+        dir,
+        &charts::MapChart {
+            stem: "net-migration-map",
+            title: &title,
+            legend_label: &legend,
+            units: &units,
+            source_note: SOURCE_NOTE,
+        },
+    )?);
+
+    if out.runs.len() > 1 {
+        let official_urban: Vec<(i32, f64)> = official
+            .iter()
+            .map(|o| (o.year, o.urbanization_rate_pct))
+            .collect();
+        let series = [
+            band_series("Resident urbanization rate", metrics, |m| {
+                m.urbanization_rate_pct
+            }),
+            band_series("Hukou urbanization rate", metrics, |m| {
+                m.hukou_urbanization_rate_pct
+            }),
+        ];
+        let title = format!(
+            "Urbanization rates with 5–95% band over {} replicates — {name}",
+            out.runs.len()
+        );
+        written.extend(charts::render_band_chart(
+            dir,
+            &charts::BandChart {
+                stem: "urbanization-bands",
+                title: &title,
+                y_label: "Share of total population (%)",
+                series: &series,
+                official: &official_urban,
+                official_label: "Resident urbanization rate (NBS)",
+                goal: Some((GOAL_PCT, "Plan goal ≈70% by 2029")),
+                source_note: SOURCE_NOTE,
+                y_from_zero: false,
+            },
+        )?);
+        let settlements = [band_series("Settlements", metrics, |m| {
+            if m.year >= first_year {
+                millions(m.settlements)
+            } else {
+                f64::NAN
+            }
+        })];
+        let title = format!(
+            "Settlements per year with 5–95% band over {} replicates — {name}",
+            out.runs.len()
+        );
+        written.extend(charts::render_band_chart(
+            dir,
+            &charts::BandChart {
+                stem: "settlements-bands",
+                title: &title,
+                y_label: "Persons (millions)",
+                series: &settlements,
+                official: &[],
+                official_label: "",
+                goal: None,
+                source_note: SOURCE_NOTE,
+                y_from_zero: true,
+            },
+        )?);
+    }
+    Ok(written)
+}
+
+/// `report.md`: every chart and the key table in reading order, one sentence per chart.
+fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
+    let s = &out.plan.scenario;
+    let mut md = String::new();
+    let _ = writeln!(md, "# migrasim run: {}\n", s.name);
+    if !s.description.is_empty() {
+        let _ = writeln!(md, "{}\n", s.description);
+    }
+    let _ = writeln!(
+        md,
+        "{} households, {} replicate(s) (seeds {}), years {}–{}, scenario hash `{}`.\n",
+        s.run.households,
+        out.runs.len(),
+        out.runs
+            .iter()
+            .map(|r| r.seed.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        s.run.first_year,
+        s.run.last_year,
+        &s.hash()[..12]
+    );
+    let _ = writeln!(md, "## Key figures\n");
+    let _ = writeln!(
+        md,
+        "| year | urbanization rate (%) | hukou rate (%) | gap (pp) | settlements (M) | movers (M) |\n|---|---|---|---|---|---|"
+    );
+    let rates = ensemble::bands(metrics, |m| m.urbanization_rate_pct);
+    let hukou = ensemble::bands(metrics, |m| m.hukou_urbanization_rate_pct);
+    let gap = ensemble::bands(metrics, |m| m.gap_pp);
+    let settle = ensemble::bands(metrics, |m| millions(m.settlements));
+    let movers = ensemble::bands(metrics, |m| millions(m.movers));
+    let shown = |b: &Band| {
+        if out.runs.len() > 1 {
+            format!("{:.2} [{:.2}, {:.2}]", b.mean, b.p5, b.p95)
+        } else {
+            format!("{:.2}", b.mean)
+        }
+    };
+    for i in 0..rates.len() {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            rates[i].0,
+            shown(&rates[i].1),
+            shown(&hukou[i].1),
+            shown(&gap[i].1),
+            shown(&settle[i].1),
+            shown(&movers[i].1)
+        );
+    }
+    if out.runs.len() > 1 {
+        let _ = writeln!(
+            md,
+            "\nValues are means with the 5th–95th percentile range over replicates."
+        );
+    }
+    let _ = writeln!(md, "\n## Charts\n");
+    let mut sections = vec![
+        (
+            "urbanization",
+            "Resident and hukou urbanization rates: official NBS history to 2023, the simulation from the base year, and the plan's ~70% goal.",
+        ),
+        (
+            "gap",
+            "The gap between the two rates in percentage points, which the plan aims to narrow.",
+        ),
+        (
+            "settlements",
+            "Persons granted local urban hukou each year, with movers between units, against the ~15M a year of 2014–2023.",
+        ),
+    ];
+    if out.runs.len() > 1 {
+        sections.push((
+            "urbanization-bands",
+            "The two rates as replicate means with their 5–95% band.",
+        ));
+        sections.push((
+            "settlements-bands",
+            "Settlements per year as replicate means with their 5–95% band.",
+        ));
+    }
+    sections.extend([
+        ("migrants-by-regime", "Urban residents without local hukou, stacked by the settlement regime of the city they live in."),
+        ("migrants-by-tier", "The same residents stacked by city size class (2014 standard)."),
+        ("potential-regions", "Urban population of each of the plan's seven potential regions."),
+        ("metro-areas", "Urban population of each metropolitan area (core and members) as an index of the base year."),
+        ("net-migration-map", "Net migration by prefecture over the simulated years: arrivals minus departures (blue gains, red losses)."),
+    ]);
+    for (stem, sentence) in sections {
+        let _ = writeln!(
+            md,
+            "### {stem}\n\n{sentence}\n\n![{stem}](charts/{stem}.png)\n"
+        );
+    }
+    let _ = writeln!(
+        md,
+        "## Tables\n\n`national.csv`, `tiers.csv`, `regimes.csv`, `provinces.csv`, `units.csv`, `flows.csv`{}; column definitions in `docs/model.md` of the migrasim repository. `manifest.json` holds the resolved scenario and seeds to reproduce this run.",
+        if out.runs.len() > 1 {
+            " (each with a `replicate` column) and `national_summary.csv` (means and 5th/95th percentiles)"
+        } else {
+            ""
+        }
+    );
+    md
 }

@@ -111,7 +111,8 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
             .unwrap()
             .contains("[settlement.points]")
     );
-    assert!(manifest["timings_seconds"]["household_passes"].is_number());
+    assert!(manifest["timings_seconds"][0]["household_passes"].is_number());
+    assert_eq!(manifest["seeds"][0], 20_240_731);
     // No staging folder is left beside the output.
     let leftovers: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
@@ -364,4 +365,144 @@ fn unwritable_output_fails_with_code_1_and_leaves_nothing() {
         .stderr(predicate::str::contains("error:"));
     let entries = fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(entries, 1, "only the blocking file remains");
+}
+
+#[test]
+fn replicates_record_their_seeds_and_add_bands() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    migrasim()
+        .args([
+            "run",
+            scenarios().join("tiny.toml").to_str().unwrap(),
+            "--quiet",
+            "--replicates",
+            "3",
+            "--seed",
+            "5",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let seeds: Vec<u64> = manifest["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds.len(), 3);
+    assert_eq!(seeds[0], 5, "replicate 0 uses the scenario seed");
+    let national = fs::read_to_string(out.join("national.csv")).unwrap();
+    assert!(national.starts_with("replicate,year,"));
+    assert_eq!(national.lines().count(), 1 + 3 * 7);
+    let summary = fs::read_to_string(out.join("national_summary.csv")).unwrap();
+    assert!(summary.starts_with("year,variable,replicates,mean,p5,p95"));
+    assert!(out.join("charts/urbanization-bands.png").is_file());
+    assert!(
+        fs::read_to_string(out.join("report.md"))
+            .unwrap()
+            .contains("charts/net-migration-map.png")
+    );
+}
+
+#[test]
+fn comparing_a_scenario_with_itself_shows_no_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.toml");
+    fs::write(
+        &copy,
+        format!(
+            "extends = \"{}\"\nname = \"copy\"\n",
+            scenarios().join("tiny.toml").display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("cmp");
+    migrasim()
+        .args([
+            "compare",
+            scenarios().join("tiny.toml").to_str().unwrap(),
+            copy.to_str().unwrap(),
+            "--quiet",
+            "--replicates",
+            "2",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    for file in [
+        "summary.csv",
+        "summary.md",
+        "inputs-diff.md",
+        "report.md",
+        "manifest.json",
+        "charts/urbanization.png",
+        "charts/settlements.svg",
+        "charts/urban-points.png",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
+    let mut checked = 0;
+    for line in summary
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("copy,") && !l.contains("chance") && !l.contains("first_year"))
+    {
+        let fields: Vec<&str> = line.split(',').collect();
+        for diff in &fields[8..11] {
+            assert_eq!(diff.parse::<f64>().unwrap(), 0.0, "{line}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+    assert!(
+        fs::read_to_string(out.join("inputs-diff.md"))
+            .unwrap()
+            .contains("identical")
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["seeds"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn comparison_diff_lists_the_changed_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let changed = dir.path().join("changed.toml");
+    fs::write(
+        &changed,
+        format!(
+            "extends = \"{}\"\nname = \"changed\"\n[fiscal]\nlink = false\n",
+            scenarios().join("tiny.toml").display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("cmp");
+    migrasim()
+        .args([
+            "compare",
+            scenarios().join("tiny.toml").to_str().unwrap(),
+            changed.to_str().unwrap(),
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let diff = fs::read_to_string(out.join("inputs-diff.md")).unwrap();
+    assert!(diff.contains("1 resolved keys differ"), "{diff}");
+    assert!(diff.contains("`fiscal.link`"));
+}
+
+#[test]
+fn compare_needs_two_scenarios() {
+    migrasim()
+        .args(["compare", scenarios().join("tiny.toml").to_str().unwrap()])
+        .assert()
+        .code(2);
 }

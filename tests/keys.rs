@@ -3,7 +3,7 @@
 
 use migrasim::engine::{Plan, Simulation};
 use migrasim::geo::Geography;
-use migrasim::report::{RunOutput, tables};
+use migrasim::report::run_tables;
 use migrasim::scenario::{self, Scenario};
 use rayon::prelude::*;
 use toml::Value;
@@ -44,8 +44,10 @@ fn documented_keys() -> Vec<String> {
 }
 
 fn base_table() -> toml::Table {
-    let mut s = Scenario::default();
-    s.name = "keys".into();
+    let mut s = Scenario {
+        name: "keys".into(),
+        ..Scenario::default()
+    };
     s.run.households = 6_000;
     s.run.last_year = 2026;
     toml::from_str(&s.to_toml()).unwrap()
@@ -84,6 +86,42 @@ fn context(key: &str) -> Vec<(&'static str, Value)> {
             _ => "settlement.points.annual_quota_pct",
         };
         return vec![(path, Value::Float(1.0))];
+    }
+    if key.ends_with(".education_exemption") {
+        let section = key.trim_end_matches(".education_exemption");
+        let paths: [&'static str; 2] = match section {
+            "settlement.open" => [
+                "settlement.open.min_residence_years",
+                "settlement.open.min_insurance_years",
+            ],
+            "settlement.relaxed" => [
+                "settlement.relaxed.min_residence_years",
+                "settlement.relaxed.min_insurance_years",
+            ],
+            _ => [
+                "settlement.points.min_residence_years",
+                "settlement.points.min_insurance_years",
+            ],
+        };
+        return paths.into_iter().map(|p| (p, Value::Integer(6))).collect();
+    }
+    if key == "potential_regions.members" {
+        return vec![
+            ("potential_regions.job_boost_pct", Value::Float(3.0)),
+            ("potential_regions.county_town_pct", Value::Float(0.5)),
+        ];
+    }
+    if key == "metro_areas.members" || key == "metro_areas.commute_cost" {
+        return vec![
+            ("metro_areas.commute_share", Value::Float(0.3)),
+            ("metro_areas.job_relocation_pct", Value::Float(2.0)),
+        ];
+    }
+    if key == "renewal.min_urban_district" {
+        return vec![
+            ("renewal.cheap_housing_removed_pct", Value::Float(2.0)),
+            ("renewal.amenity_per_year", Value::Float(0.05)),
+        ];
     }
     if key == "settlement.willingness.land_surrender" {
         return vec![("settlement.land_surrender_required", Value::Boolean(true))];
@@ -170,7 +208,7 @@ fn outputs(text: &str) -> Option<Vec<(&'static str, String)>> {
     let plan = Plan::from_scenario(scenario, geo).ok()?;
     let mut sim = Simulation::new(geo, plan);
     sim.run(|_| {});
-    Some(tables(&RunOutput::from_simulation(&sim, 1)))
+    Some(run_tables(&sim))
 }
 
 #[test]

@@ -32,7 +32,11 @@ fn run(toml: &str) -> Outcome {
 
 impl Outcome {
     /// Sum over simulated years of a unit count, over the units `keep` selects.
-    fn total(&self, keep: impl Fn(usize) -> bool, count: impl Fn(&migrasim::engine::aggregate::UnitCounts) -> u64) -> u64 {
+    fn total(
+        &self,
+        keep: impl Fn(usize) -> bool,
+        count: impl Fn(&migrasim::engine::aggregate::UnitCounts) -> u64,
+    ) -> u64 {
         self.records[1..]
             .iter()
             .flat_map(|r| r.units.iter().enumerate())
@@ -118,7 +122,8 @@ fn an_education_alternative_raises_settlements() {
 fn a_higher_points_cutoff_lowers_points_applications() {
     let base = run("");
     let strict = run("[settlement.points_formula]\ncutoff = 120\n");
-    let applicants = |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
+    let applicants =
+        |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
     assert!(applicants(&strict) < applicants(&base));
     let generous = run("[settlement.points_formula]\nper_insurance_year = 15\n");
     assert!(applicants(&generous) > applicants(&base));
@@ -143,7 +148,10 @@ fn a_unit_quota_override_binds_that_unit_only() {
     let settled = |o: &Outcome, city: usize| o.total(|u| u == city, |c| c.settlements);
     assert_eq!(settled(&closed, beijing), 0);
     assert!(settled(&wide, beijing) > 0);
-    assert!(settled(&closed, shanghai) > 0, "other points cities keep their quota");
+    assert!(
+        settled(&closed, shanghai) > 0,
+        "other points cities keep their quota"
+    );
 }
 
 #[test]
@@ -165,16 +173,16 @@ fn easier_procedures_raise_settlements() {
 fn a_services_stall_lowers_reunification_of_left_behind_children() {
     let base = run("[services]\nnonhukou_share = { 2023 = 0.6, 2029 = 0.9 }\n");
     let stall = run("[services]\nnonhukou_share = 0.3\nper_residence_year = 0.0\n");
-    assert!(
-        stall.national_last().left_behind_children > base.national_last().left_behind_children
-    );
+    assert!(stall.national_last().left_behind_children > base.national_last().left_behind_children);
 }
 
 #[test]
 fn more_school_places_raise_the_public_school_share_and_reunification() {
     let base = run("");
     let more = run("[services]\nschool_seat_growth_pct = 5.0\n");
-    assert!(more.national_last().public_school_share_pct > base.national_last().public_school_share_pct);
+    assert!(
+        more.national_last().public_school_share_pct > base.national_last().public_school_share_pct
+    );
     assert!(more.national_last().left_behind_children < base.national_last().left_behind_children);
 }
 
@@ -201,14 +209,16 @@ fn job_growth_and_employment_services_pull_rural_households_to_cities() {
 fn vocational_training_raises_points_applications() {
     let base = run("");
     let trained = run("[jobs]\nskill_upgrade_pct = 10.0\n");
-    let applicants = |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
+    let applicants =
+        |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
     assert!(applicants(&trained) > applicants(&base));
 }
 
 #[test]
 fn affordable_housing_open_to_migrants_raises_urban_population() {
     let base = run("");
-    let housing = run("[housing]\naffordable_units_per_year = 20_000_000\naffordable_access = 1.0\n");
+    let housing =
+        run("[housing]\naffordable_units_per_year = 20_000_000\naffordable_access = 1.0\n");
     assert!(housing.national_last().urban_residents > base.national_last().urban_residents);
 }
 
@@ -228,23 +238,32 @@ fn insurance_coverage_and_portability_drive_settlement_in_relaxed_cities() {
     let covered = run("[social_insurance]\ncoverage_pct = 95.0\n");
     assert!(covered.settlements_in(Regime::Relaxed) > base.settlements_in(Regime::Relaxed));
     let fixed = run("[social_insurance]\nportable = false\n");
-    let movers_settle = |o: &Outcome| o.settlements_in(Regime::Relaxed) + o.settlements_in(Regime::Points);
+    let movers_settle =
+        |o: &Outcome| o.settlements_in(Regime::Relaxed) + o.settlements_in(Regime::Points);
     assert!(movers_settle(&fixed) <= movers_settle(&base));
 }
 
 #[test]
 fn a_potential_region_push_raises_the_urban_population_of_member_units() {
     let base = run("");
-    let push = run("[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\nnearby_preference = 1.0\n");
+    let push = run(
+        "[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\nnearby_preference = 1.0\n",
+    );
     let members = |o: &Outcome| o.urban_last(|u| o.plan.potential_region[u].is_some());
     assert!(members(&push) > members(&base));
 }
 
 #[test]
 fn potential_region_membership_is_editable() {
-    let none = run("[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\n[potential_regions.members]\n\"North Anhui\" = []\n");
+    let none = run(
+        "[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\n[potential_regions.members]\n\"North Anhui\" = []\n",
+    );
     let north_anhui = ["341300", "340600", "341600", "341200", "340300", "340400"].map(unit);
-    assert!(north_anhui.iter().all(|&u| none.plan.potential_region[u].is_none()));
+    assert!(
+        north_anhui
+            .iter()
+            .all(|&u| none.plan.potential_region[u].is_none())
+    );
     let with = run("[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\n");
     let urban = |o: &Outcome| o.urban_last(|u| north_anhui.contains(&u));
     assert!(urban(&with) > urban(&none));
@@ -254,7 +273,12 @@ fn potential_region_membership_is_editable() {
 fn metro_integration_raises_the_urban_population_of_member_units() {
     let base = run("");
     let members = |o: &Outcome| {
-        o.urban_last(|u| o.plan.metros.iter().any(|m| m.members.contains(&u) && m.core != u))
+        o.urban_last(|u| {
+            o.plan
+                .metros
+                .iter()
+                .any(|m| m.members.contains(&u) && m.core != u)
+        })
     };
     let relocation = run("[metro_areas]\njob_relocation_pct = 5.0\n");
     assert!(members(&relocation) > members(&base));
@@ -280,5 +304,7 @@ fn urban_village_redevelopment_deters_arrivals_and_amenity_attracts_them() {
 fn more_in_place_urbanization_raises_the_urbanization_rate() {
     let base = run("");
     let more = run("[in_place]\nrate_pct = 2.0\n");
-    assert!(more.national_last().urbanization_rate_pct > base.national_last().urbanization_rate_pct);
+    assert!(
+        more.national_last().urbanization_rate_pct > base.national_last().urbanization_rate_pct
+    );
 }

@@ -189,6 +189,7 @@ impl Cities {
         let new_units = scenario.housing.affordable_units_per_year.at(year)
             / real_households_per_agent.max(1e-9);
 
+        #[allow(clippy::needless_range_loop)] // u indexes a dozen parallel arrays
         for u in 0..self.jobs.len() {
             let counts = &last.units[u];
             let boost = if plan.potential_region[u].is_some() {

@@ -781,7 +781,7 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
     }
 
     // Merge from the root of the chain to the named file, key by key.
-    let mut merged = toml::Table::new();
+    let mut merged = defaults_table();
     for file in chain.iter().rev() {
         merge_into(&mut merged, &file.table);
     }
@@ -900,6 +900,14 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
     (line, column)
+}
+
+/// The code defaults as a TOML table: the root every scenario merges onto. Merging onto the
+/// full defaults (rather than letting serde fill gaps) keeps per-section defaults: a file that
+/// writes one key of `[settlement.points]` keeps the points regime's other defaults instead of
+/// the generic ones of `RegimeRules`.
+fn defaults_table() -> toml::Table {
+    toml::from_str(&Scenario::default().to_toml()).expect("the defaults serialize to TOML")
 }
 
 /// Child values replace parent values; tables merge recursively (so a file may override one key
@@ -1214,27 +1222,67 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     checks.year_value("in_place.rate_pct", &s.in_place.rate_pct, 0.0, 20.0);
 
     for (unit, quota) in &st.quota_overrides {
-        checks.year_value(&format!("settlement.quota_overrides.{unit}"), quota, 0.0, 100.0);
+        checks.year_value(
+            &format!("settlement.quota_overrides.{unit}"),
+            quota,
+            0.0,
+            100.0,
+        );
     }
-    checks.year_value("jobs.nonhukou_job_finding", &j.nonhukou_job_finding, 0.1, 1.0);
+    checks.year_value(
+        "jobs.nonhukou_job_finding",
+        &j.nonhukou_job_finding,
+        0.1,
+        1.0,
+    );
     checks.year_value("housing.affordable_access", &h.affordable_access, 0.0, 1.0);
     for (regime, weight) in [
         ("open", h.regime_weights.open),
         ("relaxed", h.regime_weights.relaxed),
         ("points", h.regime_weights.points),
     ] {
-        checks.num(&format!("housing.regime_weights.{regime}"), weight, 0.0, 100.0);
+        checks.num(
+            &format!("housing.regime_weights.{regime}"),
+            weight,
+            0.0,
+            100.0,
+        );
     }
     let pr = &s.potential_regions;
-    checks.year_value("potential_regions.job_boost_pct", &pr.job_boost_pct, -10.0, 20.0);
-    checks.year_value("potential_regions.county_town_pct", &pr.county_town_pct, 0.0, 10.0);
-    checks.num("potential_regions.nearby_preference", pr.nearby_preference, -10.0, 10.0);
+    checks.year_value(
+        "potential_regions.job_boost_pct",
+        &pr.job_boost_pct,
+        -10.0,
+        20.0,
+    );
+    checks.year_value(
+        "potential_regions.county_town_pct",
+        &pr.county_town_pct,
+        0.0,
+        10.0,
+    );
+    checks.num(
+        "potential_regions.nearby_preference",
+        pr.nearby_preference,
+        -10.0,
+        10.0,
+    );
     let ma = &s.metro_areas;
-    checks.year_value("metro_areas.job_relocation_pct", &ma.job_relocation_pct, 0.0, 20.0);
+    checks.year_value(
+        "metro_areas.job_relocation_pct",
+        &ma.job_relocation_pct,
+        0.0,
+        20.0,
+    );
     checks.year_value("metro_areas.commute_share", &ma.commute_share, 0.0, 1.0);
     checks.num("metro_areas.commute_cost", ma.commute_cost, 0.0, 1.0);
     let rn = &s.renewal;
-    checks.num("renewal.min_urban_district", rn.min_urban_district, 0.0, 1.0e8);
+    checks.num(
+        "renewal.min_urban_district",
+        rn.min_urban_district,
+        0.0,
+        1.0e8,
+    );
     checks.year_value(
         "renewal.cheap_housing_removed_pct",
         &rn.cheap_housing_removed_pct,
@@ -1372,11 +1420,26 @@ impl Scenario {
 
 /// Parses a scenario from text (no `extends`), for tests and embedded use.
 pub fn from_str(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let mut scenario: Scenario = toml::from_str(text).map_err(|e| parse_error(name, text, &e))?;
-    if scenario.name.is_empty() {
-        scenario.name = name.to_string();
-    }
+    // Parsed alone first for precise errors, then merged onto the defaults like a file.
+    let own: Scenario = toml::from_str(text).map_err(|e| parse_error(name, text, &e))?;
     let table: toml::Table = toml::from_str(text).map_err(|e| parse_error(name, text, &e))?;
+    let mut merged = defaults_table();
+    merge_into(&mut merged, &table);
+    let mut scenario: Scenario =
+        merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ScenarioError::Parse {
+                path: name.to_string(),
+                line: 0,
+                column: 0,
+                message: e.message().to_string(),
+            })?;
+    scenario.name = if own.name.is_empty() {
+        name.to_string()
+    } else {
+        own.name
+    };
+    scenario.description = own.description;
     let loaded = LoadedScenario {
         scenario,
         chain: vec![SourceFile {
@@ -1428,6 +1491,17 @@ mod tests {
         .unwrap();
         assert_eq!(s.quota_fraction(Regime::Points, 2025), Some(0.01));
         assert_eq!(s.quota_fraction(Regime::Points, 2027), None);
+    }
+
+    #[test]
+    fn a_partial_section_keeps_that_sections_defaults() {
+        let s = from_str("t", "[settlement.points]\nno_quota_from = 2026\n").unwrap();
+        assert_eq!(s.settlement.points.min_insurance_years, 5);
+        assert_eq!(s.quota_fraction(Regime::Points, 2025), Some(0.005));
+        assert_eq!(s.quota_fraction(Regime::Points, 2026), None);
+        let s = from_str("t", "[potential_regions.members]\n\"North Anhui\" = []\n").unwrap();
+        assert_eq!(s.potential_regions.members.len(), 7, "other regions stay");
+        assert!(s.potential_regions.members["North Anhui"].is_empty());
     }
 
     #[test]

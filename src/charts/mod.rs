@@ -9,6 +9,18 @@
 //! * `gap` – the gap between the two rates in percentage points;
 //! * `settlements` – simulated hukou settlements and movers per year.
 //!
+//! It also draws stand-alone charts from tables the caller prepares, each
+//! written as `<stem>.png` and `<stem>.svg` in the same size and style:
+//!
+//! * [`render_band_chart`] – replicate means with 5–95 % bands for several
+//!   scenarios, official history and a goal line (`band.rs`);
+//! * [`render_stacked_chart`] – stacked areas of layers over years
+//!   (`stacked.rs`);
+//! * [`render_lines_chart`] – up to ~20 labelled lines over years
+//!   (`lines.rs`);
+//! * [`render_map`] – a choropleth of the prefecture-level units from the
+//!   embedded `data/unit_polygons.csv` (`map.rs`).
+//!
 //! Text is rasterised with the embedded DejaVu Sans font through plotters'
 //! `ab_glyph` backend, so rendering never depends on system fonts. All text
 //! (titles, ticks, legends) is placed by this module rather than by plotters'
@@ -130,9 +142,46 @@ pub fn render_chart(
     kind: ChartKind,
     input: &ChartInput,
 ) -> Result<[PathBuf; 2], ChartError> {
+    write_chart(dir, kind.file_stem(), &RunChart { kind, input })
+}
+
+/// A chart that can draw itself onto either backend (the whole image,
+/// background included).
+trait Drawing {
+    fn draw_on<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        ink: Ink,
+    ) -> Result<(), String>;
+}
+
+struct RunChart<'a, 'b> {
+    kind: ChartKind,
+    input: &'a ChartInput<'b>,
+}
+
+impl Drawing for RunChart<'_, '_> {
+    fn draw_on<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        ink: Ink,
+    ) -> Result<(), String> {
+        draw_chart(root, ink, self.kind, self.input)
+    }
+}
+
+/// Writes `chart` as `<dir>/<stem>.png` and `<dir>/<stem>.svg` (the
+/// directory must exist). Returns the two paths, PNG first.
+fn write_chart(dir: &Path, stem: &str, chart: &impl Drawing) -> Result<[PathBuf; 2], ChartError> {
     ensure_fonts()?;
-    let png = dir.join(format!("{}.png", kind.file_stem()));
-    let svg = dir.join(format!("{}.svg", kind.file_stem()));
+    if stem.is_empty() || stem.contains(['/', '\\']) || stem == "." || stem == ".." {
+        return Err(ChartError::Draw {
+            path: dir.join(stem),
+            message: format!("invalid chart file stem {stem:?}"),
+        });
+    }
+    let png = dir.join(format!("{stem}.png"));
+    let svg = dir.join(format!("{stem}.svg"));
 
     let fail = |path: &Path| {
         let path = path.to_path_buf();
@@ -141,18 +190,42 @@ pub fn render_chart(
 
     {
         let root = BitMapBackend::new(&png, CHART_SIZE).into_drawing_area();
-        draw_chart(&root, Ink::Glyphs, kind, input).map_err(fail(&png))?;
+        chart.draw_on(&root, Ink::Glyphs).map_err(fail(&png))?;
         // `present` is where the PNG is encoded and written; dropping the
         // backend would also write it but would swallow any I/O error.
         root.present().map_err(|e| fail(&png)(e.to_string()))?;
     }
     {
         let root = SVGBackend::new(&svg, CHART_SIZE).into_drawing_area();
-        draw_chart(&root, Ink::SvgText, kind, input).map_err(fail(&svg))?;
+        chart.draw_on(&root, Ink::SvgText).map_err(fail(&svg))?;
         root.present().map_err(|e| fail(&svg)(e.to_string()))?;
     }
     Ok([png, svg])
 }
+
+/// [`write_chart`] into `dir`, creating it first; the public entry point of
+/// every stand-alone chart.
+fn write_chart_in(
+    dir: &Path,
+    stem: &str,
+    chart: &impl Drawing,
+) -> Result<Vec<PathBuf>, ChartError> {
+    std::fs::create_dir_all(dir).map_err(|source| ChartError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(write_chart(dir, stem, chart)?.to_vec())
+}
+
+mod band;
+mod lines;
+mod map;
+mod stacked;
+
+pub use band::{BandChart, BandPoint, BandSeries, render_band_chart};
+pub use lines::{LinesChart, render_lines_chart};
+pub use map::{MapChart, MapUnit, render_map};
+pub use stacked::{StackedChart, render_stacked_chart};
 
 // ---------------------------------------------------------------------------
 // Fonts
@@ -226,6 +299,24 @@ const LINE_W: u32 = 3;
 const PLAN_START_YEAR: i32 = 2024;
 /// Average annual hukou transfers 2014–2023 reported by the MPS, millions.
 const MPS_TRANSFERS_M: f64 = 15.0;
+/// Last year of the plan period, shaded on the stand-alone year charts.
+const PLAN_END_YEAR: i32 = 2029;
+
+/// Okabe–Ito colour-blind-safe palette in line-chart order. Black is kept
+/// for official history, and Okabe–Ito yellow (240, 228, 66) is darkened
+/// to a mustard that still reads on white.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(181, 160, 20),  // yellow, darkened
+    RGBColor(110, 110, 110), // grey
+];
+/// Official history on the stand-alone charts.
+const OFFICIAL_INK: RGBColor = RGBColor(30, 30, 30);
 
 fn font(px: u32) -> TextStyle<'static> {
     (FONT, px).into_font().color(&BLACK)
@@ -626,6 +717,8 @@ fn msg<E: std::fmt::Display>(e: E) -> String {
 }
 
 type Px = (i32, i32);
+/// A polyline or ring in data (or lon/lat) coordinates.
+type Line = Vec<(f64, f64)>;
 
 /// Axis-aligned pixel rectangle, `x0 <= x1`, `y0 <= y1`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -791,6 +884,40 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
         }
     }
 
+    /// Reserves the area between two polylines sampled at the same x
+    /// positions (a filled band, a stacked layer) against the legend.
+    fn occupy_between(&mut self, upper: &[Px], lower: &[Px]) {
+        let clamp = |(x, y): Px| (x.clamp(-100, 1400), y.clamp(-100, 1000));
+        let at = |a: Px, b: Px, t: f64| {
+            (
+                f64::from(a.0) + t * f64::from(b.0 - a.0),
+                f64::from(a.1) + t * f64::from(b.1 - a.1),
+            )
+        };
+        for (u, l) in upper.windows(2).zip(lower.windows(2)) {
+            let (u0, u1, l0, l1) = (clamp(u[0]), clamp(u[1]), clamp(l[0]), clamp(l[1]));
+            let steps = ((u1.0 - u0.0).abs() / 6).max(1);
+            for s in 0..steps {
+                let (t0, t1) = (
+                    f64::from(s) / f64::from(steps),
+                    f64::from(s + 1) / f64::from(steps),
+                );
+                let (a, b, c, d) = (
+                    at(u0, u1, t0),
+                    at(u0, u1, t1),
+                    at(l0, l1, t0),
+                    at(l0, l1, t1),
+                );
+                let top = a.1.min(b.1).min(c.1).min(d.1);
+                let bottom = a.1.max(b.1).max(c.1).max(d.1);
+                self.occupied.push(PxRect::spanning(
+                    (a.0.round() as i32, top.round() as i32),
+                    (b.0.round() as i32, bottom.round() as i32),
+                ));
+            }
+        }
+    }
+
     fn hits(&self, rect: &PxRect) -> usize {
         self.occupied.iter().filter(|o| o.intersects(rect)).count()
     }
@@ -819,6 +946,10 @@ enum Swatch {
     Series(RGBColor, Look),
     Bar(RGBColor),
     Reference(RGBColor),
+    /// Mean line with markers over a translucent band.
+    Band(RGBColor, Look),
+    /// Plain line in one of the [`Dash`] patterns, no markers.
+    Line(RGBColor, Dash),
 }
 
 struct LegendEntry {
@@ -878,7 +1009,71 @@ fn draw_swatch<DB: DrawingBackend>(
                 line,
             ))
         }
+        Swatch::Band(color, look) => {
+            canvas.draw(&Rectangle::new(
+                [(x, y - 8), (x + SWATCH_W, y + 8)],
+                band_style(color),
+            ))?;
+            draw_swatch(canvas, Swatch::Series(color, look), (x, y))
+        }
+        Swatch::Line(color, dash) => {
+            let style = color.stroke_width(LINE_W);
+            for (a, b) in dash.segments(SWATCH_W) {
+                canvas.draw(&PathElement::new(vec![(x + a, y), (x + b, y)], style))?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// Line patterns that, with the palette's colours, tell up to ~20 series
+/// apart.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Dash {
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+impl Dash {
+    /// (on, off) lengths in pixels, `None` for solid.
+    fn pattern(self) -> Option<(u32, u32)> {
+        match self {
+            Dash::Solid => None,
+            Dash::Dashed => Some((12, 6)),
+            Dash::Dotted => Some((4, 5)),
+        }
+    }
+
+    /// Pixel segments `(from, to)` drawn along a swatch `len` pixels long.
+    fn segments(self, len: i32) -> Vec<(i32, i32)> {
+        match self.pattern() {
+            None => vec![(0, len)],
+            Some((on, off)) => {
+                let (on, off) = (on as i32, off as i32);
+                (0..len)
+                    .step_by((on + off) as usize)
+                    .map(|a| (a, (a + on).min(len)))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The `i`-th series' colour and pattern: the palette first in solid, then
+/// dashed, then dotted lines.
+fn series_look(i: usize) -> (RGBColor, Dash) {
+    let dash = match (i / PALETTE.len()) % 3 {
+        0 => Dash::Solid,
+        1 => Dash::Dashed,
+        _ => Dash::Dotted,
+    };
+    (PALETTE[i % PALETTE.len()], dash)
+}
+
+/// Translucent fill of a 5–95 % band.
+fn band_style(color: RGBColor) -> ShapeStyle {
+    color.mix(0.22).filled()
 }
 
 fn draw_marker<DB: DrawingBackend>(
@@ -944,6 +1139,9 @@ struct Axis {
     hi: f64,
     ticks: Vec<f64>,
     decimals: usize,
+    step: f64,
+    /// Label ticks as "150M" / "20k" instead of plain numbers.
+    compact: bool,
 }
 
 impl Axis {
@@ -954,7 +1152,98 @@ impl Axis {
             hi,
             ticks: value_ticks(lo, hi, step),
             decimals: decimals_for(step),
+            step,
+            compact: false,
         }
+    }
+
+    /// Axis covering the finite `values` with headroom, snapped to round
+    /// ticks, from 0 if `from_zero` (or if the data crosses it anyway);
+    /// `0..1` without finite data. Large magnitudes get compact labels.
+    fn auto(values: impl IntoIterator<Item = f64>, from_zero: bool) -> Self {
+        let values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        let (lo, hi) = if from_zero && lo <= hi {
+            (lo.min(0.0), hi.max(0.0))
+        } else {
+            (lo, hi)
+        };
+        let span = hi - lo;
+        let snap = if !span.is_finite() {
+            1.0
+        } else if span > 0.0 {
+            tick_step(span)
+        } else {
+            tick_step(hi.abs().max(1.0))
+        };
+        let (mut lo, mut hi) = value_range(values, snap, from_zero, (0.0, 1.0));
+        if from_zero && hi <= 0.0 && lo < 0.0 {
+            hi = 0.0; // all-negative data: the zero line is the top
+        }
+        if lo.is_nan() || hi.is_nan() || lo >= hi {
+            (lo, hi) = (0.0, 1.0);
+        }
+        let mut axis = Axis::new(lo, hi);
+        let mag = lo.abs().max(hi.abs());
+        axis.compact = (1e4..1e15).contains(&mag);
+        axis
+    }
+
+    /// Tick label for `v`, in the axis' format.
+    fn label(&self, v: f64) -> String {
+        if self.compact {
+            compact_number(v, self.step, self.lo.abs().max(self.hi.abs()), false)
+        } else {
+            tick_label(v, self.decimals)
+        }
+    }
+}
+
+/// `v` as "1.5M", "−250k", "+2M" (if `signed`), with the suffix chosen from
+/// `magnitude` (the largest value it is shown next to) so all labels of an
+/// axis share one unit, and decimals enough to tell multiples of `step`
+/// apart. Plain numbers below 10 000; exponent form for absurd values.
+fn compact_number(v: f64, step: f64, magnitude: f64, signed: bool) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    let magnitude = magnitude.abs().max(v.abs());
+    if magnitude >= 1e15 {
+        return format!("{v:.2e}");
+    }
+    let (div, suffix) = if magnitude >= 1e9 {
+        (1e9, "B")
+    } else if magnitude >= 1e6 {
+        (1e6, "M")
+    } else if magnitude >= 1e4 {
+        (1e3, "k")
+    } else {
+        (1.0, "")
+    };
+    let decimals = if step > 0.0 && step.is_finite() {
+        decimals_for(step / div)
+    } else {
+        1
+    };
+    let body = format!("{:.decimals$}", v.abs() / div);
+    let zero = body.trim_start_matches(['0', '.']).is_empty();
+    let sign = if zero {
+        ""
+    } else if v < 0.0 {
+        "−"
+    } else if signed {
+        "+"
+    } else {
+        ""
+    };
+    if zero {
+        "0".to_string()
+    } else {
+        format!("{sign}{body}{suffix}")
     }
 }
 
@@ -976,7 +1265,7 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
         title: &str,
         years: (i32, i32),
         y: Axis,
-        right_axis: bool,
+        right: u32,
     ) -> Result<Self, String> {
         let mut canvas = Canvas {
             root,
@@ -986,11 +1275,6 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
         let title_style = anchored(title_font(), HPos::Center, VPos::Top);
         canvas.text(title, (CHART_SIZE.0 as i32 / 2, 18), &title_style)?;
 
-        let right = if right_axis {
-            RIGHT_AXIS_PX
-        } else {
-            RIGHT_MARGIN_PX
-        };
         // Half a year of padding so markers/bars at the ends don't sit on
         // the axes.
         let x_range = (f64::from(years.0) - 0.5)..(f64::from(years.1) + 0.5);
@@ -1079,7 +1363,7 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
         let left = anchored(tick, HPos::Right, VPos::Center);
         for v in self.y.ticks.clone() {
             let (_, py) = self.px(self.x_lo(), v);
-            let label = tick_label(v, self.y.decimals);
+            let label = self.y.label(v);
             self.canvas.text(&label, (self.plot.x0 - 10, py), &left)?;
         }
 
@@ -1223,6 +1507,34 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
         Ok(!runs.is_empty())
     }
 
+    /// Plain line pieces in a [`Dash`] pattern, no markers; returns whether
+    /// anything was drawn.
+    fn line(
+        &mut self,
+        runs: &[Vec<(f64, f64)>],
+        color: RGBColor,
+        dash: Dash,
+        width: u32,
+    ) -> Result<bool, String> {
+        let style = color.stroke_width(width);
+        for run in runs {
+            let run: Vec<(f64, f64)> = run.iter().map(|&p| self.clamp(p)).collect();
+            match dash.pattern() {
+                None => self
+                    .chart
+                    .draw_series(LineSeries::new(run.iter().copied(), style))
+                    .map_err(msg)?,
+                Some((on, off)) => self
+                    .chart
+                    .draw_series(DashedLineSeries::new(run.iter().copied(), on, off, style))
+                    .map_err(msg)?,
+            };
+            let pixels: Vec<Px> = run.iter().map(|&(x, y)| self.px(x, y)).collect();
+            self.canvas.occupy_polyline(&pixels, width as i32 + 2);
+        }
+        Ok(!runs.is_empty())
+    }
+
     fn bars(&mut self, bars: &[(f64, f64)], color: RGBColor) -> Result<bool, String> {
         for &(x, v) in bars {
             let a = self.clamp((x - 0.32, 0.0_f64.max(self.y.lo)));
@@ -1342,25 +1654,31 @@ fn draw_chart<DB: DrawingBackend>(
         ChartKind::Gap => draw_gap(root, ink, input)?,
         ChartKind::Settlements => draw_settlements(root, ink, input)?,
     };
-    draw_footer(&mut frame.canvas, input)
+    let scenario = if input.scenario_name.is_empty() {
+        String::new()
+    } else {
+        format!("Scenario: {}", input.scenario_name)
+    };
+    draw_footer(&mut frame.canvas, input.source_note, &scenario)
 }
 
-/// Source note bottom-left, scenario name bottom-right, small and grey.
+/// Source note bottom-left, `right` (e.g. the scenario name) bottom-right,
+/// small and grey. Empty strings are skipped.
 fn draw_footer<DB: DrawingBackend>(
     canvas: &mut Canvas<'_, DB>,
-    input: &ChartInput,
+    note: &str,
+    right: &str,
 ) -> Result<(), String> {
     let (w, h) = (CHART_SIZE.0 as i32, CHART_SIZE.1 as i32);
     let y = h - FOOTER_PX as i32 / 2;
     let style = font_in(NOTE_PX, TEXT_GREY);
-    if !input.source_note.is_empty() {
+    if !note.is_empty() {
         let left = anchored(style.clone(), HPos::Left, VPos::Center);
-        canvas.text(input.source_note, (LEFT_MARGIN_PX as i32 + 6, y), &left)?;
+        canvas.text(note, (LEFT_MARGIN_PX as i32 + 6, y), &left)?;
     }
-    if !input.scenario_name.is_empty() {
-        let right = anchored(style, HPos::Right, VPos::Center);
-        let label = format!("Scenario: {}", input.scenario_name);
-        canvas.text(&label, (w - RIGHT_MARGIN_PX as i32, y), &right)?;
+    if !right.is_empty() {
+        let style = anchored(style, HPos::Right, VPos::Center);
+        canvas.text(right, (w - RIGHT_MARGIN_PX as i32, y), &style)?;
     }
     Ok(())
 }
@@ -1414,7 +1732,7 @@ fn draw_urbanization<'r, DB: DrawingBackend>(
     } else {
         format!("Urbanization rates, {span} — {}", input.scenario_name)
     };
-    let mut f = Frame::new(root, ink, &title, years, y, false)?;
+    let mut f = Frame::new(root, ink, &title, years, y, RIGHT_MARGIN_PX)?;
     f.plan_band(input.goal_year)?;
     f.axes("Share of total population (%)")?;
     if let Some(goal) = goal {
@@ -1493,7 +1811,7 @@ fn draw_gap<'r, DB: DrawingBackend>(
         "Gap between resident and hukou urbanization rates",
         years,
         Axis::new(lo, hi),
-        false,
+        RIGHT_MARGIN_PX,
     )?;
     f.plan_band(input.goal_year)?;
     f.axes("Gap (percentage points)")?;
@@ -1574,7 +1892,7 @@ fn draw_settlements<'r, DB: DrawingBackend>(
         "Settlements: rural migrants granted urban hukou",
         years,
         Axis::new(0.0, y_top),
-        dual,
+        if dual { RIGHT_AXIS_PX } else { RIGHT_MARGIN_PX },
     )?;
     f.plan_band(input.goal_year)?;
     f.axes("Persons (millions)")?;
@@ -1885,7 +2203,9 @@ mod tests {
 
     /// Writes the sample charts to `$MIGRASIM_CHART_PREVIEW` (if set) so a
     /// human can look at them: `MIGRASIM_CHART_PREVIEW=/tmp/charts-preview
-    /// cargo test --lib charts::tests::preview`.
+    /// cargo test --lib preview` (this test and the stand-alone
+    /// charts' `preview` tests, which write to subfolders `band`,
+    /// `stacked`, `lines` and `map`).
     #[test]
     fn preview() {
         let Some(dir) = std::env::var_os("MIGRASIM_CHART_PREVIEW") else {

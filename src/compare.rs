@@ -1,0 +1,641 @@
+//! Scenario comparison: the same replicate seeds for every scenario (common random numbers),
+//! overlay charts with bands, a summary of 2029 outcomes with differences from the first
+//! scenario, the chance of reaching the plan's goal, and the input differences side by side.
+
+use crate::charts::{self, BandChart, BandSeries};
+use crate::engine::Plan;
+use crate::ensemble::{self, Band, RunResult, YearMetrics};
+use crate::geo::Geography;
+use crate::report::{
+    self, GOAL_PCT, GOAL_YEAR, ReportError, SOURCE_NOTE, band_series, official_history, write_file,
+};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One scenario of a comparison with its replicate runs.
+pub struct Compared {
+    pub plan: Plan,
+    pub runs: Vec<RunResult>,
+    pub metrics: Vec<Vec<YearMetrics>>,
+}
+
+impl Compared {
+    pub fn new(geo: &Geography, plan: Plan, runs: Vec<RunResult>) -> Compared {
+        let metrics = runs
+            .iter()
+            .map(|r| ensemble::metrics(geo, &plan, r))
+            .collect();
+        Compared {
+            plan,
+            runs,
+            metrics,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.plan.scenario.name
+    }
+
+    /// Value of `metric` in `year`, one per replicate.
+    fn at_year(&self, year: i32, metric: &dyn Fn(&YearMetrics) -> f64) -> Vec<f64> {
+        self.metrics
+            .iter()
+            .map(|run| {
+                run.iter()
+                    .find(|m| m.year == year)
+                    .map(metric)
+                    .unwrap_or(f64::NAN)
+            })
+            .collect()
+    }
+
+    /// Sum of `metric` over the simulated years, one per replicate.
+    fn over_years(&self, metric: &dyn Fn(&YearMetrics) -> f64) -> Vec<f64> {
+        let first = self.plan.scenario.run.first_year;
+        self.metrics
+            .iter()
+            .map(|run| run.iter().filter(|m| m.year >= first).map(metric).sum())
+            .collect()
+    }
+}
+
+/// Reads one value per replicate from a compared scenario.
+type PerReplicate = Box<dyn Fn(&Compared) -> Vec<f64>>;
+
+/// One row of the summary: a measure per scenario, with its difference from the first.
+struct Measure {
+    name: &'static str,
+    unit: &'static str,
+    values: PerReplicate,
+}
+
+/// A comparison chart: stem, title, y label, series, official history and its label, whether
+/// to draw the goal line, whether the y axis starts at zero.
+struct OverlayChart<'a> {
+    stem: &'static str,
+    title: String,
+    y_label: &'static str,
+    series: Vec<BandSeries>,
+    official: &'a [(i32, f64)],
+    official_label: &'static str,
+    goal: bool,
+    from_zero: bool,
+}
+
+fn measures(year: i32) -> Vec<Measure> {
+    vec![
+        Measure {
+            name: "urbanization_rate_pct",
+            unit: "%",
+            values: Box::new(move |c| c.at_year(year, &|m| m.urbanization_rate_pct)),
+        },
+        Measure {
+            name: "hukou_urbanization_rate_pct",
+            unit: "%",
+            values: Box::new(move |c| c.at_year(year, &|m| m.hukou_urbanization_rate_pct)),
+        },
+        Measure {
+            name: "gap_pp",
+            unit: "pp",
+            values: Box::new(move |c| c.at_year(year, &|m| m.gap_pp)),
+        },
+        Measure {
+            name: "settlements_total",
+            unit: "persons",
+            values: Box::new(|c| c.over_years(&|m| m.settlements)),
+        },
+        Measure {
+            name: "nonhukou_urban_residents",
+            unit: "persons",
+            values: Box::new(move |c| c.at_year(year, &|m| m.nonhukou_by_regime.iter().sum())),
+        },
+        Measure {
+            name: "potential_regions_urban_residents",
+            unit: "persons",
+            values: Box::new(move |c| c.at_year(year, &|m| m.potential_urban_total())),
+        },
+    ]
+}
+
+/// Share of replicates whose urbanization rate reaches `threshold` in some year up to `year`.
+fn chance_of_reaching(c: &Compared, threshold: f64, year: i32) -> f64 {
+    let reached = c
+        .metrics
+        .iter()
+        .filter(|run| {
+            run.iter()
+                .any(|m| m.year <= year && m.urbanization_rate_pct >= threshold)
+        })
+        .count();
+    reached as f64 / c.metrics.len().max(1) as f64
+}
+
+/// First year the mean urbanization rate reaches `threshold`, if it does.
+fn first_year_reaching(c: &Compared, threshold: f64) -> Option<i32> {
+    ensemble::bands(&c.metrics, |m| m.urbanization_rate_pct)
+        .into_iter()
+        .find(|(_, band)| band.mean >= threshold)
+        .map(|(year, _)| year)
+}
+
+fn paired_differences(values: &[f64], reference: &[f64]) -> Vec<f64> {
+    values.iter().zip(reference).map(|(v, r)| v - r).collect()
+}
+
+fn format_value(v: f64, unit: &str) -> String {
+    if unit == "persons" {
+        format!("{:.2}M", v / 1e6)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn summary_csv(compared: &[Compared], year: i32) -> String {
+    let mut text = String::from(
+        "scenario,measure,unit,year,replicates,mean,p5,p95,diff_mean,diff_p5,diff_p95\n",
+    );
+    for measure in measures(year) {
+        let reference = (measure.values)(&compared[0]);
+        for c in compared {
+            let values = (measure.values)(c);
+            let band = Band::of(&values);
+            let diff = Band::of(&paired_differences(&values, &reference));
+            let _ = writeln!(
+                text,
+                "{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+                c.name(),
+                measure.name,
+                measure.unit,
+                year,
+                values.len(),
+                band.mean,
+                band.p5,
+                band.p95,
+                diff.mean,
+                diff.p5,
+                diff.p95
+            );
+        }
+    }
+    for c in compared {
+        for threshold in [GOAL_PCT, GOAL_PCT - 0.5] {
+            let _ = writeln!(
+                text,
+                "{},chance_reaching_{}_pct,share of replicates,{},{},{:.4},,,,,",
+                c.name(),
+                threshold,
+                year,
+                c.metrics.len(),
+                chance_of_reaching(c, threshold, year)
+            );
+        }
+        let _ = writeln!(
+            text,
+            "{},first_year_mean_reaches_70_pct,year,,{},{},,,,,",
+            c.name(),
+            c.metrics.len(),
+            first_year_reaching(c, GOAL_PCT).map_or("never".to_string(), |y| y.to_string())
+        );
+    }
+    text
+}
+
+fn summary_md(compared: &[Compared], year: i32) -> String {
+    let mut md = String::new();
+    let replicates = compared[0].runs.len();
+    let _ = writeln!(
+        md,
+        "# Scenario comparison, {year}\n\n{} replicates per scenario with common random numbers (seeds {}). Values are means with the 5th–95th percentile range over replicates; differences are paired by replicate against `{}`.\n",
+        replicates,
+        compared[0]
+            .runs
+            .iter()
+            .map(|r| r.seed.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        compared[0].name()
+    );
+    let _ = write!(md, "| measure |");
+    for c in compared {
+        let _ = write!(md, " {} |", c.name());
+    }
+    let _ = write!(md, "\n|---|");
+    for _ in compared {
+        let _ = write!(md, "---|");
+    }
+    md.push('\n');
+    for measure in measures(year) {
+        let reference = (measure.values)(&compared[0]);
+        let label = match measure.name {
+            "settlements_total" => format!(
+                "settlements {}–{year} (persons)",
+                compared[0].plan.scenario.run.first_year
+            ),
+            name => format!("{} {year} ({})", name.replace('_', " "), measure.unit),
+        };
+        let _ = write!(md, "| {label} |");
+        for (i, c) in compared.iter().enumerate() {
+            let values = (measure.values)(c);
+            let band = Band::of(&values);
+            let mut cell = format!(
+                "{} [{}, {}]",
+                format_value(band.mean, measure.unit),
+                format_value(band.p5, measure.unit),
+                format_value(band.p95, measure.unit)
+            );
+            if i > 0 {
+                let diff = Band::of(&paired_differences(&values, &reference));
+                let _ = write!(
+                    cell,
+                    " (Δ {}{} [{}, {}])",
+                    if diff.mean >= 0.0 { "+" } else { "" },
+                    format_value(diff.mean, measure.unit),
+                    format_value(diff.p5, measure.unit),
+                    format_value(diff.p95, measure.unit)
+                );
+            }
+            let _ = write!(md, " {cell} |");
+        }
+        md.push('\n');
+    }
+    for threshold in [GOAL_PCT, GOAL_PCT - 0.5] {
+        let _ = write!(md, "| chance of reaching {threshold}% by {year} |");
+        for c in compared {
+            let _ = write!(
+                md,
+                " {:.0}% |",
+                100.0 * chance_of_reaching(c, threshold, year)
+            );
+        }
+        md.push('\n');
+    }
+    let _ = write!(md, "| first year the mean reaches 70% |");
+    for c in compared {
+        let _ = write!(
+            md,
+            " {} |",
+            first_year_reaching(c, GOAL_PCT)
+                .map_or("not by the last year".to_string(), |y| y.to_string())
+        );
+    }
+    md.push('\n');
+    md
+}
+
+/// Every key of a resolved scenario as `dotted.key → value`.
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(inner)
+                if !inner.is_empty() && !inner.keys().all(|k| k.parse::<i32>().is_ok()) =>
+            {
+                flatten(&path, inner, out)
+            }
+            other => {
+                out.insert(path, other.to_string());
+            }
+        }
+    }
+}
+
+/// Resolved keys whose values differ between the scenarios (name and description excluded:
+/// they identify scenarios rather than set inputs), with each scenario's value.
+pub fn input_differences(plans: &[&Plan]) -> Vec<(String, Vec<String>)> {
+    let flat: Vec<BTreeMap<String, String>> = plans
+        .iter()
+        .map(|p| {
+            let table: toml::Table =
+                toml::from_str(&p.scenario.to_toml()).expect("resolved scenarios parse");
+            let mut map = BTreeMap::new();
+            flatten("", &table, &mut map);
+            map.remove("name");
+            map.remove("description");
+            map
+        })
+        .collect();
+    let mut keys: Vec<&String> = flat.iter().flat_map(|m| m.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|key| {
+            let values: Vec<String> = flat
+                .iter()
+                .map(|m| {
+                    m.get(key)
+                        .cloned()
+                        .unwrap_or_else(|| "(absent)".to_string())
+                })
+                .collect();
+            values
+                .iter()
+                .any(|v| *v != values[0])
+                .then(|| (key.clone(), values))
+        })
+        .collect()
+}
+
+fn inputs_diff_md(compared: &[Compared]) -> String {
+    let plans: Vec<&Plan> = compared.iter().map(|c| &c.plan).collect();
+    let differences = input_differences(&plans);
+    let mut md = String::from("# Input differences\n\n");
+    if differences.is_empty() {
+        md.push_str("The resolved scenarios are identical (apart from name and description).\n");
+        return md;
+    }
+    let _ = writeln!(
+        md,
+        "{} resolved keys differ (after `extends`; name and description left out).\n",
+        differences.len()
+    );
+    let _ = write!(md, "| key |");
+    for c in compared {
+        let _ = write!(md, " {} |", c.name());
+    }
+    let _ = write!(md, "\n|---|");
+    for _ in compared {
+        let _ = write!(md, "---|");
+    }
+    md.push('\n');
+    for (key, values) in differences {
+        let _ = write!(md, "| `{key}` |");
+        for value in values {
+            let shown = if value.len() > 60 {
+                format!("{}…", &value.chars().take(57).collect::<String>())
+            } else {
+                value
+            };
+            let _ = write!(md, " `{}` |", shown.replace('|', "\\|"));
+        }
+        md.push('\n');
+    }
+    md
+}
+
+/// Writes the comparison into `dir`, atomically.
+pub fn write_comparison(
+    dir: &Path,
+    compared: &[Compared],
+    threads: usize,
+) -> Result<Vec<PathBuf>, ReportError> {
+    report::write_atomically(dir, |staging| write_into(staging, compared, threads))
+}
+
+fn write_into(
+    staging: &Path,
+    compared: &[Compared],
+    threads: usize,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let year = compared
+        .iter()
+        .map(|c| c.plan.scenario.run.last_year)
+        .min()
+        .unwrap_or(GOAL_YEAR);
+    let mut files = vec![
+        write_file(staging, "summary.csv", &summary_csv(compared, year))?,
+        write_file(staging, "summary.md", &summary_md(compared, year))?,
+        write_file(staging, "inputs-diff.md", &inputs_diff_md(compared))?,
+    ];
+
+    let chart_dir = staging.join("charts");
+    let official = official_history();
+    let official_urban: Vec<(i32, f64)> = official
+        .iter()
+        .map(|o| (o.year, o.urbanization_rate_pct))
+        .collect();
+    let official_hukou: Vec<(i32, f64)> = official
+        .iter()
+        .filter_map(|o| o.hukou_urbanization_rate_pct.map(|h| (o.year, h)))
+        .collect();
+    let official_gap: Vec<(i32, f64)> = official
+        .iter()
+        .filter_map(|o| {
+            o.hukou_urbanization_rate_pct
+                .map(|h| (o.year, o.urbanization_rate_pct - h))
+        })
+        .collect();
+    let per_scenario = |value: &dyn Fn(&YearMetrics) -> f64| -> Vec<BandSeries> {
+        compared
+            .iter()
+            .map(|c| band_series(c.name(), &c.metrics, value))
+            .collect()
+    };
+    let first_year = compared[0].plan.scenario.run.first_year;
+    let flows = |v: f64, year: i32| if year >= first_year { v } else { f64::NAN };
+    let n = compared[0].runs.len();
+    let charts_to_draw: Vec<OverlayChart> = vec![
+        OverlayChart {
+            stem: "urbanization",
+            title: format!("Resident urbanization rate by scenario ({n} replicates, 5–95% band)"),
+            y_label: "Share of total population (%)",
+            series: per_scenario(&|m| m.urbanization_rate_pct),
+            official: &official_urban,
+            official_label: "Official (NBS)",
+            goal: true,
+            from_zero: false,
+        },
+        OverlayChart {
+            stem: "hukou-urbanization",
+            title: format!("Hukou urbanization rate by scenario ({n} replicates, 5–95% band)"),
+            y_label: "Share of total population (%)",
+            series: per_scenario(&|m| m.hukou_urbanization_rate_pct),
+            official: &official_hukou,
+            official_label: "Official (NBS/MPS)",
+            goal: false,
+            from_zero: false,
+        },
+        OverlayChart {
+            stem: "gap",
+            title: format!("Gap between resident and hukou rates ({n} replicates)"),
+            y_label: "Gap (percentage points)",
+            series: per_scenario(&|m| m.gap_pp),
+            official: &official_gap,
+            official_label: "Official gap",
+            goal: false,
+            from_zero: true,
+        },
+        OverlayChart {
+            stem: "settlements",
+            title: format!("Settlements per year by scenario ({n} replicates)"),
+            y_label: "Persons (millions)",
+            series: per_scenario(&|m| flows(m.settlements / 1e6, m.year)),
+            official: &[],
+            official_label: "",
+            goal: false,
+            from_zero: true,
+        },
+        OverlayChart {
+            stem: "potential-regions",
+            title: format!("Urban population of the seven potential regions ({n} replicates)"),
+            y_label: "Urban residents (millions)",
+            series: per_scenario(&|m| m.potential_urban_total() / 1e6),
+            official: &[],
+            official_label: "",
+            goal: false,
+            from_zero: false,
+        },
+    ];
+    for chart in &charts_to_draw {
+        let written = charts::render_band_chart(
+            &chart_dir,
+            &BandChart {
+                stem: chart.stem,
+                title: &chart.title,
+                y_label: chart.y_label,
+                series: &chart.series,
+                official: chart.official,
+                official_label: chart.official_label,
+                goal: chart.goal.then_some((GOAL_PCT, "Plan goal ≈70% by 2029")),
+                source_note: SOURCE_NOTE,
+                y_from_zero: chart.from_zero,
+            },
+        )?;
+        files.extend(
+            written
+                .iter()
+                .filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)),
+        );
+    }
+    // One chart per regime: the regimes differ by an order of magnitude, so a shared axis
+    // would hide the differences between scenarios.
+    for (i, regime) in ensemble::regime_names().into_iter().enumerate() {
+        let series = per_scenario(&|m| m.urban_by_regime[i] / 1e6);
+        let title = format!("Urban population of {regime} cities ({n} replicates)");
+        let stem = format!("urban-{regime}");
+        let written = charts::render_band_chart(
+            &chart_dir,
+            &BandChart {
+                stem: &stem,
+                title: &title,
+                y_label: "Urban residents (millions)",
+                series: &series,
+                official: &[],
+                official_label: "",
+                goal: None,
+                source_note: SOURCE_NOTE,
+                y_from_zero: false,
+            },
+        )?;
+        files.extend(
+            written
+                .iter()
+                .filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)),
+        );
+    }
+
+    files.push(write_file(
+        staging,
+        "report.md",
+        &comparison_report(compared, year),
+    )?);
+    let manifest = serde_json::json!({
+        "migrasim_version": env!("CARGO_PKG_VERSION"),
+        "scenarios": compared.iter().map(|c| serde_json::json!({
+            "name": c.name(),
+            "scenario_hash": c.plan.scenario.hash(),
+            "households": c.plan.scenario.run.households,
+            "resolved_scenario": c.plan.scenario.to_toml(),
+            "timings_seconds": c.runs.iter().map(|r| &r.timings).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "replicates": n,
+        "seeds": compared[0].runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
+        "threads": threads,
+    });
+    files.push(write_file(
+        staging,
+        "manifest.json",
+        &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
+    )?);
+    Ok(files)
+}
+
+fn comparison_report(compared: &[Compared], year: i32) -> String {
+    let names: Vec<&str> = compared.iter().map(Compared::name).collect();
+    let mut md = format!("# migrasim comparison: {}\n\n", names.join(" vs "));
+    for c in compared {
+        if !c.plan.scenario.description.is_empty() {
+            let _ = writeln!(md, "- **{}**: {}", c.name(), c.plan.scenario.description);
+        }
+    }
+    md.push('\n');
+    md.push_str(&summary_md(compared, year).replacen("# ", "## ", 1));
+    md.push_str("\n## Charts\n\n");
+    for (stem, sentence) in [
+        (
+            "urbanization",
+            "The resident urbanization rate of each scenario with its 5–95% replicate band, against the official history and the ~70% goal.",
+        ),
+        (
+            "hukou-urbanization",
+            "The hukou urbanization rate of each scenario with its band.",
+        ),
+        (
+            "gap",
+            "The gap between the two rates, which the plan aims to narrow.",
+        ),
+        (
+            "settlements",
+            "Persons granted local urban hukou each year.",
+        ),
+        (
+            "urban-open",
+            "Urban population of open cities (urban districts under 3M by default), per scenario.",
+        ),
+        (
+            "urban-relaxed",
+            "Urban population of relaxed cities (3–5M).",
+        ),
+        (
+            "urban-points",
+            "Urban population of points-based cities (5M and more).",
+        ),
+        (
+            "potential-regions",
+            "Urban population of the seven potential regions together.",
+        ),
+    ] {
+        let _ = writeln!(
+            md,
+            "### {stem}\n\n{sentence}\n\n![{stem}](charts/{stem}.png)\n"
+        );
+    }
+    md.push_str("## Inputs\n\nThe resolved keys that differ between the scenarios are listed in [inputs-diff.md](inputs-diff.md); `summary.csv` holds the table above in tidy form.\n");
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario;
+
+    fn plan(text: &str) -> Plan {
+        let s = scenario::from_str("t", text).unwrap();
+        Plan::from_scenario(s, Geography::embedded()).unwrap()
+    }
+
+    #[test]
+    fn the_diff_lists_exactly_the_changed_keys() {
+        let a = plan("");
+        let b = plan(
+            "[settlement.points]\nno_quota_from = 2024\n[services]\nnonhukou_share = { 2024 = 0.6, 2029 = 0.8 }\n[fiscal]\nlink = false\n",
+        );
+        let diff = input_differences(&[&a, &b]);
+        let keys: Vec<&str> = diff.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "fiscal.link",
+                "services.nonhukou_share",
+                "settlement.points.no_quota_from"
+            ]
+        );
+        assert_eq!(diff[0].1, ["true", "false"]);
+        assert_eq!(diff[2].1[0], "(absent)");
+        assert!(input_differences(&[&a, &plan("name = \"other\"\n")]).is_empty());
+    }
+}
