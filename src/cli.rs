@@ -32,6 +32,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Check a scenario file and print it fully resolved (after `extends`).
     Validate(ValidateArgs),
+    /// Fit the free parameters on the 2020→2023 backcast; write scenarios/calibration.toml and
+    /// docs/validation.md (or, with --check, verify they are current).
+    Calibrate(CalibrateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +74,38 @@ pub struct RunArgs {
     pub overrides: Overrides,
     #[command(flatten)]
     pub execution: Execution,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// The backcast scenario.
+    #[arg(default_value = "scenarios/backcast-2020.toml")]
+    pub backcast: PathBuf,
+    /// Simulated households per backcast run.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub households: u64,
+    /// Rounds of coordinate-wise fitting.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub rounds: u32,
+    /// Where to write the fitted parameters.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "scenarios/calibration.toml"
+    )]
+    pub calibration: PathBuf,
+    /// Folder for validation.md and its chart.
+    #[arg(long, value_name = "DIR", default_value = "docs")]
+    pub docs: PathBuf,
+    /// Refit and compare with the shipped files instead of writing; exit 1 if they differ.
+    #[arg(long)]
+    pub check: bool,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +224,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Run(args) => run_scenario(&args, geo),
         Command::Compare(args) => compare_scenarios(&args, geo),
+        Command::Calibrate(args) => calibrate(&args, geo),
     }
 }
 
@@ -347,4 +383,103 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
         );
     }
     Ok(())
+}
+
+fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliError> {
+    let overrides = Overrides {
+        households: Some(args.households),
+        seed: None,
+    };
+    let plan = prepare(&args.backcast, &overrides, geo)?;
+    let execution = Execution {
+        replicates: 1,
+        threads: args.threads,
+        quiet: args.quiet,
+        verbose: false,
+    };
+    let (pool, _) = thread_pool(&execution)?;
+    let started = Instant::now();
+    let quiet = args.quiet;
+    let fit = pool.install(|| {
+        crate::calibrate::fit(
+            geo,
+            &plan.scenario,
+            args.households,
+            args.rounds as usize,
+            |line| {
+                if !quiet {
+                    eprintln!("{line}");
+                }
+            },
+        )
+    });
+    let calibration = crate::calibrate::calibration_toml(&fit, args.households);
+    // The chart is drawn into a scratch folder first so --check writes nothing.
+    let scratch = tempfile_dir()?;
+    let (validation, charts) =
+        crate::calibrate::validation_report(geo, &fit, args.households, &scratch)
+            .map_err(|e| CliError::Failure(e.to_string()))?;
+    let validation_path = args.docs.join("validation.md");
+    if args.check {
+        let _ = std::fs::remove_dir_all(&scratch);
+        let mut stale = Vec::new();
+        for (path, text) in [
+            (&args.calibration, &calibration),
+            (&validation_path, &validation),
+        ] {
+            if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+                stale.push(path.display().to_string());
+            }
+        }
+        if !stale.is_empty() {
+            return Err(CliError::Failure(format!(
+                "calibration is not current: {} differ from what the code produces; run `migrasim calibrate` and commit",
+                stale.join(", ")
+            )));
+        }
+        if !quiet {
+            eprintln!(
+                "calibration is current ({} backcast runs in {:.0}s)",
+                fit.evaluations,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        return Ok(());
+    }
+    let write = |path: &Path, text: &str| {
+        std::fs::write(path, text)
+            .map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))
+    };
+    std::fs::create_dir_all(&args.docs)
+        .map_err(|e| CliError::Failure(format!("{}: {e}", args.docs.display())))?;
+    write(&args.calibration, &calibration)?;
+    write(&validation_path, &validation)?;
+    for chart in charts {
+        if let Some(name) = chart.file_name() {
+            std::fs::copy(&chart, args.docs.join(name))
+                .map_err(|e| CliError::Failure(format!("{}: {e}", chart.display())))?;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    if !quiet {
+        for (key, value) in &fit.values {
+            eprintln!("{key} = {value}");
+        }
+        eprintln!(
+            "wrote {} and {} ({} backcast runs in {:.0}s)",
+            args.calibration.display(),
+            validation_path.display(),
+            fit.evaluations,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// A fresh scratch folder under the system temp dir.
+fn tempfile_dir() -> Result<PathBuf, CliError> {
+    let dir = std::env::temp_dir().join(format!("migrasim-calibrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::Failure(format!("{}: {e}", dir.display())))?;
+    Ok(dir)
 }

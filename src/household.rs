@@ -17,6 +17,11 @@ pub mod flags {
     pub const OWNS_HOME: u8 = 1 << 3;
     /// Applied to settle this year and waits for quota admission (cleared every year).
     pub const APPLIED: u8 = 1 << 4;
+    /// Became urban where it lives (town growth, reclassification) and has not moved since:
+    /// not a migrant in the survey's sense.
+    pub const IN_SITU: u8 = 1 << 5;
+    /// Bits 6–7 hold the head's education level (see `Household::education`).
+    pub const EDUCATION_SHIFT: u8 = 6;
 }
 
 /// Education levels: 0 primary or less, 1 junior secondary, 2 senior secondary, 3 tertiary.
@@ -31,7 +36,9 @@ pub struct Household {
     pub hukou_unit: u16,
     pub flags: u8,
     pub head_age: u8,
-    pub education: u8,
+    /// Working-age adults left behind at the origin (children of a split household who turned
+    /// 15 there); they follow to the city after a few years.
+    pub adults_left: u8,
     pub years_in_city: u8,
     pub insurance_years: u8,
     /// Working-age adults (15–64), always with the household.
@@ -78,7 +85,20 @@ impl Household {
 
     #[inline]
     pub fn left_behind(&self) -> u32 {
-        u32::from(self.children_left) + u32::from(self.elderly_left)
+        u32::from(self.children_left) + u32::from(self.elderly_left) + u32::from(self.adults_left)
+    }
+
+    /// Head's education: 0 primary or less, 1 junior secondary, 2 senior secondary, 3 tertiary
+    /// (two bits of `flags`, so the record stays 16 bytes).
+    #[inline]
+    pub fn education(&self) -> u8 {
+        self.flags >> flags::EDUCATION_SHIFT
+    }
+
+    #[inline]
+    pub fn set_education(&mut self, level: u8) {
+        let mask = 0b11 << flags::EDUCATION_SHIFT;
+        self.flags = (self.flags & !mask) | ((level.min(3) << flags::EDUCATION_SHIFT) & mask);
     }
 
     #[inline]
@@ -108,7 +128,7 @@ impl Household {
     #[inline]
     pub fn household_type(&self) -> usize {
         let with_children = usize::from(self.children + self.children_left > 0);
-        usize::from(self.education.min(3)) * 2 + with_children
+        usize::from(self.education()) * 2 + with_children
     }
 
     #[inline]

@@ -13,12 +13,11 @@ use crate::rng::{Draws, Purpose};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
 
-/// Migrant households' composition (`docs/model.md`): chance of a second working-age adult;
-/// chance of each of two possible children (0.55, so that with `left_behind_child_share` the
+/// Migrant households' composition (`docs/model.md`; the chance of a second working-age adult
+/// is `initial.migrant_second_adult_share`): chance of each of two possible children (0.55, so that with `left_behind_child_share` the
 /// base year has ~64M left-behind and ~68M migrant children, near the census 2020 figures of
 /// 66.9M and 71.1M); chance elderly live with them in the city; chance each of two elderly
 /// parents is left behind at the origin (assumptions).
-const MIGRANT_SECOND_ADULT: f64 = 0.6;
 const MIGRANT_CHILD: f64 = 0.55;
 const MIGRANT_ELDERLY_PRESENT: f64 = 0.08;
 const MIGRANT_ELDERLY_LEFT: f64 = 0.25;
@@ -96,12 +95,10 @@ impl Cell {
 }
 
 /// Expected present and left-behind members of a rural-hukou migrant household.
-fn migrant_means(left_behind_child_share: f64) -> (f64, f64) {
+fn migrant_means(left_behind_child_share: f64, second_adult: f64) -> (f64, f64) {
     let children = 2.0 * MIGRANT_CHILD;
-    let present = 1.0
-        + MIGRANT_SECOND_ADULT
-        + children * (1.0 - left_behind_child_share)
-        + MIGRANT_ELDERLY_PRESENT;
+    let present =
+        1.0 + second_adult + children * (1.0 - left_behind_child_share) + MIGRANT_ELDERLY_PRESENT;
     let left = children * left_behind_child_share + 2.0 * MIGRANT_ELDERLY_LEFT;
     (present, left)
 }
@@ -252,7 +249,10 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
         (base_share * f, county_share * f, 0.0)
     };
 
-    let (migrant_present, migrant_left) = migrant_means(init.left_behind_child_share);
+    let (migrant_present, migrant_left) = migrant_means(
+        init.left_behind_child_share,
+        init.migrant_second_adult_share,
+    );
     let origins = origin_tables(geo, scenario);
 
     // Real households per (unit, cell); left-behind members live in their origin's rural part,
@@ -407,6 +407,7 @@ fn make_household(
     );
     h.set(flags::RES_URBAN, urban_resident);
     h.set(flags::HUKOU_URBAN, urban_hukou);
+    h.set(flags::IN_SITU, kind == Cell::LocalRuralHukou);
     if !urban_hukou {
         h.set(flags::LAND_RIGHTS, d.chance(LAND_RIGHTS_SHARE));
     }
@@ -421,7 +422,7 @@ fn make_household(
     h.head_age = d.normal(age_mean, age_sd).clamp(18.0, 95.0) as u8;
 
     if kind.is_rural_migrant() {
-        h.adults = 1 + u8::from(d.chance(MIGRANT_SECOND_ADULT));
+        h.adults = 1 + u8::from(d.chance(scenario.initial.migrant_second_adult_share));
         let left_share = scenario.initial.left_behind_child_share;
         for _ in 0..2 {
             if d.chance(MIGRANT_CHILD) {
@@ -447,12 +448,12 @@ fn make_household(
         unit.avg_years_schooling + if kind.is_migrant() { 0.5 } else { 0.0 },
         3.0,
     );
-    h.education = match years {
+    h.set_education(match years {
         y if y < 7.5 => 0,
         y if y < 10.5 => 1,
         y if y < 13.5 => 2,
         _ => 3,
-    };
+    });
 
     let adult_years = f64::from(h.head_age.saturating_sub(18));
     if kind.is_migrant() {

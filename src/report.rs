@@ -75,6 +75,8 @@ pub struct NationalRow {
     pub left_behind_children: f64,
     pub public_school_share_pct: f64,
     pub migrant_heads_senior_plus_pct: f64,
+    pub outgoing_migrant_workers: f64,
+    pub cross_province_migrant_workers: f64,
 }
 
 fn sum(units: &[UnitCounts], f: impl Fn(&UnitCounts) -> u64) -> u64 {
@@ -128,6 +130,8 @@ pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
             100.0
         },
         migrant_heads_senior_plus_pct: pct(n.migrant_heads_senior_plus, n.migrant_heads),
+        outgoing_migrant_workers: n.migrant_adults as f64 * scale,
+        cross_province_migrant_workers: n.migrant_adults_cross_province as f64 * scale,
     }
 }
 
@@ -197,7 +201,7 @@ pub fn tables(out: &RunTables) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_population,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct,migrant_heads_senior_plus_pct";
+pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_population,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct,migrant_heads_senior_plus_pct,outgoing_migrant_workers,cross_province_migrant_workers";
 
 fn national_csv(out: &RunTables) -> String {
     let mut text = String::from(NATIONAL_COLUMNS);
@@ -206,7 +210,7 @@ fn national_csv(out: &RunTables) -> String {
         let r = national_row(record, out.persons_per_member);
         let _ = writeln!(
             text,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.year,
             f0(r.population),
             f0(r.urban_residents),
@@ -227,6 +231,8 @@ fn national_csv(out: &RunTables) -> String {
             f0(r.left_behind_children),
             f4(r.public_school_share_pct),
             f4(r.migrant_heads_senior_plus_pct),
+            f0(r.outgoing_migrant_workers),
+            f0(r.cross_province_migrant_workers),
         );
     }
     text

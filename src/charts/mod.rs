@@ -220,11 +220,13 @@ fn write_chart_in(
 mod band;
 mod lines;
 mod map;
+mod scatter;
 mod stacked;
 
 pub use band::{BandChart, BandPoint, BandSeries, render_band_chart};
 pub use lines::{LinesChart, render_lines_chart};
 pub use map::{MapChart, MapUnit, render_map};
+pub use scatter::{ScatterChart, ScatterPoint, render_scatter};
 pub use stacked::{StackedChart, render_stacked_chart};
 
 // ---------------------------------------------------------------------------

@@ -5,6 +5,9 @@
 
 use crate::household::{Household, flags};
 
+/// Head age from which a household's adults are the generation that turns 65.
+pub const OLDER_HEAD_AGE: u8 = 50;
+
 /// Points score bins for quota admission (scores are clamped to 0..=255).
 pub const SCORE_BINS: usize = 256;
 
@@ -38,6 +41,9 @@ pub struct UnitCounts {
     /// Members who moved into / out of this unit (residence unit changed, or rural ↔ urban).
     pub arrivals: u64,
     pub departures: u64,
+    /// Urban residents whose hukou is in another province (the census "registered in another
+    /// province" stock, for validation).
+    pub other_province_hukou: u64,
 }
 
 impl UnitCounts {
@@ -57,6 +63,7 @@ impl UnitCounts {
         self.applicants += other.applicants;
         self.arrivals += other.arrivals;
         self.departures += other.departures;
+        self.other_province_hukou += other.other_province_hukou;
     }
 
     pub fn population(&self) -> u64 {
@@ -79,10 +86,18 @@ pub struct NationalCounts {
     /// Households able to have a child this year (head 20–40, an adult, fewer than 3 children).
     pub fertile_households: u64,
     pub households: u64,
+    /// Working-age adults in households whose head is 50 or older: the generation that turns
+    /// 65 (ageing is concentrated there, so young migrant households do not age out).
+    pub adults_older_households: u64,
     /// Heads of urban households holding rural hukou, and those with senior secondary
     /// education or more (what vocational training moves).
     pub migrant_heads: u64,
     pub migrant_heads_senior_plus: u64,
+    /// Working-age adults of urban households holding rural hukou that moved there (not
+    /// urbanized in place): the model's analogue of the migrant-worker survey's outgoing
+    /// workers; and those living outside their hukou province.
+    pub migrant_adults: u64,
+    pub migrant_adults_cross_province: u64,
 }
 
 impl NationalCounts {
@@ -98,8 +113,11 @@ impl NationalCounts {
         self.elderly += o.elderly;
         self.fertile_households += o.fertile_households;
         self.households += o.households;
+        self.adults_older_households += o.adults_older_households;
         self.migrant_heads += o.migrant_heads;
         self.migrant_heads_senior_plus += o.migrant_heads_senior_plus;
+        self.migrant_adults += o.migrant_adults;
+        self.migrant_adults_cross_province += o.migrant_adults_cross_province;
     }
 }
 
@@ -154,7 +172,7 @@ impl Tally {
 
     /// Counts where a household's members live at the end of the year.
     #[inline]
-    pub fn count_stock(&mut self, h: &Household, units: usize) {
+    pub fn count_stock(&mut self, h: &Household, units: usize, province_of: &[u16]) {
         if h.is_empty() {
             return;
         }
@@ -164,7 +182,10 @@ impl Tally {
         let urban_hukou = h.has(flags::HUKOU_URBAN);
         let n = &mut self.national;
         n.households += 1;
-        n.adults += u64::from(h.adults);
+        n.adults += u64::from(h.adults) + u64::from(h.adults_left);
+        if h.head_age >= OLDER_HEAD_AGE {
+            n.adults_older_households += u64::from(h.adults) + u64::from(h.adults_left);
+        }
         n.children += u64::from(h.children) + u64::from(h.children_left);
         n.elderly += u64::from(h.elderly) + u64::from(h.elderly_left);
         if (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3 {
@@ -186,7 +207,16 @@ impl Tally {
             } else {
                 here.rural_hukou_urban += present;
                 self.national.migrant_heads += 1;
-                self.national.migrant_heads_senior_plus += u64::from(h.education >= 2);
+                self.national.migrant_heads_senior_plus += u64::from(h.education() >= 2);
+                if !h.has(flags::IN_SITU) {
+                    self.national.migrant_adults += u64::from(h.adults);
+                    if province_of[res] != province_of[hukou] {
+                        self.national.migrant_adults_cross_province += u64::from(h.adults);
+                    }
+                }
+            }
+            if province_of[res] != province_of[hukou] {
+                here.other_province_hukou += present;
             }
             if h.is_nonhukou_urban() {
                 here.nonhukou_urban += present;

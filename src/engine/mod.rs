@@ -466,7 +466,10 @@ impl<'g> Simulation<'g> {
             in_place,
             insurance_coverage: s.social_insurance.coverage_pct.at(year) / 100.0,
             skill_upgrade: s.jobs.skill_upgrade_pct.at(year) / 100.0,
-            ageing: s.demography.ageing_pct / 100.0,
+            // The national ageing flow, concentrated on households with older heads.
+            ageing: (s.demography.ageing_pct / 100.0 * last.adults as f64
+                / (last.adults_older_households as f64).max(1.0))
+            .min(1.0),
             reunify: s.services.reunify_rate_pct / 100.0,
             procedure_ease: s.settlement.willingness.procedure_ease.at(year),
         }
@@ -600,13 +603,14 @@ impl<'g> Simulation<'g> {
 pub fn count(households: &[Household], geo: &Geography) -> Tally {
     let n = geo.len();
     let provinces = geo.provinces.len();
+    let province_of: Vec<u16> = geo.units.iter().map(|u| u.province as u16).collect();
     households
         .par_chunks(CHUNK)
         .fold(
             || Tally::new(n, provinces),
             |mut tally, chunk| {
                 for h in chunk {
-                    tally.count_stock(h, n);
+                    tally.count_stock(h, n, &province_of);
                 }
                 tally
             },

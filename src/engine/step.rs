@@ -18,6 +18,9 @@ const ELDERLY_STAY_BEHIND: f64 = 0.8;
 pub const CHILD_MORTALITY_RATIO: f64 = 0.3;
 /// Children turn 15 uniformly over the 15 years of childhood.
 const CHILD_TO_ADULT: f64 = 1.0 / 15.0;
+/// Yearly chance that a left-behind young adult follows the household to the city: about three
+/// years after turning 15, the end of junior secondary school (assumption).
+const LEFT_BEHIND_ADULT_JOINS: f64 = 1.0 / 3.0;
 const MAX_MEMBERS_PER_ROLE: u8 = 12;
 
 /// Read-only inputs of one year's passes.
@@ -98,7 +101,7 @@ impl YearContext<'_> {
         let f = &self.scenario.settlement.points_formula;
         let score = f.per_insurance_year * f64::from(h.insurance_years)
             + f.per_residence_year * f64::from(h.years_in_city)
-            + f.education[usize::from(h.education.min(3))]
+            + f.education[usize::from(h.education())]
             + if h.head_age < 45 { f.age_under_45 } else { 0.0 };
         score.clamp(0.0, 255.0) as u8
     }
@@ -134,8 +137,10 @@ fn move_household(
         // Returning home: everyone left behind is back together.
         h.children += h.children_left;
         h.elderly += h.elderly_left;
+        h.adults += h.adults_left;
         h.children_left = 0;
         h.elderly_left = 0;
+        h.adults_left = 0;
         h.set(flags::OWNS_HOME, true);
     } else {
         if !from_urban {
@@ -155,6 +160,7 @@ fn move_household(
     }
     h.res_unit = to_unit as u16;
     h.set(flags::RES_URBAN, to_urban);
+    h.set(flags::IN_SITU, false);
     h.years_in_city = 0;
 }
 
@@ -265,7 +271,7 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     let score = ctx.score(h);
     let exempt = rules
         .education_exemption
-        .is_some_and(|level| h.education >= level.level());
+        .is_some_and(|level| h.education() >= level.level());
     let eligible = exempt
         || (u32::from(h.years_in_city) >= rules.min_residence_years
             && u32::from(h.insurance_years) >= rules.min_insurance_years
@@ -342,6 +348,7 @@ pub fn finish(
         if draws.chance(ctx.in_place[usize::from(h.res_unit)]) {
             // The place becomes urban around the household: no move, hukou unchanged.
             h.set(flags::RES_URBAN, true);
+            h.set(flags::IN_SITU, true);
             h.years_in_city = 0;
             tally.national.in_place += u64::from(h.present());
         }
@@ -352,12 +359,12 @@ pub fn finish(
             if accrual.chance(ctx.insurance_coverage) {
                 h.insurance_years = h.insurance_years.saturating_add(1);
             }
-            if h.education < 3 && accrual.chance(ctx.skill_upgrade) {
-                h.education += 1;
+            if h.education() < 3 && accrual.chance(ctx.skill_upgrade) {
+                h.set_education(h.education() + 1);
             }
         }
     }
-    tally.count_stock(h, ctx.cities.regime.len());
+    tally.count_stock(h, ctx.cities.regime.len(), ctx.province_of);
 }
 
 fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) {
@@ -370,26 +377,41 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         deaths += u32::from(died);
     };
     survive(&mut h.adults, ctx.adult_death, &mut d);
+    survive(&mut h.adults_left, ctx.adult_death, &mut d);
     survive(&mut h.elderly, ctx.elderly_death, &mut d);
     survive(&mut h.elderly_left, ctx.elderly_death, &mut d);
     survive(&mut h.children, child_death, &mut d);
     survive(&mut h.children_left, child_death, &mut d);
     tally.national.deaths += u64::from(deaths);
 
-    // Ageing: adults reach 65, children reach 15 (left-behind children join the workers).
-    let ageing = d.binomial(u32::from(h.adults), ctx.ageing) as u8;
+    // Ageing: adults reach 65 (in households with older heads), children reach 15.
+    let ageing_chance = if h.head_age >= super::aggregate::OLDER_HEAD_AGE {
+        ctx.ageing
+    } else {
+        0.0
+    };
+    let ageing = d.binomial(u32::from(h.adults), ageing_chance) as u8;
     h.adults -= ageing;
     h.elderly = (h.elderly + ageing).min(MAX_MEMBERS_PER_ROLE);
+    let ageing_left = d.binomial(u32::from(h.adults_left), ageing_chance) as u8;
+    h.adults_left -= ageing_left;
+    h.elderly_left = (h.elderly_left + ageing_left).min(MAX_MEMBERS_PER_ROLE);
     let grown = d.binomial(u32::from(h.children), CHILD_TO_ADULT) as u8;
-    let grown_left = d.binomial(u32::from(h.children_left), CHILD_TO_ADULT) as u8;
     h.children -= grown;
+    h.adults = (h.adults + grown).min(MAX_MEMBERS_PER_ROLE);
+    // Left-behind children who turn 15 stay at the origin (school, then work) and follow the
+    // household to the city a few years later.
+    let grown_left = d.binomial(u32::from(h.children_left), CHILD_TO_ADULT) as u8;
     h.children_left -= grown_left;
-    h.adults = (h.adults + grown + grown_left).min(MAX_MEMBERS_PER_ROLE);
-    if grown_left > 0 {
+    let joining = d.binomial(u32::from(h.adults_left), LEFT_BEHIND_ADULT_JOINS) as u8;
+    h.adults_left = (h.adults_left - joining + grown_left).min(MAX_MEMBERS_PER_ROLE);
+    h.adults = (h.adults + joining).min(MAX_MEMBERS_PER_ROLE);
+    if joining > 0 {
         let from = usize::from(h.origin_unit);
         let to = usize::from(h.res_unit);
-        let joining = u64::from(grown_left);
+        let joining = u64::from(joining);
         tally.national.movers += joining;
+        tally.national.rural_to_urban += joining;
         tally.units[from].departures += joining;
         tally.units[to].arrivals += joining;
         tally.flow(

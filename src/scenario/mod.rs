@@ -148,6 +148,9 @@ pub struct Initial {
     /// Share of migrant households' children left behind at the origin (census 2020, UNICEF:
     /// 66.9M left-behind vs 71.1M migrant children).
     pub left_behind_child_share: f64,
+    /// Chance that a rural-hukou migrant household has a second working-age adult with it
+    /// (calibrated to the migrant-worker survey's outgoing workers in the base year).
+    pub migrant_second_adult_share: f64,
     /// Exponent of distance in the gravity model of migrant origins.
     pub origin_distance_decay: f64,
     /// Distance used for moves inside one unit (km).
@@ -503,6 +506,7 @@ impl Default for Initial {
             rural_origin_share_cross_county: 0.663,
             floating_share_same_county: 0.38,
             left_behind_child_share: 0.485,
+            migrant_second_adult_share: 0.6,
             origin_distance_decay: 1.0,
             own_unit_distance_km: 30.0,
         }

@@ -1,0 +1,52 @@
+//! The 2020→2023 backcast with the shipped calibration reproduces what happened: these tests
+//! fail if the model or its calibrated defaults drift (MODEL §6; docs/validation.md).
+
+use migrasim::engine::{Plan, Simulation};
+use migrasim::geo::Geography;
+use migrasim::report::{NationalRow, national_row};
+use migrasim::scenario;
+use std::path::Path;
+
+fn backcast() -> Vec<NationalRow> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/backcast-2020.toml");
+    let mut loaded = scenario::load(&path).expect("the backcast scenario loads");
+    // The size the calibration uses.
+    loaded.scenario.run.households = 1_000_000;
+    let geo = Geography::embedded();
+    let plan = Plan::new(&loaded, geo).expect("the backcast resolves");
+    let mut sim = Simulation::new(geo, plan);
+    sim.run(|_| {});
+    sim.records
+        .iter()
+        .map(|r| national_row(r, sim.persons_per_member))
+        .collect()
+}
+
+#[test]
+fn backcast_tracks_the_official_series() {
+    let rows = backcast();
+    let years: Vec<i32> = rows.iter().map(|r| r.year).collect();
+    assert_eq!(years, [2020, 2021, 2022, 2023]);
+    // NBS urbanization rate (census-revised series), within 0.3 pp every year.
+    for (row, official) in rows[1..].iter().zip([64.72, 65.22, 66.16]) {
+        let error = row.urbanization_rate_pct - official;
+        assert!(
+            error.abs() <= 0.3,
+            "{}: urbanization off by {error:+.2} pp",
+            row.year
+        );
+    }
+    // Hukou urbanization rate 2023 (MPS, verified), within 0.5 pp.
+    let error = rows[3].hukou_urbanization_rate_pct - 48.3;
+    assert!(error.abs() <= 0.5, "2023 hukou rate off by {error:+.2} pp");
+    // Outgoing migrant workers 2023 (MWMS: 176.58M), within 3%.
+    let error = rows[3].outgoing_migrant_workers / 176.58e6 - 1.0;
+    assert!(
+        error.abs() <= 0.03,
+        "2023 migrant workers off by {:+.1}%",
+        100.0 * error
+    );
+    // Base year matches the census state it starts from.
+    assert!((rows[0].urbanization_rate_pct - 63.89).abs() < 0.1);
+    assert!((rows[0].hukou_urbanization_rate_pct - 45.4).abs() < 0.1);
+}
