@@ -527,7 +527,7 @@ verification status is copied from there. Errors are simulated − official.\n",
         format!("{} units", last_points.len()),
     ];
     let title = format!(
-        "Residents with hukou in another province by prefecture: census 2020 vs simulated {}",
+        "Residents with hukou in another province: census 2020 vs simulated {}",
         last.year
     );
     let charts = charts::render_scatter(
