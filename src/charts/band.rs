@@ -152,7 +152,10 @@ impl Drawing for BandChart<'_> {
             f.centre_note("No data")?;
         }
         use Corner::*;
-        f.legend(&legend, &[LowerRight, UpperLeft, LowerLeft, UpperRight])?;
+        f.legend(
+            &legend,
+            &[LowerRight, UpperLeft, LowerLeft, UpperRight, LowerCenter],
+        )?;
         draw_footer(&mut f.canvas, self.source_note, "")
     }
 }

@@ -972,6 +972,8 @@ enum Corner {
     UpperRight,
     LowerLeft,
     LowerRight,
+    /// Bottom middle: a last resort when every corner covers data.
+    LowerCenter,
 }
 
 const SWATCH_W: i32 = 36;
@@ -1589,10 +1591,11 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
             let x0 = match corner {
                 Corner::UpperLeft | Corner::LowerLeft => p.x0 + INSET,
                 Corner::UpperRight | Corner::LowerRight => p.x1 - INSET - w,
+                Corner::LowerCenter => (p.x0 + p.x1 - w) / 2,
             };
             let y0 = match corner {
                 Corner::UpperLeft | Corner::UpperRight => p.y0 + INSET,
-                Corner::LowerLeft | Corner::LowerRight => p.y1 - INSET - h,
+                Corner::LowerLeft | Corner::LowerRight | Corner::LowerCenter => p.y1 - INSET - h,
             };
             PxRect {
                 x0,

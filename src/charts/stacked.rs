@@ -68,8 +68,17 @@ impl Drawing for StackedChart<'_> {
         let max_total = columns.iter().map(total).fold(0.0, f64::max);
         let has_data = max_total > 0.0;
 
-        // ~35 % headroom keeps the legend above the stack.
-        let mut y = Axis::new(0.0, top_with_headroom(max_total));
+        // Headroom keeps the legend above the stack: at least ~35 %, more when the legend has
+        // many rows (about 26 px each in a plot about 560 px tall).
+        let legend_share = ((self.layers.len() * 26 + 40) as f64 / 560.0).min(0.6);
+        let top = if legend_share > 0.26 {
+            let top = max_total.max(1e-9) / (1.0 - legend_share);
+            let step = tick_step(top);
+            (top / step).ceil() * step
+        } else {
+            top_with_headroom(max_total)
+        };
+        let mut y = Axis::new(0.0, top);
         y.compact = (1e4..1e15).contains(&y.hi);
         let span = year_span(columns.iter().map(|c| c.0 as i32));
         let years = span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR));
