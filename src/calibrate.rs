@@ -152,6 +152,26 @@ fn lookup3(series: &[(i32, f64, String)], year: i32) -> Option<(f64, &str)> {
         .map(|(_, v, s)| (*v, s.as_str()))
 }
 
+/// Verification status of one field from a row status like
+/// `partial;unverified=hukou;derived=total+urban` (data/official_national.csv).
+fn field_status(row_status: &str, field: &str) -> &'static str {
+    let listed = |kind: &str| {
+        row_status.split(';').any(|part| {
+            part.strip_prefix(kind)
+                .is_some_and(|fields| fields.split('+').any(|f| f == field))
+        })
+    };
+    if listed("unverified=") {
+        "UNVERIFIED"
+    } else if listed("derived=") {
+        "derived"
+    } else if row_status == "unverified" {
+        "UNVERIFIED"
+    } else {
+        "verified"
+    }
+}
+
 const BISECTION_STEPS: usize = 12;
 const GOLDEN_STEPS: usize = 10;
 
@@ -464,6 +484,7 @@ verification status is copied from there. Errors are simulated − official.\n",
     for row in &rows {
         let y = row.year;
         if let Some((v, status)) = lookup3(&official.urbanization, y) {
+            let status = field_status(status, "rate");
             let _ = writeln!(
                 md,
                 "| {y} | urbanization rate (%) | {v:.2} | {status} | {:.2} | {:+.2} pp |",
@@ -472,6 +493,7 @@ verification status is copied from there. Errors are simulated − official.\n",
             );
         }
         if let Some((v, status)) = lookup3(&official.hukou, y) {
+            let status = field_status(status, "hukou");
             let _ = writeln!(
                 md,
                 "| {y} | hukou urbanization rate (%) | {v:.2} | {status} | {:.2} | {:+.2} pp |",
@@ -587,6 +609,24 @@ mod tests {
         assert_eq!(lookup3(&o.hukou, 2020).unwrap().0, 45.4);
         assert_eq!(lookup(&o.outgoing, 2020), Some(169_590_000.0));
         assert_eq!(lookup(&o.outgoing, 2023), Some(176_580_000.0));
+    }
+
+    #[test]
+    fn field_status_reads_the_row_status() {
+        assert_eq!(field_status("verified", "rate"), "verified");
+        assert_eq!(
+            field_status("partial;unverified=hukou", "hukou"),
+            "UNVERIFIED"
+        );
+        assert_eq!(field_status("partial;unverified=hukou", "rate"), "verified");
+        assert_eq!(
+            field_status("partial;unverified=deaths+birth_rate+death_rate", "rate"),
+            "verified"
+        );
+        assert_eq!(
+            field_status("partial;derived=total+urban+rate", "rate"),
+            "derived"
+        );
     }
 
     #[test]

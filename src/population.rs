@@ -14,10 +14,10 @@ use crate::scenario::Scenario;
 use rayon::prelude::*;
 
 /// Migrant households' composition (`docs/model.md`; the chance of a second working-age adult
-/// is `initial.migrant_second_adult_share`): chance of each of two possible children (0.55, so that with `left_behind_child_share` the
-/// base year has ~64M left-behind and ~68M migrant children, near the census 2020 figures of
-/// 66.9M and 71.1M); chance elderly live with them in the city; chance each of two elderly
-/// parents is left behind at the origin (assumptions).
+/// is `initial.migrant_second_adult_share`): chance of each of two possible children (0.55, so
+/// that with `left_behind_child_share` the 2020 backcast starts with 66.4M left-behind children,
+/// near the census 2020 figure of 66.9M); chance elderly live with them in the city; chance each
+/// of two elderly parents is left behind at the origin (assumptions).
 const MIGRANT_CHILD: f64 = 0.55;
 const MIGRANT_ELDERLY_PRESENT: f64 = 0.08;
 const MIGRANT_ELDERLY_LEFT: f64 = 0.25;

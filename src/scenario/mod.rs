@@ -1006,6 +1006,12 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         1.0,
     );
     checks.num(
+        "initial.migrant_second_adult_share",
+        i.migrant_second_adult_share,
+        0.0,
+        1.0,
+    );
+    checks.num(
         "initial.origin_distance_decay",
         i.origin_distance_decay,
         0.0,
