@@ -282,7 +282,8 @@ fn metro_integration_raises_the_urban_population_of_member_units() {
     };
     let relocation = run("[metro_areas]\njob_relocation_pct = 5.0\n");
     assert!(members(&relocation) > members(&base));
-    let commuting = run("[metro_areas]\ncommute_share = 0.5\n");
+    // Commuting pays where core earnings net of its cost exceed the member's own.
+    let commuting = run("[metro_areas]\ncommute_share = 0.5\ncommute_cost = 0.0\n");
     assert!(members(&commuting) > members(&base));
 }
 

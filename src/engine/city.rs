@@ -127,12 +127,15 @@ impl Cities {
         }
         if share > 0.0 {
             let own = self.expected_earnings.clone();
+            // A unit in two metro areas commutes to one core only (the first listed), as in
+            // the workers' allocation in `update`.
+            let mut commuting = vec![false; own.len()];
             for metro in &plan.metros {
                 let core = own[metro.core] * (1.0 - metros.commute_cost);
                 for &m in &metro.members {
-                    let mixed = (1.0 - share) * own[m] + share * core;
-                    // A unit in two metro areas commutes to the better-paying core.
-                    self.expected_earnings[m] = self.expected_earnings[m].max(mixed);
+                    if !std::mem::replace(&mut commuting[m], true) {
+                        self.expected_earnings[m] = (1.0 - share) * own[m] + share * core;
+                    }
                 }
             }
         }
@@ -161,6 +164,26 @@ impl Cities {
             .map(|(u, r)| u.nonhukou_households as f64 * weights.get(*r))
             .collect();
         let total_demand: f64 = demand.iter().sum();
+
+        // Commuters live in member units and work in the core: they count against the core's
+        // jobs, not their home unit's (plan §4).
+        let commute = scenario.metro_areas.commute_share.at(year);
+        let mut workers_by_workplace: Vec<f64> =
+            last.units.iter().map(|u| u.urban_workers as f64).collect();
+        if commute > 0.0 {
+            // A unit in two metro areas commutes to one core only (the first listed).
+            let mut commuting = vec![false; workers_by_workplace.len()];
+            for metro in &plan.metros {
+                for &m in &metro.members {
+                    if std::mem::replace(&mut commuting[m], true) {
+                        continue;
+                    }
+                    let commuters = commute * last.units[m].urban_workers as f64;
+                    workers_by_workplace[m] -= commuters;
+                    workers_by_workplace[metro.core] += commuters;
+                }
+            }
+        }
 
         // Metro areas move a share of the core's jobs to members, in proportion to their workers.
         let relocation = scenario.metro_areas.job_relocation_pct.at(year) / 100.0;
@@ -202,7 +225,7 @@ impl Cities {
                 self.renewal_stock[u] *= 1.0 - removed;
                 self.amenity[u] += renewal.amenity_per_year;
             }
-            let workers = (counts.urban_workers as f64).max(1.0);
+            let workers = (workers_by_workplace[u]).max(1.0);
             let tightness = self.jobs[u] / workers;
             self.employment_rate[u] = tightness.min(1.0);
             self.wage[u] = self.base_wage[u]
