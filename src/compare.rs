@@ -73,7 +73,7 @@ struct Measure {
 /// A comparison chart: stem, title, y label, series, official history and its label, whether
 /// to draw the goal line, whether the y axis starts at zero.
 struct OverlayChart<'a> {
-    stem: &'static str,
+    stem: String,
     title: String,
     y_label: &'static str,
     series: Vec<BandSeries>,
@@ -428,9 +428,9 @@ fn write_into(
     let first_year = compared[0].plan.scenario.run.first_year;
     let flows = |v: f64, year: i32| if year >= first_year { v } else { f64::NAN };
     let n = compared[0].runs.len();
-    let charts_to_draw: Vec<OverlayChart> = vec![
+    let mut charts_to_draw: Vec<OverlayChart> = vec![
         OverlayChart {
-            stem: "urbanization",
+            stem: "urbanization".to_string(),
             title: format!("Resident urbanization rate by scenario ({n} replicates, 5–95% band)"),
             y_label: "Share of total population (%)",
             series: per_scenario(&|m| m.urbanization_rate_pct),
@@ -440,7 +440,7 @@ fn write_into(
             from_zero: false,
         },
         OverlayChart {
-            stem: "hukou-urbanization",
+            stem: "hukou-urbanization".to_string(),
             title: format!("Hukou urbanization rate by scenario ({n} replicates, 5–95% band)"),
             y_label: "Share of total population (%)",
             series: per_scenario(&|m| m.hukou_urbanization_rate_pct),
@@ -450,7 +450,7 @@ fn write_into(
             from_zero: false,
         },
         OverlayChart {
-            stem: "gap",
+            stem: "gap".to_string(),
             title: format!("Gap between resident and hukou rates ({n} replicates)"),
             y_label: "Gap (percentage points)",
             series: per_scenario(&|m| m.gap_pp),
@@ -460,7 +460,7 @@ fn write_into(
             from_zero: true,
         },
         OverlayChart {
-            stem: "settlements",
+            stem: "settlements".to_string(),
             title: format!("Settlements per year by scenario ({n} replicates)"),
             y_label: "Persons (millions)",
             series: per_scenario(&|m| flows(m.settlements / 1e6, m.year)),
@@ -470,7 +470,7 @@ fn write_into(
             from_zero: true,
         },
         OverlayChart {
-            stem: "potential-regions",
+            stem: "potential-regions".to_string(),
             title: format!("Urban population of the seven potential regions ({n} replicates)"),
             y_label: "Urban residents (millions)",
             series: per_scenario(&|m| m.potential_urban_total() / 1e6),
@@ -480,11 +480,25 @@ fn write_into(
             from_zero: false,
         },
     ];
+    // One chart per regime: the regimes differ by an order of magnitude, so a shared axis
+    // would hide the differences between scenarios.
+    for (i, regime) in ensemble::regime_names().into_iter().enumerate() {
+        charts_to_draw.push(OverlayChart {
+            stem: format!("urban-{regime}"),
+            title: format!("Urban population of {regime} cities ({n} replicates)"),
+            y_label: "Urban residents (millions)",
+            series: per_scenario(&|m| m.urban_by_regime[i] / 1e6),
+            official: &[],
+            official_label: "",
+            goal: false,
+            from_zero: false,
+        });
+    }
     for chart in &charts_to_draw {
         let written = charts::render_band_chart(
             &chart_dir,
             &BandChart {
-                stem: chart.stem,
+                stem: &chart.stem,
                 title: &chart.title,
                 y_label: chart.y_label,
                 series: &chart.series,
@@ -493,32 +507,6 @@ fn write_into(
                 goal: chart.goal.then_some((GOAL_PCT, "Plan goal ≈70% by 2029")),
                 source_note: SOURCE_NOTE,
                 y_from_zero: chart.from_zero,
-            },
-        )?;
-        files.extend(
-            written
-                .iter()
-                .filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)),
-        );
-    }
-    // One chart per regime: the regimes differ by an order of magnitude, so a shared axis
-    // would hide the differences between scenarios.
-    for (i, regime) in ensemble::regime_names().into_iter().enumerate() {
-        let series = per_scenario(&|m| m.urban_by_regime[i] / 1e6);
-        let title = format!("Urban population of {regime} cities ({n} replicates)");
-        let stem = format!("urban-{regime}");
-        let written = charts::render_band_chart(
-            &chart_dir,
-            &BandChart {
-                stem: &stem,
-                title: &title,
-                y_label: "Urban residents (millions)",
-                series: &series,
-                official: &[],
-                official_label: "",
-                goal: None,
-                source_note: SOURCE_NOTE,
-                y_from_zero: false,
             },
         )?;
         files.extend(
