@@ -709,19 +709,6 @@ fn detail_charts(
             )
         })
         .collect();
-    let title = format!("Urban residents without local hukou, by settlement regime — {name}");
-    written.extend(charts::render_stacked_chart(
-        dir,
-        &charts::StackedChart {
-            stem: "migrants-by-regime",
-            title: &title,
-            y_label: "Persons (millions)",
-            years: &years,
-            layers: &regime_layers,
-            source_note: SOURCE_NOTE,
-        },
-    )?);
-
     let tier_layers: Vec<(String, Vec<f64>)> = TIERS
         .iter()
         .enumerate()
@@ -733,18 +720,23 @@ fn detail_charts(
             )
         })
         .collect();
-    let title = format!("Urban residents without local hukou, by city size class — {name}");
-    written.extend(charts::render_stacked_chart(
-        dir,
-        &charts::StackedChart {
-            stem: "migrants-by-tier",
-            title: &title,
-            y_label: "Persons (millions)",
-            years: &years,
-            layers: &tier_layers,
-            source_note: SOURCE_NOTE,
-        },
-    )?);
+    for (stem, by, layers) in [
+        ("migrants-by-regime", "settlement regime", &regime_layers),
+        ("migrants-by-tier", "city size class", &tier_layers),
+    ] {
+        let title = format!("Urban residents without local hukou, by {by} — {name}");
+        written.extend(charts::render_stacked_chart(
+            dir,
+            &charts::StackedChart {
+                stem,
+                title: &title,
+                y_label: "Persons (millions)",
+                years: &years,
+                layers,
+                source_note: SOURCE_NOTE,
+            },
+        )?);
+    }
 
     let regions: Vec<(String, Vec<(i32, f64)>)> = plan
         .potential_region_names
