@@ -6,6 +6,7 @@ use crate::engine::Plan;
 use crate::ensemble;
 use crate::geo::Geography;
 use crate::household::Household;
+use crate::output::{self, OutputError, Staging};
 use crate::report::{self, RunOutput};
 use crate::scenario::{self, MAX_HOUSEHOLDS, ScenarioError};
 use clap::{Args, Parser, Subcommand};
@@ -42,8 +43,8 @@ pub struct Overrides {
     /// Simulated households (overrides `run.households`).
     #[arg(long, value_name = "N")]
     pub households: Option<u64>,
-    /// Random seed (overrides `run.seed`).
-    #[arg(long, value_name = "S")]
+    /// Random seed (overrides `run.seed`), 0 ..= 2^63 − 1 (what a scenario file can hold).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     pub seed: Option<u64>,
 }
 
@@ -70,6 +71,9 @@ pub struct RunArgs {
     /// Output folder [default: output/<scenario name>/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace an earlier migrasim output at `--out` (never a folder holding other files).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub overrides: Overrides,
     #[command(flatten)]
@@ -116,6 +120,9 @@ pub struct CompareArgs {
     /// Output folder [default: output/compare-<names>/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace an earlier migrasim output at `--out` (never a folder holding other files).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub overrides: Overrides,
     #[command(flatten)]
@@ -150,14 +157,30 @@ impl CliError {
     }
 }
 
+impl From<OutputError> for CliError {
+    fn from(e: OutputError) -> Self {
+        match e {
+            OutputError::Refused(m) => CliError::Input(m),
+            OutputError::Io(m) => CliError::Failure(m),
+        }
+    }
+}
+
 impl From<ScenarioError> for CliError {
     fn from(e: ScenarioError) -> Self {
         CliError::Input(e.to_string())
     }
 }
 
+/// A resolved scenario and the files it was read from.
+struct Prepared {
+    plan: Plan,
+    /// The `extends` chain, from the named file to its root.
+    inputs: Vec<PathBuf>,
+}
+
 /// Loads, applies command-line overrides and resolves the scenario against the geography.
-fn prepare(path: &Path, overrides: &Overrides, geo: &Geography) -> Result<Plan, CliError> {
+fn prepare(path: &Path, overrides: &Overrides, geo: &Geography) -> Result<Prepared, CliError> {
     let mut loaded = scenario::load(path)?;
     if let Some(households) = overrides.households {
         if !(1000..=MAX_HOUSEHOLDS).contains(&households) {
@@ -170,26 +193,137 @@ fn prepare(path: &Path, overrides: &Overrides, geo: &Geography) -> Result<Plan, 
     if let Some(seed) = overrides.seed {
         loaded.scenario.run.seed = seed;
     }
-    check_memory(loaded.scenario.run.households, path)?;
-    Ok(Plan::new(&loaded, geo)?)
+    let inputs = loaded.chain.iter().map(|f| f.path.clone()).collect();
+    Ok(Prepared {
+        plan: Plan::new(&loaded, geo)?,
+        inputs,
+    })
 }
 
-/// Refuses a run whose households would not fit in the memory this machine has free.
-fn check_memory(households: u64, path: &Path) -> Result<(), CliError> {
-    // Households plus a copy during synthesis, and slack for tables and tallies.
-    let needed =
-        households.saturating_mul(2 * std::mem::size_of::<Household>() as u64) + 512 * 1024 * 1024;
-    if let Some(available) = available_memory()
-        && needed > available
-    {
-        return Err(CliError::Input(format!(
-            "{}: `run.households` = {households} needs about {} MiB but only {} MiB are available; allowed: at most {} households here",
-            path.display(),
-            needed >> 20,
-            available >> 20,
-            available.saturating_sub(512 * 1024 * 1024)
-                / (2 * std::mem::size_of::<Household>() as u64)
-        )));
+/// Memory a run needs, from measurements of the release binary (docs/performance.md): the
+/// household array (16 bytes each, the only per-household allocation; the peak resident size
+/// grows by 15.4 bytes per household from 5M to 20M households), the year records kept for the
+/// tables (about 100 KB per simulated year and replicate), and a fixed part (code, geography,
+/// choice tables, tallies; 40 MiB resident at 1M households). Address space adds thread stacks
+/// and glibc's per-thread malloc arenas (64 MiB reserved each), which RLIMIT_AS counts.
+struct MemoryNeed {
+    resident: u64,
+    address_space: u64,
+}
+
+fn memory_need(households: u64, threads: usize, simulated_years: u64) -> MemoryNeed {
+    const MIB: u64 = 1024 * 1024;
+    let heap = households
+        .saturating_mul(std::mem::size_of::<Household>() as u64)
+        .saturating_add(simulated_years.saturating_mul(100 * 1024))
+        .saturating_add(64 * MIB);
+    let threads = threads as u64;
+    MemoryNeed {
+        // Ten per cent on top: allocator rounding and the tables written at the end.
+        resident: heap
+            .saturating_add(heap / 10)
+            .saturating_add(threads * 8 * MIB),
+        address_space: heap
+            .saturating_add(heap / 10)
+            .saturating_add(64 * MIB)
+            .saturating_add(threads * 72 * MIB),
+    }
+}
+
+/// The memory this process may use: the tightest of RLIMIT_AS, RLIMIT_DATA, the cgroup's
+/// `memory.max` (less what the group already uses) and the system's available memory.
+/// Returns (limit in bytes, what sets it, whether it limits address space rather than
+/// resident memory).
+fn memory_limits() -> Vec<(u64, &'static str, bool)> {
+    let mut limits = Vec::new();
+    for (resource, name) in [
+        (libc::RLIMIT_AS, "the address-space limit (ulimit -v)"),
+        (libc::RLIMIT_DATA, "the data-segment limit (ulimit -d)"),
+    ] {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit struct, which `limit` is.
+        if unsafe { libc::getrlimit(resource, &mut limit) } == 0
+            && limit.rlim_cur != libc::RLIM_INFINITY
+        {
+            limits.push((limit.rlim_cur, name, true));
+        }
+    }
+    if let Some(free) = cgroup_memory_free() {
+        limits.push((free, "the control group's memory.max", false));
+    }
+    if let Some(available) = available_memory() {
+        limits.push((available, "the memory available on this machine", false));
+    }
+    limits
+}
+
+/// Free room under the cgroup v2 `memory.max` (or v1 `memory.limit_in_bytes`) of this process.
+fn cgroup_memory_free() -> Option<u64> {
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let read =
+        |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
+    // v2: a single line "0::/path".
+    if let Some(path) = membership.lines().find_map(|l| l.strip_prefix("0::")) {
+        let dir = format!("/sys/fs/cgroup{}", path.trim_end_matches('/'));
+        if let Some(max) = read(&format!("{dir}/memory.max")) {
+            let used = read(&format!("{dir}/memory.current")).unwrap_or(0);
+            return Some(max.saturating_sub(used));
+        }
+        return None;
+    }
+    let max = read("/sys/fs/cgroup/memory/memory.limit_in_bytes")?;
+    // v1 reports "no limit" as a huge number.
+    if max >= 1 << 60 {
+        return None;
+    }
+    let used = read("/sys/fs/cgroup/memory/memory.usage_in_bytes").unwrap_or(0);
+    Some(max.saturating_sub(used))
+}
+
+/// Refuses, before allocating anything, a run that would not fit in the memory this process
+/// may use.
+fn check_memory(
+    households: u64,
+    threads: usize,
+    simulated_years: u64,
+    path: &Path,
+) -> Result<(), CliError> {
+    let need = memory_need(households, threads, simulated_years);
+    for (limit, what, address_space) in memory_limits() {
+        let needed = if address_space {
+            need.address_space
+        } else {
+            need.resident
+        };
+        if needed > limit {
+            // The largest household count that fits under this limit.
+            let mut fits = 0u64;
+            let (mut lo, mut hi) = (0u64, households);
+            while lo < hi {
+                let mid = lo + (hi - lo).div_ceil(2);
+                let m = memory_need(mid, threads, simulated_years);
+                if (if address_space {
+                    m.address_space
+                } else {
+                    m.resident
+                }) <= limit
+                {
+                    lo = mid;
+                    fits = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return Err(CliError::Input(format!(
+                "{}: `run.households` = {households} needs about {} MiB on {threads} thread(s), but {what} allows {} MiB; allowed: at most {fits} households here (or fewer threads or replicates)",
+                path.display(),
+                needed >> 20,
+                limit >> 20,
+            )));
+        }
     }
     Ok(())
 }
@@ -201,11 +335,25 @@ fn available_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn threads_of(execution: &Execution) -> usize {
+    execution.threads.map_or_else(default_threads, usize::from)
+}
+
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let geo = Geography::embedded();
     match cli.command {
         Command::Validate(args) => {
-            let plan = prepare(&args.scenario, &args.overrides, geo)?;
+            let plan = prepare(&args.scenario, &args.overrides, geo)?.plan;
+            check_memory(
+                plan.scenario.run.households,
+                default_threads(),
+                years(&plan) + 1,
+                &args.scenario,
+            )?;
             print!("{}", plan.scenario.to_toml());
             let counts = crate::scenario::Regime::ALL
                 .map(|r| plan.regimes.iter().filter(|x| **x == r).count());
@@ -229,10 +377,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn thread_pool(execution: &Execution) -> Result<(rayon::ThreadPool, usize), CliError> {
-    let threads = execution
-        .threads
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = threads_of(execution);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -272,17 +417,30 @@ fn years(plan: &Plan) -> u64 {
 }
 
 fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError> {
-    let plan = prepare(&args.scenario, &args.overrides, geo)?;
+    let Prepared { plan, inputs } = prepare(&args.scenario, &args.overrides, geo)?;
     let execution = &args.execution;
+    check_memory(
+        plan.scenario.run.households,
+        threads_of(execution),
+        (years(&plan) + 1) * u64::from(execution.replicates),
+        &args.scenario,
+    )?;
     let out_dir = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&plan.scenario.name));
+    // Checked and claimed before any work: a refused path costs nothing.
+    let staging = Staging::begin(&output::Request {
+        path: &out_dir,
+        explicit: args.out.is_some(),
+        force: args.force,
+        inputs: &inputs,
+    })?;
     let (pool, threads) = thread_pool(execution)?;
     let started = Instant::now();
     let seeds = ensemble::replicate_seeds(plan.scenario.run.seed, execution.replicates);
     let bar = progress_bar(execution, years(&plan) * seeds.len() as u64);
-    let files = pool.install(|| -> Result<Vec<PathBuf>, CliError> {
+    pool.install(|| -> Result<(), CliError> {
         let runs = simulate(geo, &plan, &seeds, &bar);
         bar.finish_and_clear();
         if execution.verbose {
@@ -300,17 +458,7 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
             }
         }
         if !execution.quiet {
-            let metrics: Vec<_> = runs.iter().map(|r| ensemble::metrics(geo, &plan, r)).collect();
-            let urban = ensemble::bands(&metrics, |m| m.urbanization_rate_pct);
-            let hukou = ensemble::bands(&metrics, |m| m.hukou_urbanization_rate_pct);
-            let gap = ensemble::bands(&metrics, |m| m.gap_pp);
-            let settled = ensemble::bands(&metrics, |m| m.settlements / 1e6);
-            for i in 0..urban.len() {
-                eprintln!(
-                    "{}  urbanization {:.2}%  hukou {:.2}%  gap {:.2} pp  settlements {:.2}M",
-                    urban[i].0, urban[i].1.mean, hukou[i].1.mean, gap[i].1.mean, settled[i].1.mean
-                );
-            }
+            print!("{}", key_figures(geo, &plan, &runs));
         }
         let output = RunOutput {
             geo,
@@ -318,8 +466,13 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
             runs: &runs,
             threads,
         };
-        report::write_run(&out_dir, &output).map_err(|e| CliError::Failure(e.to_string()))
+        report::write_run(staging.path(), &output).map_err(|e| CliError::Failure(e.to_string()))?;
+        Ok(())
     })?;
+    let (files, warnings) = staging.commit()?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
     if !execution.quiet {
         eprintln!(
             "{}: {} households × {} replicate(s) on {threads} threads in {:.1}s; wrote {} files to {}",
@@ -334,11 +487,67 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
     Ok(())
 }
 
+/// The results a run prints on stdout: one row per simulated year (replicate means).
+fn key_figures(geo: &Geography, plan: &Plan, runs: &[ensemble::RunResult]) -> String {
+    use std::fmt::Write as _;
+    let metrics: Vec<_> = runs
+        .iter()
+        .map(|r| ensemble::metrics(geo, plan, r))
+        .collect();
+    let urban = ensemble::bands(&metrics, |m| m.urbanization_rate_pct);
+    let hukou = ensemble::bands(&metrics, |m| m.hukou_urbanization_rate_pct);
+    let gap = ensemble::bands(&metrics, |m| m.gap_pp);
+    let settled = ensemble::bands(&metrics, |m| m.settlements / 1e6);
+    let mut text = format!(
+        "{:>4}  {:>14}  {:>8}  {:>7}  {:>14}\n",
+        "year", "urbanization %", "hukou %", "gap pp", "settlements M"
+    );
+    for i in 0..urban.len() {
+        let _ = writeln!(
+            text,
+            "{:>4}  {:>14.2}  {:>8.2}  {:>7.2}  {:>14.2}",
+            urban[i].0, urban[i].1.mean, hukou[i].1.mean, gap[i].1.mean, settled[i].1.mean
+        );
+    }
+    text
+}
+
 fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), CliError> {
     let execution = &args.execution;
     let mut plans = Vec::with_capacity(args.scenarios.len());
+    let mut inputs = Vec::new();
     for path in &args.scenarios {
-        plans.push(prepare(path, &args.overrides, geo)?);
+        let prepared = prepare(path, &args.overrides, geo)?;
+        plans.push(prepared.plan);
+        inputs.extend(prepared.inputs);
+    }
+    // Scenarios run one after another; the year records of all of them are kept.
+    let kept_years: u64 = plans
+        .iter()
+        .map(|p| (years(p) + 1) * u64::from(execution.replicates))
+        .sum();
+    for (path, plan) in args.scenarios.iter().zip(&plans) {
+        check_memory(
+            plan.scenario.run.households,
+            threads_of(execution),
+            kept_years,
+            path,
+        )?;
+    }
+    // Differences are only meaningful between runs over the same years from the same state.
+    let span = |plan: &Plan| (plan.scenario.run.first_year, plan.scenario.run.last_year);
+    for (path, plan) in args.scenarios.iter().zip(&plans).skip(1) {
+        if span(plan) != span(&plans[0]) {
+            let (a0, a1) = span(&plans[0]);
+            let (b0, b1) = span(plan);
+            return Err(CliError::Input(format!(
+                "cannot compare runs over different years: {} simulates {a0}–{a1} (base year {}), {} simulates {b0}–{b1} (base year {}); allowed: scenarios with the same `run.first_year` and `run.last_year`",
+                args.scenarios[0].display(),
+                a0 - 1,
+                path.display(),
+                b0 - 1
+            )));
+        }
     }
     let mut names: Vec<String> = plans.iter().map(|p| p.scenario.name.clone()).collect();
     for i in 1..names.len() {
@@ -350,14 +559,20 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     let out_dir = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("output").join(format!("compare-{}", names.join("-vs-"))));
+        .unwrap_or_else(|| PathBuf::from("output").join(default_compare_folder(&names)));
+    let staging = Staging::begin(&output::Request {
+        path: &out_dir,
+        explicit: args.out.is_some(),
+        force: args.force,
+        inputs: &inputs,
+    })?;
     let (pool, threads) = thread_pool(execution)?;
     let started = Instant::now();
     // Common random numbers: every scenario uses the first scenario's replicate seeds.
     let seeds = ensemble::replicate_seeds(plans[0].scenario.run.seed, execution.replicates);
     let total: u64 = plans.iter().map(|p| years(p) * seeds.len() as u64).sum();
     let bar = progress_bar(execution, total);
-    let files = pool.install(|| -> Result<Vec<PathBuf>, CliError> {
+    pool.install(|| -> Result<(), CliError> {
         let compared: Vec<Compared> = plans
             .into_iter()
             .map(|plan| {
@@ -366,13 +581,20 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
             })
             .collect();
         bar.finish_and_clear();
-        compare::write_comparison(&out_dir, &compared, threads)
-            .map_err(|e| CliError::Failure(e.to_string()))
+        compare::write_comparison(staging.path(), &compared, threads)
+            .map_err(|e| CliError::Failure(e.to_string()))?;
+        Ok(())
     })?;
+    if !execution.quiet
+        && let Ok(summary) = std::fs::read_to_string(staging.path().join("summary.md"))
+    {
+        print!("{summary}");
+    }
+    let (files, warnings) = staging.commit()?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
     if !execution.quiet {
-        if let Ok(summary) = std::fs::read_to_string(out_dir.join("summary.md")) {
-            eprintln!("{summary}");
-        }
         eprintln!(
             "compared {} scenarios × {} replicate(s) on {threads} threads in {:.1}s; wrote {} files to {}",
             names.len(),
@@ -385,12 +607,52 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     Ok(())
 }
 
+/// `compare-A-vs-B[-vs-C…]`, shortened with a count when the names would make an unwieldy path.
+fn default_compare_folder(names: &[String]) -> String {
+    let full = format!("compare-{}", names.join("-vs-"));
+    if full.len() <= 120 {
+        full
+    } else {
+        format!("compare-{}-and-{}-more", names[0], names.len() - 1)
+    }
+}
+
+/// First line of the files `calibrate` generates: a file is replaced only if it starts so.
+const CALIBRATION_HEADER: &str = "# Calibrated parameters, generated by `migrasim calibrate`";
+const VALIDATION_HEADER: &str = "# Validation: the 2020→2023 backcast";
+/// Charts `calibrate` writes beside `validation.md`.
+const VALIDATION_CHARTS: [&str; 2] = ["validation-stocks.png", "validation-stocks.svg"];
+
 fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliError> {
     let overrides = Overrides {
         households: Some(args.households),
         seed: None,
     };
-    let plan = prepare(&args.backcast, &overrides, geo)?;
+    let plan = prepare(&args.backcast, &overrides, geo)?.plan;
+    check_memory(
+        args.households,
+        args.threads.map_or_else(default_threads, usize::from),
+        years(&plan) + 1,
+        &args.backcast,
+    )?;
+    let validation_path = args.docs.join("validation.md");
+    if !args.check {
+        // Every file the fit will replace is checked before the minute of work.
+        output::check_generated_file(&args.calibration, CALIBRATION_HEADER)?;
+        output::check_generated_file(&validation_path, VALIDATION_HEADER)?;
+        if !validation_path.exists() {
+            for chart in VALIDATION_CHARTS {
+                let path = args.docs.join(chart);
+                if std::fs::symlink_metadata(&path).is_ok() {
+                    return Err(CliError::Input(format!(
+                        "{} exists but {} does not, so migrasim did not write it; it never replaces it. Choose another --docs folder",
+                        path.display(),
+                        validation_path.display()
+                    )));
+                }
+            }
+        }
+    }
     let execution = Execution {
         replicates: 1,
         threads: args.threads,
@@ -415,13 +677,14 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
     });
     let calibration = crate::calibrate::calibration_toml(&fit, args.households);
     // The chart is drawn into a scratch folder first so --check writes nothing.
-    let scratch = tempfile_dir()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("migrasim-calibrate-")
+        .tempdir()
+        .map_err(|e| CliError::Failure(format!("cannot create a scratch folder: {e}")))?;
     let (validation, charts) =
-        crate::calibrate::validation_report(geo, &fit, args.households, &scratch)
+        crate::calibrate::validation_report(geo, &fit, args.households, scratch.path())
             .map_err(|e| CliError::Failure(e.to_string()))?;
-    let validation_path = args.docs.join("validation.md");
     if args.check {
-        let _ = std::fs::remove_dir_all(&scratch);
         let mut stale = Vec::new();
         for (path, text) in [
             (&args.calibration, &calibration),
@@ -446,24 +709,19 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
         }
         return Ok(());
     }
-    let write = |path: &Path, text: &str| {
-        std::fs::write(path, text)
-            .map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))
-    };
-    std::fs::create_dir_all(&args.docs)
-        .map_err(|e| CliError::Failure(format!("{}: {e}", args.docs.display())))?;
-    write(&args.calibration, &calibration)?;
-    write(&validation_path, &validation)?;
+    output::write_generated_file(&args.calibration, calibration.as_bytes())?;
     for chart in charts {
         if let Some(name) = chart.file_name() {
-            std::fs::copy(&chart, args.docs.join(name))
+            let bytes = std::fs::read(&chart)
                 .map_err(|e| CliError::Failure(format!("{}: {e}", chart.display())))?;
+            output::write_generated_file(&args.docs.join(name), &bytes)?;
         }
     }
-    let _ = std::fs::remove_dir_all(&scratch);
+    // Last, so a validation.md in place vouches for the charts beside it.
+    output::write_generated_file(&validation_path, validation.as_bytes())?;
     if !quiet {
         for (key, value) in &fit.values {
-            eprintln!("{key} = {value}");
+            println!("{key} = {value}");
         }
         eprintln!(
             "wrote {} and {} ({} backcast runs in {:.0}s)",
@@ -474,12 +732,4 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
         );
     }
     Ok(())
-}
-
-/// A fresh scratch folder under the system temp dir.
-fn tempfile_dir() -> Result<PathBuf, CliError> {
-    let dir = std::env::temp_dir().join(format!("migrasim-calibrate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CliError::Failure(format!("{}: {e}", dir.display())))?;
-    Ok(dir)
 }

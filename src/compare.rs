@@ -7,7 +7,7 @@ use crate::engine::Plan;
 use crate::ensemble::{self, Band, RunResult, YearMetrics};
 use crate::geo::Geography;
 use crate::report::{
-    self, GOAL_PCT, GOAL_YEAR, ReportError, SOURCE_NOTE, band_series, official_history, write_file,
+    GOAL_PCT, GOAL_YEAR, ReportError, SOURCE_NOTE, band_series, official_history, write_file,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -383,7 +383,7 @@ pub fn write_comparison(
     compared: &[Compared],
     threads: usize,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    report::write_atomically(dir, |staging| write_into(staging, compared, threads))
+    write_into(dir, compared, threads)
 }
 
 fn write_into(

@@ -1,7 +1,7 @@
 //! Run outputs: tidy CSV tables, the manifest and the charts, written atomically.
 //!
-//! Everything is written into a temporary sibling folder that is renamed into place only when
-//! complete, so a failed or interrupted run never leaves a half-written output folder. Counts
+//! Everything is written into a staging folder that `output` puts in place only when complete,
+//! so a failed or interrupted run never leaves a half-written output folder. Counts
 //! are simulated members × persons per member, rounded to whole persons; rates come from the
 //! integer counts directly.
 
@@ -488,50 +488,10 @@ struct Manifest<'a> {
     resolved_scenario: String,
 }
 
-/// Writes tables, manifest, charts and `report.md` into `dir`, atomically. Returns the files
-/// written.
+/// Writes tables, manifest, charts and `report.md` into `dir` (a staging folder from
+/// [`crate::output::Staging`], which puts it in place). Returns the files written.
 pub fn write_run(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
-    write_atomically(dir, |staging| write_into(staging, out))
-}
-
-/// Runs `write` into a staging folder beside `dir` and renames it into place when it succeeds;
-/// on failure nothing is left behind.
-pub fn write_atomically(
-    dir: &Path,
-    write: impl FnOnce(&Path) -> Result<Vec<PathBuf>, ReportError>,
-) -> Result<Vec<PathBuf>, ReportError> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| io_error(&parent, e))?;
-    let leaf = dir
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".to_string());
-    let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| io_error(&staging, e))?;
-    }
-    let result = std::fs::create_dir_all(&staging)
-        .map_err(|e| io_error(&staging, e))
-        .and_then(|_| write(&staging));
-    match result {
-        Ok(files) => {
-            if dir.exists() {
-                std::fs::remove_dir_all(dir).map_err(|e| io_error(dir, e))?;
-            }
-            std::fs::rename(&staging, dir).map_err(|e| {
-                let _ = std::fs::remove_dir_all(&staging);
-                io_error(dir, e)
-            })?;
-            Ok(files.into_iter().map(|f| dir.join(f)).collect())
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            Err(e)
-        }
-    }
+    write_into(dir, out)
 }
 
 pub(crate) fn write_file(staging: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError> {

@@ -664,6 +664,62 @@ impl Default for Behaviour {
     }
 }
 
+/// Longest scenario name: it names the output folder.
+pub const MAX_NAME_CHARS: usize = 64;
+/// Longest `description`.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// Longest group name (potential region, metropolitan area) or unit reference.
+pub const MAX_LABEL_CHARS: usize = 64;
+/// Most potential regions or metropolitan areas, and most units in one.
+pub const MAX_GROUPS: usize = 100;
+pub const MAX_GROUP_UNITS: usize = 400;
+/// Longest `extends` chain.
+pub const MAX_EXTENDS_DEPTH: usize = 32;
+
+/// A scenario name usable as a folder name anywhere: letters, digits, `-`, `_` and `.`, not
+/// starting with `.`, at most [`MAX_NAME_CHARS`].
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_CHARS
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The name a scenario without `name` gets from its file name: the stem with every character
+/// a name may not hold replaced by `-`, shortened to [`MAX_NAME_CHARS`].
+pub fn name_from_file_stem(stem: &str) -> String {
+    let mut name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(MAX_NAME_CHARS)
+        .collect();
+    while name.starts_with('.') {
+        name.remove(0);
+    }
+    if name.is_empty() {
+        "scenario".to_string()
+    } else {
+        name
+    }
+}
+
+/// A value shown in an error message, cut to a readable length.
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= 80 {
+        text.to_string()
+    } else {
+        text.chars().take(77).collect::<String>() + "..."
+    }
+}
+
 /// Largest household count accepted: a 16-byte household plus working memory must fit in RAM.
 pub const MAX_HOUSEHOLDS: u64 = 500_000_000;
 
@@ -776,6 +832,14 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
             });
         }
         seen.push(canonical);
+        if chain.len() >= MAX_EXTENDS_DEPTH {
+            return Err(ScenarioError::Read {
+                path: current.display().to_string(),
+                reason: format!(
+                    "the `extends` chain is longer than {MAX_EXTENDS_DEPTH} files; allowed: at most {MAX_EXTENDS_DEPTH}"
+                ),
+            });
+        }
         let file = read_source(&current)?;
         if let Some(parent) = &file.extends {
             let base = current.parent().unwrap_or(Path::new("."));
@@ -807,7 +871,7 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
     scenario.name = if own.name.is_empty() {
         top.path
             .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
+            .map(|s| name_from_file_stem(&s.to_string_lossy()))
             .unwrap_or_else(|| "scenario".to_string())
     } else {
         own.name
@@ -824,25 +888,54 @@ struct ReadSource {
     extends: Option<String>,
 }
 
+/// Largest scenario file read: far above any real scenario (the library's largest is ~5 KiB),
+/// far below what could hurt. Enforced on the bytes read, whatever the file system reports.
+pub const MAX_SCENARIO_BYTES: u64 = 1024 * 1024;
+
 fn read_source(path: &Path) -> Result<ReadSource, ScenarioError> {
+    use std::io::Read;
     let shown = path.display().to_string();
-    let metadata = std::fs::metadata(path).map_err(|e| ScenarioError::Read {
+    let read_error = |reason: String| ScenarioError::Read {
         path: shown.clone(),
-        reason: e.to_string(),
-    })?;
-    if metadata.len() > 4 * 1024 * 1024 {
-        return Err(ScenarioError::Read {
-            path: shown,
-            reason: format!(
-                "file is {} bytes; scenario files are limited to 4 MiB",
-                metadata.len()
-            ),
-        });
+        reason,
+    };
+    let metadata = std::fs::metadata(path).map_err(|e| read_error(e.to_string()))?;
+    // Devices, pipes and sockets could block or never end; folders are a common slip.
+    if !metadata.is_file() {
+        let kind = if metadata.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file (a device, pipe or socket)"
+        };
+        return Err(read_error(format!(
+            "is {kind}; allowed: a TOML file of at most {} KiB",
+            MAX_SCENARIO_BYTES / 1024
+        )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
-        path: shown.clone(),
-        reason: e.to_string(),
+    let file = std::fs::File::open(path).map_err(|e| read_error(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| read_error(e.to_string()))?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(read_error(format!(
+            "file is larger than {} KiB, the limit for scenario files",
+            MAX_SCENARIO_BYTES / 1024
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let (line, column) = line_column_bytes(bytes, offset);
+        read_error(format!(
+            "line {line}, column {column}: not valid UTF-8; allowed: TOML text in UTF-8"
+        ))
     })?;
+    if text.contains('\0') {
+        return Err(read_error(
+            "contains a NUL byte; allowed: TOML text in UTF-8".to_string(),
+        ));
+    }
     // Parsing the file on its own, against the full schema, gives precise line numbers for
     // unknown keys and wrong types; every key has a default, so partial files parse.
     let typed: Scenario = toml::from_str(&text).map_err(|e| parse_error(&shown, &text, &e))?;
@@ -866,6 +959,10 @@ fn parse_error(path: &str, text: &str, error: &toml::de::Error) -> ScenarioError
         .message()
         .trim()
         .replace('\n', " ")
+        .replace(
+            "u64 value was too large",
+            "the number is too large; allowed: 0 ..= 9223372036854775807",
+        )
         .replace("expected u64", "expected a whole number ≥ 0")
         .replace("expected u32", "expected a whole number ≥ 0")
         .replace("expected i32", "expected a whole number (a year)")
@@ -897,6 +994,18 @@ fn key_at_line(text: &str, line: usize) -> Option<String> {
         Some(section) if !section.is_empty() => format!("{section}.{key}"),
         _ => key.to_string(),
     })
+}
+
+fn line_column_bytes(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+        + 1;
+    (line, column)
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
@@ -946,6 +1055,7 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         loaded,
         first: None,
     };
+    checks.text_labels(s);
     let r = &s.run;
     checks.int("run.first_year", r.first_year as f64, 2021.0, 2030.0);
     checks.int("run.last_year", r.last_year as f64, 2021.0, 2060.0);
@@ -1379,6 +1489,86 @@ impl Checks<'_> {
     fn int(&mut self, key: &str, value: f64, lo: f64, hi: f64) {
         if !(value >= lo && value <= hi) {
             self.fail_with(key, format!("{value:.0}"), format!("{lo:.0} ..= {hi:.0}"));
+        }
+    }
+
+    /// Names that become paths are restricted; every text label is bounded, so no input can
+    /// make a path escape its folder or a chart spend long on a label.
+    fn text_labels(&mut self, s: &Scenario) {
+        if !is_valid_name(&s.name) {
+            self.fail_with(
+                "name",
+                format!("{:?}", shorten(&s.name)),
+                format!(
+                    "1–{MAX_NAME_CHARS} characters from letters, digits, `-`, `_` and `.`, not starting with `.` (it names the output folder)"
+                ),
+            );
+        }
+        if s.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            self.fail_with(
+                "description",
+                format!("a text of {} characters", s.description.chars().count()),
+                format!("at most {MAX_DESCRIPTION_CHARS} characters"),
+            );
+        }
+        let label_limit = format!("a label of 1–{MAX_LABEL_CHARS} characters");
+        let bad_label = |l: &str| l.trim().is_empty() || l.chars().count() > MAX_LABEL_CHARS;
+        for (section, members) in [
+            ("potential_regions.members", &s.potential_regions.members),
+            ("metro_areas.members", &s.metro_areas.members),
+        ] {
+            if members.len() > MAX_GROUPS {
+                self.fail_with(
+                    section,
+                    format!("{} groups", members.len()),
+                    format!("at most {MAX_GROUPS} groups"),
+                );
+            }
+            for (group, units) in members {
+                if bad_label(group) {
+                    self.fail_with(
+                        section,
+                        format!("{:?}", shorten(group)),
+                        label_limit.clone(),
+                    );
+                }
+                if units.len() > MAX_GROUP_UNITS {
+                    self.fail_with(
+                        &format!("{section}.{}", shorten(group)),
+                        format!("{} units", units.len()),
+                        format!("at most {MAX_GROUP_UNITS} units"),
+                    );
+                }
+                for unit in units {
+                    if bad_label(unit) {
+                        self.fail_with(
+                            &format!("{section}.{}", shorten(group)),
+                            format!("{:?}", shorten(unit)),
+                            format!("a unit name or code of 1–{MAX_LABEL_CHARS} characters"),
+                        );
+                    }
+                }
+            }
+        }
+        for (section, keys) in [
+            (
+                "settlement.regime_overrides",
+                s.settlement.regime_overrides.keys().collect::<Vec<_>>(),
+            ),
+            (
+                "settlement.quota_overrides",
+                s.settlement.quota_overrides.keys().collect(),
+            ),
+        ] {
+            for unit in keys {
+                if bad_label(unit) {
+                    self.fail_with(
+                        section,
+                        format!("{:?}", shorten(unit)),
+                        format!("a unit name or code of 1–{MAX_LABEL_CHARS} characters"),
+                    );
+                }
+            }
         }
     }
 
