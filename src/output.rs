@@ -298,6 +298,9 @@ fn clear_stale(parent: &Path, leaf: &str) {
             // marker is still empty.
             if path.join(STAGING_MARKER).is_file() {
                 let _ = std::fs::remove_dir_all(&path);
+            } else if listed_files(&path).is_some() {
+                // Killed between the exchange and the rename aside: the old output.
+                let _ = delete_output(&path);
             } else {
                 let _ = std::fs::remove_dir(&path);
             }
@@ -466,16 +469,19 @@ impl Staging {
     /// Marks the staging folder as a complete output and puts it in place. Returns the files
     /// written (relative to the output folder) and warnings for the user.
     pub fn commit(mut self) -> Result<(Vec<PathBuf>, Vec<String>), OutputError> {
-        std::fs::remove_file(self.staging.join(STAGING_MARKER))
-            .map_err(|e| io(&self.staging, e))?;
-        let (files, _) = walk(&self.staging).map_err(|e| io(&self.staging, e))?;
+        let (mut files, _) = walk(&self.staging).map_err(|e| io(&self.staging, e))?;
+        files.retain(|f| f != Path::new(STAGING_MARKER));
         let marker = Marker {
             written_by: "migrasim".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             files: files.iter().map(|f| f.display().to_string()).collect(),
         };
         let json = serde_json::to_string_pretty(&marker).map_err(|e| io(&self.staging, e))?;
+        // The output marker is written before the staging marker goes, so a killed run's
+        // folder always carries one of the two and the next run can clear it.
         std::fs::write(self.staging.join(MARKER), json + "\n").map_err(|e| io(&self.staging, e))?;
+        std::fs::remove_file(self.staging.join(STAGING_MARKER))
+            .map_err(|e| io(&self.staging, e))?;
 
         let mut warnings = Vec::new();
         match std::fs::symlink_metadata(&self.final_dir) {

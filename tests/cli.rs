@@ -348,26 +348,6 @@ fn bad_arguments_exit_with_code_2() {
 }
 
 #[test]
-fn unwritable_output_fails_with_code_1_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let blocker = dir.path().join("file");
-    fs::write(&blocker, "not a folder").unwrap();
-    migrasim()
-        .args([
-            "run",
-            scenarios().join("tiny.toml").to_str().unwrap(),
-            "--quiet",
-            "--out",
-        ])
-        .arg(blocker.join("out"))
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("error:"));
-    let entries = fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(entries, 1, "only the blocking file remains");
-}
-
-#[test]
 fn replicates_record_their_seeds_and_add_bands() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r");

@@ -136,6 +136,16 @@ fn context(key: &str) -> Vec<(&'static str, Value)> {
     Vec::new()
 }
 
+/// The key that must change with a year key, and its offset: `run.first_year` is always
+/// `initial.year + 1`.
+fn coupled_year(key: &str) -> Option<(Vec<&'static str>, i64)> {
+    match key {
+        "run.first_year" => Some((vec!["initial", "year"], -1)),
+        "initial.year" => Some((vec!["run", "first_year"], 1)),
+        _ => None,
+    }
+}
+
 /// Other values to try for a key, in order; the first that validates is used. Large changes
 /// first, so an effect shows even on a small population.
 fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
@@ -299,6 +309,10 @@ fn every_documented_key_changes_the_outputs() {
             for candidate in candidates(path.last().unwrap(), current) {
                 let mut changed = table.clone();
                 set(&mut changed, &path, candidate.clone());
+                // A run starts the year after its initial state: the two keys move together.
+                if let (Some(partner), Some(year)) = (coupled_year(key), candidate.as_integer()) {
+                    set(&mut changed, &partner.0, Value::Integer(year + partner.1));
+                }
                 let text = toml::to_string(&changed).unwrap();
                 if let Some(out) = outputs(&text) {
                     if out != reference {

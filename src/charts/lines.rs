@@ -91,24 +91,35 @@ fn spread(targets: &[f64], gap: f64, lo: f64, hi: f64) -> Vec<f64> {
     out
 }
 
-/// `text` shortened with "…" to at most `max_w` pixels in `font`.
+/// `text` shortened with "…" to at most `max_w` pixels in `font`, in time linear in the
+/// length of `text`: no glyph of a chart font is narrower than a pixel, so at most `max_w`
+/// characters can fit, and the longest fitting prefix of those is found by bisection.
 fn fit_label(font: &FontDesc<'_>, text: &str, max_w: i32) -> Result<String, String> {
     if text_width(font, text)? <= max_w {
         return Ok(text.to_string());
     }
-    let chars: Vec<char> = text.chars().collect();
-    for keep in (0..chars.len()).rev() {
-        let short: String = chars[..keep]
+    let limit = usize::try_from(max_w.max(0)).unwrap_or(0) + 1;
+    let chars: Vec<char> = text.chars().take(limit).collect();
+    let shortened = |keep: usize| {
+        chars[..keep]
             .iter()
             .collect::<String>()
             .trim_end()
             .to_string()
-            + "…";
-        if text_width(font, &short)? <= max_w {
-            return Ok(short);
+            + "…"
+    };
+    // Invariant: `lo` characters fit (0 always does, as "…" alone is the fallback); more than
+    // `hi` do not.
+    let (mut lo, mut hi) = (0usize, chars.len().saturating_sub(1).min(limit));
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if text_width(font, &shortened(mid))? <= max_w {
+            lo = mid;
+        } else {
+            hi = mid - 1;
         }
     }
-    Ok("…".to_string())
+    Ok(shortened(lo))
 }
 
 impl Drawing for LinesChart<'_> {

@@ -821,7 +821,20 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
                 let glyph_style = style.pos(Pos::new(HPos::Left, VPos::Top));
                 const FINE: f64 = 64.0;
                 let fine_font = font.resize(size * FINE);
+                // Pen positions are measured from the start of a chunk of
+                // at most CHUNK characters, whose own offset accumulates
+                // chunk by chunk: linear time in the text's length (the
+                // kerning pair across a chunk boundary is dropped, < 1/2 px;
+                // labels shorter than a chunk are measured exactly).
+                const CHUNK: usize = 32;
+                let (mut chunk_start, mut chunk_offset, mut in_chunk) = (0usize, 0i32, 0usize);
                 for (i, c) in text.char_indices() {
+                    if in_chunk == CHUNK {
+                        chunk_offset += text_width(&fine_font, &text[chunk_start..i])?;
+                        chunk_start = i;
+                        in_chunk = 0;
+                    }
+                    in_chunk += 1;
                     if c.is_whitespace() {
                         continue;
                     }
@@ -830,7 +843,7 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
                     // including the pair before `c`. plotters only reports
                     // truncated widths, so measure at 64× size (layout is
                     // linear in size) and round, keeping the error < 1/2 px.
-                    let fine = text_width(&fine_font, &text[..end])?
+                    let fine = chunk_offset + text_width(&fine_font, &text[chunk_start..end])?
                         - text_width(&fine_font, &text[i..end])?;
                     let pen = (f64::from(fine) / FINE).round() as i32;
                     let bearing = metrics.map_or(0, |m| m.ink_offset_px(c, size));

@@ -21,7 +21,6 @@ const CHILD_TO_ADULT: f64 = 1.0 / 15.0;
 /// Yearly chance that a left-behind young adult follows the household to the city: about three
 /// years after turning 15, the end of junior secondary school (assumption).
 const LEFT_BEHIND_ADULT_JOINS: f64 = 1.0 / 3.0;
-const MAX_MEMBERS_PER_ROLE: u8 = 12;
 
 /// Read-only inputs of one year's passes.
 pub struct YearContext<'a> {
@@ -369,6 +368,11 @@ pub fn finish(
 
 fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) {
     let mut d = Draws::new(ctx.seed, ctx.year, id, Purpose::Demography);
+    // Birth eligibility as `Tally::count_stock` counted it at the end of last year (nothing
+    // since then changes head_age, adults or children + children_left), so `birth_chance`
+    // divides by the households that can actually give birth this year.
+    let fertile =
+        (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3;
     let child_death = ctx.adult_death * CHILD_MORTALITY_RATIO;
     let mut deaths = 0u32;
     let mut survive = |count: &mut u8, p: f64, d: &mut Draws| {
@@ -384,7 +388,9 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     survive(&mut h.children_left, child_death, &mut d);
     tally.national.deaths += u64::from(deaths);
 
-    // Ageing: adults reach 65 (in households with older heads), children reach 15.
+    // Ageing: adults reach 65 (in households with older heads), children reach 15. No count is
+    // capped: a household gains at most one birth a year while its head is 20–40 (≤ 23 births
+    // over its life), so no role approaches u8::MAX and every member stays counted.
     let ageing_chance = if h.head_age >= super::aggregate::OLDER_HEAD_AGE {
         ctx.ageing
     } else {
@@ -392,20 +398,20 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     };
     let ageing = d.binomial(u32::from(h.adults), ageing_chance) as u8;
     h.adults -= ageing;
-    h.elderly = (h.elderly + ageing).min(MAX_MEMBERS_PER_ROLE);
+    h.elderly += ageing;
     let ageing_left = d.binomial(u32::from(h.adults_left), ageing_chance) as u8;
     h.adults_left -= ageing_left;
-    h.elderly_left = (h.elderly_left + ageing_left).min(MAX_MEMBERS_PER_ROLE);
+    h.elderly_left += ageing_left;
     let grown = d.binomial(u32::from(h.children), CHILD_TO_ADULT) as u8;
     h.children -= grown;
-    h.adults = (h.adults + grown).min(MAX_MEMBERS_PER_ROLE);
+    h.adults += grown;
     // Left-behind children who turn 15 stay at the origin (school, then work) and follow the
     // household to the city a few years later.
     let grown_left = d.binomial(u32::from(h.children_left), CHILD_TO_ADULT) as u8;
     h.children_left -= grown_left;
     let joining = d.binomial(u32::from(h.adults_left), LEFT_BEHIND_ADULT_JOINS) as u8;
-    h.adults_left = (h.adults_left - joining + grown_left).min(MAX_MEMBERS_PER_ROLE);
-    h.adults = (h.adults + joining).min(MAX_MEMBERS_PER_ROLE);
+    h.adults_left = h.adults_left - joining + grown_left;
+    h.adults += joining;
     if joining > 0 {
         let from = usize::from(h.origin_unit);
         let to = usize::from(h.res_unit);
@@ -421,11 +427,7 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         );
     }
 
-    if (20..=40).contains(&h.head_age)
-        && h.adults > 0
-        && h.children + h.children_left < 3
-        && d.chance(ctx.birth_chance)
-    {
+    if fertile && h.adults > 0 && d.chance(ctx.birth_chance) {
         // Migrant parents without school and service access send newborns to the village.
         let access = if h.is_rural_hukou_urban() {
             ctx.cities.school_access[usize::from(h.res_unit)] * ctx.services_for(h.years_in_city)

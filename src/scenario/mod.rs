@@ -133,6 +133,8 @@ pub struct Run {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Initial {
+    /// Year whose end the initial state describes; `run.first_year` must be the year after.
+    pub year: i32,
     /// Official year-end total population of the base year (persons).
     pub population: f64,
     /// Official permanent-resident urbanization rate of the base year (%).
@@ -500,6 +502,7 @@ impl Default for Run {
 impl Default for Initial {
     fn default() -> Self {
         Initial {
+            year: 2023,
             population: 1_409_670_000.0,
             urbanization_rate_pct: 66.16,
             hukou_urbanization_rate_pct: 48.3,
@@ -663,6 +666,13 @@ impl Default for Behaviour {
         }
     }
 }
+
+/// Most simulated years in one run: the demography (no household formation) holds its birth
+/// rate for 12 years even at the highest accepted birth rate.
+pub const MAX_SIMULATED_YEARS: i32 = 12;
+/// Highest accepted crude birth rate (per mille); the highest in data/official_national.csv
+/// (2010–2023) is 12.95 (2016).
+pub const MAX_BIRTH_RATE_PERMILLE: f64 = 15.0;
 
 /// Longest scenario name: it names the output folder.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -1057,13 +1067,32 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     };
     checks.text_labels(s);
     let r = &s.run;
+    checks.int("initial.year", f64::from(s.initial.year), 2020.0, 2029.0);
     checks.int("run.first_year", r.first_year as f64, 2021.0, 2030.0);
-    checks.int("run.last_year", r.last_year as f64, 2021.0, 2060.0);
-    if r.last_year < r.first_year {
+    // The initial state is the end of one stated year: starting elsewhere would relabel it.
+    if r.first_year != s.initial.year + 1 {
+        checks.fail_with(
+            "run.first_year",
+            r.first_year.to_string(),
+            format!(
+                "{} (the year after `initial.year` = {}); to start from another year, state that year's initial state: `initial.year`, `initial.population`, `initial.urbanization_rate_pct`, `initial.hukou_urbanization_rate_pct` (as scenarios/backcast-2020.toml does)",
+                s.initial.year + 1,
+                s.initial.year
+            ),
+        );
+    }
+    // Households do not form new households, so births hold their target rate only while
+    // the base year's young heads are 20–40: within 1.3% of target in every year of 12 at
+    // both the default rate and 15 per mille (docs/model.md, "Horizon").
+    let horizon_end = r.first_year.saturating_add(MAX_SIMULATED_YEARS - 1);
+    if r.last_year < r.first_year || r.last_year > horizon_end {
         checks.fail_with(
             "run.last_year",
             r.last_year.to_string(),
-            format!("a year ≥ run.first_year ({})", r.first_year),
+            format!(
+                "{} ..= {horizon_end} (run.first_year to {MAX_SIMULATED_YEARS} simulated years, as far as the demography holds)",
+                r.first_year
+            ),
         );
     }
     checks.int(
@@ -1324,7 +1353,7 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         "demography.birth_rate_permille",
         &d.birth_rate_permille,
         0.0,
-        50.0,
+        MAX_BIRTH_RATE_PERMILLE,
     );
     checks.year_value(
         "demography.death_rate_permille",
