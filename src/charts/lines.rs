@@ -228,6 +228,33 @@ impl Drawing for LinesChart<'_> {
 mod tests {
     use super::*;
 
+    /// Fitting is linear in the label's length: a 100,000-character label (quadratic fitting
+    /// took minutes at 30,000) is cut to the width like a short one.
+    #[test]
+    fn fitting_a_huge_label_is_linear_and_fits() {
+        ensure_fonts().unwrap();
+        let label_font = font(LEGEND_PX);
+        let huge = "Metropolitan area ".repeat(100_000 / 18);
+        let fitted = fit_label(&label_font.font, &huge, LABEL_MAX_W).unwrap();
+        assert!(fitted.ends_with('…'));
+        assert!(text_width(&label_font.font, &fitted).unwrap() <= LABEL_MAX_W);
+        // One more character would not fit: the cut is the longest that does.
+        let kept = fitted.trim_end_matches('…').chars().count();
+        let longer: String = huge
+            .chars()
+            .take(kept + 2)
+            .collect::<String>()
+            .trim_end()
+            .to_string()
+            + "…";
+        assert!(
+            text_width(&label_font.font, &longer).unwrap() > LABEL_MAX_W
+                || longer.len() <= fitted.len()
+        );
+        let short = fit_label(&label_font.font, "Wuhan", LABEL_MAX_W).unwrap();
+        assert_eq!(short, "Wuhan");
+    }
+
     pub(crate) const METROS: [&str; 18] = [
         "Nanjing",
         "Fuzhou",
