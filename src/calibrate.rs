@@ -37,7 +37,33 @@ enum Target {
     PublicSchoolLast,
 }
 
+const TARGETS: [Target; 5] = [
+    Target::OutgoingWorkersBase,
+    Target::OutgoingWorkersLast,
+    Target::UrbanizationLast,
+    Target::HukouLast,
+    Target::PublicSchoolLast,
+];
+
 impl Target {
+    /// How close the fit must come for the target to count as reproduced, and the error.
+    fn tolerance(self) -> f64 {
+        match self {
+            // Relative error of a count.
+            Target::OutgoingWorkersBase | Target::OutgoingWorkersLast => 0.03,
+            // Percentage points.
+            Target::UrbanizationLast | Target::HukouLast => 0.3,
+            Target::PublicSchoolLast => 1.0,
+        }
+    }
+
+    fn error(self, simulated: f64, goal: f64) -> f64 {
+        match self {
+            Target::OutgoingWorkersBase | Target::OutgoingWorkersLast => simulated / goal - 1.0,
+            _ => simulated - goal,
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Target::OutgoingWorkersBase => "outgoing migrant workers, base year",
@@ -226,8 +252,21 @@ fn run(geo: &Geography, scenario: &Scenario) -> Backcast {
 pub struct Fit {
     pub values: Vec<(&'static str, f64)>,
     pub backcast: Backcast,
+    /// Distinct backcast runs (repeated trials are served from a cache).
     pub evaluations: usize,
     pub rounds: usize,
+    /// Parameters that ended on a bound of their search range.
+    pub at_bounds: Vec<AtBound>,
+}
+
+impl Fit {
+    /// Parameters on a bound whose target is missed: the backcast cannot be fitted.
+    pub fn failures(&self) -> Vec<&AtBound> {
+        self.at_bounds
+            .iter()
+            .filter(|b| b.misses_target())
+            .collect()
+    }
 }
 
 /// Fits the free parameters on `backcast` (a validated scenario starting in 2021) at
@@ -250,14 +289,21 @@ pub fn fit(
     }
     let (base, last) = (scenario.base_year(), scenario.run.last_year);
     let mut evaluations = 0usize;
+    // The search asks for the same backcast several times (the joint fit evaluates a trial for
+    // two targets; bisection revisits points): every run is kept by its resolved scenario.
+    let mut cache: std::collections::HashMap<String, [f64; TARGETS.len()]> =
+        std::collections::HashMap::new();
     let mut evaluate = |trial: &Scenario, target: Target| {
         let mut trial = trial.clone();
         if target == Target::OutgoingWorkersBase {
             trial.run.last_year = trial.run.first_year;
         }
-        evaluations += 1;
-        let result = run(geo, &trial);
-        simulated_value(target, &result.records, result.persons_per_member)
+        let values = cache.entry(trial.to_toml()).or_insert_with(|| {
+            evaluations += 1;
+            let result = run(geo, &trial);
+            TARGETS.map(|t| simulated_value(t, &result.records, result.persons_per_member))
+        });
+        values[TARGETS.iter().position(|t| *t == target).expect("listed")]
     };
     // Every target rises with its parameter: bisection on the sign of the error.
     let bisect = |scenario: &Scenario,
@@ -324,7 +370,7 @@ pub fn fit(
                 };
                 // Golden-section search on the move rate.
                 let ratio = (5f64.sqrt() - 1.0) / 2.0;
-                let (mut a, mut b) = (move_rate.low, move_rate.high.min(4.0));
+                let (mut a, mut b) = (move_rate.low, move_rate.high);
                 for _ in 0..GOLDEN_STEPS {
                     let c = b - ratio * (b - a);
                     let d = a + ratio * (b - a);
@@ -352,12 +398,98 @@ pub fn fit(
             progress(&format!("round {}: {} = {fitted}", round + 1, p.key));
         }
     }
-    let values = params.iter().map(|p| (p.key, (p.get)(&scenario))).collect();
+    let values: Vec<(&'static str, f64)> =
+        params.iter().map(|p| (p.key, (p.get)(&scenario))).collect();
+    let backcast = run(geo, &scenario);
+    // A parameter on (or within one search step of) its bound did not find an interior
+    // optimum: the target is out of the model's reach in that direction, or the bracket is
+    // too narrow. Said loudly; fatal when the target is then missed.
+    let mut at_bounds = Vec::new();
+    for p in &params {
+        let value = (p.get)(&scenario);
+        let step = if p.key == move_rate.key {
+            (p.high - p.low) * ((5f64.sqrt() - 1.0) / 2.0).powi(GOLDEN_STEPS as i32)
+        } else {
+            (p.high - p.low) / f64::from(1u32 << BISECTION_STEPS)
+        };
+        let bound = if value - p.low <= step {
+            p.low
+        } else if p.high - value <= step {
+            p.high
+        } else {
+            continue;
+        };
+        let goal = target_value(p.target, &official, base, last);
+        let simulated = simulated_value(p.target, &backcast.records, backcast.persons_per_member);
+        let error = p.target.error(simulated, goal);
+        at_bounds.push(AtBound {
+            key: p.key,
+            value,
+            bound,
+            target: p.target.label(),
+            error,
+            tolerance: p.target.tolerance(),
+            relative: matches!(
+                p.target,
+                Target::OutgoingWorkersBase | Target::OutgoingWorkersLast
+            ),
+        });
+    }
     Fit {
         values,
-        backcast: run(geo, &scenario),
+        backcast,
         evaluations,
         rounds,
+        at_bounds,
+    }
+}
+
+/// A fitted parameter that ended on a bound of its search bracket.
+#[derive(Debug, Clone)]
+pub struct AtBound {
+    pub key: &'static str,
+    pub value: f64,
+    pub bound: f64,
+    pub target: &'static str,
+    /// Simulated − official (relative for counts), and the tolerance of the target.
+    pub error: f64,
+    pub tolerance: f64,
+    relative: bool,
+}
+
+impl AtBound {
+    /// Whether the target is missed: the parameter could not fit it.
+    pub fn misses_target(&self) -> bool {
+        // A NaN error (a target the run cannot produce) counts as missed.
+        self.error.is_nan() || self.error.abs() > self.tolerance
+    }
+
+    pub fn describe(&self) -> String {
+        let (error, tolerance) = if self.relative {
+            (
+                format!("{:+.1}%", 100.0 * self.error),
+                format!("{:.0}%", 100.0 * self.tolerance),
+            )
+        } else {
+            (
+                format!("{:+.2} pp", self.error),
+                format!("{} pp", self.tolerance),
+            )
+        };
+        format!(
+            "`{}` = {} is at the bound {} of its search range; its target ({}) is {} {} (tolerance {})",
+            self.key,
+            self.value,
+            self.bound,
+            self.target,
+            if self.misses_target() {
+                "missed by"
+            } else {
+                "met within"
+            },
+            error,
+            tolerance
+        )
     }
 }
 
@@ -472,48 +604,91 @@ verification status is copied from there. Errors are simulated − official.\n",
     }
     let _ = writeln!(
         md,
-        "\nCoordinate-wise fitting, {} rounds, {} backcast runs, starting from the code's priors: each parameter is fitted by bisection to the target it moves most, except the move rate and the in-place rate, which are fitted jointly: for each move rate the in-place rate is fitted to the 2023 urbanization rate (or set to zero when moves alone overshoot it), and the move rate minimises the larger of the urbanization error (relative to 0.3 pp) and the migrant-worker error (relative to 3%).\n",
+        "\nCoordinate-wise fitting, {} rounds, {} distinct backcast runs (repeated trials are cached), starting from the code's priors: each parameter is fitted by bisection to the target it moves most, except the move rate and the in-place rate, which are fitted jointly: for each move rate (searched over its whole range, 0.05–6%) the in-place rate is fitted to the 2023 urbanization rate (or set to zero when moves alone overshoot it), and the move rate minimises the larger of the urbanization error (relative to 0.3 pp) and the migrant-worker error (relative to 3%).\n",
         fit.rounds, fit.evaluations
+    );
+    let _ = writeln!(
+        md,
+        "### Parameters at a bound of their range
+"
+    );
+    if fit.at_bounds.is_empty() {
+        let _ = writeln!(
+            md,
+            "None: every fitted value is inside its search range, more than one search step from either end.\n"
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "A parameter on (or within one search step of) a bound found no interior optimum: the data push it past what its range allows. `migrasim calibrate` warns about each and fails when the target is then missed.\n"
+        );
+        for b in &fit.at_bounds {
+            let _ = writeln!(md, "- **WARNING**: {}.", b.describe());
+        }
+        let _ = writeln!(md);
+    }
+    let _ = writeln!(
+        md,
+        "### Inputs set from figures, not fitted here\n\n\
+- `initial.population`, `initial.urbanization_rate_pct`, `initial.hukou_urbanization_rate_pct`: the\n  end-2020 figures (census), reproduced by construction in the base year, so they are not listed as checks below.\n\
+- `initial.left_behind_child_share` (0.485): tuned to the census count of left-behind children\n  (66.9M left-behind vs 71.1M migrant children, UNICEF/NBS from the 2020 census; unverified).\n\
+- `initial.rural_origin_share_cross_county`, `initial.floating_share_same_county`: census 2020 shares\n  (partly unverified; `docs/scenarios.md` §2.2).\n\
+- `services.initial_public_school_share_pct` (86.15 in the backcast): interpolated between 2017 and 2023.\n\
+- The city constants and the rural constant are calibrated at the start of every run to the\n  base-year stock of migrants by unit and the target move rate (`docs/model.md` §5), so the\n  base-year stock by unit holds by construction.\n"
     );
 
     let _ = writeln!(md, "## National targets, year by year\n");
     let _ = writeln!(
         md,
-        "| year | measure | official | status | simulated | error |\n|---|---|---|---|---|---|"
+        "**in-sample** rows are the targets the parameters were fitted to (they hold by fitting, within the search's tolerance); **check** rows were not used in the fit (out of sample). The base year's urbanization and hukou rates are inputs and are not shown.\n"
     );
+    let _ = writeln!(
+        md,
+        "| year | measure | official | status | simulated | error | role |\n|---|---|---|---|---|---|---|"
+    );
+    let base_year = b.scenario.base_year();
+    let last_year = b.scenario.run.last_year;
+    let role = |fitted: bool| if fitted { "in-sample" } else { "check" };
     for row in &rows {
         let y = row.year;
-        if let Some((v, status)) = lookup3(&official.urbanization, y) {
+        let base = y == base_year;
+        let last = y == last_year;
+        if base {
+            // Inputs of the synthesis: they hold by construction.
+        } else if let Some((v, status)) = lookup3(&official.urbanization, y) {
             let status = field_status(status, "rate");
             let _ = writeln!(
                 md,
-                "| {y} | urbanization rate (%) | {v:.2} | {status} | {:.2} | {:+.2} pp |",
+                "| {y} | urbanization rate (%) | {v:.2} | {status} | {:.2} | {:+.2} pp | {} |",
                 row.urbanization_rate_pct,
-                row.urbanization_rate_pct - v
+                row.urbanization_rate_pct - v,
+                role(last)
             );
         }
-        if let Some((v, status)) = lookup3(&official.hukou, y) {
+        if let Some((v, status)) = lookup3(&official.hukou, y).filter(|_| !base) {
             let status = field_status(status, "hukou");
             let _ = writeln!(
                 md,
-                "| {y} | hukou urbanization rate (%) | {v:.2} | {status} | {:.2} | {:+.2} pp |",
+                "| {y} | hukou urbanization rate (%) | {v:.2} | {status} | {:.2} | {:+.2} pp | {} |",
                 row.hukou_urbanization_rate_pct,
-                row.hukou_urbanization_rate_pct - v
+                row.hukou_urbanization_rate_pct - v,
+                role(last)
             );
         }
         if let Some(v) = lookup(&official.outgoing, y) {
             let _ = writeln!(
                 md,
-                "| {y} | outgoing migrant workers (model: adults of urban rural-hukou households) | {} | MWMS | {} | {:+.1}% |",
+                "| {y} | outgoing migrant workers (model: adults of urban rural-hukou households) | {} | MWMS | {} | {:+.1}% | {} |",
                 people(v),
                 people(row.outgoing_migrant_workers),
-                100.0 * (row.outgoing_migrant_workers / v - 1.0)
+                100.0 * (row.outgoing_migrant_workers / v - 1.0),
+                role(base || last)
             );
         }
         if let Some(v) = lookup(&official.cross_province, y) {
             let _ = writeln!(
                 md,
-                "| {y} | cross-province outgoing migrant workers | {} | MWMS | {} | {:+.1}% |",
+                "| {y} | cross-province outgoing migrant workers | {} | MWMS | {} | {:+.1}% | check |",
                 people(v),
                 people(row.cross_province_migrant_workers),
                 100.0 * (row.cross_province_migrant_workers / v - 1.0)
@@ -522,7 +697,7 @@ verification status is copied from there. Errors are simulated − official.\n",
         if y > b.scenario.base_year() {
             let _ = writeln!(
                 md,
-                "| {y} | settlements (persons granted urban hukou) | ~{} a year (2014–2023 average) | MPS, verified in reprints | {} | {:+.1}% |",
+                "| {y} | settlements (persons granted urban hukou) | ~{} a year (2014–2023 average) | MPS, verified in reprints | {} | {:+.1}% | check |",
                 people(SETTLEMENTS_PER_YEAR_2014_2023),
                 people(row.settlements),
                 100.0 * (row.settlements / SETTLEMENTS_PER_YEAR_2014_2023 - 1.0)
@@ -532,16 +707,14 @@ verification status is copied from there. Errors are simulated − official.\n",
     let last = rows.last().expect("records");
     let _ = writeln!(
         md,
-        "| {} | public-school share of migrant children (%) | {PUBLIC_SCHOOL_2023_PRIMARY} primary / {PUBLIC_SCHOOL_2023_JUNIOR} junior | MWMS, verified in reprints | {:.2} | {:+.2} pp (vs primary) |",
+        "| {} | public-school share of migrant children (%) | {PUBLIC_SCHOOL_2023_PRIMARY} primary / {PUBLIC_SCHOOL_2023_JUNIOR} junior | MWMS, verified in reprints | {:.2} | {:+.2} pp (vs primary) | in-sample |",
         last.year,
         last.public_school_share_pct,
         last.public_school_share_pct - PUBLIC_SCHOOL_2023_PRIMARY
     );
 
     // Per-unit stock of people registered in another province.
-    let base_points = stock_points(geo, b, &b.records[0]);
     let last_points = stock_points(geo, b, b.records.last().expect("records"));
-    let (r0, mae0) = fit_statistics(&base_points);
     let (r1, mae1) = fit_statistics(&last_points);
     let annotations = vec![
         format!("r = {r1:.4}"),
@@ -567,18 +740,15 @@ verification status is copied from there. Errors are simulated − official.\n",
     )?;
     let _ = writeln!(
         md,
-        "\n## Migrant stocks by unit\n\n\
+        "\n## Migrant stocks by unit (check)\n\n\
 The census gives people registered in another province by destination unit for 2020 only; no\n\
-later figures by unit exist in `data/`. The table compares the simulated urban residents with\n\
-hukou in another province with that census stock: in the base year (a check of the synthesis,\n\
-which builds the stock from it) and after three simulated years (how far the dynamics drift\n\
-from the 2020 pattern). The city constants are calibrated at every run start so the\n\
-destinations of new movers reproduce the base-year stock of migrants by unit.\n\n\
-| year | correlation r | mean absolute error |\n|---|---|---|\n\
-| {} (base) | {r0:.4} | {:.0}k persons |\n| {} | {r1:.4} | {:.0}k persons |\n\n\
+later figures by unit exist in `data/`. The synthesis builds the base-year stock from it, so the\n\
+base year matches by construction and is not shown. After three simulated years the simulated\n\
+urban residents with hukou in another province compare with that census stock as follows (how\n\
+far the dynamics drift from the 2020 pattern; not fitted):\n\n\
+| year | correlation r | mean absolute error | role |\n|---|---|---|---|\n\
+| {} | {r1:.4} | {:.0}k persons | check |\n\n\
 ![stocks](validation-stocks.png)\n",
-        b.scenario.base_year(),
-        mae0 / 1e3,
         last.year,
         mae1 / 1e3
     );

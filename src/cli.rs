@@ -675,6 +675,21 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
             },
         )
     });
+    for at_bound in &fit.at_bounds {
+        eprintln!("warning: {}", at_bound.describe());
+    }
+    let failures = fit.failures();
+    if !failures.is_empty() {
+        return Err(CliError::Failure(format!(
+            "the backcast cannot be fitted: {}. Nothing was written; check {} (can its targets be reached?) or the search range in src/calibrate.rs",
+            failures
+                .iter()
+                .map(|f| f.describe())
+                .collect::<Vec<_>>()
+                .join("; "),
+            args.backcast.display()
+        )));
+    }
     let calibration = crate::calibrate::calibration_toml(&fit, args.households);
     // The chart is drawn into a scratch folder first so --check writes nothing.
     let scratch = tempfile::Builder::new()

@@ -37,6 +37,10 @@ pub struct Population {
     pub households: Vec<Household>,
     /// Real persons each simulated member stands for.
     pub persons_per_member: f64,
+    /// Urban residents of each unit in the base year from the data (persons), before the
+    /// sample: what base-year capacity is sized on, so a unit whose few sampled households
+    /// happen to hold no urban worker still has its jobs.
+    pub urban_persons: Vec<f64>,
     pub report: SynthesisReport,
 }
 
@@ -364,6 +368,7 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     Population {
         households: people,
         persons_per_member: init.population / members.max(1) as f64,
+        urban_persons: urban,
         report: SynthesisReport {
             urban_logit_shift: shift,
             rural_origin_share_cross_county: cross_share,

@@ -272,8 +272,8 @@ fn group_csv(out: &RunTables, column: &str, label: impl Fn(usize, &[Regime]) -> 
                 f4(pct(urban, population)),
                 f0(total(&|c| c.nonhukou_urban) as f64 * scale),
                 f0(total(&|c| c.settlements) as f64 * scale),
-                f0(total(&|c| c.arrivals) as f64 * scale),
-                f0(total(&|c| c.departures) as f64 * scale),
+                f0(total(&|c| c.arrivals()) as f64 * scale),
+                f0(total(&|c| c.departures()) as f64 * scale),
             );
         }
     }
@@ -290,13 +290,7 @@ fn provinces_csv(out: &RunTables) -> String {
             let mut c = UnitCounts::default();
             for (u, counts) in record.units.iter().enumerate() {
                 if out.geo.units[u].province == p {
-                    c.urban += counts.urban;
-                    c.rural += counts.rural;
-                    c.hukou_urban_residents += counts.hukou_urban_residents;
-                    c.nonhukou_urban += counts.nonhukou_urban;
-                    c.settlements += counts.settlements;
-                    c.arrivals += counts.arrivals;
-                    c.departures += counts.departures;
+                    c.add(counts);
                 }
             }
             let _ = writeln!(
@@ -313,8 +307,8 @@ fn provinces_csv(out: &RunTables) -> String {
                 f4(pct(c.hukou_urban_residents, c.population())),
                 f0(c.nonhukou_urban as f64 * scale),
                 f0(c.settlements as f64 * scale),
-                f0(c.arrivals as f64 * scale),
-                f0(c.departures as f64 * scale),
+                f0(c.arrivals() as f64 * scale),
+                f0(c.departures() as f64 * scale),
             );
         }
     }
@@ -331,7 +325,7 @@ fn csv_field(text: &str) -> String {
 
 fn units_csv(out: &RunTables) -> String {
     let mut text = String::from(
-        "year,code,name_en,name_zh,province_en,tier,regime,potential_region,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,applicants,arrivals,departures,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct\n",
+        "year,code,name_en,name_zh,province_en,tier,regime,potential_region,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,applicants,arrivals,departures,arrivals_urban,arrivals_rural,departures_urban,departures_rural,births_urban,births_rural,deaths_urban,deaths_rural,in_place_urbanized,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct\n",
     );
     let scale = out.persons_per_member;
     for record in out.records {
@@ -340,7 +334,7 @@ fn units_csv(out: &RunTables) -> String {
             let city = &record.cities[u];
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2}",
                 record.year,
                 unit.code,
                 csv_field(&unit.name_en),
@@ -358,8 +352,17 @@ fn units_csv(out: &RunTables) -> String {
                 f0(c.left_behind_children as f64 * scale),
                 f0(c.settlements as f64 * scale),
                 f0(c.applicants as f64 * scale),
-                f0(c.arrivals as f64 * scale),
-                f0(c.departures as f64 * scale),
+                f0(c.arrivals() as f64 * scale),
+                f0(c.departures() as f64 * scale),
+                f0(c.arrivals_urban as f64 * scale),
+                f0(c.arrivals_rural as f64 * scale),
+                f0(c.departures_urban as f64 * scale),
+                f0(c.departures_rural as f64 * scale),
+                f0(c.births_urban as f64 * scale),
+                f0(c.births_rural as f64 * scale),
+                f0(c.deaths_urban as f64 * scale),
+                f0(c.deaths_rural as f64 * scale),
+                f0(c.in_place as f64 * scale),
                 f0(city.jobs * scale),
                 city.wage,
                 f4(city.housing_cost),
@@ -766,7 +769,7 @@ fn detail_charts(
                         .iter()
                         .filter(|r| r.year >= first_year)
                         .map(|r| {
-                            (r.units[u].arrivals as f64 - r.units[u].departures as f64)
+                            (r.units[u].arrivals() as f64 - r.units[u].departures() as f64)
                                 * run.persons_per_member
                         })
                         .sum()

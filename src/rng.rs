@@ -18,6 +18,7 @@ pub enum Purpose {
     Admission = 6,
     Reunify = 7,
     Accrual = 8,
+    Destination = 9,
 }
 
 #[inline]

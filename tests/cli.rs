@@ -486,3 +486,47 @@ fn compare_needs_two_scenarios() {
         .assert()
         .code(2);
 }
+
+/// A backcast in which nobody can settle cannot reach the hukou rate: the willingness ends on
+/// its bound, and `calibrate` says so and fails without writing anything.
+#[test]
+fn calibrate_on_a_backcast_that_cannot_be_fitted_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let backcast = dir.path().join("nobody-settles.toml");
+    fs::write(
+        &backcast,
+        format!(
+            "extends = {:?}\nname = \"nobody-settles\"\n[settlement.open]\nmin_residence_years = 30\n[settlement.relaxed]\nmin_residence_years = 30\n[settlement.points]\nmin_residence_years = 30\n",
+            scenarios().join("backcast-2020.toml").display().to_string()
+        ),
+    )
+    .unwrap();
+    let docs = dir.path().join("docs");
+    fs::create_dir(&docs).unwrap();
+    let calibration = dir.path().join("calibration.toml");
+    let output = migrasim()
+        .args([
+            "calibrate",
+            backcast.to_str().unwrap(),
+            "--households",
+            "2000",
+            "--rounds",
+            "1",
+            "--calibration",
+        ])
+        .arg(&calibration)
+        .arg("--docs")
+        .arg(&docs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("warning: `settlement.willingness.base`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cannot be fitted"), "{stderr}");
+    assert!(stderr.contains("hukou urbanization rate"), "{stderr}");
+    assert!(!calibration.exists());
+    assert_eq!(fs::read_dir(&docs).unwrap().count(), 0);
+}

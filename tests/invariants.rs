@@ -149,6 +149,147 @@ fn persons_are_conserved_at_extreme_accepted_values_over_the_longest_horizon() {
         sim.run(|_| {});
         assert_eq!(sim.records.len(), MAX_SIMULATED_YEARS as usize + 1);
         check_invariants(&sim);
+        check_balances(&sim);
+    }
+}
+
+/// Every person who changes place is counted once, where they left and where they arrived, in
+/// the right part: per unit and year, for the urban and the rural part separately,
+/// change = arrivals − departures + births − deaths (± reclassification in place); nationally,
+/// the urban population changes by births − deaths + in-place + rural→urban − urban→rural.
+fn check_balances(sim: &Simulation) {
+    for pair in sim.records.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        for (u, (b, a)) in before.units.iter().zip(&after.units).enumerate() {
+            let urban = b.urban as i64 + a.arrivals_urban as i64 - a.departures_urban as i64
+                + a.births_urban as i64
+                - a.deaths_urban as i64
+                + a.in_place as i64;
+            assert_eq!(
+                a.urban as i64, urban,
+                "urban part of unit {u} in {}",
+                after.year
+            );
+            let rural = b.rural as i64 + a.arrivals_rural as i64 - a.departures_rural as i64
+                + a.births_rural as i64
+                - a.deaths_rural as i64
+                - a.in_place as i64;
+            assert_eq!(
+                a.rural as i64, rural,
+                "rural part of unit {u} in {}",
+                after.year
+            );
+        }
+        let sum = |r: &migrasim::engine::YearRecord,
+                   f: &dyn Fn(&migrasim::engine::aggregate::UnitCounts) -> u64|
+         -> i64 { r.units.iter().map(|c| f(c) as i64).sum() };
+        let n = &after.national;
+        assert_eq!(
+            sum(after, &|c| c.urban),
+            sum(before, &|c| c.urban) + sum(after, &|c| c.births_urban)
+                - sum(after, &|c| c.deaths_urban)
+                + n.in_place as i64
+                + n.rural_to_urban as i64
+                - n.urban_to_rural as i64,
+            "national urban balance in {}",
+            after.year
+        );
+        // Every change of hukou status is a settlement: the urban-hukou population changes
+        // only by settlements and its own births and deaths.
+        assert_eq!(
+            sum(after, &|c| c.hukou_urban_residents),
+            sum(before, &|c| c.hukou_urban_residents)
+                + sum(after, &|c| c.settlements)
+                + n.births_urban_hukou as i64
+                - n.deaths_urban_hukou as i64,
+            "urban-hukou balance in {}",
+            after.year
+        );
+        assert_eq!(
+            n.births,
+            (sum(after, &|c| c.births_urban) + sum(after, &|c| c.births_rural)) as u64
+        );
+        assert_eq!(
+            n.deaths,
+            (sum(after, &|c| c.deaths_urban) + sum(after, &|c| c.deaths_rural)) as u64
+        );
+    }
+}
+
+#[test]
+fn every_change_of_place_is_counted_once_in_the_right_part() {
+    let sim = simulate(40_000, 5);
+    check_balances(&sim);
+    let joins: u64 = sim.records.iter().map(|r| r.national.rural_to_urban).sum();
+    assert!(joins > 0);
+}
+
+/// Points cities admit exactly their quota, charged on the persons who take hukou: where the
+/// applications exceed it, admissions fall short of it by less than one household and never
+/// pass it.
+#[test]
+fn quota_admissions_fill_the_quota_and_never_exceed_it() {
+    let geo = Geography::embedded();
+    let mut scenario = Scenario {
+        name: "quota".into(),
+        ..Scenario::default()
+    };
+    scenario.run.households = 200_000;
+    // Willing applicants everywhere, so quotas bind.
+    scenario.settlement.willingness.base = 3.0;
+    let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
+    sim.run(|_| {});
+    let largest_household: u64 = 20;
+    let mut binding = 0;
+    for pair in sim.records.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        for (u, counts) in after.units.iter().enumerate() {
+            let Some(fraction) = sim.plan().quota_fraction(u, after.year) else {
+                continue;
+            };
+            let quota = fraction * before.units[u].nonhukou_urban as f64;
+            let admitted = (counts.settlements - counts.family_settlements) as f64;
+            assert!(
+                admitted <= quota,
+                "unit {u} in {}: {admitted} > quota {quota}",
+                after.year
+            );
+            if counts.applicants as f64 > quota {
+                binding += 1;
+                assert!(
+                    quota - admitted < largest_household as f64,
+                    "unit {u} in {}: admitted {admitted} of quota {quota}",
+                    after.year
+                );
+            }
+        }
+    }
+    assert!(binding >= 20, "quotas bound in {binding} unit-years");
+}
+
+/// Base-year capacity comes from each unit's data, not from the sample: at 1,000 households
+/// most units hold no sampled urban worker, yet every unit has jobs and can be chosen.
+#[test]
+fn every_unit_has_capacity_at_a_thousand_households() {
+    let geo = Geography::embedded();
+    let sim = simulate(1_000, 9);
+    let base = &sim.records[0];
+    let without_sampled_workers = base.units.iter().filter(|u| u.urban_workers == 0).count();
+    assert!(without_sampled_workers > 50, "{without_sampled_workers}");
+    let no_jobs: Vec<&str> = base
+        .cities
+        .iter()
+        .zip(&geo.units)
+        .filter(|(c, _)| c.jobs <= 0.0)
+        .map(|(_, u)| u.name_en.as_str())
+        .collect();
+    assert!(no_jobs.is_empty(), "units without jobs: {no_jobs:?}");
+    for record in &sim.records {
+        assert!(
+            record.cities.iter().all(|c| c.jobs > 0.0),
+            "{}",
+            record.year
+        );
     }
 }
 

@@ -123,6 +123,14 @@ fn context(key: &str) -> Vec<(&'static str, Value)> {
             ("renewal.amenity_per_year", Value::Float(0.05)),
         ];
     }
+    if key == "housing.affordable_discount" || key == "housing.affordable_access" {
+        // Destination draws keep common random numbers: a lever whose effect on utilities is
+        // small moves no household of a small population, so give it a stock that matters.
+        return vec![(
+            "housing.affordable_units_per_year",
+            Value::Float(30_000_000.0),
+        )];
+    }
     if key == "settlement.willingness.land_surrender" {
         return vec![("settlement.land_surrender_required", Value::Boolean(true))];
     }

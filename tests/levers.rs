@@ -228,7 +228,7 @@ fn affordable_housing_weighted_to_points_cities_draws_migrants_there() {
     let points = run(
         "[housing]\naffordable_units_per_year = 20_000_000\naffordable_access = 1.0\n[housing.regime_weights]\nopen = 0.0\nrelaxed = 0.0\npoints = 1.0\n",
     );
-    let arrivals = |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.arrivals);
+    let arrivals = |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.arrivals());
     assert!(arrivals(&points) > arrivals(&even));
 }
 
@@ -294,7 +294,7 @@ fn urban_village_redevelopment_deters_arrivals_and_amenity_attracts_them() {
         Geography::embedded().units[u].pop_urban_district_2020 >= 3_000_000.0
             && o.plan.regimes[u] != Regime::Open
     };
-    let arrivals = |o: &Outcome| o.total(|u| big(o, u), |c| c.arrivals);
+    let arrivals = |o: &Outcome| o.total(|u| big(o, u), |c| c.arrivals());
     let redevelopment = run("[renewal]\ncheap_housing_removed_pct = 5.0\n");
     assert!(arrivals(&redevelopment) < arrivals(&base));
     let amenity = run("[renewal]\namenity_per_year = 0.2\n");

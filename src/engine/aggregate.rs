@@ -36,18 +36,32 @@ pub struct UnitCounts {
     pub settlements: u64,
     pub settled_households: u64,
     pub settled_children: u64,
+    /// Of `settlements`: left-behind adults who joined a household already settled here, taking
+    /// its hukou as family (投靠), outside any quota.
+    pub family_settlements: u64,
     /// Members who applied to settle here this year.
     pub applicants: u64,
-    /// Members who moved into / out of this unit (residence unit changed, or rural ↔ urban).
-    pub arrivals: u64,
-    pub departures: u64,
+    /// Members who moved into / out of this unit's urban and rural parts (residence unit
+    /// changed, or rural ↔ urban within the unit, or a left-behind member joined the household).
+    pub arrivals_urban: u64,
+    pub arrivals_rural: u64,
+    pub departures_urban: u64,
+    pub departures_rural: u64,
+    /// Births and deaths in each part (left-behind members live in the origin's rural part).
+    pub births_urban: u64,
+    pub births_rural: u64,
+    pub deaths_urban: u64,
+    pub deaths_rural: u64,
+    /// Rural residents whose place became urban around them this year (no move).
+    pub in_place: u64,
     /// Urban residents whose hukou is in another province (the census "registered in another
     /// province" stock, for validation).
     pub other_province_hukou: u64,
 }
 
 impl UnitCounts {
-    fn add(&mut self, other: &UnitCounts) {
+    /// Adds stocks and events of another unit's (or chunk's) counts.
+    pub fn add(&mut self, other: &UnitCounts) {
         self.urban += other.urban;
         self.rural += other.rural;
         self.hukou_urban_residents += other.hukou_urban_residents;
@@ -57,17 +71,39 @@ impl UnitCounts {
         self.urban_workers += other.urban_workers;
         self.nonhukou_children += other.nonhukou_children;
         self.left_behind_children += other.left_behind_children;
+        self.other_province_hukou += other.other_province_hukou;
+        self.add_events(other);
+    }
+
+    /// Adds the year's events (flows, settlements, births, deaths) of `other`, not its stocks:
+    /// how pass A's events join pass B's tally.
+    pub fn add_events(&mut self, other: &UnitCounts) {
         self.settlements += other.settlements;
         self.settled_households += other.settled_households;
         self.settled_children += other.settled_children;
+        self.family_settlements += other.family_settlements;
         self.applicants += other.applicants;
-        self.arrivals += other.arrivals;
-        self.departures += other.departures;
-        self.other_province_hukou += other.other_province_hukou;
+        self.arrivals_urban += other.arrivals_urban;
+        self.arrivals_rural += other.arrivals_rural;
+        self.departures_urban += other.departures_urban;
+        self.departures_rural += other.departures_rural;
+        self.births_urban += other.births_urban;
+        self.births_rural += other.births_rural;
+        self.deaths_urban += other.deaths_urban;
+        self.deaths_rural += other.deaths_rural;
+        self.in_place += other.in_place;
     }
 
     pub fn population(&self) -> u64 {
         self.urban + self.rural
+    }
+
+    pub fn arrivals(&self) -> u64 {
+        self.arrivals_urban + self.arrivals_rural
+    }
+
+    pub fn departures(&self) -> u64 {
+        self.departures_urban + self.departures_rural
     }
 }
 
@@ -76,6 +112,10 @@ impl UnitCounts {
 pub struct NationalCounts {
     pub births: u64,
     pub deaths: u64,
+    /// Births and deaths of urban-hukou holders (present members of urban-hukou households):
+    /// with settlements, every change of the urban-hukou population.
+    pub births_urban_hukou: u64,
+    pub deaths_urban_hukou: u64,
     pub movers: u64,
     pub rural_to_urban: u64,
     pub urban_to_rural: u64,
@@ -104,6 +144,8 @@ impl NationalCounts {
     fn add(&mut self, o: &NationalCounts) {
         self.births += o.births;
         self.deaths += o.deaths;
+        self.births_urban_hukou += o.births_urban_hukou;
+        self.deaths_urban_hukou += o.deaths_urban_hukou;
         self.movers += o.movers;
         self.rural_to_urban += o.rural_to_urban;
         self.urban_to_rural += o.urban_to_rural;
@@ -119,6 +161,13 @@ impl NationalCounts {
         self.migrant_adults += o.migrant_adults;
         self.migrant_adults_cross_province += o.migrant_adults_cross_province;
     }
+}
+
+/// Where members live: a unit's urban or rural part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub unit: usize,
+    pub urban: bool,
 }
 
 /// Everything one pass over the households counts.
@@ -166,8 +215,36 @@ impl Tally {
         self
     }
 
-    pub fn flow(&mut self, from_province: usize, to_province: usize, members: u64) {
-        self.flows[from_province * self.provinces + to_province] += members;
+    /// Counts `members` moving from one part (unit, urban or rural) to another: movers, the
+    /// rural ↔ urban flows, each part's arrivals and departures and the province flow. Every
+    /// change of place goes through here, whatever its reason (move, return, reunification,
+    /// joining on settlement, a left-behind adult following), so each is counted once.
+    #[inline]
+    pub fn relocate(&mut self, from: Place, to: Place, members: u64, province_of: &[u16]) {
+        if members == 0 {
+            return;
+        }
+        let n = &mut self.national;
+        n.movers += members;
+        match (from.urban, to.urban) {
+            (false, true) => n.rural_to_urban += members,
+            (true, false) => n.urban_to_rural += members,
+            _ => {}
+        }
+        let origin = &mut self.units[from.unit];
+        if from.urban {
+            origin.departures_urban += members;
+        } else {
+            origin.departures_rural += members;
+        }
+        let destination = &mut self.units[to.unit];
+        if to.urban {
+            destination.arrivals_urban += members;
+        } else {
+            destination.arrivals_rural += members;
+        }
+        self.flows[usize::from(province_of[from.unit]) * self.provinces
+            + usize::from(province_of[to.unit])] += members;
     }
 
     /// Counts where a household's members live at the end of the year.

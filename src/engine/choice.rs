@@ -1,10 +1,17 @@
 //! Choice tables per (hukou origin, household type): utilities of every urban destination and of
-//! the rural alternative, the log-sum, and an alias table to draw a destination in O(1)
-//! (MODEL §5.2). Households never loop over cities.
+//! the rural alternative, the log-sum, and a binary split tree to draw a destination in
+//! O(log n) (MODEL §5.2). Households never loop over cities.
+//!
+//! The tree keeps common random numbers sharp: a household draws one keyed uniform per level,
+//! and a change of one destination's utility changes only the splits on that destination's
+//! path, so few draws change beyond those the change must move. An alias table (one uniform,
+//! O(1)) reshuffles its columns when any probability changes and moved 10–200× the minimum
+//! (`docs/model.md`, "Destination draws").
 
 use super::city::Cities;
 use crate::geo::Geography;
 use crate::household::{EDUCATION_LEVELS, HOUSEHOLD_TYPES};
+use crate::rng::Draws;
 use crate::scenario::Scenario;
 use rayon::prelude::*;
 
@@ -28,8 +35,11 @@ pub struct ChoiceTables {
     rural_utility: f64,
     /// β_wage · ln(education wage premium) per education level.
     premium: [f64; EDUCATION_LEVELS],
-    alias_prob: Vec<f32>,
-    alias_index: Vec<u16>,
+    /// Leaves of the split tree: the destinations padded to a power of two.
+    leaves: usize,
+    /// Per share row, the chance of going left at each inner node of a heap-ordered binary
+    /// tree over the destinations (`[row · leaves + node]`, nodes 1..leaves).
+    splits: Vec<f32>,
 }
 
 /// Everything the utilities read besides the scenario and city state.
@@ -62,8 +72,9 @@ fn share_row(o: usize, k: usize) -> usize {
 }
 
 impl ChoiceTables {
-    /// Utilities of every (o, k, j); `with_alias` is false while calibrating constants.
-    pub fn build(inputs: &ChoiceInputs, with_alias: bool) -> ChoiceTables {
+    /// Utilities of every (o, k, j); `with_draws` is false while calibrating constants (no
+    /// destination is drawn then).
+    pub fn build(inputs: &ChoiceInputs, with_draws: bool) -> ChoiceTables {
         let n = inputs.geo.len();
         let rows = n * SHARE_ROWS;
         let s = inputs.scenario;
@@ -157,72 +168,53 @@ impl ChoiceTables {
             iv_urban,
             rural_utility: inputs.rural_asc + b.beta_wage * c.rural_income_index.ln(),
             premium,
-            alias_prob: Vec::new(),
-            alias_index: Vec::new(),
+            leaves: n.next_power_of_two(),
+            splits: Vec::new(),
         };
-        if with_alias {
-            tables.build_alias();
+        if with_draws {
+            tables.build_splits();
         }
         tables
     }
 
-    fn build_alias(&mut self) {
+    fn build_splits(&mut self) {
         let n = self.units;
-        let rows = self.iv_urban.len();
-        let mut prob = vec![0f32; rows * n];
-        let mut index = vec![0u16; rows * n];
-        prob.par_chunks_mut(n)
-            .zip(index.par_chunks_mut(n))
+        let leaves = self.leaves;
+        let mut splits = vec![0f32; self.iv_urban.len() * leaves];
+        splits
+            .par_chunks_mut(leaves)
             .enumerate()
-            .for_each(|(r, (prob, index))| {
+            .for_each(|(r, splits)| {
                 let iv = self.iv_urban[r];
                 let utilities = &self.urban_utility[r * n..(r + 1) * n];
-                // Vose's alias method: scaled probabilities split into small and large.
-                let mut scaled: Vec<f64> = utilities
-                    .iter()
-                    .map(|&v| (f64::from(v) - iv).exp() * n as f64)
-                    .collect();
-                let mut small: Vec<usize> = Vec::with_capacity(n);
-                let mut large: Vec<usize> = Vec::with_capacity(n);
-                for (j, &p) in scaled.iter().enumerate() {
-                    if p < 1.0 {
-                        small.push(j);
+                // Masses bottom-up: leaves at leaves..2·leaves, padding with zero mass.
+                let mut mass = vec![0f64; 2 * leaves];
+                for (j, &v) in utilities.iter().enumerate() {
+                    mass[leaves + j] = (f64::from(v) - iv).exp();
+                }
+                for node in (1..leaves).rev() {
+                    mass[node] = mass[2 * node] + mass[2 * node + 1];
+                    splits[node] = if mass[node] > 0.0 {
+                        (mass[2 * node] / mass[node]) as f32
                     } else {
-                        large.push(j);
-                    }
-                }
-                while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
-                    small.pop();
-                    prob[s] = scaled[s] as f32;
-                    index[s] = l as u16;
-                    scaled[l] -= 1.0 - scaled[s];
-                    if scaled[l] < 1.0 {
-                        large.pop();
-                        small.push(l);
-                    }
-                }
-                for j in small.into_iter().chain(large) {
-                    prob[j] = 1.0;
-                    index[j] = j as u16;
+                        0.5
+                    };
                 }
             });
-        self.alias_prob = prob;
-        self.alias_index = index;
+        self.splits = splits;
     }
 
-    /// Draws an urban destination for origin o and household type k from one uniform number.
+    /// Draws an urban destination for origin o and household type k, one uniform per level of
+    /// the tree from `draws` (a stream keyed to the household, year and purpose).
     #[inline]
-    pub fn draw_urban(&self, o: usize, k: usize, u: f64) -> usize {
-        let n = self.units;
-        let scaled = u * n as f64;
-        let column = (scaled as usize).min(n - 1);
-        let fraction = (scaled - column as f64) as f32;
-        let at = share_row(o, k) * n + column;
-        if fraction < self.alias_prob[at] {
-            column
-        } else {
-            usize::from(self.alias_index[at])
+    pub fn draw_urban(&self, o: usize, k: usize, draws: &mut Draws) -> usize {
+        let splits = &self.splits[share_row(o, k) * self.leaves..][..self.leaves];
+        let mut node = 1;
+        while node < self.leaves {
+            let right = draws.uniform() as f32 >= splits[node];
+            node = 2 * node + usize::from(right);
         }
+        (node - self.leaves).min(self.units - 1)
     }
 
     #[inline]
@@ -251,30 +243,148 @@ impl ChoiceTables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Purpose;
 
-    #[test]
-    fn alias_draws_follow_the_logit_shares() {
-        let row = [0.0, (2.0f32).ln(), (3.0f32).ln(), (4.0f32).ln()];
+    fn tables(utilities: &[f32]) -> ChoiceTables {
+        let n = utilities.len();
+        let max = utilities
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+        let iv = max
+            + utilities
+                .iter()
+                .map(|&v| (f64::from(v) - max).exp())
+                .sum::<f64>()
+                .ln();
         let mut t = ChoiceTables {
-            units: 4,
-            urban_utility: [row, row].concat(),
-            iv_urban: vec![(10.0f64).ln(); 2],
+            units: n,
+            urban_utility: [utilities, utilities].concat(),
+            iv_urban: vec![iv; 2],
             rural_utility: 0.0,
             premium: [0.0; EDUCATION_LEVELS],
-            alias_prob: Vec::new(),
-            alias_index: Vec::new(),
+            leaves: n.next_power_of_two(),
+            splits: Vec::new(),
         };
-        t.build_alias();
-        let mut counts = [0usize; 4];
-        let draws = 100_000;
-        for i in 0..draws {
-            let u = (i as f64 + 0.5) / draws as f64;
-            counts[t.draw_urban(0, 0, u)] += 1;
+        t.build_splits();
+        t
+    }
+
+    #[test]
+    fn tree_draws_follow_the_logit_shares() {
+        let row = [0.0, (2.0f32).ln(), (3.0f32).ln(), (4.0f32).ln(), 0.0];
+        let t = tables(&row);
+        let mut counts = [0usize; 5];
+        let draws = 200_000;
+        for id in 0..draws {
+            let mut d = Draws::new(1, 2024, id, Purpose::Destination);
+            counts[t.draw_urban(0, 0, &mut d)] += 1;
         }
         for (j, &c) in counts.iter().enumerate() {
-            let expected = (j + 1) as f64 / 10.0;
+            let expected = [1.0, 2.0, 3.0, 4.0, 1.0][j] / 11.0;
             let share = c as f64 / draws as f64;
-            assert!((share - expected).abs() < 0.002, "j={j} share={share}");
+            assert!((share - expected).abs() < 0.004, "j={j} share={share}");
         }
+    }
+
+    /// Vose's alias table as the model used it before (one uniform per draw), kept to measure
+    /// what the tree gains.
+    fn alias(p: &[f64]) -> (Vec<f64>, Vec<usize>) {
+        let n = p.len();
+        let mut scaled: Vec<f64> = p.iter().map(|x| x * n as f64).collect();
+        let (mut prob, mut index) = (vec![1.0; n], (0..n).collect::<Vec<_>>());
+        let mut small: Vec<usize> = (0..n).filter(|&j| scaled[j] < 1.0).collect();
+        let mut large: Vec<usize> = (0..n).filter(|&j| scaled[j] >= 1.0).collect();
+        while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
+            small.pop();
+            prob[s] = scaled[s];
+            index[s] = l;
+            scaled[l] -= 1.0 - scaled[s];
+            if scaled[l] < 1.0 {
+                large.pop();
+                small.push(l);
+            }
+        }
+        (prob, index)
+    }
+
+    /// Exact share of draws whose outcome differs between two alias tables (same uniform).
+    fn alias_changed(a: &(Vec<f64>, Vec<usize>), b: &(Vec<f64>, Vec<usize>)) -> f64 {
+        let n = a.0.len() as f64;
+        let mut changed = 0.0;
+        for c in 0..a.0.len() {
+            let (pa, ia, pb, ib) = (a.0[c], a.1[c], b.0[c], b.1[c]);
+            // Below both cut points both give column c; between them one gives c and the other
+            // its alias; above both, the two aliases.
+            let low = pa.min(pb);
+            let high = pa.max(pb);
+            let middle_differs = if pa < pb { ia != c } else { ib != c };
+            if middle_differs {
+                changed += high - low;
+            }
+            if ia != ib {
+                changed += 1.0 - high;
+            }
+        }
+        changed / n
+    }
+
+    /// Exact share of draws whose outcome differs between two split trees (same uniforms).
+    fn tree_changed(a: &ChoiceTables, b: &ChoiceTables) -> f64 {
+        fn same(a: &[f32], b: &[f32], node: usize, leaves: usize) -> f64 {
+            if node >= leaves {
+                return 1.0;
+            }
+            let (sa, sb) = (f64::from(a[node]), f64::from(b[node]));
+            sa.min(sb) * same(a, b, 2 * node, leaves)
+                + (1.0 - sa).min(1.0 - sb) * same(a, b, 2 * node + 1, leaves)
+        }
+        1.0 - same(&a.splits[..a.leaves], &b.splits[..b.leaves], 1, a.leaves)
+    }
+
+    /// Common random numbers: raising one destination's utility by 0.01 must change few more
+    /// draws than the change requires (the total-variation distance between the two
+    /// distributions). Measured exactly, over destinations spread from the largest share to
+    /// the smallest, on 367 destinations with shares spread like cities' (log-normal).
+    #[test]
+    fn a_small_change_at_one_destination_moves_few_more_draws_than_it_must() {
+        let n = 367;
+        let mut state = 12345u64;
+        let utilities: Vec<f32> = (0..n)
+            .map(|_| {
+                let mut d = Draws::new(state, 0, 0, Purpose::Synthesis);
+                state += 1;
+                d.normal(0.0, 1.5) as f32
+            })
+            .collect();
+        let base = tables(&utilities);
+        let shares = |u: &[f32]| -> Vec<f64> {
+            let total: f64 = u.iter().map(|&v| f64::from(v).exp()).sum();
+            u.iter().map(|&v| f64::from(v).exp() / total).collect()
+        };
+        let p = shares(&utilities);
+        let base_alias = alias(&p);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+        let (mut tree_ratios, mut alias_ratios) = (Vec::new(), Vec::new());
+        for rank in (0..n).step_by(15) {
+            let j = order[rank];
+            let mut changed = utilities.clone();
+            changed[j] += 0.01;
+            let q = shares(&changed);
+            let minimum: f64 = p.iter().zip(&q).map(|(a, b)| (a - b).abs()).sum::<f64>() / 2.0;
+            tree_ratios.push(tree_changed(&base, &tables(&changed)) / minimum);
+            alias_ratios.push(alias_changed(&base_alias, &alias(&q)) / minimum);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (tree, alias) = (median(&mut tree_ratios), median(&mut alias_ratios));
+        eprintln!(
+            "draws changed ÷ minimum, median over {} destinations: split tree {tree:.2}, alias {alias:.2}",
+            tree_ratios.len()
+        );
+        assert!(tree >= 1.0 - 1e-6, "no coupling beats the minimum");
+        assert!(tree * 5.0 <= alias, "tree {tree}, alias {alias}");
     }
 }

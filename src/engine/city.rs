@@ -52,8 +52,9 @@ pub struct Cities {
 }
 
 impl Cities {
-    /// Base-year city state from the initial population's aggregates.
-    pub fn new(geo: &Geography, plan: &Plan, stock: &Tally) -> Cities {
+    /// Base-year city state from the initial population's aggregates; jobs are sized on each
+    /// unit's urban residents from the data (`expected_urban`, members), not on the sample.
+    pub fn new(geo: &Geography, plan: &Plan, stock: &Tally, expected_urban: &[f64]) -> Cities {
         let scenario = &plan.scenario;
         let regime = plan.regimes.clone();
         let n = geo.len();
@@ -94,10 +95,13 @@ impl Cities {
             rural_income_index: 1.0,
         };
         let seat_share = scenario.services.initial_public_school_share_pct / 100.0;
+        // Workers per urban resident, national: the sample's age structure is reliable in
+        // aggregate even where a unit holds a handful of households.
+        let workers_per_urban = stock.units.iter().map(|c| c.urban_workers).sum::<u64>() as f64
+            / (stock.units.iter().map(|c| c.urban).sum::<u64>() as f64).max(1.0);
         for (u, unit) in geo.units.iter().enumerate() {
             let counts = &stock.units[u];
-            let workers = counts.urban_workers as f64;
-            cities.jobs[u] = workers * employment;
+            cities.jobs[u] = expected_urban[u] * workers_per_urban * employment;
             let size = unit.pop_urban_district_2020.max(0.1 * median_district) / median_district;
             cities.base_wage[u] =
                 regional_wage(unit.macro_region) * size.powf(scenario.jobs.size_elasticity);

@@ -192,6 +192,8 @@ pub struct Simulation<'g> {
     pub households: Vec<Household>,
     pub persons_per_member: f64,
     pub synthesis: SynthesisReport,
+    /// Base-year urban residents per unit from the data (members): base-year capacity.
+    expected_urban: Vec<f64>,
     cities: Cities,
     asc: Vec<f64>,
     rural_asc: f64,
@@ -210,7 +212,12 @@ impl<'g> Simulation<'g> {
         let synthesis_seconds = started.elapsed().as_secs_f64();
         let households = population.households;
         let last = count(&households, geo);
-        let cities = Cities::new(geo, &plan, &last);
+        let expected_urban: Vec<f64> = population
+            .urban_persons
+            .iter()
+            .map(|p| p / population.persons_per_member)
+            .collect();
+        let cities = Cities::new(geo, &plan, &last, &expected_urban);
         let province_of = geo.units.iter().map(|u| u.province as u16).collect();
         let mut sim = Simulation {
             geo,
@@ -219,6 +226,7 @@ impl<'g> Simulation<'g> {
             households,
             persons_per_member: population.persons_per_member,
             synthesis: population.report,
+            expected_urban,
             cities,
             asc: vec![0.0; geo.len()],
             rural_asc: 0.0,
@@ -327,7 +335,7 @@ impl<'g> Simulation<'g> {
         let n = self.geo.len();
         let year = self.plan.scenario.run.first_year;
         let reference = self.reference_plan();
-        let reference_cities = Cities::new(self.geo, &reference, &self.last);
+        let reference_cities = Cities::new(self.geo, &reference, &self.last, &self.expected_urban);
         // Rural households by (origin, type): the people who might move this year.
         let movers_by_row: Vec<f64> = self
             .households
@@ -514,18 +522,37 @@ impl<'g> Simulation<'g> {
                 )
                 .reduce(|| Tally::new(n, provinces), Tally::merge);
 
-            let thresholds: Vec<Threshold> = (0..n)
-                .map(|u| match self.plan.quota_fraction(u, year) {
-                    None => Threshold::ADMIT_ALL,
-                    Some(fraction) => {
+            // Quotas are charged on the persons who take hukou and never exceeded: the
+            // marginal score bin of each unit is filled in a keyed random order.
+            let marginal: Vec<Option<(u8, f64)>> = (0..n)
+                .map(|u| {
+                    self.plan.quota_fraction(u, year).and_then(|fraction| {
                         let quota = fraction * self.last.units[u].nonhukou_urban as f64;
-                        step::threshold(
+                        step::marginal_bin(
                             &decisions.applications[u * SCORE_BINS..(u + 1) * SCORE_BINS],
                             quota,
                         )
-                    }
+                    })
                 })
                 .collect();
+            let thresholds: Vec<Threshold> = if marginal.iter().any(Option::is_some) {
+                let mut candidates: Vec<step::Candidate> = households
+                    .par_chunks(CHUNK)
+                    .enumerate()
+                    .flat_map_iter(|(chunk, slice)| {
+                        let first = (chunk * CHUNK) as u64;
+                        let (ctx, marginal) = (&ctx, &marginal);
+                        slice.iter().enumerate().filter_map(move |(offset, h)| {
+                            step::marginal_candidate(h, first + offset as u64, ctx, marginal)
+                        })
+                    })
+                    .collect();
+                // Unit, then key: ids are unique, so the order is total and thread-independent.
+                candidates.par_sort_unstable();
+                step::cutoffs(&marginal, &candidates)
+            } else {
+                vec![Threshold::ADMIT_ALL; n]
+            };
 
             let finished = households
                 .par_chunks_mut(CHUNK)
@@ -548,13 +575,8 @@ impl<'g> Simulation<'g> {
 
         // Stocks come from pass B; flows and settlements from both passes.
         let mut year_tally = finished;
-        for (stock, flow) in year_tally.units.iter_mut().zip(&decisions.units) {
-            stock.settlements += flow.settlements;
-            stock.settled_households += flow.settled_households;
-            stock.settled_children += flow.settled_children;
-            stock.applicants += flow.applicants;
-            stock.arrivals += flow.arrivals;
-            stock.departures += flow.departures;
+        for (stock, events) in year_tally.units.iter_mut().zip(&decisions.units) {
+            stock.add_events(events);
         }
         let d = &decisions.national;
         let national = &mut year_tally.national;

@@ -5,7 +5,7 @@
 //! demography, in-place urbanization, accruals and the end-of-year count. Every draw is keyed by
 //! (seed, year, household id, purpose), so no result depends on the thread count.
 
-use super::aggregate::{SCORE_BINS, Tally};
+use super::aggregate::{Place, SCORE_BINS, Tally};
 use super::choice::ChoiceTables;
 use super::city::Cities;
 use crate::household::{Household, flags};
@@ -49,35 +49,107 @@ pub struct YearContext<'a> {
     pub procedure_ease: f64,
 }
 
-/// Quota admission per unit: scores above `bin` are admitted, scores at `bin` with chance
-/// `fraction`.
+/// Quota admission per unit: scores above `bin` are admitted; in the marginal bin `bin`,
+/// households whose admission key (a keyed random priority, then the household id) is below
+/// `cutoff`, so the persons admitted fill the quota as closely as whole households allow and
+/// never exceed it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Threshold {
     pub bin: u8,
-    pub fraction: f64,
+    pub cutoff: (u64, u64),
 }
 
 impl Threshold {
     pub const ADMIT_ALL: Threshold = Threshold {
         bin: 0,
-        fraction: 1.0,
+        cutoff: (u64::MAX, u64::MAX),
     };
 }
 
-/// Highest scores first up to `quota` members; the marginal bin is admitted by lottery.
-pub fn threshold(histogram: &[u64], quota: f64) -> Threshold {
+/// The marginal score bin of a quota and the persons left for it after every higher bin is
+/// admitted; `None` when all applications fit.
+pub fn marginal_bin(histogram: &[u64], quota: f64) -> Option<(u8, f64)> {
     let mut above = 0.0;
     for bin in (0..SCORE_BINS).rev() {
         let here = histogram[bin] as f64;
         if above + here > quota {
-            return Threshold {
-                bin: bin as u8,
-                fraction: ((quota - above) / here).clamp(0.0, 1.0),
-            };
+            return Some((bin as u8, (quota - above).max(0.0)));
         }
         above += here;
     }
-    Threshold::ADMIT_ALL
+    None
+}
+
+/// A household waiting in a marginal bin: its unit, admission key and the persons who would
+/// take hukou.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    pub unit: u16,
+    pub key: (u64, u64),
+    pub persons: u64,
+}
+
+/// The admission key of a household: a random priority keyed by (seed, year, id), then its id.
+#[inline]
+pub fn admission_key(ctx: &YearContext, id: u64) -> (u64, u64) {
+    (
+        Draws::new(ctx.seed, ctx.year, id, Purpose::Admission).next_u64(),
+        id,
+    )
+}
+
+/// The candidate `h` is, if it applied and sits in its unit's marginal bin.
+#[inline]
+pub fn marginal_candidate(
+    h: &Household,
+    id: u64,
+    ctx: &YearContext,
+    marginal: &[Option<(u8, f64)>],
+) -> Option<Candidate> {
+    if !h.has(flags::APPLIED) {
+        return None;
+    }
+    let unit = usize::from(h.res_unit);
+    let (bin, _) = marginal[unit]?;
+    (ctx.score(h) == bin).then(|| Candidate {
+        unit: h.res_unit,
+        key: admission_key(ctx, id),
+        persons: settling_members(h),
+    })
+}
+
+/// Per unit, the key below which marginal candidates are admitted: candidates in key order
+/// while the persons admitted stay within what the quota leaves (`candidates` sorted).
+pub fn cutoffs(marginal: &[Option<(u8, f64)>], candidates: &[Candidate]) -> Vec<Threshold> {
+    let mut thresholds: Vec<Threshold> = marginal
+        .iter()
+        .map(|m| match m {
+            None => Threshold::ADMIT_ALL,
+            // Until a candidate does not fit, every candidate of the bin is admitted.
+            Some((bin, _)) => Threshold {
+                bin: *bin,
+                cutoff: (u64::MAX, u64::MAX),
+            },
+        })
+        .collect();
+    let mut admitted = vec![0u64; marginal.len()];
+    let mut closed = vec![false; marginal.len()];
+    for c in candidates {
+        let unit = usize::from(c.unit);
+        let Some((_, room)) = marginal[unit] else {
+            continue;
+        };
+        if closed[unit] {
+            continue;
+        }
+        if (admitted[unit] + c.persons) as f64 <= room {
+            admitted[unit] += c.persons;
+        } else {
+            thresholds[unit].cutoff = c.key;
+            closed[unit] = true;
+        }
+    }
+    thresholds
 }
 
 impl YearContext<'_> {
@@ -114,26 +186,23 @@ fn move_household(
     draws: &mut Draws,
     tally: &mut Tally,
 ) {
-    let from_unit = usize::from(h.res_unit);
-    let from_urban = h.has(flags::RES_URBAN);
-    let present = u64::from(h.present());
-    let n = &mut tally.national;
-    n.movers += present;
-    match (from_urban, to_urban) {
-        (false, true) => n.rural_to_urban += present,
-        (true, false) => n.urban_to_rural += present,
-        _ => {}
-    }
-    tally.units[from_unit].departures += present;
-    tally.units[to_unit].arrivals += present;
-    tally.flow(
-        usize::from(ctx.province_of[from_unit]),
-        usize::from(ctx.province_of[to_unit]),
-        present,
-    );
+    let from = Place {
+        unit: usize::from(h.res_unit),
+        urban: h.has(flags::RES_URBAN),
+    };
+    let to = Place {
+        unit: to_unit,
+        urban: to_urban,
+    };
 
+    // The members who go: everyone present, counted after a departure from the village
+    // leaves some behind and before a return home reunites the household.
+    let mut going = u64::from(h.present());
     if !to_urban {
-        // Returning home: everyone left behind is back together.
+        // Returning home, to the hukou unit where anyone left behind lives (the origin until a
+        // household settles, and settled households do not move): together again, without
+        // anyone left behind changing place.
+        debug_assert_eq!(to_unit, usize::from(h.origin_unit));
         h.children += h.children_left;
         h.elderly += h.elderly_left;
         h.adults += h.adults_left;
@@ -142,8 +211,9 @@ fn move_household(
         h.adults_left = 0;
         h.set(flags::OWNS_HOME, true);
     } else {
-        if !from_urban {
-            // Leaving the village: children come only where they can go to school.
+        if !from.urban {
+            // Leaving the village: children come only where they can go to school. Those who
+            // stay behind stay where they are (the village is the origin), so they do not move.
             let access = ctx.cities.school_access[to_unit] * ctx.services_for(0);
             let staying = draws.binomial(u32::from(h.children), 1.0 - access) as u8;
             h.children -= staying;
@@ -151,36 +221,49 @@ fn move_household(
             let elderly_staying = draws.binomial(u32::from(h.elderly), ELDERLY_STAY_BEHIND) as u8;
             h.elderly -= elderly_staying;
             h.elderly_left += elderly_staying;
+            going = u64::from(h.present());
         }
         h.set(flags::OWNS_HOME, false);
-        if !ctx.scenario.social_insurance.portable && to_unit != from_unit {
+        if !ctx.scenario.social_insurance.portable && to_unit != from.unit {
             h.insurance_years = 0;
         }
     }
+    tally.relocate(from, to, going, ctx.province_of);
     h.res_unit = to_unit as u16;
     h.set(flags::RES_URBAN, to_urban);
     h.set(flags::IN_SITU, false);
     h.years_in_city = 0;
 }
 
+/// Left-behind children join the household in the city (reunification, settlement): from the
+/// origin's rural part to the residence's urban part.
+fn children_join(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
+    let from = Place {
+        unit: usize::from(h.origin_unit),
+        urban: false,
+    };
+    let to = Place {
+        unit: usize::from(h.res_unit),
+        urban: true,
+    };
+    tally.relocate(from, to, u64::from(h.children_left), ctx.province_of);
+    h.children += h.children_left;
+    h.children_left = 0;
+}
+
+/// Members who take local urban hukou when a household settles: everyone present, with the
+/// left-behind children who join it (the elderly and adults left behind keep their rural
+/// hukou in the village). Quotas are charged on exactly these persons.
+#[inline]
+fn settling_members(h: &Household) -> u64 {
+    u64::from(h.present()) + u64::from(h.children_left)
+}
+
 /// Grants local urban hukou where the household lives. Left-behind children join it; left-behind
 /// elderly stay in the village with their rural hukou (MODEL §3, `docs/model.md`).
 fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
     let here = usize::from(h.res_unit);
-    let origin = usize::from(h.origin_unit);
-    let joining = u64::from(h.children_left);
-    if joining > 0 {
-        tally.national.movers += joining;
-        tally.units[origin].departures += joining;
-        tally.units[here].arrivals += joining;
-        tally.flow(
-            usize::from(ctx.province_of[origin]),
-            usize::from(ctx.province_of[here]),
-            joining,
-        );
-    }
-    h.children += h.children_left;
-    h.children_left = 0;
+    children_join(h, ctx, tally);
     h.hukou_unit = h.res_unit;
     h.set(flags::HUKOU_URBAN, true);
     if ctx.scenario.settlement.land_surrender_required {
@@ -210,7 +293,11 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
             let stay = t.rural_utility(origin, k) + ctx.stay_bonus;
             let go = 1.0 / (1.0 + (stay - t.iv_urban(origin, k)).exp());
             if draws.chance(go) {
-                let j = t.draw_urban(origin, k, draws.uniform());
+                let j = t.draw_urban(
+                    origin,
+                    k,
+                    &mut Draws::new(ctx.seed, ctx.year, id, Purpose::Destination),
+                );
                 move_household(h, j, true, ctx, &mut draws, tally);
                 moved = true;
             }
@@ -233,7 +320,11 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
                 move_household(h, origin, false, ctx, &mut draws, tally);
                 moved = true;
             } else if u < rural_weight + others_urban {
-                let j = t.draw_urban(origin, k, draws.uniform());
+                let j = t.draw_urban(
+                    origin,
+                    k,
+                    &mut Draws::new(ctx.seed, ctx.year, id, Purpose::Destination),
+                );
                 if j != here {
                     move_household(h, j, true, ctx, &mut draws, tally);
                     moved = true;
@@ -251,17 +342,7 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     if h.children_left > 0 {
         let mut reunify = Draws::new(ctx.seed, ctx.year, id, Purpose::Reunify);
         if reunify.chance(ctx.reunify * ctx.cities.school_access[here] * services) {
-            let joining = u64::from(h.children_left);
-            tally.national.movers += joining;
-            tally.units[origin].departures += joining;
-            tally.units[here].arrivals += joining;
-            tally.flow(
-                usize::from(ctx.province_of[origin]),
-                usize::from(ctx.province_of[here]),
-                joining,
-            );
-            h.children += h.children_left;
-            h.children_left = 0;
+            children_join(h, ctx, tally);
         }
     }
 
@@ -303,11 +384,11 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     if !settle_draws.chance(1.0 / (1.0 + (-logit).exp())) {
         return;
     }
-    let members = u64::from(h.members());
-    tally.units[here].applicants += members;
+    let settling = settling_members(h);
+    tally.units[here].applicants += settling;
     if ctx.has_quota[here] {
         h.set(flags::APPLIED, true);
-        tally.applications[here * SCORE_BINS + usize::from(score)] += members;
+        tally.applications[here * SCORE_BINS + usize::from(score)] += settling;
     } else {
         settle(h, ctx, tally);
     }
@@ -329,9 +410,7 @@ pub fn finish(
         h.set(flags::APPLIED, false);
         let t = thresholds[usize::from(h.res_unit)];
         let score = ctx.score(h);
-        let admitted = score > t.bin
-            || (score == t.bin
-                && Draws::new(ctx.seed, ctx.year, id, Purpose::Admission).uniform() < t.fraction);
+        let admitted = score > t.bin || (score == t.bin && admission_key(ctx, id) < t.cutoff);
         if admitted {
             settle(h, ctx, tally);
         }
@@ -350,6 +429,7 @@ pub fn finish(
             h.set(flags::IN_SITU, true);
             h.years_in_city = 0;
             tally.national.in_place += u64::from(h.present());
+            tally.units[usize::from(h.res_unit)].in_place += u64::from(h.present());
         }
     } else {
         h.years_in_city = h.years_in_city.saturating_add(1);
@@ -374,19 +454,30 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     let fertile =
         (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3;
     let child_death = ctx.adult_death * CHILD_MORTALITY_RATIO;
-    let mut deaths = 0u32;
-    let mut survive = |count: &mut u8, p: f64, d: &mut Draws| {
+    let survive = |count: &mut u8, p: f64, d: &mut Draws| -> u64 {
         let died = d.binomial(u32::from(*count), p) as u8;
         *count -= died;
-        deaths += u32::from(died);
+        u64::from(died)
     };
-    survive(&mut h.adults, ctx.adult_death, &mut d);
-    survive(&mut h.adults_left, ctx.adult_death, &mut d);
-    survive(&mut h.elderly, ctx.elderly_death, &mut d);
-    survive(&mut h.elderly_left, ctx.elderly_death, &mut d);
-    survive(&mut h.children, child_death, &mut d);
-    survive(&mut h.children_left, child_death, &mut d);
-    tally.national.deaths += u64::from(deaths);
+    let present_deaths = survive(&mut h.adults, ctx.adult_death, &mut d);
+    let left_deaths = survive(&mut h.adults_left, ctx.adult_death, &mut d);
+    let present_deaths = present_deaths + survive(&mut h.elderly, ctx.elderly_death, &mut d);
+    let left_deaths = left_deaths + survive(&mut h.elderly_left, ctx.elderly_death, &mut d);
+    let present_deaths = present_deaths + survive(&mut h.children, child_death, &mut d);
+    let left_deaths = left_deaths + survive(&mut h.children_left, child_death, &mut d);
+    tally.national.deaths += present_deaths + left_deaths;
+    if h.has(flags::HUKOU_URBAN) {
+        tally.national.deaths_urban_hukou += present_deaths;
+    }
+    let res = usize::from(h.res_unit);
+    let origin = usize::from(h.origin_unit);
+    if h.has(flags::RES_URBAN) {
+        tally.units[res].deaths_urban += present_deaths;
+    } else {
+        tally.units[res].deaths_rural += present_deaths;
+    }
+    // Left-behind members live in the origin's rural part.
+    tally.units[origin].deaths_rural += left_deaths;
 
     // Ageing: adults reach 65 (in households with older heads), children reach 15. No count is
     // capped: a household gains at most one birth a year while its head is 20–40 (≤ 23 births
@@ -413,18 +504,23 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     h.adults_left = h.adults_left - joining + grown_left;
     h.adults += joining;
     if joining > 0 {
-        let from = usize::from(h.origin_unit);
-        let to = usize::from(h.res_unit);
-        let joining = u64::from(joining);
-        tally.national.movers += joining;
-        tally.national.rural_to_urban += joining;
-        tally.units[from].departures += joining;
-        tally.units[to].arrivals += joining;
-        tally.flow(
-            usize::from(ctx.province_of[from]),
-            usize::from(ctx.province_of[to]),
-            joining,
-        );
+        // Split households live in a city (rural households are together).
+        debug_assert!(h.has(flags::RES_URBAN));
+        let from = Place {
+            unit: origin,
+            urban: false,
+        };
+        let to = Place {
+            unit: res,
+            urban: h.has(flags::RES_URBAN),
+        };
+        tally.relocate(from, to, u64::from(joining), ctx.province_of);
+        if h.has(flags::HUKOU_URBAN) {
+            // Joining a settled household is a hukou transfer to the family (投靠): a
+            // settlement of its own, outside any quota.
+            tally.units[res].settlements += u64::from(joining);
+            tally.units[res].family_settlements += u64::from(joining);
+        }
     }
 
     if fertile && h.adults > 0 && d.chance(ctx.birth_chance) {
@@ -436,8 +532,17 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         };
         if d.chance(access) {
             h.children += 1;
+            if h.has(flags::HUKOU_URBAN) {
+                tally.national.births_urban_hukou += 1;
+            }
+            if h.has(flags::RES_URBAN) {
+                tally.units[res].births_urban += 1;
+            } else {
+                tally.units[res].births_rural += 1;
+            }
         } else {
             h.children_left += 1;
+            tally.units[origin].births_rural += 1;
         }
         tally.national.births += 1;
     }
@@ -449,17 +554,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn threshold_admits_top_scores_then_a_lottery() {
+    fn the_marginal_bin_is_the_first_that_does_not_fit() {
         let mut histogram = vec![0u64; SCORE_BINS];
         histogram[200] = 10;
         histogram[150] = 20;
         histogram[100] = 40;
-        assert_eq!(threshold(&histogram, 1000.0), Threshold::ADMIT_ALL);
-        let t = threshold(&histogram, 20.0);
-        assert_eq!(t.bin, 150);
-        assert!((t.fraction - 0.5).abs() < 1e-12);
-        let t = threshold(&histogram, 0.0);
-        assert_eq!(t.bin, 200);
-        assert_eq!(t.fraction, 0.0);
+        assert_eq!(marginal_bin(&histogram, 1000.0), None);
+        assert_eq!(marginal_bin(&histogram, 20.0), Some((150, 10.0)));
+        assert_eq!(marginal_bin(&histogram, 0.0), Some((200, 0.0)));
+    }
+
+    #[test]
+    fn cutoffs_admit_candidates_in_key_order_within_the_room() {
+        let marginal = vec![Some((150u8, 7.0)), None];
+        let candidates = [
+            Candidate {
+                unit: 0,
+                key: (1, 9),
+                persons: 3,
+            },
+            Candidate {
+                unit: 0,
+                key: (2, 4),
+                persons: 3,
+            },
+            Candidate {
+                unit: 0,
+                key: (3, 1),
+                persons: 2,
+            },
+        ];
+        let t = cutoffs(&marginal, &candidates);
+        // 3 + 3 fit in 7; the third (2 more) would make 8.
+        assert_eq!(t[0].bin, 150);
+        assert_eq!(t[0].cutoff, (3, 1));
+        assert_eq!(t[1], Threshold::ADMIT_ALL);
     }
 }

@@ -825,10 +825,31 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
     let mut chain = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut next = Some(path.to_path_buf());
+    // A file named by `extends` that cannot be read is reported with the line naming it.
+    let named_by = |chain: &[SourceFile], error: ScenarioError| match (error, chain.last()) {
+        (ScenarioError::Read { path, reason }, Some(parent)) => ScenarioError::Read {
+            path: if path.is_empty() {
+                "\"\"".to_string()
+            } else {
+                path
+            },
+            reason: format!(
+                "{reason} (named by `extends` at {}:{})",
+                parent.path.display(),
+                find_key_line(&parent.text, &["extends"], "extends").unwrap_or(1)
+            ),
+        },
+        (error, _) => error,
+    };
     while let Some(current) = next.take() {
-        let canonical = current.canonicalize().map_err(|e| ScenarioError::Read {
-            path: current.display().to_string(),
-            reason: e.to_string(),
+        let canonical = current.canonicalize().map_err(|e| {
+            named_by(
+                &chain,
+                ScenarioError::Read {
+                    path: current.display().to_string(),
+                    reason: e.to_string(),
+                },
+            )
         })?;
         if seen.contains(&canonical) {
             let mut names: Vec<String> = chain
@@ -850,7 +871,7 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
                 ),
             });
         }
-        let file = read_source(&current)?;
+        let file = read_source(&current).map_err(|e| named_by(&chain, e))?;
         if let Some(parent) = &file.extends {
             let base = current.parent().unwrap_or(Path::new("."));
             next = Some(base.join(parent));
@@ -1070,13 +1091,13 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     checks.int("initial.year", f64::from(s.initial.year), 2020.0, 2029.0);
     checks.int("run.first_year", r.first_year as f64, 2021.0, 2030.0);
     // The initial state is the end of one stated year: starting elsewhere would relabel it.
-    if r.first_year != s.initial.year + 1 {
+    let start_year = i64::from(s.initial.year) + 1;
+    if i64::from(r.first_year) != start_year {
         checks.fail_with(
             "run.first_year",
             r.first_year.to_string(),
             format!(
-                "{} (the year after `initial.year` = {}); to start from another year, state that year's initial state: `initial.year`, `initial.population`, `initial.urbanization_rate_pct`, `initial.hukou_urbanization_rate_pct` (as scenarios/backcast-2020.toml does)",
-                s.initial.year + 1,
+                "{start_year} (the year after `initial.year` = {}); to start from another year, state that year's initial state: `initial.year`, `initial.population`, `initial.urbanization_rate_pct`, `initial.hukou_urbanization_rate_pct` (as scenarios/backcast-2020.toml does)",
                 s.initial.year
             ),
         );
