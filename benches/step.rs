@@ -14,8 +14,8 @@ fn simulation(households: u64) -> Simulation<'static> {
         ..Scenario::default()
     };
     scenario.run.households = households;
-    // Enough years that a benchmark rarely has to rebuild the population.
-    scenario.run.last_year = 2060;
+    // The longest accepted horizon, so a benchmark rarely has to rebuild the population.
+    scenario.run.last_year = scenario.run.first_year + migrasim::scenario::MAX_SIMULATED_YEARS - 1;
     Simulation::new(
         geo,
         Plan::from_scenario(scenario, geo).expect("default scenario is valid"),

@@ -325,7 +325,7 @@ fn csv_field(text: &str) -> String {
 
 fn units_csv(out: &RunTables) -> String {
     let mut text = String::from(
-        "year,code,name_en,name_zh,province_en,tier,regime,potential_region,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,applicants,arrivals,departures,arrivals_urban,arrivals_rural,departures_urban,departures_rural,births_urban,births_rural,deaths_urban,deaths_rural,in_place_urbanized,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct\n",
+        "year,code,name_en,name_zh,province_en,tier,regime,potential_region,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,family_settlements,applicants,arrivals,departures,arrivals_urban,arrivals_rural,departures_urban,departures_rural,births_urban,births_rural,deaths_urban,deaths_rural,in_place_urbanized,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct\n",
     );
     let scale = out.persons_per_member;
     for record in out.records {
@@ -334,7 +334,7 @@ fn units_csv(out: &RunTables) -> String {
             let city = &record.cities[u];
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2}",
                 record.year,
                 unit.code,
                 csv_field(&unit.name_en),
@@ -351,6 +351,7 @@ fn units_csv(out: &RunTables) -> String {
                 f0(c.rural_hukou_urban as f64 * scale),
                 f0(c.left_behind_children as f64 * scale),
                 f0(c.settlements as f64 * scale),
+                f0(c.family_settlements as f64 * scale),
                 f0(c.applicants as f64 * scale),
                 f0(c.arrivals() as f64 * scale),
                 f0(c.departures() as f64 * scale),

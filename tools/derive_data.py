@@ -8,8 +8,8 @@ Usage (from the project root):
 
 The simulator never reads the source folder; it reads only the files written
 here into data/.  Standard library only.  Output is deterministic: UTF-8, "\n"
-line endings, rows in adcode order.  See docs/data.md for column definitions,
-fallbacks and verification status.
+line endings, rows in adcode order (provinces.csv: province code, then year).
+See docs/data.md for column definitions, fallbacks and verification status.
 """
 
 import argparse
@@ -19,6 +19,7 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,13 @@ NATIONAL_STATUS = {
     2023: {},
 }
 NATIONAL_FIELDS = "total urban rate hukou births deaths birth_rate death_rate".split()
+
+# ---- provincial series (data/provinces.csv).  Years after 2023 are left out
+# on purpose: calibration uses figures up to 2023 only.
+PROVINCE_YEARS = [2020, 2021, 2022, 2023]
+PROVINCE_STATUSES = {"verified", "single-source", "derived", "weak"}
+PROVINCE_COLS = ["province_code", "province_en", "year", "population", "urbanization_rate_pct",
+                 "population_status", "rate_status"]
 
 
 # ---------------------------------------------------------------- helpers --
@@ -217,6 +225,136 @@ def parse_metro_tags(s):
         name, _, role = tag.partition(":")
         out.append((name.strip(), role.strip(), unverified))
     return out
+
+
+def pop_persons(s, where):
+    """'2189.31' (万人, 10k persons) -> 21893100, exactly (no float rounding)."""
+    d = Decimal(s) * 10_000
+    if d != d.to_integral_value():
+        raise SystemExit(f"{where}: {s} x 10k persons is not a whole number")
+    return int(d)
+
+
+def derive_provinces(src, units, nat_rows, problems):
+    """Long-format provincial series from province_urbanization_2020_2023.csv:
+    one row per province x year, population in persons, rate as published.
+    Returns (rows, report lines); appends problems to `problems`."""
+    report = []
+    wide = read_csv(src / "province_urbanization_2020_2023.csv")
+    cells = read_csv(src / "province_urbanization_2020_2023_sources.csv")
+
+    # provinces must be those of units.csv (first two digits of province_code)
+    codes_src = [r["province_code"] for r in wide]
+    if len(set(codes_src)) != len(codes_src):
+        problems.append("provinces: duplicate province_code in province_urbanization_2020_2023.csv")
+    bad = [c for c in codes_src if len(c) != 2 or not c.isdigit()]
+    if bad:
+        raise SystemExit(f"provinces: province_code not 2 digits: {bad}")
+    codes_units = {str(u["province_code"])[:2] for u in units}
+    for c in sorted(codes_units - set(codes_src)):
+        problems.append(f"provinces: province {c} is in units.csv but missing from province_urbanization_2020_2023.csv")
+    for c in sorted(set(codes_src) - codes_units):
+        problems.append(f"provinces: province {c} is in province_urbanization_2020_2023.csv but missing from units.csv")
+
+    # per-cell table: (code, year, variable) -> (value, status)
+    by_cell = {}
+    for r in cells:
+        k = (r["province_code"], int(r["year"]), r["variable"])
+        if k in by_cell:
+            problems.append(f"provinces: cell {k} twice in the _sources file")
+        by_cell[k] = (r["value"], r["status"])
+
+    rows, seen = [], set()
+    for r in sorted(wide, key=lambda r: int(r["province_code"])):
+        code = r["province_code"]
+        for y in PROVINCE_YEARS:
+            pop_s, pop_st = r[f"pop_10k_{y}"].strip(), r[f"pop_status_{y}"].strip()
+            rate_s, rate_st = r[f"urban_rate_pct_{y}"].strip(), r[f"rate_status_{y}"].strip()
+            for var, val, st in (("resident_pop_10k", pop_s, pop_st), ("urban_rate_pct", rate_s, rate_st)):
+                if bool(val) != bool(st):
+                    problems.append(f"provinces: {code} {y} {var}: value {val!r} with status {st!r}")
+                if st and st not in PROVINCE_STATUSES:
+                    problems.append(f"provinces: {code} {y} {var}: unknown status {st!r}")
+                # the one-cell-a-row companion must hold the same figure and status
+                other = by_cell.get((code, y, var))
+                if val:
+                    seen.add((code, y, var))
+                    if other is None:
+                        problems.append(f"provinces: {code} {y} {var} = {val} not in the _sources file")
+                    elif Decimal(other[0]) != Decimal(val) or other[1] != st:
+                        problems.append(f"provinces: {code} {y} {var}: {val} {st} vs _sources file {other[0]} {other[1]}")
+            if rate_s:
+                rate = Decimal(rate_s)
+                if not 0 < rate <= 100:
+                    problems.append(f"provinces: {code} {y} urbanization rate {rate_s} out of range")
+            rows.append({
+                "province_code": code,
+                "province_en": r["province_en"],
+                "year": y,
+                "population": pop_persons(pop_s, f"provinces {code} {y}") if pop_s else None,
+                "urbanization_rate_pct": rate_s,
+                "population_status": pop_st,
+                "rate_status": rate_st,
+            })
+    extra = sorted(set(by_cell) - seen)
+    if extra:
+        problems.append(f"provinces: _sources file has cells the wide file lacks: {extra}")
+
+    report.append(f"provinces.csv: {len(rows)} rows ({len(wide)} provinces x {len(PROVINCE_YEARS)} years); "
+                  f"units.csv provinces: {len(codes_units)}; cross-check with _sources file: "
+                  f"{len(seen)} filled cells")
+    for y in PROVINCE_YEARS:
+        yr = [r for r in rows if r["year"] == y]
+        st = {}
+        for r in yr:
+            for col in ("population_status", "rate_status"):
+                if r[col]:
+                    st[r[col]] = st.get(r[col], 0) + 1
+        report.append(f"  {y}: population {sum(r['population'] is not None for r in yr):2d}/{len(yr)}, "
+                      f"rate {sum(bool(r['urbanization_rate_pct']) for r in yr):2d}/{len(yr)}; "
+                      f"statuses {dict(sorted(st.items()))}")
+
+    # 2020 is the census: provincial figure (2 decimals of 10k) vs sum of units' census counts
+    unit_pop = {}
+    for u in units:
+        k = str(u["province_code"])[:2]
+        unit_pop[k] = unit_pop.get(k, 0) + u["pop_2020"]
+    dev = {r["province_code"]: r["population"] - unit_pop[r["province_code"]]
+           for r in rows if r["year"] == 2020 and r["population"] is not None and r["province_code"] in unit_pop}
+    worst = max(dev.items(), key=lambda kv: abs(kv[1]), default=("-", 0))
+    report.append(f"  2020 population vs sum of units.csv pop_2020: max |difference| {abs(worst[1])} persons "
+                  f"(province {worst[0]}); net {sum(dev.values()):+d}")
+    for c, d in sorted(dev.items()):
+        if abs(d) > 50:
+            problems.append(f"provinces: {c} 2020 population differs from units.csv by {d} persons (> rounding)")
+
+    # consistency with the national series (printed only, not written)
+    nat_by_year = {r["year"]: r for r in nat_rows}
+    report.append("  consistency with official_national.csv (provinces with data only):")
+    for y in PROVINCE_YEARS:
+        n = nat_by_year.get(y)
+        if n is None:
+            problems.append(f"provinces: year {y} not in official_national.csv")
+            continue
+        yr = [r for r in rows if r["year"] == y]
+        both = [r for r in yr if r["population"] is not None and r["urbanization_rate_pct"]]
+        w = sum(r["population"] for r in both)
+        rate = sum(r["population"] * Decimal(r["urbanization_rate_pct"]) for r in both) / w
+        nat_rate = Decimal(n["urbanization_rate_pct"])
+        with_pop = [r for r in yr if r["population"] is not None]
+        pop_sum = sum(r["population"] for r in with_pop)
+        nat_pop = pop_persons(n["total_pop_10k"], f"national {y}")
+        report.append(f"    {y}: weighted rate {rate:.2f}% over {len(both)} provinces "
+                      f"(national {nat_rate}%, diff {rate - nat_rate:+.2f} pp); "
+                      f"population sum {pop_sum:,d} over {len(with_pop)} provinces "
+                      f"(national {nat_pop:,d}, diff {pop_sum - nat_pop:+,d} = {100 * (pop_sum - nat_pop) / nat_pop:+.2f}%)")
+        no_pop = [r["province_code"] for r in yr if r["population"] is None]
+        no_rate = [r["province_code"] for r in yr if r not in both]
+        if no_rate:
+            report.append(f"          not in the weighted rate (population or rate empty): {' '.join(no_rate)}")
+        if no_pop:
+            report.append(f"          not in the population sum (population empty): {' '.join(no_pop)}")
+    return rows, report
 
 
 def derive(src):
@@ -435,6 +573,11 @@ def derive(src):
          "hukou_urbanization_rate_pct", "births_10k", "deaths_10k", "birth_rate_permille",
          "death_rate_permille", "status"], nat_rows)
     report.append(f"official_national.csv: {len(nat_rows)} rows ({nat_rows[0]['year']}-{nat_rows[-1]['year']}), revised series")
+
+    # ---- provinces.csv
+    prov_rows, prov_report = derive_provinces(src, units, nat_rows, problems)
+    outputs["provinces.csv"] = to_csv(PROVINCE_COLS, prov_rows)
+    report.extend(prov_report)
 
     # ---- straight copies
     for src_name, dst_name in (("migrant_workers_2019_2023.csv", "migrant_workers.csv"),

@@ -182,7 +182,19 @@ pub struct Tally {
     pub network: Vec<u32>,
     /// Unit × score bin: members applying to settle with a quota pending.
     pub applications: Vec<u64>,
+    /// The households behind `applications` (a few per cent of households): the marginal
+    /// score bin's are admitted in keyed order, without another pass over all households.
+    pub applied: Vec<Applied>,
     provinces: usize,
+}
+
+/// A household waiting for quota admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub id: u64,
+    pub persons: u32,
+    pub unit: u16,
+    pub score: u8,
 }
 
 impl Tally {
@@ -193,6 +205,7 @@ impl Tally {
             flows: vec![0; provinces * provinces],
             network: vec![0; units * units],
             applications: vec![0; units * SCORE_BINS],
+            applied: Vec::new(),
             provinces,
         }
     }
@@ -212,6 +225,8 @@ impl Tally {
         for (a, b) in self.applications.iter_mut().zip(&other.applications) {
             *a += b;
         }
+        // Order differs with the thread count; admission sorts by (unit, key) before use.
+        self.applied.extend_from_slice(&other.applied);
         self
     }
 

@@ -536,19 +536,13 @@ impl<'g> Simulation<'g> {
                 })
                 .collect();
             let thresholds: Vec<Threshold> = if marginal.iter().any(Option::is_some) {
-                let mut candidates: Vec<step::Candidate> = households
-                    .par_chunks(CHUNK)
-                    .enumerate()
-                    .flat_map_iter(|(chunk, slice)| {
-                        let first = (chunk * CHUNK) as u64;
-                        let (ctx, marginal) = (&ctx, &marginal);
-                        slice.iter().enumerate().filter_map(move |(offset, h)| {
-                            step::marginal_candidate(h, first + offset as u64, ctx, marginal)
-                        })
-                    })
+                let mut candidates: Vec<step::Candidate> = decisions
+                    .applied
+                    .iter()
+                    .filter_map(|a| step::marginal_candidate(a, &ctx, &marginal))
                     .collect();
                 // Unit, then key: ids are unique, so the order is total and thread-independent.
-                candidates.par_sort_unstable();
+                candidates.sort_unstable();
                 step::cutoffs(&marginal, &candidates)
             } else {
                 vec![Threshold::ADMIT_ALL; n]

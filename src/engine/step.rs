@@ -5,7 +5,7 @@
 //! demography, in-place urbanization, accruals and the end-of-year count. Every draw is keyed by
 //! (seed, year, household id, purpose), so no result depends on the thread count.
 
-use super::aggregate::{Place, SCORE_BINS, Tally};
+use super::aggregate::{Applied, Place, SCORE_BINS, Tally};
 use super::choice::ChoiceTables;
 use super::city::Cities;
 use crate::household::{Household, flags};
@@ -98,23 +98,18 @@ pub fn admission_key(ctx: &YearContext, id: u64) -> (u64, u64) {
     )
 }
 
-/// The candidate `h` is, if it applied and sits in its unit's marginal bin.
+/// The candidate an applicant is, if it sits in its unit's marginal bin.
 #[inline]
 pub fn marginal_candidate(
-    h: &Household,
-    id: u64,
+    applied: &Applied,
     ctx: &YearContext,
     marginal: &[Option<(u8, f64)>],
 ) -> Option<Candidate> {
-    if !h.has(flags::APPLIED) {
-        return None;
-    }
-    let unit = usize::from(h.res_unit);
-    let (bin, _) = marginal[unit]?;
-    (ctx.score(h) == bin).then(|| Candidate {
-        unit: h.res_unit,
-        key: admission_key(ctx, id),
-        persons: settling_members(h),
+    let (bin, _) = marginal[usize::from(applied.unit)]?;
+    (applied.score == bin).then(|| Candidate {
+        unit: applied.unit,
+        key: admission_key(ctx, applied.id),
+        persons: u64::from(applied.persons),
     })
 }
 
@@ -389,6 +384,12 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     if ctx.has_quota[here] {
         h.set(flags::APPLIED, true);
         tally.applications[here * SCORE_BINS + usize::from(score)] += settling;
+        tally.applied.push(Applied {
+            id,
+            persons: settling as u32,
+            unit: here as u16,
+            score,
+        });
     } else {
         settle(h, ctx, tally);
     }
@@ -465,19 +466,22 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     let left_deaths = left_deaths + survive(&mut h.elderly_left, ctx.elderly_death, &mut d);
     let present_deaths = present_deaths + survive(&mut h.children, child_death, &mut d);
     let left_deaths = left_deaths + survive(&mut h.children_left, child_death, &mut d);
-    tally.national.deaths += present_deaths + left_deaths;
-    if h.has(flags::HUKOU_URBAN) {
-        tally.national.deaths_urban_hukou += present_deaths;
-    }
     let res = usize::from(h.res_unit);
     let origin = usize::from(h.origin_unit);
-    if h.has(flags::RES_URBAN) {
-        tally.units[res].deaths_urban += present_deaths;
-    } else {
-        tally.units[res].deaths_rural += present_deaths;
+    // Most households see no death in a year: skip the scattered writes then.
+    if present_deaths + left_deaths > 0 {
+        tally.national.deaths += present_deaths + left_deaths;
+        if h.has(flags::HUKOU_URBAN) {
+            tally.national.deaths_urban_hukou += present_deaths;
+        }
+        if h.has(flags::RES_URBAN) {
+            tally.units[res].deaths_urban += present_deaths;
+        } else {
+            tally.units[res].deaths_rural += present_deaths;
+        }
+        // Left-behind members live in the origin's rural part.
+        tally.units[origin].deaths_rural += left_deaths;
     }
-    // Left-behind members live in the origin's rural part.
-    tally.units[origin].deaths_rural += left_deaths;
 
     // Ageing: adults reach 65 (in households with older heads), children reach 15. No count is
     // capped: a household gains at most one birth a year while its head is 20–40 (≤ 23 births

@@ -14,12 +14,21 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// `:line:column` of a parse error, or nothing when the parser gave no position.
+fn at_line(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}:{column}")
+    }
+}
+
 /// Everything that can be wrong with a scenario file; every variant is the user's to fix (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("{path}: cannot read scenario file: {reason}")]
     Read { path: String, reason: String },
-    #[error("{path}:{line}:{column}: {message}")]
+    #[error("{path}{}: {message}", at_line(*line, *column))]
     Parse {
         path: String,
         line: usize,
@@ -997,7 +1006,11 @@ fn parse_error(path: &str, text: &str, error: &toml::de::Error) -> ScenarioError
         .replace("expected u64", "expected a whole number ≥ 0")
         .replace("expected u32", "expected a whole number ≥ 0")
         .replace("expected i32", "expected a whole number (a year)")
-        .replace("expected f64", "expected a number");
+        .replace("expected f64", "expected a number")
+        .replace(
+            "recursion limit",
+            "tables or arrays nested too deeply; allowed: the nesting of docs/scenarios.md (a few levels)",
+        );
     if let Some(key) = key_at_line(text, line) {
         message = format!("`{key}`: {message}");
     }
@@ -1194,9 +1207,21 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     checks.num(
         "settlement.points_from_urban_district",
         st.points_from_urban_district,
-        st.open_below_urban_district,
+        0.0,
         1.0e8,
     );
+    if st.points_from_urban_district < st.open_below_urban_district {
+        // Name both keys and where each was set: either file may be the one to fix.
+        checks.fail_with(
+            "settlement.points_from_urban_district",
+            st.points_from_urban_district.to_string(),
+            format!(
+                "at least `settlement.open_below_urban_district` = {} (set at {})",
+                st.open_below_urban_district,
+                loaded.locate("settlement.open_below_urban_district")
+            ),
+        );
+    }
     for (name, rules) in [
         ("open", &st.open),
         ("relaxed", &st.relaxed),
