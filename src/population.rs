@@ -19,6 +19,10 @@ use rayon::prelude::*;
 /// near the census 2020 figure of 66.9M); chance elderly live with them in the city; chance each
 /// of two elderly parents is left behind at the origin (assumptions).
 const MIGRANT_CHILD: f64 = 0.55;
+/// Share of left-behind children (census ages 0–17) aged 15–17, with ages even: 3 / 18. It is
+/// also the model's own steady state (children turn 15 at 1/15 a year, young adults follow at
+/// 1/3: 0.2 young adults per child under 15 = 3/18 of the two), so nothing ramps up from zero.
+const LEFT_BEHIND_AGED_15_17: f64 = 3.0 / 18.0;
 const MIGRANT_ELDERLY_PRESENT: f64 = 0.08;
 const MIGRANT_ELDERLY_LEFT: f64 = 0.25;
 /// Mean and spread of household heads' ages (MWMS 2023: outgoing migrant workers average 38.9).
@@ -47,7 +51,8 @@ pub struct Population {
 /// Quantities solved during synthesis, reported in the manifest.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SynthesisReport {
-    /// Common logit shift of unit urbanization rates from 2020 to the base year.
+    /// Population-weighted mean logit shift of unit urbanization rates from 2020 to the base
+    /// year (each province has its own; `base_year_units`).
     pub urban_logit_shift: f64,
     /// Share of cross-county migrants holding rural hukou after closing the national hukou rate.
     pub rural_origin_share_cross_county: f64,
@@ -180,39 +185,172 @@ fn draw_from(cumulative: &[(f64, u16)], u: f64, fallback: u16) -> u16 {
     cumulative[i.min(cumulative.len() - 1)].1
 }
 
-/// Builds the base-year population with `scenario.run.households` households.
-pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
-    let init = &scenario.initial;
-    let n = geo.len();
-    let census_total: f64 = geo.units.iter().map(|u| u.pop_2020).sum();
-    let growth = init.population / census_total;
-    let pop: Vec<f64> = geo.units.iter().map(|u| u.pop_2020 * growth).collect();
+/// Provincial population and urbanization 2020–2023 (`data/provinces.csv`, derived from the
+/// provincial communiqués and the 2020 census by `tools/derive_data.py`).
+const PROVINCES_CSV: &str = include_str!("../data/provinces.csv");
 
-    // One logit shift for all units keeps their ranking and moves the national rate to target.
-    let rate_2020: Vec<f64> = geo
-        .units
-        .iter()
-        .map(|u| u.pop_urban_2020 / u.pop_2020.max(1.0))
-        .collect();
-    let target_urban = init.population * init.urbanization_rate_pct / 100.0;
-    let urban_at = |shift: f64| -> f64 {
-        (0..n)
-            .map(|u| pop[u] * logistic(logit(rate_2020[u]) + shift))
-            .sum()
-    };
-    let (mut lo, mut hi) = (-5.0, 5.0);
+/// A province's official figures for one year: population (persons) and urbanization rate
+/// (%), each where the data has it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProvinceFigures {
+    pub population: Option<f64>,
+    pub urbanization_rate_pct: Option<f64>,
+}
+
+/// Official figures of each province of `geo` (by index) in `year`; none outside 2020–2023.
+pub fn province_figures(geo: &Geography, year: i32) -> Vec<ProvinceFigures> {
+    let mut figures = vec![ProvinceFigures::default(); geo.provinces.len()];
+    let mut reader = csv::Reader::from_reader(PROVINCES_CSV.as_bytes());
+    for record in reader.records().filter_map(Result::ok) {
+        let number = |i: usize| record.get(i).and_then(|v| v.parse::<f64>().ok());
+        let code = record.get(0).and_then(|v| v.parse::<u32>().ok());
+        let row_year = record.get(2).and_then(|v| v.parse::<i32>().ok());
+        if row_year != Some(year) {
+            continue;
+        }
+        if let Some(p) = code.and_then(|c| geo.provinces.iter().position(|p| p.code / 10_000 == c))
+        {
+            figures[p] = ProvinceFigures {
+                population: number(3),
+                urbanization_rate_pct: number(4),
+            };
+        }
+    }
+    figures
+}
+
+/// The shift `s` with Σ weight·logistic(logit(rate) + s) = target, by bisection on [−8, 8].
+fn logit_shift(units: &[(f64, f64)], target: f64) -> f64 {
+    let (mut lo, mut hi) = (-8.0, 8.0);
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
-        if urban_at(mid) < target_urban {
+        let urban: f64 = units
+            .iter()
+            .map(|&(weight, rate)| weight * logistic(logit(rate) + mid))
+            .sum();
+        if urban < target {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    let shift = 0.5 * (lo + hi);
-    let urban: Vec<f64> = (0..n)
-        .map(|u| pop[u] * logistic(logit(rate_2020[u]) + shift))
+    0.5 * (lo + hi)
+}
+
+/// Base-year population and urban residents of every unit (persons).
+///
+/// Provinces match the official figures of the base year where `data/provinces.csv` has them:
+/// population, and urbanization through one logit shift of the province's census unit rates
+/// (units keep their census ranking within the province). Provinces without a figure carry the
+/// census forward: their population shares the national remainder in census proportions, and
+/// one common shift gives them the urbanization the national rate leaves. A last common shift
+/// of every unit, tiny when the provincial figures agree with the national ones, makes the
+/// national rate exact.
+fn base_year_units(geo: &Geography, scenario: &Scenario) -> (Vec<f64>, Vec<f64>, f64) {
+    let init = &scenario.initial;
+    let n = geo.len();
+    let provinces = geo.provinces.len();
+    let figures = province_figures(geo, init.year);
+    let mut census = vec![0.0; provinces];
+    for unit in &geo.units {
+        census[unit.province] += unit.pop_2020;
+    }
+    // Population: official where known, the rest of the national total in census proportions.
+    let known: f64 = figures.iter().filter_map(|f| f.population).sum();
+    let unknown_census: f64 = (0..provinces)
+        .filter(|&p| figures[p].population.is_none())
+        .map(|p| census[p])
+        .sum();
+    let remainder = init.population - known;
+    let province_pop: Vec<f64> = (0..provinces)
+        .map(|p| match figures[p].population {
+            Some(pop) => pop,
+            None if unknown_census > 0.0 && remainder > 0.0 => {
+                census[p] * remainder / unknown_census
+            }
+            None => census[p],
+        })
         .collect();
+    // Census day and year end differ (and the military is in the national total only): the
+    // provinces scale together to the national total.
+    let scale = init.population / province_pop.iter().sum::<f64>();
+    let pop: Vec<f64> = geo
+        .units
+        .iter()
+        .map(|u| u.pop_2020 / census[u.province].max(1.0) * province_pop[u.province] * scale)
+        .collect();
+    let rate_2020: Vec<f64> = geo
+        .units
+        .iter()
+        .map(|u| u.pop_urban_2020 / u.pop_2020.max(1.0))
+        .collect();
+    let members_of = |p: usize| -> Vec<(f64, f64)> {
+        (0..n)
+            .filter(|&u| geo.units[u].province == p)
+            .map(|u| (pop[u], rate_2020[u]))
+            .collect()
+    };
+    let mut shift = vec![0.0; provinces];
+    let mut known_urban = 0.0;
+    for p in 0..provinces {
+        if let Some(rate) = figures[p].urbanization_rate_pct {
+            let units = members_of(p);
+            let total: f64 = units.iter().map(|u| u.0).sum();
+            shift[p] = logit_shift(&units, total * rate / 100.0);
+            known_urban += units
+                .iter()
+                .map(|&(w, r)| w * logistic(logit(r) + shift[p]))
+                .sum::<f64>();
+        }
+    }
+    let target_urban = init.population * init.urbanization_rate_pct / 100.0;
+    let unknown: Vec<(f64, f64)> = (0..n)
+        .filter(|&u| {
+            figures[geo.units[u].province]
+                .urbanization_rate_pct
+                .is_none()
+        })
+        .map(|u| (pop[u], rate_2020[u]))
+        .collect();
+    if !unknown.is_empty() {
+        let common = logit_shift(&unknown, (target_urban - known_urban).max(0.0));
+        for p in 0..provinces {
+            if figures[p].urbanization_rate_pct.is_none() {
+                shift[p] = common;
+            }
+        }
+    }
+    let urban_at = |delta: f64| -> Vec<f64> {
+        (0..n)
+            .map(|u| pop[u] * logistic(logit(rate_2020[u]) + shift[geo.units[u].province] + delta))
+            .collect()
+    };
+    // The national rate exactly: one more common shift (zero when the above already hit it).
+    let (mut lo, mut hi) = (-2.0, 2.0);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if urban_at(mid).iter().sum::<f64>() < target_urban {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let delta = 0.5 * (lo + hi);
+    let mean_shift = (0..n)
+        .map(|u| pop[u] * shift[geo.units[u].province])
+        .sum::<f64>()
+        / init.population
+        + delta;
+    (pop.clone(), urban_at(delta), mean_shift)
+}
+
+/// Builds the base-year population with `scenario.run.households` households.
+pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
+    let init = &scenario.initial;
+    let n = geo.len();
+    let (pop, urban, shift) = base_year_units(geo, scenario);
+    // Stocks of people registered elsewhere grow with the national population.
+    let growth = init.population / geo.units.iter().map(|u| u.pop_2020).sum::<f64>();
 
     // Census stocks of people registered elsewhere, scaled like the population and capped so
     // locals remain.
@@ -432,7 +570,13 @@ fn make_household(
         for _ in 0..2 {
             if d.chance(MIGRANT_CHILD) {
                 if d.chance(left_share) {
-                    h.children_left += 1;
+                    // The census count of left-behind children covers ages 0–17; those aged
+                    // 15–17 are the model's left-behind young adults, who follow later.
+                    if d.chance(LEFT_BEHIND_AGED_15_17) {
+                        h.adults_left += 1;
+                    } else {
+                        h.children_left += 1;
+                    }
                 } else {
                     h.children += 1;
                 }

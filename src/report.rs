@@ -176,7 +176,8 @@ pub struct RunOutput<'a> {
 }
 
 fn f0(v: f64) -> String {
-    format!("{:.0}", v.round())
+    // `+ 0.0` turns −0 into 0: no "-0" in a table.
+    format!("{:.0}", v.round() + 0.0)
 }
 
 fn f4(v: f64) -> String {
@@ -198,7 +199,100 @@ pub fn tables(out: &RunTables) -> Vec<(&'static str, String)> {
         ("provinces.csv", provinces_csv(out)),
         ("units.csv", units_csv(out)),
         ("flows.csv", flows_csv(out)),
+        ("decomposition.csv", decomposition_csv(out)),
     ]
+}
+
+/// Sources of a year's change in the urbanization rate, in the order they are reported.
+pub const DECOMPOSITION_SOURCES: [&str; 8] = [
+    "rural_to_urban_household_moves",
+    "rural_to_urban_children_joining",
+    "rural_to_urban_left_behind_adults_joining",
+    "urban_to_rural_returns",
+    "in_place_reclassification",
+    "urban_births_minus_deaths",
+    "population_growth_denominator",
+    "unexplained",
+];
+
+/// One year's change in the urbanization rate split into its sources: `(source, persons,
+/// percentage points)`, the points summing exactly to the change.
+///
+/// With U urban and P total residents, r = U/P and Δr = (ΔU − r₀·ΔP) / P₁. ΔU is the sum of the
+/// flows into and out of urban parts (each counted once, `Tally::relocate`), reclassification in
+/// place and urban births minus deaths; −r₀·ΔP is what population growth does to the rate
+/// (stated in urban-equivalent persons). `unexplained` is ΔU minus those flows: zero unless a
+/// count is missing (tests assert it is).
+pub fn decomposition(
+    before: &YearRecord,
+    after: &YearRecord,
+    scale: f64,
+) -> Vec<(&'static str, f64, f64)> {
+    let total = |r: &YearRecord, f: &dyn Fn(&UnitCounts) -> u64| -> f64 {
+        r.units.iter().map(|c| f(c) as f64).sum()
+    };
+    let (u0, p0) = (
+        total(before, &|c| c.urban),
+        total(before, &|c| c.population()),
+    );
+    let (u1, p1) = (
+        total(after, &|c| c.urban),
+        total(after, &|c| c.population()),
+    );
+    let n = &after.national;
+    let r0 = u0 / p0.max(1.0);
+    let urban_natural = total(after, &|c| c.births_urban) - total(after, &|c| c.deaths_urban);
+    let flows = [
+        n.rural_to_urban_by[0] as f64,
+        n.rural_to_urban_by[1] as f64,
+        n.rural_to_urban_by[2] as f64,
+        -(n.urban_to_rural as f64),
+        n.in_place as f64,
+        urban_natural,
+    ];
+    let explained: f64 = flows.iter().sum();
+    let members = [
+        flows[0],
+        flows[1],
+        flows[2],
+        flows[3],
+        flows[4],
+        flows[5],
+        -r0 * (p1 - p0),
+        (u1 - u0) - explained,
+    ];
+    DECOMPOSITION_SOURCES
+        .iter()
+        .zip(members)
+        .map(|(source, m)| (*source, m * scale, 100.0 * m / p1.max(1.0)))
+        .collect()
+}
+
+fn decomposition_csv(out: &RunTables) -> String {
+    let mut text = String::from("year,source,persons,pp\n");
+    for pair in out.records.windows(2) {
+        let rows = decomposition(&pair[0], &pair[1], out.persons_per_member);
+        let mut total_pp = 0.0;
+        let mut total_persons = 0.0;
+        for (source, persons, pp) in rows {
+            total_pp += pp;
+            total_persons += persons;
+            let _ = writeln!(
+                text,
+                "{},{source},{},{:.6}",
+                pair[1].year,
+                f0(persons),
+                pp + 0.0
+            );
+        }
+        let _ = writeln!(
+            text,
+            "{},total_change,{},{total_pp:.6}",
+            pair[1].year,
+            f0(total_persons)
+        );
+    }
+    text
 }
 
 pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_population,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct,migrant_heads_senior_plus_pct,outgoing_migrant_workers,cross_province_migrant_workers";
@@ -282,7 +376,7 @@ fn group_csv(out: &RunTables, column: &str, label: impl Fn(usize, &[Regime]) -> 
 
 fn provinces_csv(out: &RunTables) -> String {
     let mut text = String::from(
-        "year,province_code,province_en,province_zh,population,urban_residents,urbanization_rate_pct,hukou_urban_residents,hukou_urbanization_rate_pct,nonhukou_urban_residents,settlements,arrivals,departures\n",
+        "year,province_code,province_en,province_zh,population,urban_residents,urbanization_rate_pct,registered_population,registered_urban_hukou,hukou_rate_registered_pct,hukou_urban_residents,hukou_holders_among_residents_pct,nonhukou_urban_residents,settlements,arrivals,departures\n",
     );
     let scale = out.persons_per_member;
     for record in out.records {
@@ -295,7 +389,7 @@ fn provinces_csv(out: &RunTables) -> String {
             }
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 record.year,
                 province.code,
                 csv_field(&province.name_en),
@@ -303,6 +397,9 @@ fn provinces_csv(out: &RunTables) -> String {
                 f0(c.population() as f64 * scale),
                 f0(c.urban as f64 * scale),
                 f4(pct(c.urban, c.population())),
+                f0(c.registered as f64 * scale),
+                f0(c.registered_urban_hukou as f64 * scale),
+                f4(pct(c.registered_urban_hukou, c.registered)),
                 f0(c.hukou_urban_residents as f64 * scale),
                 f4(pct(c.hukou_urban_residents, c.population())),
                 f0(c.nonhukou_urban as f64 * scale),

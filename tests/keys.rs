@@ -131,6 +131,23 @@ fn context(key: &str) -> Vec<(&'static str, Value)> {
             Value::Float(30_000_000.0),
         )];
     }
+    if key == "settlement.points.min_residence_years" {
+        // Points cities are few: willing applicants and a quota that admits them make the
+        // residence condition bind on a small population.
+        return vec![
+            ("settlement.willingness.base", Value::Float(0.0)),
+            ("settlement.points.annual_quota_pct", Value::Float(3.0)),
+        ];
+    }
+    if key == "social_insurance.portable" {
+        // Portability matters to households that move between cities where insurance years
+        // are a condition of settling.
+        return vec![
+            ("behaviour.reconsider_urban_pct", Value::Float(30.0)),
+            ("settlement.open.min_insurance_years", Value::Integer(3)),
+            ("settlement.willingness.base", Value::Float(0.0)),
+        ];
+    }
     if key == "settlement.willingness.land_surrender" {
         return vec![("settlement.land_surrender_required", Value::Boolean(true))];
     }

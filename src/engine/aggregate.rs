@@ -54,6 +54,10 @@ pub struct UnitCounts {
     pub deaths_rural: u64,
     /// Rural residents whose place became urban around them this year (no move).
     pub in_place: u64,
+    /// Persons whose hukou is registered here, wherever they live (the official denominator of a
+    /// hukou urbanization rate), and of them those holding urban hukou.
+    pub registered: u64,
+    pub registered_urban_hukou: u64,
     /// Urban residents whose hukou is in another province (the census "registered in another
     /// province" stock, for validation).
     pub other_province_hukou: u64,
@@ -72,6 +76,8 @@ impl UnitCounts {
         self.nonhukou_children += other.nonhukou_children;
         self.left_behind_children += other.left_behind_children;
         self.other_province_hukou += other.other_province_hukou;
+        self.registered += other.registered;
+        self.registered_urban_hukou += other.registered_urban_hukou;
         self.add_events(other);
     }
 
@@ -119,12 +125,17 @@ pub struct NationalCounts {
     pub movers: u64,
     pub rural_to_urban: u64,
     pub urban_to_rural: u64,
+    /// `rural_to_urban` by reason (indexed by [`Reason`]): household moves, left-behind
+    /// children joining (reunification, settlement), left-behind adults following.
+    pub rural_to_urban_by: [u64; 3],
     pub in_place: u64,
     pub adults: u64,
     pub children: u64,
     pub elderly: u64,
-    /// Households able to have a child this year (head 20–40, an adult, fewer than 3 children).
+    /// Households able to have a child this year (head 20–40, an adult, fewer than 3 children),
+    /// in all and of them those living in an urban part.
     pub fertile_households: u64,
+    pub fertile_households_urban: u64,
     pub households: u64,
     /// Working-age adults in households whose head is 50 or older: the generation that turns
     /// 65 (ageing is concentrated there, so young migrant households do not age out).
@@ -149,11 +160,15 @@ impl NationalCounts {
         self.movers += o.movers;
         self.rural_to_urban += o.rural_to_urban;
         self.urban_to_rural += o.urban_to_rural;
+        for (a, b) in self.rural_to_urban_by.iter_mut().zip(&o.rural_to_urban_by) {
+            *a += b;
+        }
         self.in_place += o.in_place;
         self.adults += o.adults;
         self.children += o.children;
         self.elderly += o.elderly;
         self.fertile_households += o.fertile_households;
+        self.fertile_households_urban += o.fertile_households_urban;
         self.households += o.households;
         self.adults_older_households += o.adults_older_households;
         self.migrant_heads += o.migrant_heads;
@@ -161,6 +176,17 @@ impl NationalCounts {
         self.migrant_adults += o.migrant_adults;
         self.migrant_adults_cross_province += o.migrant_adults_cross_province;
     }
+}
+
+/// Why members change place (for the decomposition of the urbanization rate's change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A household moves (the members who go).
+    HouseholdMove = 0,
+    /// Left-behind children join the household (reunification, settlement).
+    ChildrenJoin = 1,
+    /// Left-behind adults follow the household.
+    AdultsJoin = 2,
 }
 
 /// Where members live: a unit's urban or rural part.
@@ -235,14 +261,24 @@ impl Tally {
     /// change of place goes through here, whatever its reason (move, return, reunification,
     /// joining on settlement, a left-behind adult following), so each is counted once.
     #[inline]
-    pub fn relocate(&mut self, from: Place, to: Place, members: u64, province_of: &[u16]) {
+    pub fn relocate(
+        &mut self,
+        from: Place,
+        to: Place,
+        members: u64,
+        reason: Reason,
+        province_of: &[u16],
+    ) {
         if members == 0 {
             return;
         }
         let n = &mut self.national;
         n.movers += members;
         match (from.urban, to.urban) {
-            (false, true) => n.rural_to_urban += members,
+            (false, true) => {
+                n.rural_to_urban += members;
+                n.rural_to_urban_by[reason as usize] += members;
+            }
             (true, false) => n.urban_to_rural += members,
             _ => {}
         }
@@ -282,13 +318,20 @@ impl Tally {
         n.elderly += u64::from(h.elderly) + u64::from(h.elderly_left);
         if (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3 {
             n.fertile_households += 1;
+            n.fertile_households_urban += u64::from(h.has(flags::RES_URBAN));
         }
         // Left-behind members live in the origin's rural part and keep its rural hukou.
         let left = u64::from(h.left_behind());
         if left > 0 {
             let at = &mut self.units[usize::from(h.origin_unit)];
             at.rural += left;
+            at.registered += left;
             at.left_behind_children += u64::from(h.children_left);
+        }
+        let registry = &mut self.units[hukou];
+        registry.registered += present;
+        if urban_hukou {
+            registry.registered_urban_hukou += present;
         }
         let here = &mut self.units[res];
         if h.has(flags::RES_URBAN) {

@@ -437,6 +437,18 @@ impl<'g> Simulation<'g> {
         let last = &self.last.national;
         let members: f64 = self.last.units.iter().map(|u| u.population() as f64).sum();
         let births = s.demography.birth_rate_permille.at(year) / 1000.0 * members;
+        // Births split between the parts by where the parents live, at crude rates whose
+        // ratio is `urban_birth_rate_ratio`, then spread over each part's fertile households:
+        // where births happen follows the assumption, not which heads happen to be young.
+        let urban: f64 = self.last.units.iter().map(|u| u.urban as f64).sum();
+        let rural = members - urban;
+        let birth_ratio = s.demography.urban_birth_rate_ratio;
+        let rural_rate = births / (birth_ratio * urban + rural).max(1.0);
+        let fertile_urban = last.fertile_households_urban as f64;
+        let fertile_rural = (last.fertile_households - last.fertile_households_urban) as f64;
+        let birth_chance_urban =
+            (birth_ratio * rural_rate * urban / fertile_urban.max(1.0)).min(1.0);
+        let birth_chance_rural = (rural_rate * rural / fertile_rural.max(1.0)).min(1.0);
         let deaths = s.demography.death_rate_permille.at(year) / 1000.0 * members;
         let ratio = s.demography.elderly_mortality_ratio;
         // Crude rates are split by age: adults, children at a lower risk, elderly at `ratio`.
@@ -468,7 +480,9 @@ impl<'g> Simulation<'g> {
             reconsider_urban: s.behaviour.reconsider_urban_pct / 100.0,
             inertia_decay: 0.5f64.powf(1.0 / s.behaviour.inertia_half_life_years),
             stay_bonus: s.behaviour.stay_bonus,
-            birth_chance: (births / (last.fertile_households as f64).max(1.0)).min(1.0),
+            birth_chance_urban,
+            birth_chance_rural,
+            adult_follow: s.behaviour.left_behind_adult_follow_pct / 100.0,
             adult_death,
             elderly_death: (adult_death * ratio).min(1.0),
             in_place,
@@ -576,6 +590,13 @@ impl<'g> Simulation<'g> {
         let national = &mut year_tally.national;
         national.movers += d.movers;
         national.rural_to_urban += d.rural_to_urban;
+        for (a, b) in national
+            .rural_to_urban_by
+            .iter_mut()
+            .zip(&d.rural_to_urban_by)
+        {
+            *a += b;
+        }
         national.urban_to_rural += d.urban_to_rural;
         for (a, b) in year_tally.flows.iter_mut().zip(&decisions.flows) {
             *a += b;

@@ -5,7 +5,7 @@
 //! demography, in-place urbanization, accruals and the end-of-year count. Every draw is keyed by
 //! (seed, year, household id, purpose), so no result depends on the thread count.
 
-use super::aggregate::{Applied, Place, SCORE_BINS, Tally};
+use super::aggregate::{Applied, Place, Reason, SCORE_BINS, Tally};
 use super::choice::ChoiceTables;
 use super::city::Cities;
 use crate::household::{Household, flags};
@@ -16,11 +16,12 @@ use crate::scenario::{Regime, Scenario};
 const ELDERLY_STAY_BEHIND: f64 = 0.8;
 /// Death risk of a child relative to a working-age adult (assumption).
 pub const CHILD_MORTALITY_RATIO: f64 = 0.3;
+/// Age of the head at which headship passes to a younger adult of the household, and the age
+/// gap between the generations (assumptions; China's mean age of mothers at birth is 27–29).
+const HEADSHIP_PASSES_AT: u8 = 65;
+const GENERATION_GAP_YEARS: u8 = 30;
 /// Children turn 15 uniformly over the 15 years of childhood.
 const CHILD_TO_ADULT: f64 = 1.0 / 15.0;
-/// Yearly chance that a left-behind young adult follows the household to the city: about three
-/// years after turning 15, the end of junior secondary school (assumption).
-const LEFT_BEHIND_ADULT_JOINS: f64 = 1.0 / 3.0;
 
 /// Read-only inputs of one year's passes.
 pub struct YearContext<'a> {
@@ -37,7 +38,11 @@ pub struct YearContext<'a> {
     pub reconsider_urban: f64,
     pub inertia_decay: f64,
     pub stay_bonus: f64,
-    pub birth_chance: f64,
+    /// Chance of a birth in a fertile household living in an urban / a rural part.
+    pub birth_chance_urban: f64,
+    pub birth_chance_rural: f64,
+    /// Chance a left-behind young adult follows the household this year.
+    pub adult_follow: f64,
     pub adult_death: f64,
     pub elderly_death: f64,
     /// Yearly in-place urbanization chance of rural residents, per unit.
@@ -223,7 +228,7 @@ fn move_household(
             h.insurance_years = 0;
         }
     }
-    tally.relocate(from, to, going, ctx.province_of);
+    tally.relocate(from, to, going, Reason::HouseholdMove, ctx.province_of);
     h.res_unit = to_unit as u16;
     h.set(flags::RES_URBAN, to_urban);
     h.set(flags::IN_SITU, false);
@@ -241,7 +246,13 @@ fn children_join(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
         unit: usize::from(h.res_unit),
         urban: true,
     };
-    tally.relocate(from, to, u64::from(h.children_left), ctx.province_of);
+    tally.relocate(
+        from,
+        to,
+        u64::from(h.children_left),
+        Reason::ChildrenJoin,
+        ctx.province_of,
+    );
     h.children += h.children_left;
     h.children_left = 0;
 }
@@ -504,7 +515,7 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     // household to the city a few years later.
     let grown_left = d.binomial(u32::from(h.children_left), CHILD_TO_ADULT) as u8;
     h.children_left -= grown_left;
-    let joining = d.binomial(u32::from(h.adults_left), LEFT_BEHIND_ADULT_JOINS) as u8;
+    let joining = d.binomial(u32::from(h.adults_left), ctx.adult_follow) as u8;
     h.adults_left = h.adults_left - joining + grown_left;
     h.adults += joining;
     if joining > 0 {
@@ -518,7 +529,13 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
             unit: res,
             urban: h.has(flags::RES_URBAN),
         };
-        tally.relocate(from, to, u64::from(joining), ctx.province_of);
+        tally.relocate(
+            from,
+            to,
+            u64::from(joining),
+            Reason::AdultsJoin,
+            ctx.province_of,
+        );
         if h.has(flags::HUKOU_URBAN) {
             // Joining a settled household is a hukou transfer to the family (投靠): a
             // settlement of its own, outside any quota.
@@ -527,7 +544,12 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         }
     }
 
-    if fertile && h.adults > 0 && d.chance(ctx.birth_chance) {
+    let birth_chance = if h.has(flags::RES_URBAN) {
+        ctx.birth_chance_urban
+    } else {
+        ctx.birth_chance_rural
+    };
+    if fertile && h.adults > 0 && d.chance(birth_chance) {
         // Migrant parents without school and service access send newborns to the village.
         let access = if h.is_rural_hukou_urban() {
             ctx.cities.school_access[usize::from(h.res_unit)] * ctx.services_for(h.years_in_city)
@@ -551,6 +573,13 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         tally.national.births += 1;
     }
     h.head_age = h.head_age.saturating_add(1).min(100);
+    // Headship passes to the next generation: when the head reaches 65 and a younger adult is
+    // there (two working-age adults, or one beside an elderly member), the household is the
+    // younger generation's, a generation younger. Births and ageing follow the head, so
+    // without this they would fade as every head ages (docs/model.md, "Horizon").
+    if h.head_age >= HEADSHIP_PASSES_AT && (h.adults >= 2 || (h.adults >= 1 && h.elderly >= 1)) {
+        h.head_age -= GENERATION_GAP_YEARS;
+    }
 }
 
 #[cfg(test)]

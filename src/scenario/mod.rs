@@ -462,6 +462,9 @@ pub struct Demography {
     pub elderly_mortality_ratio: f64,
     /// % of working-age adults who turn 65 in a year.
     pub ageing_pct: f64,
+    /// Crude birth rate of urban residents ÷ that of rural residents: how the national births
+    /// split between the parts, by where the parents live (assumption: 1, equal rates).
+    pub urban_birth_rate_ratio: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -493,6 +496,9 @@ pub struct Behaviour {
     /// Rural-to-urban moves per year as % of rural households at the start; sets the rural
     /// alternative's constant.
     pub rural_urban_move_rate_pct: f64,
+    /// Yearly chance (%) that a left-behind young adult (15+) follows the household to the city:
+    /// about three years after turning 15, the end of junior secondary school (assumption).
+    pub left_behind_adult_follow_pct: f64,
     /// Wage multiplier by education level (primary, junior, senior, tertiary).
     pub education_wage_premium: [f64; 4],
 }
@@ -643,6 +649,7 @@ impl Default for Demography {
             birth_rate_permille: YearValue::Constant(6.39),
             death_rate_permille: YearValue::Constant(7.87),
             elderly_mortality_ratio: 20.0,
+            urban_birth_rate_ratio: 1.0,
             ageing_pct: 1.8,
         }
     }
@@ -671,6 +678,7 @@ impl Default for Behaviour {
             reconsider_urban_pct: 12.0,
             inertia_half_life_years: 4.0,
             rural_urban_move_rate_pct: 1.2,
+            left_behind_adult_follow_pct: 33.3,
             education_wage_premium: [1.0, 1.1, 1.25, 1.6],
         }
     }
@@ -1414,6 +1422,12 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         200.0,
     );
     checks.num("demography.ageing_pct", d.ageing_pct, 0.0, 20.0);
+    checks.num(
+        "demography.urban_birth_rate_ratio",
+        d.urban_birth_rate_ratio,
+        0.5,
+        2.0,
+    );
     checks.year_value("in_place.rate_pct", &s.in_place.rate_pct, 0.0, 20.0);
 
     for (unit, quota) in &st.quota_overrides {
@@ -1510,10 +1524,16 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
             0.0,
             50.0,
         ),
+        (
+            "left_behind_adult_follow_pct",
+            b.left_behind_adult_follow_pct,
+            0.0,
+            100.0,
+        ),
     ] {
         checks.num(&format!("behaviour.{key}"), value, lo, hi);
     }
-    if b.rural_urban_move_rate_pct >= b.reconsider_rural_pct {
+    if b.rural_urban_move_rate_pct > 0.0 && b.rural_urban_move_rate_pct >= b.reconsider_rural_pct {
         checks.fail_with(
             "behaviour.rural_urban_move_rate_pct",
             b.rural_urban_move_rate_pct.to_string(),
