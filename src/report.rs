@@ -268,6 +268,20 @@ pub fn decomposition(
         .collect()
 }
 
+/// Legend label of a decomposition source.
+pub fn decomposition_label(source: &str) -> &'static str {
+    match source {
+        "rural_to_urban_household_moves" => "Households moving from villages to cities",
+        "rural_to_urban_children_joining" => "Left-behind children joining",
+        "rural_to_urban_left_behind_adults_joining" => "Left-behind young adults following",
+        "urban_to_rural_returns" => "Returns to villages",
+        "in_place_reclassification" => "Places reclassified urban (county towns)",
+        "urban_births_minus_deaths" => "Births minus deaths in cities",
+        "population_growth_denominator" => "Change of total population (denominator)",
+        _ => "Unexplained",
+    }
+}
+
 fn decomposition_csv(out: &RunTables) -> String {
     let mut text = String::from("year,source,persons,pp\n");
     for pair in out.records.windows(2) {
@@ -799,6 +813,46 @@ fn detail_charts(
         )?);
     }
 
+    // Sources of each year's change in the urbanization rate, means over replicates.
+    let simulated_years: Vec<i32> = out.runs[0].records.iter().skip(1).map(|r| r.year).collect();
+    let decomposition_layers: Vec<(String, Vec<f64>)> = DECOMPOSITION_SOURCES
+        .iter()
+        .enumerate()
+        .filter(|(_, source)| **source != "unexplained")
+        .map(|(k, source)| {
+            let values = (0..simulated_years.len())
+                .map(|y| {
+                    out.runs
+                        .iter()
+                        .map(|run| {
+                            decomposition(
+                                &run.records[y],
+                                &run.records[y + 1],
+                                run.persons_per_member,
+                            )[k]
+                                .2
+                        })
+                        .sum::<f64>()
+                        / out.runs.len() as f64
+                })
+                .collect();
+            (decomposition_label(source).to_string(), values)
+        })
+        .collect();
+    let title = format!("What changed the urbanization rate each year — {name}");
+    written.extend(charts::render_diverging_chart(
+        dir,
+        &charts::DivergingChart {
+            stem: "decomposition",
+            title: &title,
+            y_label: "Change of the urbanization rate (percentage points)",
+            years: &simulated_years,
+            layers: &decomposition_layers,
+            net_label: "Net change",
+            source_note: SOURCE_NOTE,
+        },
+    )?);
+
     let regions: Vec<(String, Vec<(i32, f64)>)> = plan
         .potential_region_names
         .iter()
@@ -1038,6 +1092,7 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
         ));
     }
     sections.extend([
+        ("decomposition", "What changed the urbanization rate each year, in percentage points: moves and joins from villages to cities, returns, places reclassified urban, and demography (urban births minus deaths, and the change of the total population the rate divides by). The bars sum to the net change (black); `decomposition.csv` has the figures in persons and points."),
         ("migrants-by-regime", "Urban residents without local hukou, stacked by the settlement regime of the city they live in."),
         ("migrants-by-tier", "The same residents stacked by city size class (2014 standard)."),
         ("potential-regions", "Urban population of each of the plan's seven potential regions."),
@@ -1052,7 +1107,7 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
     }
     let _ = writeln!(
         md,
-        "## Tables\n\n`national.csv`, `tiers.csv`, `regimes.csv`, `provinces.csv`, `units.csv`, `flows.csv`{}; column definitions in `docs/model.md` of the migrasim repository. `manifest.json` holds the resolved scenario and seeds to reproduce this run.",
+        "## Tables\n\n`national.csv`, `tiers.csv`, `regimes.csv`, `provinces.csv`, `units.csv`, `flows.csv`, `decomposition.csv`{}; column definitions in `docs/model.md` of the migrasim repository. `manifest.json` holds the resolved scenario and seeds to reproduce this run.",
         if out.runs.len() > 1 {
             " (each with a `replicate` column) and `national_summary.csv` (means and 5th/95th percentiles)"
         } else {

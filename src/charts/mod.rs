@@ -227,7 +227,7 @@ pub use band::{BandChart, BandPoint, BandSeries, render_band_chart};
 pub use lines::{LinesChart, render_lines_chart};
 pub use map::{MapChart, MapUnit, render_map};
 pub use scatter::{ScatterChart, ScatterPoint, render_scatter};
-pub use stacked::{StackedChart, render_stacked_chart};
+pub use stacked::{DivergingChart, StackedChart, render_diverging_chart, render_stacked_chart};
 
 // ---------------------------------------------------------------------------
 // Fonts

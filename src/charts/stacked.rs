@@ -144,6 +144,151 @@ impl Drawing for StackedChart<'_> {
     }
 }
 
+/// Stacked bars that may go below zero: per year, the positive layers stack up from zero and
+/// the negative ones down from it, and a marker shows the net (the sum). For a decomposition of
+/// a change into its sources.
+pub struct DivergingChart<'a> {
+    /// File name without extension.
+    pub stem: &'a str,
+    pub title: &'a str,
+    /// Value-axis description with its unit.
+    pub y_label: &'a str,
+    pub years: &'a [i32],
+    /// `(label, values)` in legend order; `values[i]` belongs to `years[i]`.
+    pub layers: &'a [(String, Vec<f64>)],
+    /// Legend label of the net marker.
+    pub net_label: &'a str,
+    pub source_note: &'a str,
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` into `dir`; layers that are zero in every year are left
+/// out of the bars and the legend. Returns the paths, PNG first.
+pub fn render_diverging_chart(
+    dir: &Path,
+    chart: &DivergingChart,
+) -> Result<Vec<PathBuf>, ChartError> {
+    write_chart_in(dir, chart.stem, chart)
+}
+
+impl DivergingChart<'_> {
+    /// Per year: (year, [(layer, low, high)]) with positives stacked up and negatives down, and
+    /// the net.
+    #[allow(clippy::type_complexity)]
+    fn columns(&self) -> Vec<(f64, Vec<(usize, f64, f64)>, f64)> {
+        self.years
+            .iter()
+            .enumerate()
+            .map(|(i, &year)| {
+                let (mut up, mut down, mut net) = (0.0, 0.0, 0.0);
+                let mut pieces = Vec::new();
+                for (l, (_, values)) in self.layers.iter().enumerate() {
+                    let v = values
+                        .get(i)
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .unwrap_or(0.0);
+                    net += v;
+                    if v > 0.0 {
+                        pieces.push((l, up, up + v));
+                        up += v;
+                    } else if v < 0.0 {
+                        pieces.push((l, down + v, down));
+                        down += v;
+                    }
+                }
+                (f64::from(year), pieces, net)
+            })
+            .collect()
+    }
+}
+
+impl Drawing for DivergingChart<'_> {
+    fn draw_on<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        ink: Ink,
+    ) -> Result<(), String> {
+        root.fill(&WHITE).map_err(msg)?;
+        let columns = self.columns();
+        let shown: Vec<usize> = (0..self.layers.len())
+            .filter(|&l| self.layers[l].1.iter().any(|v| v.is_finite() && *v != 0.0))
+            .collect();
+        let extremes = columns.iter().flat_map(|(_, pieces, net)| {
+            pieces
+                .iter()
+                .flat_map(|&(_, lo, hi)| [lo, hi])
+                .chain(std::iter::once(*net))
+                .collect::<Vec<_>>()
+        });
+        let (lo, hi) = extremes.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        // Room above for the legend (about 26 px a row in a plot about 560 px tall).
+        let legend_share = (((shown.len() + 1) * 26 + 40) as f64 / 560.0).min(0.6);
+        let span = (hi - lo).max(1e-9);
+        let top = hi + span * legend_share / (1.0 - legend_share);
+        let step = tick_step(top - lo);
+        let y = Axis::new((lo / step).floor() * step, (top / step).ceil() * step);
+        let span = year_span(columns.iter().map(|c| c.0 as i32));
+        let years = span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR));
+        let mut f = Frame::new(root, ink, self.title, years, y, RIGHT_MARGIN_PX)?;
+        f.plan_band(PLAN_END_YEAR)?;
+        f.axes(self.y_label)?;
+        for (x, pieces, _) in &columns {
+            for &(l, lo, hi) in pieces {
+                let color =
+                    PALETTE[shown.iter().position(|&s| s == l).unwrap_or(l) % PALETTE.len()];
+                let a = f.clamp((x - 0.32, lo));
+                let b = f.clamp((x + 0.32, hi));
+                f.chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [a, b],
+                        tint(color, 0.85).filled(),
+                    )))
+                    .map_err(msg)?;
+                f.chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [a, b],
+                        WHITE.stroke_width(1),
+                    )))
+                    .map_err(msg)?;
+                let rect = PxRect::spanning(f.px(a.0, a.1), f.px(b.0, b.1));
+                f.canvas.occupied.push(rect);
+            }
+        }
+        // The zero line and the net of each year.
+        let zero = [f.clamp((f.x_lo(), 0.0)), f.clamp((f.x_hi(), 0.0))];
+        f.chart
+            .draw_series(LineSeries::new(zero, BLACK.stroke_width(1)))
+            .map_err(msg)?;
+        for (x, _, net) in &columns {
+            let (px, py) = f.px(*x, *net);
+            f.canvas.draw(&Rectangle::new(
+                [(px - 22, py - 2), (px + 22, py + 2)],
+                BLACK.filled(),
+            ))?;
+            f.canvas
+                .occupied
+                .push(PxRect::spanning((px - 22, py - 3), (px + 22, py + 3)));
+        }
+        if columns.is_empty() {
+            f.centre_note("No data")?;
+        }
+        let mut legend: Vec<LegendEntry> = shown
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| {
+                entry(
+                    self.layers[l].0.clone(),
+                    Swatch::Bar(PALETTE[i % PALETTE.len()]),
+                )
+            })
+            .collect();
+        legend.push(entry(self.net_label, Swatch::Line(BLACK, Dash::Solid)));
+        use Corner::*;
+        f.legend(&legend, &[UpperLeft, UpperRight, LowerLeft, LowerRight])?;
+        draw_footer(&mut f.canvas, self.source_note, "")
+    }
+}
+
 impl<DB: DrawingBackend> Frame<'_, DB> {
     /// One stacked layer between `lower` and `upper` (same years), in an
     /// opaque tint (the plan band must not shift its colour) with a white
