@@ -56,6 +56,9 @@ pub struct SynthesisReport {
     pub urban_logit_shift: f64,
     /// Share of cross-county migrants holding rural hukou after closing the national hukou rate.
     pub rural_origin_share_cross_county: f64,
+    /// Of these, the shares among migrants from another province and from the same province.
+    pub rural_origin_share_other_province: f64,
+    pub rural_origin_share_same_province: f64,
     /// Share of local urban residents holding rural hukou (in-situ urbanized) after closure.
     pub in_situ_rural_hukou_share: f64,
 }
@@ -390,6 +393,18 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
         let f = gap_persons / migrant_gap;
         (base_share * f, county_share * f, 0.0)
     };
+    // Cross-county migrants' rural share differs between those from another province and those
+    // from the same province; the total of rural-hukou cross-county migrants stays
+    // `cross_share` of them. The other-province share is calibrated to the survey's
+    // cross-province migrant workers; the same-province share follows.
+    let other_total: f64 = other_province.iter().sum();
+    let same_total: f64 = same_province.iter().sum();
+    let other_share = (init.rural_origin_share_other_province.at(init.year) * cross_share
+        / base_share.max(1e-9))
+        .clamp(0.0, 1.0)
+        .min(cross_share * cross / other_total.max(1.0));
+    let same_share = ((cross_share * cross - other_share * other_total) / same_total.max(1.0))
+        .clamp(0.0, 1.0);
 
     let (migrant_present, migrant_left) = migrant_means(
         init.left_behind_child_share,
@@ -414,10 +429,10 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
             locals * in_situ_share,
             same_county[u] * county_share,
             same_county[u] * (1.0 - county_share),
-            same_province[u] * cross_share,
-            same_province[u] * (1.0 - cross_share),
-            other_province[u] * cross_share,
-            other_province[u] * (1.0 - cross_share),
+            same_province[u] * same_share,
+            same_province[u] * (1.0 - same_share),
+            other_province[u] * other_share,
+            other_province[u] * (1.0 - other_share),
             0.0, // rural: filled below
         ];
         for (c, cell) in CELLS.iter().enumerate() {
@@ -510,6 +525,8 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
         report: SynthesisReport {
             urban_logit_shift: shift,
             rural_origin_share_cross_county: cross_share,
+            rural_origin_share_other_province: other_share,
+            rural_origin_share_same_province: same_share,
             in_situ_rural_hukou_share: in_situ_share,
         },
     }

@@ -153,6 +153,11 @@ pub struct Initial {
     /// Share of cross-county migrants whose hukou is rural (census 2020: 249.0M of 375.8M
     /// floating persons moved from rural areas).
     pub rural_origin_share_cross_county: f64,
+    /// Share of residents registered in another province who hold rural hukou (calibrated to the
+    /// survey's cross-province migrant workers; the same-province share follows so that the
+    /// cross-county total keeps `rural_origin_share_cross_county`).
+    /// *Year table*, read at `initial.year`: the base-year stock differs by year.
+    pub rural_origin_share_other_province: YearValue,
     /// Share of same-county registered-elsewhere residents who are floating rather than moved
     /// within a city's districts (census 2020: (188.5M − 116.9M) / 188.5M).
     pub floating_share_same_county: f64,
@@ -522,6 +527,7 @@ impl Default for Initial {
             urbanization_rate_pct: 66.16,
             hukou_urbanization_rate_pct: 48.3,
             rural_origin_share_cross_county: 0.663,
+            rural_origin_share_other_province: YearValue::Constant(0.663),
             floating_share_same_county: 0.38,
             left_behind_child_share: 0.485,
             migrant_second_adult_share: 0.6,
@@ -1171,6 +1177,12 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     checks.num(
         "initial.rural_origin_share_cross_county",
         i.rural_origin_share_cross_county,
+        0.0,
+        1.0,
+    );
+    checks.year_value(
+        "initial.rural_origin_share_other_province",
+        &i.rural_origin_share_other_province,
         0.0,
         1.0,
     );
