@@ -401,10 +401,10 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     let same_total: f64 = same_province.iter().sum();
     let other_share = (init.rural_origin_share_other_province.at(init.year) * cross_share
         / base_share.max(1e-9))
-        .clamp(0.0, 1.0)
-        .min(cross_share * cross / other_total.max(1.0));
-    let same_share = ((cross_share * cross - other_share * other_total) / same_total.max(1.0))
-        .clamp(0.0, 1.0);
+    .clamp(0.0, 1.0)
+    .min(cross_share * cross / other_total.max(1.0));
+    let same_share =
+        ((cross_share * cross - other_share * other_total) / same_total.max(1.0)).clamp(0.0, 1.0);
 
     let (migrant_present, migrant_left) = migrant_means(
         init.left_behind_child_share,
