@@ -8,6 +8,13 @@ use migrasim::scenario;
 use std::path::Path;
 
 fn backcast() -> Vec<NationalRow> {
+    let (rows, _) = backcast_records();
+    rows
+}
+
+/// The backcast's national rows and its provincial urbanization errors (simulated − official,
+/// pp) by year, over the provinces with a figure that year.
+fn backcast_records() -> (Vec<NationalRow>, Vec<(i32, Vec<f64>)>) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/backcast-2020.toml");
     let mut loaded = scenario::load(&path).expect("the backcast scenario loads");
     // The size the calibration uses.
@@ -16,10 +23,50 @@ fn backcast() -> Vec<NationalRow> {
     let plan = Plan::new(&loaded, geo).expect("the backcast resolves");
     let mut sim = Simulation::new(geo, plan);
     sim.run(|_| {});
-    sim.records
+    let rows = sim
+        .records
         .iter()
         .map(|r| national_row(r, sim.persons_per_member))
-        .collect()
+        .collect();
+    let provinces = sim
+        .records
+        .iter()
+        .map(|record| {
+            let figures = migrasim::population::province_figures(geo, record.year);
+            let errors = figures
+                .iter()
+                .enumerate()
+                .filter_map(|(p, f)| {
+                    let official = f.urbanization_rate_pct?;
+                    let (mut urban, mut total) = (0u64, 0u64);
+                    for (u, c) in record.units.iter().enumerate() {
+                        if geo.units[u].province == p {
+                            urban += c.urban;
+                            total += c.population();
+                        }
+                    }
+                    Some(100.0 * urban as f64 / total as f64 - official)
+                })
+                .collect();
+            (record.year, errors)
+        })
+        .collect();
+    (rows, provinces)
+}
+
+/// Provincial urbanization rates follow the official ones (data/provinces.csv), over the
+/// provinces with a figure: mean absolute error within 0.35 pp in 2023 (fitted through the
+/// provinces' destination shifts) and within 0.4 pp in 2020–2022 (2020 is the census state,
+/// 2021–2022 are partly checks; measured 0.13, 0.13, 0.37).
+#[test]
+fn backcast_tracks_the_provinces() {
+    let (_, provinces) = backcast_records();
+    for (year, errors) in provinces {
+        assert!(errors.len() >= 25, "{year}: {} provinces", errors.len());
+        let mae = errors.iter().map(|e| e.abs()).sum::<f64>() / errors.len() as f64;
+        let limit = if year == 2023 { 0.35 } else { 0.4 };
+        assert!(mae <= limit, "{year}: provincial MAE {mae:.2} pp");
+    }
 }
 
 #[test]

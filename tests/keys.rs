@@ -229,6 +229,11 @@ fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
                     .unwrap(),
             ],
             "quota_overrides" => vec![toml::from_str("Beijing = 5.0").map(Value::Table).unwrap()],
+            "province_destination_shift" => vec![
+                toml::from_str("44 = -3.0\n62 = 3.0")
+                    .map(Value::Table)
+                    .unwrap(),
+            ],
             "annual_quota_pct" => vec![Value::Float(2.0)],
             "no_quota_from" => vec![Value::Integer(2025)],
             "education_exemption" => vec![Value::String("junior".into())],

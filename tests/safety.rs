@@ -677,3 +677,23 @@ fn results_go_to_stdout_and_diagnostics_to_stderr() {
     assert!(quiet.status.success());
     assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty());
 }
+
+#[test]
+fn an_unknown_province_in_the_destination_shifts_is_refused_naming_the_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "shift.toml",
+        "[behaviour.province_destination_shift]\n99 = 1.0\n",
+    );
+    let message = refused(
+        migrasim()
+            .args(["validate", path.to_str().unwrap()])
+            .assert(),
+    );
+    assert!(
+        message.contains("province_destination_shift.99"),
+        "{message}"
+    );
+    assert!(message.contains("44 (Guangdong)"), "{message}");
+}

@@ -37,6 +37,8 @@ pub struct Plan {
     pub potential_region_names: Vec<String>,
     /// Metropolitan areas: name, core unit and member units (core excluded).
     pub metros: Vec<Metro>,
+    /// Destination utility shift of each province (`behaviour.province_destination_shift`).
+    pub province_shift: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +121,26 @@ impl Plan {
                 });
             }
         }
+        let mut province_shift = vec![0.0; geo.provinces.len()];
+        for (code, shift) in &scenario.behaviour.province_destination_shift {
+            let province = code
+                .parse::<u32>()
+                .ok()
+                .and_then(|c| geo.provinces.iter().position(|p| p.code / 10_000 == c))
+                .ok_or_else(|| ScenarioError::Invalid {
+                    location: loaded.locate("behaviour.province_destination_shift"),
+                    key: format!("behaviour.province_destination_shift.{code}"),
+                    message: format!(
+                        "unknown province code; allowed: the 2-digit codes {}",
+                        geo.provinces
+                            .iter()
+                            .map(|p| format!("{} ({})", p.code / 10_000, p.name_en))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })?;
+            province_shift[province] = *shift;
+        }
         Ok(Plan {
             scenario,
             regimes,
@@ -126,6 +148,7 @@ impl Plan {
             potential_region,
             potential_region_names,
             metros,
+            province_shift,
         })
     }
 
@@ -397,6 +420,11 @@ impl<'g> Simulation<'g> {
             if largest_change < 1e-4 {
                 break;
             }
+        }
+
+        // Provinces' destination shifts on top of the stock-matching constants.
+        for (j, a) in asc.iter_mut().enumerate() {
+            *a += self.plan.province_shift[self.geo.units[j].province];
         }
 
         // Rural constant: expected moves = target rate × rural households (bisection; the

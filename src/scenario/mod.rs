@@ -490,6 +490,10 @@ pub struct Behaviour {
     /// Preference for the urban part of one's own hukou unit (nearby urbanization).
     pub beta_own_unit: f64,
     pub beta_same_province: f64,
+    /// Utility added to every destination in a province, by 2-digit province code ("44" =
+    /// Guangdong): where new movers go beyond what the 2020 stock of migrants implies
+    /// (calibrated to the provincial urbanization rates 2021–2023).
+    pub province_destination_shift: BTreeMap<String, f64>,
     /// Utility bonus for staying where one is (moving cost).
     pub stay_bonus: f64,
     /// % of rural households that weigh a move in a year.
@@ -679,6 +683,7 @@ impl Default for Behaviour {
             beta_network: 0.25,
             beta_own_unit: 1.0,
             beta_same_province: 0.8,
+            province_destination_shift: BTreeMap::new(),
             stay_bonus: 2.5,
             reconsider_rural_pct: 8.0,
             reconsider_urban_pct: 12.0,
@@ -1544,6 +1549,14 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         ),
     ] {
         checks.num(&format!("behaviour.{key}"), value, lo, hi);
+    }
+    for (province, shift) in &b.province_destination_shift {
+        checks.num(
+            &format!("behaviour.province_destination_shift.{province}"),
+            *shift,
+            -10.0,
+            10.0,
+        );
     }
     if b.rural_urban_move_rate_pct > 0.0 && b.rural_urban_move_rate_pct >= b.reconsider_rural_pct {
         checks.fail_with(
