@@ -409,7 +409,9 @@ fn kill_9_at_random_moments_never_leaves_a_half_output() {
         let _ = child.wait();
         complete(&out);
     }
-    eprintln!("kill -9 during {killed} of 20 runs replacing an existing output; the final name held a complete output after every one");
+    eprintln!(
+        "kill -9 during {killed} of 20 runs replacing an existing output; the final name held a complete output after every one"
+    );
     assert!(killed >= 10, "most runs were killed mid-way ({killed})");
     // The next run clears every leftover.
     run_tiny(dir.path(), "out").code(2);
