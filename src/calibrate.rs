@@ -247,26 +247,22 @@ const PROVINCE_GAIN: f64 = 0.8;
 /// Simulated − official urbanization rate (pp) of each province with a figure after the base
 /// year, at its latest such year, by 2-digit province code.
 fn province_errors(geo: &Geography, records: &[YearRecord]) -> Vec<(u32, f64)> {
-    let mut errors = Vec::new();
-    for (p, province) in geo.provinces.iter().enumerate() {
-        for record in records.iter().skip(1).rev() {
-            let figures = crate::population::province_figures(geo, record.year);
-            let Some(official) = figures[p].urbanization_rate_pct else {
-                continue;
-            };
-            let (mut urban, mut total) = (0u64, 0u64);
-            for (u, c) in record.units.iter().enumerate() {
-                if geo.units[u].province == p {
-                    urban += c.urban;
-                    total += c.population();
-                }
+    let mut latest: Vec<Option<f64>> = vec![None; geo.provinces.len()];
+    // Earliest year first, so a later year with a figure overwrites.
+    for record in records.iter().skip(1) {
+        let figures = crate::population::province_figures(geo, record.year);
+        let simulated = crate::report::province_urbanization_pct(geo, record);
+        for (p, f) in figures.iter().enumerate() {
+            if let Some(official) = f.urbanization_rate_pct {
+                latest[p] = Some(simulated[p] - official);
             }
-            let simulated = 100.0 * urban as f64 / (total as f64).max(1.0);
-            errors.push((province.code / 10_000, simulated - official));
-            break;
         }
     }
-    errors
+    geo.provinces
+        .iter()
+        .zip(latest)
+        .filter_map(|(province, error)| Some((province.code / 10_000, error?)))
+        .collect()
 }
 const GOLDEN_STEPS: usize = 10;
 
@@ -956,21 +952,14 @@ far the dynamics drift from the 2020 pattern; not fitted):\n\n\
     let mut by_province: Vec<Vec<(i32, f64, f64)>> = vec![Vec::new(); geo.provinces.len()];
     for record in &b.records {
         let figures = crate::population::province_figures(geo, record.year);
+        let rates = crate::report::province_urbanization_pct(geo, record);
         let mut errors = Vec::new();
         for (p, f) in figures.iter().enumerate() {
             let Some(official_rate) = f.urbanization_rate_pct else {
                 continue;
             };
-            let (mut urban, mut total) = (0u64, 0u64);
-            for (u, c) in record.units.iter().enumerate() {
-                if geo.units[u].province == p {
-                    urban += c.urban;
-                    total += c.population();
-                }
-            }
-            let simulated = 100.0 * urban as f64 / (total as f64).max(1.0);
-            errors.push((p, simulated - official_rate));
-            by_province[p].push((record.year, official_rate, simulated));
+            errors.push((p, rates[p] - official_rate));
+            by_province[p].push((record.year, official_rate, rates[p]));
         }
         if errors.is_empty() {
             continue;

@@ -241,7 +241,16 @@ fn inspect(dir: &Path) -> Result<Contents, OutputError> {
 fn delete_output(dir: &Path) -> Option<String> {
     let files = listed_files(dir).unwrap_or_default();
     for file in &files {
-        let _ = std::fs::remove_file(dir.join(file));
+        // Never through a symbolic link: every folder on the way must be a real folder inside
+        // `dir` (a link named like a listed folder could point anywhere).
+        let through_real_folders = file
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_os_str().is_empty())
+            .all(|a| std::fs::symlink_metadata(dir.join(a)).is_ok_and(|m| m.file_type().is_dir()));
+        if through_real_folders {
+            let _ = std::fs::remove_file(dir.join(file));
+        }
     }
     let mut folders: Vec<PathBuf> = files
         .iter()
@@ -654,7 +663,16 @@ pub fn write_generated_file(path: &Path, contents: &[u8]) -> Result<(), OutputEr
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temporary = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    std::fs::write(&temporary, contents).map_err(|e| io(&temporary, e))?;
+    // `create_new`: never write into a file that happens to have the temporary's name.
+    {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .map_err(|e| io(&temporary, e))?;
+        file.write_all(contents).map_err(|e| io(&temporary, e))?;
+    }
     std::fs::rename(&temporary, path).map_err(|e| {
         let _ = std::fs::remove_file(&temporary);
         io(path, e)
@@ -777,6 +795,27 @@ mod tests {
         assert!(!dead.exists() && !dead_empty.exists());
         assert!(live_other.exists(), "a live process's staging folder stays");
         assert!(foreign.join("user.txt").exists(), "unmarked folders stay");
+    }
+
+    #[test]
+    fn deleting_an_old_output_never_follows_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::write(victim.join("x.csv"), "keep").unwrap();
+        let old = dir.path().join(".run.old-99999999");
+        std::fs::create_dir(&old).unwrap();
+        std::os::unix::fs::symlink(&victim, old.join("charts")).unwrap();
+        std::fs::write(
+            old.join(MARKER),
+            r#"{"written_by":"migrasim","version":"0","files":["charts/x.csv"]}"#,
+        )
+        .unwrap();
+        assert!(delete_output(&old).is_some(), "kept, with a warning");
+        assert_eq!(
+            std::fs::read_to_string(victim.join("x.csv")).unwrap(),
+            "keep"
+        );
     }
 
     #[test]

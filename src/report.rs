@@ -388,6 +388,21 @@ fn group_csv(out: &RunTables, column: &str, label: impl Fn(usize, &[Regime]) -> 
     text
 }
 
+/// Urbanization rate (%) of every province of `geo` in one year's record, in one pass.
+pub fn province_urbanization_pct(geo: &Geography, record: &YearRecord) -> Vec<f64> {
+    let mut urban = vec![0u64; geo.provinces.len()];
+    let mut total = vec![0u64; geo.provinces.len()];
+    for (unit, counts) in geo.units.iter().zip(&record.units) {
+        urban[unit.province] += counts.urban;
+        total[unit.province] += counts.population();
+    }
+    urban
+        .iter()
+        .zip(&total)
+        .map(|(&u, &t)| 100.0 * u as f64 / (t as f64).max(1.0))
+        .collect()
+}
+
 fn provinces_csv(out: &RunTables) -> String {
     let mut text = String::from(
         "year,province_code,province_en,province_zh,population,urban_residents,urbanization_rate_pct,registered_population,registered_urban_hukou,hukou_rate_registered_pct,hukou_urban_residents,hukou_holders_among_residents_pct,nonhukou_urban_residents,settlements,arrivals,departures\n",

@@ -33,20 +33,11 @@ fn backcast_records() -> (Vec<NationalRow>, Vec<(i32, Vec<f64>)>) {
         .iter()
         .map(|record| {
             let figures = migrasim::population::province_figures(geo, record.year);
+            let rates = migrasim::report::province_urbanization_pct(geo, record);
             let errors = figures
                 .iter()
-                .enumerate()
-                .filter_map(|(p, f)| {
-                    let official = f.urbanization_rate_pct?;
-                    let (mut urban, mut total) = (0u64, 0u64);
-                    for (u, c) in record.units.iter().enumerate() {
-                        if geo.units[u].province == p {
-                            urban += c.urban;
-                            total += c.population();
-                        }
-                    }
-                    Some(100.0 * urban as f64 / total as f64 - official)
-                })
+                .zip(rates)
+                .filter_map(|(f, rate)| Some(rate - f.urbanization_rate_pct?))
                 .collect();
             (record.year, errors)
         })

@@ -447,20 +447,12 @@ fn the_base_year_matches_the_official_provincial_rates() {
         let plan = Plan::from_scenario(scenario, geo).unwrap();
         let sim = Simulation::new(geo, plan);
         let figures = migrasim::population::province_figures(geo, year);
-        let mut errors = Vec::new();
-        for (p, f) in figures.iter().enumerate() {
-            let Some(rate) = f.urbanization_rate_pct else {
-                continue;
-            };
-            let (mut urban, mut total) = (0u64, 0u64);
-            for (u, c) in sim.records[0].units.iter().enumerate() {
-                if geo.units[u].province == p {
-                    urban += c.urban;
-                    total += c.population();
-                }
-            }
-            errors.push((100.0 * urban as f64 / total as f64 - rate).abs());
-        }
+        let rates = migrasim::report::province_urbanization_pct(geo, &sim.records[0]);
+        let errors: Vec<f64> = figures
+            .iter()
+            .zip(rates)
+            .filter_map(|(f, rate)| Some((rate - f.urbanization_rate_pct?).abs()))
+            .collect();
         let mae = errors.iter().sum::<f64>() / errors.len() as f64;
         assert!(
             errors.len() >= 27,

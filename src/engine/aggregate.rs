@@ -152,7 +152,8 @@ pub struct NationalCounts {
 }
 
 impl NationalCounts {
-    fn add(&mut self, o: &NationalCounts) {
+    /// Adds another chunk's (or pass's) counts.
+    pub fn add(&mut self, o: &NationalCounts) {
         self.births += o.births;
         self.deaths += o.deaths;
         self.births_urban_hukou += o.births_urban_hukou;

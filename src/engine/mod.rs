@@ -614,18 +614,9 @@ impl<'g> Simulation<'g> {
         for (stock, events) in year_tally.units.iter_mut().zip(&decisions.units) {
             stock.add_events(events);
         }
-        let d = &decisions.national;
-        let national = &mut year_tally.national;
-        national.movers += d.movers;
-        national.rural_to_urban += d.rural_to_urban;
-        for (a, b) in national
-            .rural_to_urban_by
-            .iter_mut()
-            .zip(&d.rural_to_urban_by)
-        {
-            *a += b;
-        }
-        national.urban_to_rural += d.urban_to_rural;
+        // Pass A counts only flows nationally (no stock, birth or death), so adding all of it
+        // adds exactly its moves.
+        year_tally.national.add(&decisions.national);
         for (a, b) in year_tally.flows.iter_mut().zip(&decisions.flows) {
             *a += b;
         }
