@@ -10,7 +10,7 @@ use crate::charts::{self, ScatterChart, ScatterPoint};
 use crate::engine::{Plan, Simulation, YearRecord};
 use crate::geo::Geography;
 use crate::report::{ReportError, national_row};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, YearValue};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +39,8 @@ enum Target {
     PublicSchoolLast,
     CrossProvinceShareBase,
     CrossProvinceShareLast,
+    /// The urbanization rate at the end of one simulated year (the move rate of that year).
+    UrbanizationIn(i32),
 }
 
 const TARGETS: [Target; 7] = [
@@ -58,7 +60,7 @@ impl Target {
             // Relative error of a count.
             Target::OutgoingWorkersBase | Target::OutgoingWorkersLast => 0.03,
             // Percentage points.
-            Target::UrbanizationLast | Target::HukouLast => 0.3,
+            Target::UrbanizationLast | Target::HukouLast | Target::UrbanizationIn(_) => 0.3,
             Target::PublicSchoolLast => 1.0,
             // Percentage points of outgoing migrant workers.
             Target::CrossProvinceShareBase | Target::CrossProvinceShareLast => 1.0,
@@ -75,6 +77,7 @@ impl Target {
     fn label(self) -> &'static str {
         match self {
             Target::OutgoingWorkersBase => "outgoing migrant workers, base year",
+            Target::UrbanizationIn(_) => "urbanization rate, the same year",
             Target::OutgoingWorkersLast => "outgoing migrant workers, last year",
             Target::UrbanizationLast => "urbanization rate, last year",
             Target::HukouLast => "hukou urbanization rate, last year",
@@ -126,8 +129,8 @@ fn parameters() -> Vec<Parameter> {
             key: "behaviour.rural_urban_move_rate_pct",
             low: 0.05,
             high: 6.0,
-            get: |s| s.behaviour.rural_urban_move_rate_pct,
-            set: |s, v| s.behaviour.rural_urban_move_rate_pct = v,
+            get: |s| s.behaviour.rural_urban_move_rate_pct.at(s.run.last_year),
+            set: |s, v| set_move_rate(s, s.run.last_year, v),
             target: Target::OutgoingWorkersLast,
             rising: true,
         },
@@ -161,9 +164,20 @@ fn parameters() -> Vec<Parameter> {
     ]
 }
 
+/// Sets the move rate of one year, keeping the others (a table over the simulated years).
+fn set_move_rate(s: &mut Scenario, year: i32, rate: f64) {
+    let current = &s.behaviour.rural_urban_move_rate_pct;
+    let mut table: std::collections::BTreeMap<i32, f64> =
+        s.years().map(|y| (y, current.at(y))).collect();
+    table.insert(year, rate);
+    s.behaviour.rural_urban_move_rate_pct = YearValue::Table(table);
+}
+
 /// Official figures by year.
 #[derive(Debug, Clone, Default)]
 struct Official {
+    /// Urban residents at year end (persons).
+    urban_population: Vec<(i32, f64)>,
     urbanization: Vec<(i32, f64, String)>,
     hukou: Vec<(i32, f64, String)>,
     outgoing: Vec<(i32, f64)>,
@@ -176,6 +190,9 @@ fn official() -> Official {
     for r in reader.records().filter_map(Result::ok) {
         let year: i32 = r.get(0).and_then(|v| v.parse().ok()).unwrap_or(0);
         let status = r.get(9).unwrap_or("").to_string();
+        if let Some(v) = r.get(2).and_then(|v| v.parse::<f64>().ok()) {
+            o.urban_population.push((year, v * 1e4));
+        }
         if let Some(v) = r.get(3).and_then(|v| v.parse().ok()) {
             o.urbanization.push((year, v, status.clone()));
         }
@@ -243,6 +260,83 @@ const BISECTION_STEPS: usize = 12;
 /// Fixed-point steps for the provinces' destination shifts per round, and the step per pp.
 const PROVINCE_ITERATIONS: usize = 6;
 const PROVINCE_GAIN: f64 = 0.8;
+const UNIT_GAIN: f64 = 0.7;
+
+/// Fewest simulated urban members (base year) a unit needs for its own destination shift: below
+/// it, three years of arrivals are too few draws to tell its pace from noise (about 400,000 urban
+/// residents at the calibration's 1M households; 299 of the 333 units with a census pace).
+const UNIT_MIN_URBAN_MEMBERS: u64 = 800;
+/// Largest change of a unit's shift in one fixed-point step.
+const UNIT_MAX_STEP: f64 = 1.0;
+
+/// The national urban population's yearly growth 2020→2023 divided by 2010→2020's (official
+/// series): how much every unit's pace is assumed to have slowed since the census decade.
+fn slowdown(official: &Official, base: i32, last: i32) -> f64 {
+    let urban = |year: i32| lookup(&official.urban_population, year);
+    match (urban(2010), urban(base), urban(last)) {
+        (Some(u10), Some(u0), Some(u1)) if last > base => {
+            let recent = (u1 / u0).powf(1.0 / f64::from(last - base)) - 1.0;
+            let decade = (u0 / u10).powf(1.0 / f64::from(base - 2010)) - 1.0;
+            recent / decade
+        }
+        _ => f64::NAN,
+    }
+}
+
+/// The slowdown the unit targets assume (2020–2023 over 2010–2020, official series).
+pub fn unit_slowdown() -> f64 {
+    slowdown(&official(), 2020, 2023)
+}
+
+/// One unit's growth within its province over the backcast: simulated and target yearly
+/// urban growth relative to the province's (fractions), and arrivals relative to its base-year
+/// urban residents (the sensitivity of its pace to its shift).
+pub struct UnitPace {
+    pub unit: usize,
+    pub simulated: f64,
+    pub target: f64,
+    pub arrival_share: f64,
+    pub fitted: bool,
+}
+
+/// Each unit with a census-decade pace: its simulated urban growth over the records, relative to
+/// its province's (over the province's units with a pace), against the target: its 2010–2020
+/// pace relative to the province's, times `slowdown`.
+pub fn unit_paces(geo: &Geography, records: &[YearRecord], slowdown: f64) -> Vec<UnitPace> {
+    let (first, last) = (&records[0], records.last().expect("at least the base year"));
+    let years = f64::from(last.year - first.year).max(1.0);
+    let pace = |from: f64, to: f64| (to / from.max(1.0)).powf(1.0 / years) - 1.0;
+    let provinces = geo.provinces.len();
+    // Province sums over units with a census pace: simulated start/end, census 2010/2020.
+    let mut sums = vec![[0f64; 4]; provinces];
+    for (j, unit) in geo.units.iter().enumerate() {
+        if let Some(g) = unit.urban_growth_2010_2020 {
+            let s = &mut sums[unit.province];
+            s[0] += first.units[j].urban as f64;
+            s[1] += last.units[j].urban as f64;
+            s[2] += unit.pop_urban_2020 / (1.0 + g).powi(10);
+            s[3] += unit.pop_urban_2020;
+        }
+    }
+    geo.units
+        .iter()
+        .enumerate()
+        .filter_map(|(j, unit)| {
+            let g = unit.urban_growth_2010_2020?;
+            let s = &sums[unit.province];
+            let province_decade = (s[3] / s[2]).powf(0.1) - 1.0;
+            let start = first.units[j].urban;
+            let arrivals: u64 = records[1..].iter().map(|r| r.units[j].arrivals_urban).sum();
+            Some(UnitPace {
+                unit: j,
+                simulated: pace(start as f64, last.units[j].urban as f64) - pace(s[0], s[1]),
+                target: slowdown * (g - province_decade),
+                arrival_share: arrivals as f64 / (start as f64).max(1.0) / years,
+                fitted: start >= UNIT_MIN_URBAN_MEMBERS,
+            })
+        })
+        .collect()
+}
 
 /// Simulated − official urbanization rate (pp) of each province with a figure after the base
 /// year, at its latest such year, by 2-digit province code.
@@ -287,6 +381,9 @@ fn target_value(target: Target, official: &Official, base: i32, last: i32) -> f6
     match target {
         Target::OutgoingWorkersBase => lookup(&official.outgoing, base).unwrap_or(f64::NAN),
         Target::OutgoingWorkersLast => lookup(&official.outgoing, last).unwrap_or(f64::NAN),
+        Target::UrbanizationIn(year) => {
+            lookup3(&official.urbanization, year).map_or(f64::NAN, |v| v.0)
+        }
         Target::UrbanizationLast => lookup3(&official.urbanization, last).map_or(f64::NAN, |v| v.0),
         Target::HukouLast => lookup3(&official.hukou, last).map_or(f64::NAN, |v| v.0),
         Target::PublicSchoolLast => PUBLIC_SCHOOL_2023_PRIMARY,
@@ -301,6 +398,10 @@ fn simulated_value(target: Target, records: &[YearRecord], scale: f64) -> f64 {
     match target {
         Target::OutgoingWorkersBase => base.outgoing_migrant_workers,
         Target::OutgoingWorkersLast => last.outgoing_migrant_workers,
+        Target::UrbanizationIn(year) => records
+            .iter()
+            .find(|r| r.year == year)
+            .map_or(f64::NAN, |r| national_row(r, scale).urbanization_rate_pct),
         Target::UrbanizationLast => last.urbanization_rate_pct,
         Target::HukouLast => last.hukou_urbanization_rate_pct,
         Target::PublicSchoolLast => last.public_school_share_pct,
@@ -337,8 +438,14 @@ pub struct Fit {
     pub values: Vec<(&'static str, f64)>,
     /// `initial.rural_origin_share_other_province` fitted for the forward runs' base year.
     pub forward_other_share: (i32, f64),
+    /// `behaviour.rural_urban_move_rate_pct` of each backcast year (the last is also in `values`).
+    pub move_rate_by_year: Vec<(i32, f64)>,
     /// `behaviour.province_destination_shift`, by 2-digit province code.
     pub province_shift: std::collections::BTreeMap<String, f64>,
+    /// `behaviour.unit_destination_shift`, by 6-digit unit code.
+    pub unit_shift: std::collections::BTreeMap<String, f64>,
+    /// The slowdown of unit paces since 2010–2020 assumed in the unit targets.
+    pub unit_slowdown: f64,
     pub backcast: Backcast,
     /// Distinct backcast runs (repeated trials are served from a cache).
     pub evaluations: usize,
@@ -377,13 +484,16 @@ pub fn fit(
     }
     // Fitted too (by the provincial loop below): from the prior, not the current file.
     scenario.behaviour.province_destination_shift = priors.behaviour.province_destination_shift;
+    scenario.behaviour.unit_destination_shift = priors.behaviour.unit_destination_shift;
+    // The move rate is fitted year by year; a table from the current file must not survive.
+    scenario.behaviour.rural_urban_move_rate_pct = priors.behaviour.rural_urban_move_rate_pct;
     let (base, last) = (scenario.base_year(), scenario.run.last_year);
     let mut evaluations = 0usize;
     let mut province_runs = 0usize;
     // The search asks for the same backcast several times (the joint fit evaluates a trial for
     // two targets; bisection revisits points): every run is kept by its resolved scenario.
-    let mut cache: std::collections::HashMap<String, [f64; TARGETS.len()]> =
-        std::collections::HashMap::new();
+    type Measured = ([f64; TARGETS.len()], Vec<(i32, f64)>);
+    let mut cache: std::collections::HashMap<String, Measured> = std::collections::HashMap::new();
     let mut evaluate = |trial: &Scenario, target: Target| {
         let mut trial = trial.clone();
         if matches!(
@@ -392,12 +502,23 @@ pub fn fit(
         ) {
             trial.run.last_year = trial.run.first_year;
         }
-        let values = cache.entry(trial.to_toml()).or_insert_with(|| {
+        let (values, urbanization_by_year) = cache.entry(trial.to_toml()).or_insert_with(|| {
             evaluations += 1;
             let result = run(geo, &trial);
-            TARGETS.map(|t| simulated_value(t, &result.records, result.persons_per_member))
+            let scale = result.persons_per_member;
+            (
+                TARGETS.map(|t| simulated_value(t, &result.records, scale)),
+                result
+                    .records
+                    .iter()
+                    .map(|r| (r.year, national_row(r, scale).urbanization_rate_pct))
+                    .collect(),
+            )
         });
-        values[TARGETS.iter().position(|t| *t == target).expect("listed")]
+        match target {
+            Target::UrbanizationIn(year) => lookup(urbanization_by_year, year).unwrap_or(f64::NAN),
+            _ => values[TARGETS.iter().position(|t| *t == target).expect("listed")],
+        }
     };
     // Every target rises with its parameter: bisection on the sign of the error.
     let bisect = |scenario: &Scenario,
@@ -428,6 +549,7 @@ pub fn fit(
     let in_place = find("in_place.rate_pct");
     let urbanization_goal = target_value(Target::UrbanizationLast, &official, base, last);
     let workers_goal = target_value(Target::OutgoingWorkersLast, &official, base, last);
+    let unit_slowdown = slowdown(&official, base, last);
     for round in 0..rounds {
         for p in &params {
             if p.key == in_place.key {
@@ -484,6 +606,36 @@ pub fn fit(
                     move_rate.key,
                     in_place.key
                 ));
+                // The earlier years' rates, each to that year's urbanization rate: the rise was
+                // uneven (+0.83, +0.50, +0.94 pp in 2021–2023; 2022 the pandemic year, when the
+                // survey's outgoing workers grew by only 0.2M), and one constant rate spreads
+                // it evenly. In-place urbanization is fitted once, on the last year, so the
+                // yearly pattern is carried by moves.
+                for year in scenario.run.first_year..last {
+                    let target = Target::UrbanizationIn(year);
+                    let goal = target_value(target, &official, base, last);
+                    if goal.is_nan() {
+                        continue;
+                    }
+                    let (mut low, mut high) = (move_rate.low, move_rate.high);
+                    for _ in 0..BISECTION_STEPS {
+                        let mid = 0.5 * (low + high);
+                        let mut trial = scenario.clone();
+                        set_move_rate(&mut trial, year, mid);
+                        if evaluate(&trial, target) < goal {
+                            low = mid;
+                        } else {
+                            high = mid;
+                        }
+                    }
+                    let fitted = (0.5 * (low + high) * 1e4).round() / 1e4;
+                    set_move_rate(&mut scenario, year, fitted);
+                    progress(&format!(
+                        "round {}: {} in {year} = {fitted}",
+                        round + 1,
+                        move_rate.key
+                    ));
+                }
                 continue;
             }
             let goal = target_value(p.target, &official, base, last);
@@ -495,6 +647,7 @@ pub fn fit(
         // urbanization rate in its latest year with a figure (2021–2023) matches. A shift of 1
         // moves a province's 2023 rate by about 1 pp; damped fixed-point steps.
         let mut worst = f64::INFINITY;
+        let mut worst_unit = f64::INFINITY;
         for _ in 0..PROVINCE_ITERATIONS {
             province_runs += 1;
             let result = run(geo, &scenario);
@@ -511,7 +664,39 @@ pub fn fit(
             for shift in shifts.values_mut() {
                 *shift = (((*shift - mean) * 1e3).round() / 1e3).clamp(-10.0, 10.0);
             }
+            // How new movers divide within each province: one shift per unit large enough to
+            // measure, a damped Newton step on its pace relative to its province (the pace moves
+            // by about the unit's yearly arrivals ÷ urban residents per unit of shift), then
+            // centred within the province so the province's shift keeps the provincial level.
+            let paces = unit_paces(geo, &result.records, unit_slowdown);
+            worst_unit = paces
+                .iter()
+                .filter(|p| p.fitted)
+                .map(|p| (p.simulated - p.target).abs())
+                .fold(0.0, f64::max);
+            let units = &mut scenario.behaviour.unit_destination_shift;
+            let mut by_province: Vec<Vec<String>> = vec![Vec::new(); geo.provinces.len()];
+            for p in paces.iter().filter(|p| p.fitted) {
+                let code = geo.units[p.unit].code.to_string();
+                let step = (-(p.simulated - p.target) / p.arrival_share.max(1e-3))
+                    .clamp(-UNIT_MAX_STEP, UNIT_MAX_STEP);
+                *units.entry(code.clone()).or_insert(0.0) += UNIT_GAIN * step;
+                by_province[geo.units[p.unit].province].push(code);
+            }
+            for codes in by_province.iter().filter(|c| !c.is_empty()) {
+                let mean = codes.iter().map(|c| units[c]).sum::<f64>() / codes.len() as f64;
+                for c in codes {
+                    let shift = units.get_mut(c).expect("just inserted");
+                    *shift = (((*shift - mean) * 1e3).round() / 1e3).clamp(-10.0, 10.0);
+                }
+            }
         }
+        progress(&format!(
+            "round {}: behaviour.unit_destination_shift ({} units; largest pace error before the last step {:.2} %/yr)",
+            round + 1,
+            scenario.behaviour.unit_destination_shift.len(),
+            100.0 * worst_unit
+        ));
         progress(&format!(
             "round {}: behaviour.province_destination_shift ({} provinces; largest error before the last step {worst:.2} pp)",
             round + 1,
@@ -580,7 +765,13 @@ pub fn fit(
     let evaluations = evaluations + province_runs;
     Fit {
         values,
+        move_rate_by_year: scenario
+            .years()
+            .map(|y| (y, scenario.behaviour.rural_urban_move_rate_pct.at(y)))
+            .collect(),
         province_shift: scenario.behaviour.province_destination_shift.clone(),
+        unit_shift: scenario.behaviour.unit_destination_shift.clone(),
+        unit_slowdown,
         forward_other_share: (forward.initial.year, forward_other_share),
         backcast,
         evaluations,
@@ -662,14 +853,20 @@ migrant_second_adult_share = {}
 rural_origin_share_other_province = {{ {} = {}, {} = {} }}
 
 [behaviour]
-# Outgoing migrant workers in 2023 (MWMS).
-rural_urban_move_rate_pct = {}
+# 2021 and 2022: that year's urbanization rate (NBS); 2023: outgoing migrant workers (MWMS) and
+# the urbanization rate. From {forward_year} on (the forward runs): the mean of the fitted years,
+# so neither the 2022 dip nor the 2023 rebound is carried forward (assumption).
+rural_urban_move_rate_pct = {{ {} }}
 # Cross-province share of outgoing migrant workers in 2023 (MWMS: 38.2%).
 beta_same_province = {}
 
 [behaviour.province_destination_shift]
 # Each province's urbanization rate in its latest year with a figure, 2021-2023
 # (data/provinces.csv): where new movers go beyond the 2020 stock of migrants.
+{}
+[behaviour.unit_destination_shift]
+# Each unit's 2021-2023 urban growth relative to its province: its 2010-2020 pace relative to the
+# province's (census bulletins, data/units.csv), slowed like the national pace (assumption).
 {}
 [in_place]
 # Urbanization rate 2023 (NBS, census-revised series).
@@ -688,9 +885,25 @@ school_seat_growth_pct = {}
         value("initial.rural_origin_share_other_province"),
         fit.forward_other_share.0,
         fit.forward_other_share.1,
-        value("behaviour.rural_urban_move_rate_pct"),
+        {
+            let fitted = &fit.move_rate_by_year;
+            let mean = fitted.iter().map(|(_, r)| r).sum::<f64>() / fitted.len().max(1) as f64;
+            fitted
+                .iter()
+                .map(|(y, r)| format!("{y} = {r}, "))
+                .chain(std::iter::once(format!(
+                    "{} = {}",
+                    fit.backcast.scenario.run.last_year + 1,
+                    (mean * 1e4).round() / 1e4
+                )))
+                .collect::<String>()
+        },
         value("behaviour.beta_same_province"),
         fit.province_shift
+            .iter()
+            .map(|(code, shift)| format!("{code} = {shift}\n"))
+            .collect::<String>(),
+        fit.unit_shift
             .iter()
             .map(|(code, shift)| format!("{code} = {shift}\n"))
             .collect::<String>(),
@@ -698,6 +911,7 @@ school_seat_growth_pct = {}
         value("settlement.willingness.base"),
         value("services.school_seat_growth_pct"),
         seed = fit.backcast.scenario.run.seed,
+        forward_year = fit.backcast.scenario.run.last_year + 1,
     )
 }
 
@@ -717,6 +931,82 @@ fn fit_statistics(points: &[ScatterPoint]) -> (f64, f64) {
         abs += (p.y - p.x).abs();
     }
     (sxy / (sxx * syy).sqrt(), abs / n)
+}
+
+/// Mean absolute error, correlation and worst five of units' relative paces (%/yr).
+fn pace_statistics(geo: &Geography, paces: &[&UnitPace]) -> (f64, f64, String) {
+    let points: Vec<ScatterPoint> = paces
+        .iter()
+        .map(|p| ScatterPoint {
+            x: 100.0 * p.target,
+            y: 100.0 * p.simulated,
+        })
+        .collect();
+    let (r, mae) = fit_statistics(&points);
+    let mut worst: Vec<&&UnitPace> = paces.iter().collect();
+    worst.sort_by(|a, b| {
+        (b.simulated - b.target)
+            .abs()
+            .total_cmp(&(a.simulated - a.target).abs())
+    });
+    let worst = worst
+        .iter()
+        .take(5)
+        .map(|p| {
+            format!(
+                "{} {:+.2}",
+                geo.units[p.unit].name_en,
+                100.0 * (p.simulated - p.target)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (mae, r, worst)
+}
+
+/// `docs/validation.md`: how new movers divide within provinces.
+fn units_section(md: &mut String, geo: &Geography, fit: &Fit) {
+    let paces = unit_paces(geo, &fit.backcast.records, fit.unit_slowdown);
+    let _ = writeln!(
+        md,
+        "## Units within provinces
+
+\
+No figures by unit exist after the 2020 census. The within-province targets assume that each unit keeps its 2010–2020 urban growth relative to its province (local census bulletins, `data/units.csv` column `urban_growth_2010_2020_pct`), slowed like the national urban population (yearly growth 2020–2023 ÷ 2010–2020 = {:.2}; an **assumption**: the decade's ranking of growth persists). Units with at least {UNIT_MIN_URBAN_MEMBERS} simulated urban members in the base year get their own `behaviour.unit_destination_shift`, fitted to this target (in-sample); smaller units keep the stock-based destination constant (check). Paces are yearly urban growth 2020–2023 minus the province's, in %/yr.\n\n\
+| units | role | mean absolute error | correlation r | worst five (simulated − target, %/yr) |\n|---|---|---|---|---|",
+        fit.unit_slowdown
+    );
+    for (fitted, role) in [(true, "in-sample"), (false, "check")] {
+        let group: Vec<&UnitPace> = paces.iter().filter(|p| p.fitted == fitted).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let (mae, r, worst) = pace_statistics(geo, &group);
+        let _ = writeln!(
+            md,
+            "| {} | {role} | {mae:.2} %/yr | {r:.3} | {worst} |",
+            group.len()
+        );
+    }
+    let clamped: Vec<String> = fit
+        .unit_shift
+        .iter()
+        .filter(|(_, v)| v.abs() >= 9.99)
+        .filter_map(|(code, v)| {
+            let unit = geo.units.iter().find(|u| u.code.to_string() == *code)?;
+            Some(format!("{} ({v:+})", unit.name_en))
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "\nUnits whose shift reached the bound ±10 (the target is out of reach by choosing destinations alone): {}.\n\n\
+A unit's pace can only be lowered to what births, deaths, family joining and returns give it when no mover chooses it: the model has no outflow of urban-hukou residents, so units whose urban population shrank in 2010–2020 (mostly in the Northeast) cannot shrink as fast (`docs/model.md`, known limitations).\n",
+        if clamped.is_empty() {
+            "none".to_string()
+        } else {
+            clamped.join(", ")
+        }
+    );
 }
 
 /// Census 2020 stock registered in another province vs the simulated stock, by unit.
@@ -763,6 +1053,22 @@ verification status is copied from there. Errors are simulated − official.\n",
         "## Fitted parameters\n\n| parameter | fitted value | fitted to |\n|---|---|---|"
     );
     for (p, (key, value)) in parameters().iter().zip(&fit.values) {
+        if p.key == "behaviour.rural_urban_move_rate_pct" {
+            for (year, rate) in &fit.move_rate_by_year {
+                let _ = writeln!(
+                    md,
+                    "| `{key}` in {year} | {rate} | {} |",
+                    if *year == b.scenario.run.last_year {
+                        format!(
+                            "outgoing migrant workers and urbanization rate, {year} (jointly with the in-place rate)"
+                        )
+                    } else {
+                        format!("urbanization rate, {year}")
+                    }
+                );
+            }
+            continue;
+        }
         let _ = writeln!(md, "| `{key}` | {value} | {} |", p.target.label());
     }
     let _ = writeln!(
@@ -830,7 +1136,8 @@ verification status is copied from there. Errors are simulated − official.\n",
                 "| {y} | urbanization rate (%) | {v:.2} | {status} | {:.2} | {:+.2} pp | {} |",
                 row.urbanization_rate_pct,
                 row.urbanization_rate_pct - v,
-                role(last)
+                // Every year's rate is fitted: the earlier years through their move rates.
+                role(true)
             );
         }
         if let Some((v, status)) = lookup3(&official.hukou, y).filter(|_| !base) {
@@ -1007,8 +1314,9 @@ far the dynamics drift from the 2020 pattern; not fitted):\n\n\
     }
     let _ = writeln!(
         md,
-        "\nWithout the provincial shifts, coastal receivers rose too fast (Guangdong +3.1 pp by 2023) and interior provinces too slowly (Gansu −2.1 pp): the destination constants make new movers go where the 2020 stock of migrants lives. Within provinces that still holds (`docs/model.md`, known limitations).\n"
+        "\nWithout the provincial shifts, coastal receivers rose too fast (Guangdong +3.1 pp by 2023) and interior provinces too slowly (Gansu −2.1 pp): the destination constants make new movers go where the 2020 stock of migrants lives.\n"
     );
+    units_section(&mut md, geo, fit);
 
     let _ = writeln!(
         md,
@@ -1018,7 +1326,7 @@ far the dynamics drift from the 2020 pattern; not fitted):\n\n\
 - The public-school share for 2020 (86.15%, the backcast's start) is interpolated between 2017 and 2023, not observed.\n\
 - The ~15M settlements a year is a 2014–2023 average (150M in ten years); there is no year-by-year series in `data/`.\n\n\
 ## What the model does not reproduce\n\n\
-- **The year-to-year shape of urbanization.** Official growth was uneven (+0.83, +0.50, +0.94 pp in\n  2021–2023, with the 2022 pandemic year slow); the model's in-place rate and move propensities are\n  constant, so it spreads the rise evenly. Errors by year are in the table above.\n\
+- **Why the rise was uneven.** Official growth was +0.83, +0.50, +0.94 pp in 2021–2023 (2022 the\n  pandemic year). The yearly move rates are fitted to it, so the shape holds by fitting; the model has\n  no account of why (lockdowns, the 2022 slump in construction jobs), and the forward runs use the\n  mean of the three fitted rates.\n\
 - **Cross-province migration.** The model's analogue comes from the census stock of people\n  registered in another province, which counts all ages and hukou types; the survey counts\n  workers. The level and the survey's decline after 2021 are not matched by construction.\n\
 - **Outgoing migrant workers** are approximated by working-age adults of urban households\n  holding rural hukou; the survey's definition (working outside the home township for six\n  months or more) also includes people living in villages of other townships and excludes\n  adults who do not work.\n\
 - **Settlements** are not fitted: the hukou rate is. The model's settlements per year follow\n  from the willingness fitted to the 2023 hukou rate, and the 15M/yr figure is a ten-year\n  average including the high 2016–2019 years.\n"

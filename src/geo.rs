@@ -64,6 +64,7 @@ struct UnitRow {
     lon: f64,
     pop_2020: f64,
     pop_urban_2020: f64,
+    urban_growth_2010_2020_pct: Option<f64>,
     pop_chengqu_2020: f64,
     size_class: String,
     household_size: f64,
@@ -89,6 +90,9 @@ pub struct Unit {
     pub lon: f64,
     pub pop_2020: f64,
     pub pop_urban_2020: f64,
+    /// Yearly growth of the urban population 2010→2020 (fraction; local census bulletins), where
+    /// the bulletins give a 2010 figure.
+    pub urban_growth_2010_2020: Option<f64>,
     /// Urban-district population (城区人口), which sets the settlement regime; 0 when unknown.
     pub pop_urban_district_2020: f64,
     pub tier: usize,
@@ -161,6 +165,7 @@ impl Geography {
                 lon: row.lon,
                 pop_2020: row.pop_2020,
                 pop_urban_2020: row.pop_urban_2020,
+                urban_growth_2010_2020: row.urban_growth_2010_2020_pct.map(|g| g / 100.0),
                 pop_urban_district_2020: row.pop_chengqu_2020,
                 tier,
                 household_size: row.household_size,

@@ -144,7 +144,7 @@ fn persons_are_conserved_at_extreme_accepted_values_over_the_longest_horizon() {
         scenario.initial.migrant_second_adult_share = 1.0;
         scenario.services.reunify_rate_pct = 100.0;
         scenario.behaviour.reconsider_rural_pct = 100.0;
-        scenario.behaviour.rural_urban_move_rate_pct = 50.0;
+        scenario.behaviour.rural_urban_move_rate_pct = 50.0.into();
         let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
         sim.run(|_| {});
         assert_eq!(sim.records.len(), MAX_SIMULATED_YEARS as usize + 1);
@@ -399,7 +399,7 @@ fn with_behaviour_switched_off_only_in_place_and_demography_move_the_rate() {
     scenario.run.households = 200_000;
     scenario.behaviour.reconsider_rural_pct = 0.0;
     scenario.behaviour.reconsider_urban_pct = 0.0;
-    scenario.behaviour.rural_urban_move_rate_pct = 0.0;
+    scenario.behaviour.rural_urban_move_rate_pct = 0.0.into();
     scenario.behaviour.left_behind_adult_follow_pct = 0.0;
     scenario.settlement.willingness.base = -20.0;
     scenario.services.reunify_rate_pct = 0.0;

@@ -234,6 +234,11 @@ fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
                     .map(Value::Table)
                     .unwrap(),
             ],
+            "unit_destination_shift" => vec![
+                toml::from_str("\"440300\" = -3.0\n\"620100\" = 3.0")
+                    .map(Value::Table)
+                    .unwrap(),
+            ],
             "annual_quota_pct" => vec![Value::Float(2.0)],
             "no_quota_from" => vec![Value::Integer(2025)],
             "education_exemption" => vec![Value::String("junior".into())],

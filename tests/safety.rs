@@ -700,3 +700,55 @@ fn an_unknown_province_in_the_destination_shifts_is_refused_naming_the_codes() {
     );
     assert!(message.contains("44 (Guangdong)"), "{message}");
 }
+
+#[test]
+fn an_unknown_unit_or_an_out_of_range_unit_shift_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = scenario(
+        dir.path(),
+        "unit.toml",
+        "[behaviour.unit_destination_shift]\n123456 = 1.0\n",
+    );
+    let message = refused(
+        migrasim()
+            .args(["validate", unknown.to_str().unwrap()])
+            .assert(),
+    );
+    assert!(
+        message.contains("unit_destination_shift.123456") && message.contains("6-digit codes"),
+        "{message}"
+    );
+    let too_large = scenario(
+        dir.path(),
+        "large.toml",
+        "[behaviour.unit_destination_shift]\n440300 = 11.0\n",
+    );
+    let message = refused(
+        migrasim()
+            .args(["validate", too_large.to_str().unwrap()])
+            .assert(),
+    );
+    assert!(
+        message.contains("unit_destination_shift.440300") && message.contains("10"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_move_rate_table_with_a_year_at_or_above_the_reconsideration_rate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "rate.toml",
+        "[behaviour]\nrural_urban_move_rate_pct = { 2024 = 1.0, 2026 = 9.0 }\n",
+    );
+    let message = refused(
+        migrasim()
+            .args(["validate", path.to_str().unwrap()])
+            .assert(),
+    );
+    assert!(
+        message.contains("rural_urban_move_rate_pct") && message.contains("reconsider_rural_pct"),
+        "{message}"
+    );
+}

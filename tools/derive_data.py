@@ -396,6 +396,26 @@ def derive(src):
     size_derived, regime_derived = [], []
     size_mismatch, regime_mismatch, region_tag_mismatch = [], [], []
 
+    # Urban-population growth 2010->2020 from the local census bulletins (one file, both years on
+    # its own boundaries, so the rate is consistent even where 2020 levels differ from the
+    # yearbook's).  Municipalities are listed under their first district code (110100).
+    bulletins = {}
+    with open(src / "raw/leiii_census/census_city_2010-2020_v1.csv", encoding="utf-8-sig", newline="") as f:
+        for r in csv.DictReader(f):
+            bulletins[r["city_code"]] = r
+    growth_missing = []
+
+    def urban_growth(code):
+        r = bulletins.get(code) or (bulletins.get(code[:2] + "0100") if code.endswith("0000") else None)
+        if r is None or not r["popu_urban_2010"] or not r["popu_urban_2020"]:
+            growth_missing.append(code)
+            return ""
+        u10, u20 = float(r["popu_urban_2010"]), float(r["popu_urban_2020"])
+        if u10 <= 0 or u20 <= 0:
+            growth_missing.append(code)
+            return ""
+        return f"{100.0 * ((u20 / u10) ** 0.1 - 1.0):.3f}"
+
     units = []
     for p in sorted(prefs, key=lambda r: int(r["adcode"])):
         code = p["adcode"]
@@ -475,6 +495,7 @@ def derive(src):
             "lon": f"{float(p['lon']):.4f}",
             "pop_2020": int(p["pop_2020_census_yearbook"]),
             "pop_urban_2020": int(p["pop_urban_2020"]),
+            "urban_growth_2010_2020_pct": urban_growth(code),
             "pop_chengqu_2020": cq,
             "chengqu_basis": basis,
             "size_class": sc,
@@ -494,7 +515,8 @@ def derive(src):
         })
 
     unit_cols = ["code", "name_zh", "name_en", "province_code", "province_zh", "province_en",
-                 "admin_type", "lat", "lon", "pop_2020", "pop_urban_2020", "pop_chengqu_2020",
+                 "admin_type", "lat", "lon", "pop_2020", "pop_urban_2020", "urban_growth_2010_2020_pct",
+                 "pop_chengqu_2020",
                  "chengqu_basis", "size_class", "regime_2020", "household_size", "share_0_14_pct",
                  "share_65p_pct", "elsewhere_same_county", "elsewhere_other_county_same_prov",
                  "elsewhere_other_province", "avg_years_schooling", "rent_share_pct",
@@ -504,6 +526,8 @@ def derive(src):
     # ---- sanity totals
     ok = True
     report.append(f"units.csv: {len(units)} rows (source {len(prefs)})")
+    report.append(f"  urban_growth_2010_2020_pct: {len(units) - len(growth_missing)} units; "
+                  f"no 2010 urban figure for {len(growth_missing)}: {' '.join(growth_missing)}")
     if len(units) != 367:
         ok = False
         report.append("  FAIL expected 367 units")

@@ -39,6 +39,8 @@ pub struct Plan {
     pub metros: Vec<Metro>,
     /// Destination utility shift of each province (`behaviour.province_destination_shift`).
     pub province_shift: Vec<f64>,
+    /// Destination utility shift of each unit within its province (`behaviour.unit_destination_shift`).
+    pub unit_shift: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +143,21 @@ impl Plan {
                 })?;
             province_shift[province] = *shift;
         }
+        let mut unit_shift = vec![0.0; geo.len()];
+        for (code, shift) in &scenario.behaviour.unit_destination_shift {
+            let unit = code
+                .parse::<u32>()
+                .ok()
+                .and_then(|c| geo.units.iter().position(|u| u.code == c))
+                .ok_or_else(|| ScenarioError::Invalid {
+                    location: loaded.locate("behaviour.unit_destination_shift"),
+                    key: format!("behaviour.unit_destination_shift.{code}"),
+                    message: "unknown unit code; allowed: the 6-digit codes of data/units.csv \
+                              (column `code`, e.g. 440300 for Shenzhen)"
+                        .to_string(),
+                })?;
+            unit_shift[unit] = *shift;
+        }
         Ok(Plan {
             scenario,
             regimes,
@@ -149,6 +166,7 @@ impl Plan {
             potential_region_names,
             metros,
             province_shift,
+            unit_shift,
         })
     }
 
@@ -219,7 +237,9 @@ pub struct Simulation<'g> {
     expected_urban: Vec<f64>,
     cities: Cities,
     asc: Vec<f64>,
-    rural_asc: f64,
+    /// The rural constant of each simulated year (first year first): the move rate may change
+    /// by year (`behaviour.rural_urban_move_rate_pct` as a year table).
+    rural_asc: Vec<f64>,
     province_of: Vec<u16>,
     last: Tally,
     next_year: i32,
@@ -252,7 +272,7 @@ impl<'g> Simulation<'g> {
             expected_urban,
             cities,
             asc: vec![0.0; geo.len()],
-            rural_asc: 0.0,
+            rural_asc: Vec::new(),
             province_of,
             last,
             records: Vec::new(),
@@ -422,9 +442,9 @@ impl<'g> Simulation<'g> {
             }
         }
 
-        // Provinces' destination shifts on top of the stock-matching constants.
+        // Provinces' and units' destination shifts on top of the stock-matching constants.
         for (j, a) in asc.iter_mut().enumerate() {
-            *a += self.plan.province_shift[self.geo.units[j].province];
+            *a += self.plan.province_shift[self.geo.units[j].province] + self.plan.unit_shift[j];
         }
 
         // Rural constant: expected moves = target rate × rural households (bisection; the
@@ -432,7 +452,6 @@ impl<'g> Simulation<'g> {
         let tables = self.tables_for(&reference, &reference_cities, year, false, &asc, 0.0);
         let b = &self.plan.scenario.behaviour;
         let reconsider = b.reconsider_rural_pct / 100.0;
-        let target_rate = b.rural_urban_move_rate_pct / 100.0;
         let rural_total: f64 = movers_by_row.iter().sum::<f64>().max(1.0);
         let rate_at = |c: f64| -> f64 {
             let mut moves = 0.0;
@@ -447,17 +466,36 @@ impl<'g> Simulation<'g> {
             }
             moves / rural_total
         };
-        let (mut lo, mut hi) = (-60.0, 60.0);
-        for _ in 0..80 {
-            let mid = 0.5 * (lo + hi);
-            if rate_at(mid) > target_rate {
-                lo = mid;
-            } else {
-                hi = mid;
+        // A year's rate is the share of rural households that would move under base-year
+        // conditions; later conditions (wages, services, networks) move the realised rate.
+        let constant_for = |target_rate: f64| {
+            let (mut lo, mut hi) = (-60.0, 60.0);
+            for _ in 0..80 {
+                let mid = 0.5 * (lo + hi);
+                if rate_at(mid) > target_rate {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
             }
-        }
+            0.5 * (lo + hi)
+        };
+        let scenario = &self.plan.scenario;
+        let mut by_rate: Vec<(f64, f64)> = Vec::new();
+        let rural_asc = scenario
+            .years()
+            .map(|y| {
+                let rate = b.rural_urban_move_rate_pct.at(y) / 100.0;
+                if let Some(&(_, c)) = by_rate.iter().find(|(r, _)| *r == rate) {
+                    return c;
+                }
+                let c = constant_for(rate);
+                by_rate.push((rate, c));
+                c
+            })
+            .collect();
         self.asc = asc;
-        self.rural_asc = 0.5 * (lo + hi);
+        self.rural_asc = rural_asc;
     }
 
     fn context<'a>(&'a self, year: i32, tables: &'a ChoiceTables) -> YearContext<'a> {
@@ -541,7 +579,7 @@ impl<'g> Simulation<'g> {
             year,
             true,
             &self.asc,
-            self.rural_asc,
+            self.rural_asc[(year - self.plan.scenario.run.first_year) as usize],
         );
         self.timings.cities_and_tables += started.elapsed().as_secs_f64();
 

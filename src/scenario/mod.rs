@@ -494,6 +494,10 @@ pub struct Behaviour {
     /// Guangdong): where new movers go beyond what the 2020 stock of migrants implies
     /// (calibrated to the provincial urbanization rates 2021–2023).
     pub province_destination_shift: BTreeMap<String, f64>,
+    /// Utility added to one unit as a destination, by 6-digit unit code, on top of its
+    /// province's shift: how new movers divide between a province's units (calibrated to each
+    /// unit's 2010–2020 urban growth relative to its province).
+    pub unit_destination_shift: BTreeMap<String, f64>,
     /// Utility bonus for staying where one is (moving cost).
     pub stay_bonus: f64,
     /// % of rural households that weigh a move in a year.
@@ -504,7 +508,7 @@ pub struct Behaviour {
     pub inertia_half_life_years: f64,
     /// Rural-to-urban moves per year as % of rural households at the start; sets the rural
     /// alternative's constant.
-    pub rural_urban_move_rate_pct: f64,
+    pub rural_urban_move_rate_pct: YearValue,
     /// Yearly chance (%) that a left-behind young adult (15+) follows the household to the city:
     /// about three years after turning 15, the end of junior secondary school (assumption).
     pub left_behind_adult_follow_pct: f64,
@@ -684,11 +688,12 @@ impl Default for Behaviour {
             beta_own_unit: 1.0,
             beta_same_province: 0.8,
             province_destination_shift: BTreeMap::new(),
+            unit_destination_shift: BTreeMap::new(),
             stay_bonus: 2.5,
             reconsider_rural_pct: 8.0,
             reconsider_urban_pct: 12.0,
             inertia_half_life_years: 4.0,
-            rural_urban_move_rate_pct: 1.2,
+            rural_urban_move_rate_pct: 1.2.into(),
             left_behind_adult_follow_pct: 33.3,
             education_wage_premium: [1.0, 1.1, 1.25, 1.6],
         }
@@ -1536,12 +1541,6 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
             100.0,
         ),
         (
-            "rural_urban_move_rate_pct",
-            b.rural_urban_move_rate_pct,
-            0.0,
-            50.0,
-        ),
-        (
             "left_behind_adult_follow_pct",
             b.left_behind_adult_follow_pct,
             0.0,
@@ -1558,15 +1557,31 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
             10.0,
         );
     }
-    if b.rural_urban_move_rate_pct > 0.0 && b.rural_urban_move_rate_pct >= b.reconsider_rural_pct {
-        checks.fail_with(
+    for (unit, shift) in &b.unit_destination_shift {
+        checks.num(
+            &format!("behaviour.unit_destination_shift.{unit}"),
+            *shift,
+            -10.0,
+            10.0,
+        );
+    }
+    checks.year_value(
+        "behaviour.rural_urban_move_rate_pct",
+        &b.rural_urban_move_rate_pct,
+        0.0,
+        50.0,
+    );
+    for rate in b.rural_urban_move_rate_pct.values() {
+        if rate > 0.0 && rate >= b.reconsider_rural_pct {
+            checks.fail_with(
             "behaviour.rural_urban_move_rate_pct",
-            b.rural_urban_move_rate_pct.to_string(),
+            rate.to_string(),
             format!(
                 "less than behaviour.reconsider_rural_pct ({}): only households weighing a move can move",
                 b.reconsider_rural_pct
             ),
         );
+        }
     }
     for (level, premium) in b.education_wage_premium.iter().enumerate() {
         checks.num(
