@@ -1,7 +1,9 @@
 //! The 2020→2023 backcast with the shipped calibration reproduces what happened: these tests
 //! fail if the model or its calibrated defaults drift (MODEL §6; docs/validation.md).
 
-use migrasim::calibrate::{UnitPace, unit_paces, unit_slowdown};
+use migrasim::calibrate::{
+    UnitPace, province_population_growth, unit_paces, unit_reference_paces, unit_slowdown,
+};
 use migrasim::engine::{Plan, Simulation};
 use migrasim::geo::Geography;
 use migrasim::report::{NationalRow, national_row};
@@ -155,7 +157,7 @@ fn run_paces(file: &str, clear_unit_shifts: bool) -> Vec<UnitPace> {
 
 /// Within provinces, units' urban growth 2020–2023 relative to their province follows the
 /// target (their 2010–2020 relative growth, slowed like the nation's): the units with their own
-/// fitted shift within 0.15 %/yr on average (measured 0.06), less than half the error of the
+/// fitted shift within 0.15 %/yr on average (measured 0.09; 0.81 without), less than half the error of the
 /// same backcast without the unit shifts (new movers going where the 2020 stock lives).
 #[test]
 fn backcast_divides_movers_within_provinces_like_the_census_decade() {
@@ -171,8 +173,9 @@ fn backcast_divides_movers_within_provinces_like_the_census_decade() {
 }
 
 /// Forward, the baseline keeps dividing new movers within provinces as the census decade did
-/// (2023–2029 paces relative to the province, same target): within 0.3 %/yr on average for
-/// the fitted units (measured 0.23; 0.54 without), and better than without the unit shifts.
+/// (2023–2029 paces relative to the province, same target): within 0.45 %/yr on average for
+/// the fitted units, small ones included (measured 0.34; 0.73 without), and better than without
+/// the unit shifts.
 #[test]
 fn baseline_keeps_units_near_their_pace() {
     let with = fitted_mae(&run_paces("scenarios/baseline.toml", false));
@@ -180,9 +183,70 @@ fn baseline_keeps_units_near_their_pace() {
     eprintln!(
         "unit paces, baseline 2023-2029: MAE {with:.3} %/yr with unit shifts, {without:.3} without"
     );
-    assert!(with <= 0.3, "MAE {with:.2} %/yr");
+    assert!(with <= 0.45, "MAE {with:.2} %/yr");
     assert!(
         with < without,
         "{with:.2} vs {without:.2} %/yr without unit shifts"
     );
+}
+
+/// Forward, no large unit grows much faster than its 2020–2023 pace suggests: in the status quo
+/// (no policy change to name as a reason), every unit with at least 1M urban residents stays
+/// within 1.2 %/yr of its reference pace (its province's official 2020–2023 urban growth plus its
+/// census-decade difference from the province, slowed like the nation's), 0.45 %/yr on average.
+/// Measured at 1M households: largest +0.92 (Dongguan), mean 0.35.
+#[test]
+fn status_quo_units_stay_near_their_reference_pace() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/status-quo.toml");
+    let mut loaded = scenario::load(&path).expect("the scenario loads");
+    loaded.scenario.run.households = 1_000_000;
+    let geo = Geography::embedded();
+    let plan = Plan::new(&loaded, geo).expect("the scenario resolves");
+    let mut sim = Simulation::new(geo, plan);
+    sim.run(|_| {});
+    let (first, last) = (&sim.records[0], sim.records.last().unwrap());
+    let years = f64::from(last.year - first.year);
+    let references = unit_reference_paces(geo);
+    let mut excesses = Vec::new();
+    for (j, reference) in references.iter().enumerate() {
+        let Some(reference) = reference else { continue };
+        let start = first.units[j].urban as f64;
+        if start * sim.persons_per_member < 1e6 {
+            continue;
+        }
+        let pace = (last.units[j].urban as f64 / start).powf(1.0 / years) - 1.0;
+        excesses.push((100.0 * (pace - reference), geo.units[j].name_en.clone()));
+    }
+    assert!(excesses.len() >= 200, "{} large units", excesses.len());
+    let mean = excesses.iter().map(|e| e.0.abs()).sum::<f64>() / excesses.len() as f64;
+    let worst = excesses.iter().max_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+    eprintln!(
+        "status quo 2023-2029: largest excess {:+.2} %/yr ({}), mean |excess| {mean:.2}",
+        worst.0, worst.1
+    );
+    assert!(
+        worst.0 <= 1.2,
+        "{} grows {:+.2} %/yr faster than its reference",
+        worst.1,
+        worst.0
+    );
+    assert!(mean <= 0.45, "mean |excess| {mean:.2} %/yr");
+}
+
+/// Provincial populations follow the official change 2020 → latest year (fitted through the
+/// provinces' urban outflows): mean absolute error within 0.15 %/yr (measured 0.08).
+#[test]
+fn backcast_tracks_provincial_populations() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/backcast-2020.toml");
+    let mut loaded = scenario::load(&path).expect("the backcast scenario loads");
+    loaded.scenario.run.households = 1_000_000;
+    let geo = Geography::embedded();
+    let plan = Plan::new(&loaded, geo).expect("the backcast resolves");
+    let mut sim = Simulation::new(geo, plan);
+    sim.run(|_| {});
+    let growth = province_population_growth(geo, &sim.records);
+    assert!(growth.len() >= 28, "{} provinces", growth.len());
+    let mae = growth.iter().map(|g| (g.1 - g.2).abs()).sum::<f64>() / growth.len() as f64;
+    eprintln!("provincial population growth: MAE {mae:.3} %/yr");
+    assert!(mae <= 0.15, "MAE {mae:.2} %/yr");
 }

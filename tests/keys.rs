@@ -239,6 +239,11 @@ fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
                     .map(Value::Table)
                     .unwrap(),
             ],
+            "province_urban_outflow_pct" => vec![
+                toml::from_str("23 = 5.0\n62 = 5.0")
+                    .map(Value::Table)
+                    .unwrap(),
+            ],
             "annual_quota_pct" => vec![Value::Float(2.0)],
             "no_quota_from" => vec![Value::Integer(2025)],
             "education_exemption" => vec![Value::String("junior".into())],

@@ -752,3 +752,24 @@ fn a_move_rate_table_with_a_year_at_or_above_the_reconsideration_rate_is_refused
         "{message}"
     );
 }
+
+#[test]
+fn an_out_of_range_or_unknown_province_outflow_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, expected) in [
+        ("23 = 11.0\n", "province_urban_outflow_pct.23"),
+        ("99 = 1.0\n", "province_urban_outflow_pct.99"),
+    ] {
+        let path = scenario(
+            dir.path(),
+            "outflow.toml",
+            &format!("[behaviour.province_urban_outflow_pct]\n{body}"),
+        );
+        let message = refused(
+            migrasim()
+                .args(["validate", path.to_str().unwrap()])
+                .assert(),
+        );
+        assert!(message.contains(expected), "{message}");
+    }
+}

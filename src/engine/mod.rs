@@ -41,6 +41,13 @@ pub struct Plan {
     pub province_shift: Vec<f64>,
     /// Destination utility shift of each unit within its province (`behaviour.unit_destination_shift`).
     pub unit_shift: Vec<f64>,
+    /// Yearly chance an urban-hukou household at home leaves its province, by province
+    /// (`behaviour.province_urban_outflow_pct` ÷ 100).
+    pub urban_outflow: Vec<f64>,
+    /// Where those leavers go, by origin province: cumulative weights over units (0 for the
+    /// province's own units), proportional to each unit's census stock of people from other
+    /// provinces: where people who change province have gone.
+    pub outflow_destinations: Vec<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,26 +130,40 @@ impl Plan {
                 });
             }
         }
-        let mut province_shift = vec![0.0; geo.provinces.len()];
-        for (code, shift) in &scenario.behaviour.province_destination_shift {
-            let province = code
-                .parse::<u32>()
-                .ok()
-                .and_then(|c| geo.provinces.iter().position(|p| p.code / 10_000 == c))
-                .ok_or_else(|| ScenarioError::Invalid {
-                    location: loaded.locate("behaviour.province_destination_shift"),
-                    key: format!("behaviour.province_destination_shift.{code}"),
-                    message: format!(
-                        "unknown province code; allowed: the 2-digit codes {}",
-                        geo.provinces
-                            .iter()
-                            .map(|p| format!("{} ({})", p.code / 10_000, p.name_en))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                })?;
-            province_shift[province] = *shift;
-        }
+        let province_table = |key: &str, table: &std::collections::BTreeMap<String, f64>| {
+            let mut values = vec![0.0; geo.provinces.len()];
+            for (code, value) in table {
+                let province = code
+                    .parse::<u32>()
+                    .ok()
+                    .and_then(|c| geo.provinces.iter().position(|p| p.code / 10_000 == c))
+                    .ok_or_else(|| ScenarioError::Invalid {
+                        location: loaded.locate(key),
+                        key: format!("{key}.{code}"),
+                        message: format!(
+                            "unknown province code; allowed: the 2-digit codes {}",
+                            geo.provinces
+                                .iter()
+                                .map(|p| format!("{} ({})", p.code / 10_000, p.name_en))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    })?;
+                values[province] = *value;
+            }
+            Ok::<_, ScenarioError>(values)
+        };
+        let province_shift = province_table(
+            "behaviour.province_destination_shift",
+            &scenario.behaviour.province_destination_shift,
+        )?;
+        let urban_outflow: Vec<f64> = province_table(
+            "behaviour.province_urban_outflow_pct",
+            &scenario.behaviour.province_urban_outflow_pct,
+        )?
+        .into_iter()
+        .map(|pct| pct / 100.0)
+        .collect();
         let mut unit_shift = vec![0.0; geo.len()];
         for (code, shift) in &scenario.behaviour.unit_destination_shift {
             let unit = code
@@ -167,6 +188,21 @@ impl Plan {
             metros,
             province_shift,
             unit_shift,
+            urban_outflow,
+            outflow_destinations: (0..geo.provinces.len())
+                .map(|p| {
+                    let mut total = 0.0;
+                    geo.units
+                        .iter()
+                        .map(|u| {
+                            if u.province != p {
+                                total += u.elsewhere_other_province.max(0.0);
+                            }
+                            total
+                        })
+                        .collect()
+                })
+                .collect(),
         })
     }
 
@@ -540,6 +576,8 @@ impl<'g> Simulation<'g> {
             tables,
             cities: &self.cities,
             province_of: &self.province_of,
+            urban_outflow: &self.plan.urban_outflow,
+            outflow_destinations: &self.plan.outflow_destinations,
             has_quota,
             service_share: s.services.nonhukou_share.at(year),
             reconsider_rural: s.behaviour.reconsider_rural_pct / 100.0,

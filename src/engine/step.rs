@@ -31,6 +31,10 @@ pub struct YearContext<'a> {
     pub tables: &'a ChoiceTables,
     pub cities: &'a Cities,
     pub province_of: &'a [u16],
+    /// Yearly chance an urban-hukou household at home leaves its province, by province.
+    pub urban_outflow: &'a [f64],
+    /// Cumulative destination weights of those leavers, by origin province.
+    pub outflow_destinations: &'a [Vec<f64>],
     /// Whether a unit's applications wait for quota admission this year.
     pub has_quota: Vec<bool>,
     pub service_share: f64,
@@ -281,11 +285,46 @@ fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
     counts.settled_children += u64::from(h.children);
 }
 
+/// Urban-hukou residents leaving their province (inter-city migrants, 城市间流动人口): a household
+/// living in its hukou city leaves with its province's chance, for a city of another province
+/// drawn in proportion to the census stock of people from other provinces living there. Away from
+/// home it keeps its hukou and stays put: its return, onward moves and settlement are not modelled.
+fn urban_hukou_outflow(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) {
+    let here = usize::from(h.res_unit);
+    if !h.has(flags::RES_URBAN) || h.hukou_unit != h.res_unit {
+        return;
+    }
+    let province = usize::from(ctx.province_of[here]);
+    let chance = ctx.urban_outflow[province];
+    if chance <= 0.0 {
+        return;
+    }
+    let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Move);
+    if !draws.chance(chance) {
+        return;
+    }
+    let cumulative = &ctx.outflow_destinations[province];
+    let total = cumulative.last().copied().unwrap_or(0.0);
+    if total <= 0.0 {
+        return;
+    }
+    let u = Draws::new(ctx.seed, ctx.year, id, Purpose::Destination).uniform() * total;
+    let j = cumulative
+        .partition_point(|&c| c <= u)
+        .min(cumulative.len() - 1);
+    move_household(h, j, true, ctx, &mut draws, tally);
+}
+
 /// Pass A for one household: moves, reunification and settlement applications.
 pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) {
     h.set(flags::APPLIED, false);
-    if h.is_empty() || h.has(flags::HUKOU_URBAN) {
-        // Urban-hukou households are not the plan's migrants; their moves are not modelled.
+    if h.is_empty() {
+        return;
+    }
+    if h.has(flags::HUKOU_URBAN) {
+        // Urban-hukou households are not the plan's rural migrants: only leaving the province
+        // is modelled for them.
+        urban_hukou_outflow(h, id, ctx, tally);
         return;
     }
     let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Move);

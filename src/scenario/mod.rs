@@ -498,6 +498,10 @@ pub struct Behaviour {
     /// province's shift: how new movers divide between a province's units (calibrated to each
     /// unit's 2010–2020 urban growth relative to its province).
     pub unit_destination_shift: BTreeMap<String, f64>,
+    /// % of urban-hukou households living in their hukou city that leave for a city in another
+    /// province in a year, by 2-digit province code (inter-city migrants, 城市间流动人口;
+    /// calibrated to the provinces' population change 2020–2023).
+    pub province_urban_outflow_pct: BTreeMap<String, f64>,
     /// Utility bonus for staying where one is (moving cost).
     pub stay_bonus: f64,
     /// % of rural households that weigh a move in a year.
@@ -689,6 +693,7 @@ impl Default for Behaviour {
             beta_same_province: 0.8,
             province_destination_shift: BTreeMap::new(),
             unit_destination_shift: BTreeMap::new(),
+            province_urban_outflow_pct: BTreeMap::new(),
             stay_bonus: 2.5,
             reconsider_rural_pct: 8.0,
             reconsider_urban_pct: 12.0,
@@ -1554,6 +1559,14 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
             &format!("behaviour.province_destination_shift.{province}"),
             *shift,
             -10.0,
+            10.0,
+        );
+    }
+    for (province, rate) in &b.province_urban_outflow_pct {
+        checks.num(
+            &format!("behaviour.province_urban_outflow_pct.{province}"),
+            *rate,
+            0.0,
             10.0,
         );
     }
