@@ -138,6 +138,8 @@ pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
 /// What the per-run tables read: one run's yearly records and how to label them.
 pub struct RunTables<'a> {
     pub geo: &'a Geography,
+    /// The run's own memberships of potential regions and metropolitan areas.
+    pub plan: &'a Plan,
     pub regimes: &'a [Regime],
     pub records: &'a [YearRecord],
     pub persons_per_member: f64,
@@ -148,6 +150,7 @@ impl<'a> RunTables<'a> {
     pub fn of(geo: &'a Geography, plan: &'a Plan, run: &'a RunResult) -> RunTables<'a> {
         RunTables {
             geo,
+            plan,
             regimes: &plan.regimes,
             records: &run.records,
             persons_per_member: run.persons_per_member,
@@ -160,6 +163,7 @@ impl<'a> RunTables<'a> {
 pub fn run_tables(sim: &Simulation) -> Vec<(&'static str, String)> {
     tables(&RunTables {
         geo: sim.geo(),
+        plan: sim.plan(),
         regimes: &sim.plan().regimes,
         records: &sim.records,
         persons_per_member: sim.persons_per_member,
@@ -200,7 +204,91 @@ pub fn tables(out: &RunTables) -> Vec<(&'static str, String)> {
         ("units.csv", units_csv(out)),
         ("flows.csv", flows_csv(out)),
         ("decomposition.csv", decomposition_csv(out)),
+        ("potential_regions.csv", potential_regions_csv(out)),
+        ("metro_areas.csv", metro_areas_csv(out)),
     ]
+}
+
+const REGION_COLUMNS: &str = "units,population,urban_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,settlements,arrivals,departures,arrivals_urban,departures_urban,jobs";
+
+/// One row's figures for a group of units: sums of the units' counts (a move between two
+/// members counts as a departure of one and an arrival of the other).
+fn region_cells(out: &RunTables, record: &YearRecord, members: &[usize]) -> String {
+    let scale = out.persons_per_member;
+    let mut c = UnitCounts::default();
+    let mut jobs = 0.0;
+    for &u in members {
+        c.add(&record.units[u]);
+        jobs += record.cities[u].jobs;
+    }
+    format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{}",
+        members.len(),
+        f0(c.population() as f64 * scale),
+        f0(c.urban as f64 * scale),
+        f4(pct(c.urban, c.population())),
+        f0(c.nonhukou_urban as f64 * scale),
+        f0(c.rural_hukou_urban as f64 * scale),
+        f0(c.settlements as f64 * scale),
+        f0(c.arrivals() as f64 * scale),
+        f0(c.departures() as f64 * scale),
+        f0(c.arrivals_urban as f64 * scale),
+        f0(c.departures_urban as f64 * scale),
+        f0(jobs * scale),
+    )
+}
+
+/// Per year and potential region (the run's memberships, `potential_regions.*`), plus a row for
+/// all units outside them.
+fn potential_regions_csv(out: &RunTables) -> String {
+    let mut text = format!("year,potential_region,{REGION_COLUMNS}\n");
+    let names = &out.plan.potential_region_names;
+    let mut groups: Vec<(String, Vec<usize>)> =
+        names.iter().map(|n| (n.clone(), Vec::new())).collect();
+    groups.push(("(outside every potential region)".to_string(), Vec::new()));
+    for (u, region) in out.plan.potential_region.iter().enumerate() {
+        let group = region.unwrap_or(names.len());
+        groups[group].1.push(u);
+    }
+    for record in out.records {
+        for (name, members) in &groups {
+            let _ = writeln!(
+                text,
+                "{},{},{}",
+                record.year,
+                csv_field(name),
+                region_cells(out, record, members)
+            );
+        }
+    }
+    text
+}
+
+/// Per year and metropolitan area (the run's memberships, `metro_areas.*`): the core, the
+/// members and the whole area.
+fn metro_areas_csv(out: &RunTables) -> String {
+    let mut text = format!("year,metro_area,part,{REGION_COLUMNS}\n");
+    for record in out.records {
+        for metro in &out.plan.metros {
+            let whole: Vec<usize> = std::iter::once(metro.core)
+                .chain(metro.members.iter().copied())
+                .collect();
+            for (part, members) in [
+                ("core", vec![metro.core]),
+                ("members", metro.members.clone()),
+                ("whole", whole),
+            ] {
+                let _ = writeln!(
+                    text,
+                    "{},{},{part},{}",
+                    record.year,
+                    csv_field(&metro.name),
+                    region_cells(out, record, &members)
+                );
+            }
+        }
+    }
+    text
 }
 
 /// Sources of a year's change in the urbanization rate, in the order they are reported.
@@ -1122,7 +1210,7 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
     }
     let _ = writeln!(
         md,
-        "## Tables\n\n`national.csv`, `tiers.csv`, `regimes.csv`, `provinces.csv`, `units.csv`, `flows.csv`, `decomposition.csv`{}; column definitions in `docs/model.md` of the migrasim repository. `manifest.json` holds the resolved scenario and seeds to reproduce this run.",
+        "## Tables\n\n`national.csv`, `tiers.csv`, `regimes.csv`, `provinces.csv`, `units.csv`, `flows.csv`, `decomposition.csv`, `potential_regions.csv`, `metro_areas.csv`{}; column definitions in `docs/model.md` of the migrasim repository. `manifest.json` holds the resolved scenario and seeds to reproduce this run.",
         if out.runs.len() > 1 {
             " (each with a `replicate` column) and `national_summary.csv` (means and 5th/95th percentiles)"
         } else {

@@ -462,3 +462,57 @@ fn the_base_year_matches_the_official_provincial_rates() {
         assert!(mae < 0.15, "{year}: provincial MAE {mae:.3} pp");
     }
 }
+
+/// The region tables partition what they claim to: the potential regions plus the units outside
+/// them add up to the nation, and each metropolitan area's whole is its core plus its members.
+#[test]
+fn region_tables_add_up() {
+    let sim = simulate(50_000, 11);
+    let tables = migrasim::report::run_tables(&sim);
+    let table = |name: &str| -> Vec<csv::StringRecord> {
+        let text = &tables.iter().find(|(n, _)| *n == name).expect(name).1;
+        csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let number = |r: &csv::StringRecord, i: usize| -> f64 { r[i].parse().unwrap() };
+    let national = table("national.csv");
+    let regions = table("potential_regions.csv");
+    assert_eq!(
+        regions.len(),
+        national.len() * 8,
+        "7 regions + outside, every year"
+    );
+    for (row, year) in national.iter().zip(sim.records.iter().map(|r| r.year)) {
+        let in_year: Vec<_> = regions
+            .iter()
+            .filter(|r| r[0] == *year.to_string())
+            .collect();
+        let population: f64 = in_year.iter().map(|r| number(r, 3)).sum();
+        let units: f64 = in_year.iter().map(|r| number(r, 2)).sum();
+        assert_eq!(units as usize, Geography::embedded().len());
+        // Each cell is rounded to a person: the sum is within one person per row.
+        assert!(
+            (population - number(row, 1)).abs() <= 8.0,
+            "{year}: {population} vs {}",
+            &row[1]
+        );
+    }
+    let metros = table("metro_areas.csv");
+    assert!(!metros.is_empty());
+    for group in metros.chunks(3) {
+        assert_eq!(
+            (&group[0][2], &group[1][2], &group[2][2]),
+            ("core", "members", "whole")
+        );
+        for column in [3, 4, 9, 10] {
+            let parts = number(&group[0], column) + number(&group[1], column);
+            assert!(
+                (parts - number(&group[2], column)).abs() <= 2.0,
+                "{:?}",
+                group
+            );
+        }
+    }
+}
