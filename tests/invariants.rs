@@ -516,3 +516,48 @@ fn region_tables_add_up() {
         }
     }
 }
+
+/// A rule that phases in acts from its year: insurance years required of every regime dropped
+/// from 30 (no one qualifies) to 0 in 2026 leaves 2024–2025 as under the strict rule and raises
+/// settlements from 2026.
+#[test]
+fn eligibility_rules_phase_in_by_year() {
+    let geo = Geography::embedded();
+    let run = |table: migrasim::scenario::YearValue| {
+        let mut scenario = Scenario {
+            name: "phase-in".into(),
+            ..Scenario::default()
+        };
+        scenario.run.households = 50_000;
+        for regime in [
+            &mut scenario.settlement.open,
+            &mut scenario.settlement.relaxed,
+            &mut scenario.settlement.points,
+        ] {
+            regime.min_insurance_years = table.clone();
+            regime.education_exemption = None;
+        }
+        let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
+        sim.run(|_| {});
+        sim.records
+            .iter()
+            .map(|r| (r.year, r.units.iter().map(|u| u.settlements).sum::<u64>()))
+            .collect::<Vec<_>>()
+    };
+    let strict = run(30.0.into());
+    let phased = run(migrasim::scenario::YearValue::Table(
+        [(2024, 30.0), (2025, 30.0), (2026, 0.0)]
+            .into_iter()
+            .collect(),
+    ));
+    for ((year, s), (_, p)) in strict.iter().zip(&phased) {
+        if *year <= 2025 {
+            assert_eq!(s, p, "{year}: the rule has not changed yet");
+        } else {
+            assert!(
+                p > s,
+                "{year}: {p} settlements vs {s} under the strict rule"
+            );
+        }
+    }
+}

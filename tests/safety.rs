@@ -773,3 +773,38 @@ fn an_out_of_range_or_unknown_province_outflow_is_refused() {
         assert!(message.contains(expected), "{message}");
     }
 }
+
+#[test]
+fn eligibility_rules_accept_year_tables_of_whole_years_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let phased = scenario(
+        dir.path(),
+        "phased.toml",
+        "[settlement.points]\nmin_insurance_years = { 2024 = 5, 2025 = 0 }\n",
+    );
+    migrasim()
+        .args(["validate", phased.to_str().unwrap()])
+        .assert()
+        .success();
+    for (body, key) in [
+        (
+            "[settlement.relaxed]\nmin_residence_years = 2.5\n",
+            "settlement.relaxed.min_residence_years",
+        ),
+        (
+            "[settlement.open]\nmin_insurance_years = { 2024 = 31 }\n",
+            "settlement.open.min_insurance_years",
+        ),
+    ] {
+        let path = scenario(dir.path(), "bad.toml", body);
+        let message = refused(
+            migrasim()
+                .args(["validate", path.to_str().unwrap()])
+                .assert(),
+        );
+        assert!(
+            message.contains(key) && message.contains("whole number"),
+            "{message}"
+        );
+    }
+}

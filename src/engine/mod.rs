@@ -598,6 +598,13 @@ impl<'g> Simulation<'g> {
             .min(1.0),
             reunify: s.services.reunify_rate_pct / 100.0,
             procedure_ease: s.settlement.willingness.procedure_ease.at(year),
+            min_years: Regime::ALL.map(|regime| {
+                let rules = s.rules(regime);
+                [
+                    rules.min_residence_years.at(year),
+                    rules.min_insurance_years.at(year),
+                ]
+            }),
         }
     }
 

@@ -56,6 +56,8 @@ pub struct YearContext<'a> {
     pub ageing: f64,
     pub reunify: f64,
     pub procedure_ease: f64,
+    /// Minimum residence and insurance years of each regime this year (`Regime::ALL` order).
+    pub min_years: [[f64; 2]; 3],
 }
 
 /// Quota admission per unit: scores above `bin` are admitted; in the marginal bin `bin`,
@@ -398,8 +400,8 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         .education_exemption
         .is_some_and(|level| h.education() >= level.level());
     let eligible = exempt
-        || (u32::from(h.years_in_city) >= rules.min_residence_years
-            && u32::from(h.insurance_years) >= rules.min_insurance_years
+        || (f64::from(h.years_in_city) >= ctx.min_years[regime as usize][0]
+            && f64::from(h.insurance_years) >= ctx.min_years[regime as usize][1]
             && (regime != Regime::Points
                 || f64::from(score) >= ctx.scenario.settlement.points_formula.cutoff));
     if !eligible {

@@ -177,8 +177,9 @@ pub struct Initial {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegimeRules {
-    pub min_residence_years: u32,
-    pub min_insurance_years: u32,
+    /// *Year tables* of whole years, so a rule can phase in ("from 2025": `{ 2024 = 5, 2025 = 0 }`).
+    pub min_residence_years: YearValue,
+    pub min_insurance_years: YearValue,
     /// Annual settlement quota as % of the unit's non-hukou urban residents; absent = no quota.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annual_quota_pct: Option<YearValue>,
@@ -584,13 +585,13 @@ impl Default for Settlement {
             quota_overrides: BTreeMap::new(),
             open: RegimeRules::default(),
             relaxed: RegimeRules {
-                min_residence_years: 3,
-                min_insurance_years: 3,
+                min_residence_years: 3.0.into(),
+                min_insurance_years: 3.0.into(),
                 ..RegimeRules::default()
             },
             points: RegimeRules {
-                min_residence_years: 0,
-                min_insurance_years: 5,
+                min_residence_years: 0.0.into(),
+                min_insurance_years: 5.0.into(),
                 annual_quota_pct: Some(YearValue::Constant(0.5)),
                 ..RegimeRules::default()
             },
@@ -1262,18 +1263,14 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         ("relaxed", &st.relaxed),
         ("points", &st.points),
     ] {
-        checks.int(
-            &format!("settlement.{name}.min_residence_years"),
-            rules.min_residence_years as f64,
-            0.0,
-            30.0,
-        );
-        checks.int(
-            &format!("settlement.{name}.min_insurance_years"),
-            rules.min_insurance_years as f64,
-            0.0,
-            30.0,
-        );
+        for (key, table) in [
+            ("min_residence_years", &rules.min_residence_years),
+            ("min_insurance_years", &rules.min_insurance_years),
+        ] {
+            for years in table.values() {
+                checks.whole(&format!("settlement.{name}.{key}"), years, 0.0, 30.0);
+            }
+        }
         if let Some(quota) = &rules.annual_quota_pct {
             checks.year_value(
                 &format!("settlement.{name}.annual_quota_pct"),
@@ -1634,6 +1631,17 @@ impl Checks<'_> {
         }
     }
 
+    /// A whole number in lo..=hi (years written in a year table).
+    fn whole(&mut self, key: &str, value: f64, lo: f64, hi: f64) {
+        if !(value >= lo && value <= hi && value.fract() == 0.0) {
+            self.fail_with(
+                key,
+                format!("{value}"),
+                format!("a whole number {lo:.0} ..= {hi:.0}"),
+            );
+        }
+    }
+
     fn int(&mut self, key: &str, value: f64, lo: f64, hi: f64) {
         if !(value >= lo && value <= hi) {
             self.fail_with(key, format!("{value:.0}"), format!("{lo:.0} ..= {hi:.0}"));
@@ -1844,7 +1852,10 @@ mod tests {
     #[test]
     fn a_partial_section_keeps_that_sections_defaults() {
         let s = from_str("t", "[settlement.points]\nno_quota_from = 2026\n").unwrap();
-        assert_eq!(s.settlement.points.min_insurance_years, 5);
+        assert_eq!(
+            s.settlement.points.min_insurance_years,
+            YearValue::Constant(5.0)
+        );
         assert_eq!(s.quota_fraction(Regime::Points, 2025), Some(0.005));
         assert_eq!(s.quota_fraction(Regime::Points, 2026), None);
         let s = from_str("t", "[potential_regions.members]\n\"North Anhui\" = []\n").unwrap();

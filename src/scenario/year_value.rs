@@ -60,6 +60,13 @@ impl YearValue {
     }
 }
 
+/// Zero, as the numbers it replaces default to.
+impl Default for YearValue {
+    fn default() -> Self {
+        YearValue::Constant(0.0)
+    }
+}
+
 impl From<f64> for YearValue {
     fn from(v: f64) -> Self {
         YearValue::Constant(v)
