@@ -355,10 +355,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 &args.scenario,
             )?;
             print!("{}", plan.scenario.to_toml());
+            let first_year_regimes = plan.regimes_in(plan.scenario.run.first_year);
             let counts = crate::scenario::Regime::ALL
-                .map(|r| plan.regimes.iter().filter(|x| **x == r).count());
+                .map(|r| first_year_regimes.iter().filter(|x| **x == r).count());
             eprintln!(
-                "{}: valid; {} households, years {}–{}, regimes open/relaxed/points = {}/{}/{}, hash {}",
+                "{}: valid; {} households, years {}–{}, regimes open/relaxed/points in the first year = {}/{}/{}, hash {}",
                 args.scenario.display(),
                 plan.scenario.run.households,
                 plan.scenario.run.first_year,

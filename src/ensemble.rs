@@ -139,7 +139,7 @@ pub fn metrics(geo: &Geography, plan: &Plan, run: &RunResult) -> Vec<YearMetrics
             let mut nonhukou_by_tier = vec![0.0; TIERS.len()];
             let mut potential_urban = vec![0.0; plan.potential_region_names.len()];
             for (u, c) in record.units.iter().enumerate() {
-                let regime = plan.regimes[u].index();
+                let regime = record.cities[u].regime.index();
                 urban_by_regime[regime] += c.urban as f64 * scale;
                 nonhukou_by_regime[regime] += c.nonhukou_urban as f64 * scale;
                 nonhukou_by_tier[geo.units[u].tier] += c.nonhukou_urban as f64 * scale;

@@ -11,7 +11,6 @@ use crate::engine::{Plan, Simulation, Timings, YearRecord};
 use crate::ensemble::{self, Band, RunResult, YearMetrics};
 use crate::geo::{Geography, TIERS};
 use crate::population::SynthesisReport;
-use crate::scenario::Regime;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -140,7 +139,6 @@ pub struct RunTables<'a> {
     pub geo: &'a Geography,
     /// The run's own memberships of potential regions and metropolitan areas.
     pub plan: &'a Plan,
-    pub regimes: &'a [Regime],
     pub records: &'a [YearRecord],
     pub persons_per_member: f64,
     pub first_year: i32,
@@ -151,7 +149,6 @@ impl<'a> RunTables<'a> {
         RunTables {
             geo,
             plan,
-            regimes: &plan.regimes,
             records: &run.records,
             persons_per_member: run.persons_per_member,
             first_year: plan.scenario.run.first_year,
@@ -164,7 +161,6 @@ pub fn run_tables(sim: &Simulation) -> Vec<(&'static str, String)> {
     tables(&RunTables {
         geo: sim.geo(),
         plan: sim.plan(),
-        regimes: &sim.plan().regimes,
         records: &sim.records,
         persons_per_member: sim.persons_per_member,
         first_year: sim.scenario().run.first_year,
@@ -198,7 +194,9 @@ pub fn tables(out: &RunTables) -> Vec<(&'static str, String)> {
         ),
         (
             "regimes.csv",
-            group_csv(out, "regime", |u, regimes| regimes[u].name().to_string()),
+            group_csv(out, "regime", |u, record| {
+                record.cities[u].regime.name().to_string()
+            }),
         ),
         ("provinces.csv", provinces_csv(out)),
         ("units.csv", units_csv(out)),
@@ -435,9 +433,21 @@ fn national_csv(out: &RunTables) -> String {
 }
 
 /// Sums of unit counts grouped by a label (tier or regime), one row per year × group.
-fn group_csv(out: &RunTables, column: &str, label: impl Fn(usize, &[Regime]) -> String) -> String {
-    let labels: Vec<String> = (0..out.geo.len()).map(|u| label(u, out.regimes)).collect();
-    let mut groups: Vec<String> = labels.clone();
+/// Stocks and flows per group of units; a unit's group may change by year (its regime).
+fn group_csv(
+    out: &RunTables,
+    column: &str,
+    label: impl Fn(usize, &YearRecord) -> String,
+) -> String {
+    let mut groups: Vec<String> = out
+        .records
+        .iter()
+        .flat_map(|record| {
+            (0..out.geo.len())
+                .map(|u| label(u, record))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     groups.sort();
     groups.dedup();
     let mut text = format!(
@@ -445,6 +455,7 @@ fn group_csv(out: &RunTables, column: &str, label: impl Fn(usize, &[Regime]) -> 
     );
     let scale = out.persons_per_member;
     for record in out.records {
+        let labels: Vec<String> = (0..out.geo.len()).map(|u| label(u, record)).collect();
         for group in &groups {
             let members: Vec<&UnitCounts> = record
                 .units
@@ -555,7 +566,7 @@ fn units_csv(out: &RunTables) -> String {
                 unit.name_zh,
                 csv_field(&out.geo.provinces[unit.province].name_en),
                 TIERS[unit.tier],
-                out.regimes[u],
+                city.regime,
                 csv_field(unit.potential_region.as_deref().unwrap_or("")),
                 f0(c.population() as f64 * scale),
                 f0(c.urban as f64 * scale),

@@ -561,3 +561,52 @@ fn eligibility_rules_phase_in_by_year() {
         }
     }
 }
+
+/// A regime override with a year applies from that year: Shenzhen (points) opened from 2026 keeps
+/// the points rules, quota and settlements of the unchanged run through 2025, then is open.
+#[test]
+fn regime_overrides_apply_from_their_year() {
+    let geo = Geography::embedded();
+    let shenzhen = geo.units.iter().position(|u| u.code == 440300).unwrap();
+    let run = |setting: Option<migrasim::scenario::RegimeSetting>| {
+        let mut scenario = Scenario {
+            name: "regime-from".into(),
+            ..Scenario::default()
+        };
+        scenario.run.households = 100_000;
+        if let Some(setting) = setting {
+            scenario
+                .settlement
+                .regime_overrides
+                .insert("440300".into(), setting);
+        }
+        let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
+        sim.run(|_| {});
+        sim.records
+    };
+    use migrasim::scenario::{Regime, RegimeSetting};
+    let unchanged = run(None);
+    let opened = run(Some(RegimeSetting::From(
+        [(2026, Regime::Open)].into_iter().collect(),
+    )));
+    for (a, b) in unchanged.iter().zip(&opened) {
+        assert_eq!(a.cities[shenzhen].regime, Regime::Points);
+        if b.year < 2026 {
+            assert_eq!(b.cities[shenzhen].regime, Regime::Points, "{}", b.year);
+            assert_eq!(
+                a.units[shenzhen].settlements, b.units[shenzhen].settlements,
+                "{}",
+                b.year
+            );
+        } else {
+            assert_eq!(b.cities[shenzhen].regime, Regime::Open, "{}", b.year);
+        }
+    }
+    let total = |records: &[migrasim::engine::YearRecord]| -> u64 {
+        records.iter().map(|r| r.units[shenzhen].settlements).sum()
+    };
+    assert!(
+        total(&opened) > total(&unchanged),
+        "opening Shenzhen raises its settlements"
+    );
+}

@@ -185,6 +185,10 @@ fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
             1.0,
         ]
     };
+    if matches!(leaf, "min_residence_years" | "min_insurance_years") {
+        // Whole years (a year table of them); fractional trials would be refused.
+        return [3.0, 6.0, 10.0].into_iter().map(Value::Float).collect();
+    }
     match current {
         Some(Value::Integer(i)) => [i + 3, i * 2 + 1, i + 1, i - 1]
             .into_iter()

@@ -808,3 +808,31 @@ fn eligibility_rules_accept_year_tables_of_whole_years_only() {
         );
     }
 }
+
+#[test]
+fn a_regime_table_with_a_key_that_is_not_a_year_or_an_unknown_regime_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, expected) in [
+        ("Shenzhen = { x2025 = \"open\" }", "is not a year"),
+        (
+            "Shenzhen = { 2025 = \"shut\" }",
+            "`open`, `relaxed`, `points`",
+        ),
+        ("Shenzhen = {}", "empty regime table"),
+    ] {
+        let path = scenario(
+            dir.path(),
+            "regimes.toml",
+            &format!("[settlement.regime_overrides]\n{body}\n"),
+        );
+        let message = refused(
+            migrasim()
+                .args(["validate", path.to_str().unwrap()])
+                .assert(),
+        );
+        assert!(
+            message.contains("settlement.regime_overrides.Shenzhen") && message.contains(expected),
+            "{message}"
+        );
+    }
+}

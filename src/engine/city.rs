@@ -56,7 +56,7 @@ impl Cities {
     /// unit's urban residents from the data (`expected_urban`, members), not on the sample.
     pub fn new(geo: &Geography, plan: &Plan, stock: &Tally, expected_urban: &[f64]) -> Cities {
         let scenario = &plan.scenario;
-        let regime = plan.regimes.clone();
+        let regime = plan.regimes_in(scenario.base_year());
         let n = geo.len();
         let employment = scenario.jobs.initial_employment_rate;
         let median_district = {
@@ -148,6 +148,9 @@ impl Cities {
     /// Advances the city state into `year` using last year's aggregates.
     pub fn update(&mut self, plan: &Plan, year: i32, last: &Tally, persons_per_member: f64) {
         let scenario = &plan.scenario;
+        if !plan.regime_changes.is_empty() {
+            self.regime = plan.regimes_in(year);
+        }
         let jobs_growth = 1.0 + scenario.jobs.growth_pct.at(year) / 100.0;
         let potential_boost = scenario.potential_regions.job_boost_pct.at(year) / 100.0;
         let renewal = &scenario.renewal;

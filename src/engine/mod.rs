@@ -29,7 +29,13 @@ const CHUNK: usize = 1 << 16;
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub scenario: Scenario,
+    /// Each unit's regime in the first simulated year, overrides applied; [`Plan::regimes_in`]
+    /// gives any year's.
     pub regimes: Vec<Regime>,
+    /// Each unit's regime by its urban-district population, before `settlement.regime_overrides`.
+    own_regimes: Vec<Regime>,
+    /// `settlement.regime_overrides` by unit index.
+    pub regime_changes: Vec<(usize, crate::scenario::RegimeSetting)>,
     /// Per-unit quota replacing the regime's (`settlement.quota_overrides`).
     pub quota_overrides: Vec<Option<YearValue>>,
     /// Potential region of each unit (index into `potential_region_names`).
@@ -70,7 +76,7 @@ impl Plan {
                 })
         };
         let st = &scenario.settlement;
-        let mut regimes: Vec<Regime> = geo
+        let regimes: Vec<Regime> = geo
             .units
             .iter()
             .map(|u| {
@@ -84,9 +90,12 @@ impl Plan {
                 }
             })
             .collect();
-        for (name, regime) in &st.regime_overrides {
-            regimes[find("settlement.regime_overrides", name, name)?] = *regime;
+        let mut regime_changes = Vec::new();
+        for (name, setting) in &st.regime_overrides {
+            let unit = find("settlement.regime_overrides", name, name)?;
+            regime_changes.push((unit, setting.clone()));
         }
+        regime_changes.sort_by_key(|(unit, _)| *unit);
         let mut quota_overrides = vec![None; geo.len()];
         for (name, quota) in &st.quota_overrides {
             quota_overrides[find("settlement.quota_overrides", name, name)?] = Some(quota.clone());
@@ -179,9 +188,11 @@ impl Plan {
                 })?;
             unit_shift[unit] = *shift;
         }
-        Ok(Plan {
+        let mut plan = Plan {
+            regimes: Vec::new(),
+            own_regimes: regimes,
+            regime_changes,
             scenario,
-            regimes,
             quota_overrides,
             potential_region,
             potential_region_names,
@@ -203,7 +214,9 @@ impl Plan {
                         .collect()
                 })
                 .collect(),
-        })
+        };
+        plan.regimes = plan.regimes_in(plan.scenario.run.first_year);
+        Ok(plan)
     }
 
     /// For tests and benches: a scenario that needs no file.
@@ -215,10 +228,26 @@ impl Plan {
         Plan::new(&loaded, geo)
     }
 
+    /// Every unit's regime in `year`: its own, or its override's from the listed year on.
+    pub fn regimes_in(&self, year: i32) -> Vec<Regime> {
+        let mut regimes = self.own_regimes.clone();
+        for (unit, setting) in &self.regime_changes {
+            if let Some(regime) = setting.at(year) {
+                regimes[*unit] = regime;
+            }
+        }
+        regimes
+    }
+
     /// Settlement quota of a unit in `year` as a fraction of its non-hukou urban residents;
     /// `None` = no quota.
     pub fn quota_fraction(&self, unit: usize, year: i32) -> Option<f64> {
-        let regime = self.regimes[unit];
+        let regime = self
+            .regime_changes
+            .iter()
+            .find(|(u, _)| *u == unit)
+            .and_then(|(_, setting)| setting.at(year))
+            .unwrap_or(self.own_regimes[unit]);
         if self
             .scenario
             .rules(regime)
@@ -237,6 +266,8 @@ impl Plan {
 /// City indicators recorded each year per unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CityIndicators {
+    /// The unit's settlement regime that year.
+    pub regime: Regime,
     pub jobs: f64,
     pub wage: f64,
     pub housing_cost: f64,
@@ -724,6 +755,7 @@ impl<'g> Simulation<'g> {
             year,
             cities: (0..self.geo.len())
                 .map(|u| CityIndicators {
+                    regime: c.regime[u],
                     jobs: c.jobs[u],
                     wage: c.wage[u],
                     housing_cost: c.housing_cost[u],

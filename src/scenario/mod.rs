@@ -62,6 +62,84 @@ pub enum Regime {
     Points,
 }
 
+/// A unit's regime override: one regime for the whole run, or regimes from given years on (before
+/// the first listed year the unit keeps the regime its urban-district population gives it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegimeSetting {
+    Fixed(Regime),
+    From(BTreeMap<i32, Regime>),
+}
+
+impl RegimeSetting {
+    /// The regime in `year`, or `None` when the unit keeps its own regime that year.
+    pub fn at(&self, year: i32) -> Option<Regime> {
+        match self {
+            RegimeSetting::Fixed(regime) => Some(*regime),
+            RegimeSetting::From(table) => table.range(..=year).next_back().map(|(_, r)| *r),
+        }
+    }
+
+    /// The years listed in the table (for range checks).
+    pub fn years(&self) -> Vec<i32> {
+        match self {
+            RegimeSetting::Fixed(_) => Vec::new(),
+            RegimeSetting::From(table) => table.keys().copied().collect(),
+        }
+    }
+}
+
+impl Serialize for RegimeSetting {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RegimeSetting::Fixed(regime) => regime.serialize(serializer),
+            RegimeSetting::From(table) => table
+                .iter()
+                .map(|(year, regime)| (year.to_string(), *regime))
+                .collect::<BTreeMap<String, Regime>>()
+                .serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RegimeSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Setting;
+        impl<'de> serde::de::Visitor<'de> for Setting {
+            type Value = RegimeSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a regime (\"open\", \"relaxed\" or \"points\") or a table of years to regimes, e.g. { 2025 = \"open\" }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RegimeSetting, E> {
+                Regime::deserialize(serde::de::value::StrDeserializer::<E>::new(v))
+                    .map(RegimeSetting::Fixed)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RegimeSetting, A::Error> {
+                let mut table = BTreeMap::new();
+                while let Some((year, regime)) = map.next_entry::<String, Regime>()? {
+                    let year: i32 = year.parse().map_err(|_| {
+                        serde::de::Error::custom(format!(
+                            "{year:?} is not a year: the keys of a regime table are years, e.g. {{ 2025 = \"open\" }}"
+                        ))
+                    })?;
+                    table.insert(year, regime);
+                }
+                if table.is_empty() {
+                    return Err(serde::de::Error::custom(
+                        "an empty regime table: list at least one year, e.g. { 2025 = \"open\" }",
+                    ));
+                }
+                Ok(RegimeSetting::From(table))
+            }
+        }
+        deserializer.deserialize_any(Setting)
+    }
+}
+
 impl Regime {
     pub const ALL: [Regime; 3] = [Regime::Open, Regime::Relaxed, Regime::Points];
 
@@ -231,8 +309,9 @@ pub struct Settlement {
     pub open_below_urban_district: f64,
     /// Urban-district population from which a unit is points-based (persons).
     pub points_from_urban_district: f64,
-    /// Units moved to another regime, by English/Chinese name or administrative code.
-    pub regime_overrides: BTreeMap<String, Regime>,
+    /// Units moved to another regime, by English/Chinese name or administrative code: a regime,
+    /// or a table of the years from which each applies (`{ 2025 = "open" }`).
+    pub regime_overrides: BTreeMap<String, RegimeSetting>,
     /// Annual settlement quota of named units (% of their non-hukou urban residents), replacing
     /// their regime's quota.
     pub quota_overrides: BTreeMap<String, YearValue>,
