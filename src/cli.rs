@@ -36,6 +36,37 @@ pub enum Command {
     /// Fit the free parameters on the 2020→2023 backcast; write scenarios/calibration.toml and
     /// docs/validation.md (or, with --check, verify they are current).
     Calibrate(CalibrateArgs),
+    /// Measure what each plan measure does (baseline against the baseline without it, common
+    /// random numbers); write docs/levers.md (or, with --check, verify it is current).
+    Levers(LeversArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LeversArgs {
+    /// The scenario whose measures are measured.
+    #[arg(default_value = "scenarios/baseline.toml")]
+    pub baseline: PathBuf,
+    /// The scenario a measure is set back to.
+    #[arg(long, value_name = "FILE", default_value = "scenarios/status-quo.toml")]
+    pub status_quo: PathBuf,
+    /// Simulated households per run.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub households: u64,
+    /// Replicates per measure (the same seeds with and without it).
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub replicates: u32,
+    /// Folder for levers.md.
+    #[arg(long, value_name = "DIR", default_value = "docs")]
+    pub docs: PathBuf,
+    /// Measure and compare with the shipped file instead of writing; exit 1 if it differs.
+    #[arg(long)]
+    pub check: bool,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -374,7 +405,68 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Run(args) => run_scenario(&args, geo),
         Command::Compare(args) => compare_scenarios(&args, geo),
         Command::Calibrate(args) => calibrate(&args, geo),
+        Command::Levers(args) => levers(&args, geo),
     }
+}
+
+fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
+    let overrides = Overrides {
+        households: Some(args.households),
+        seed: None,
+    };
+    let baseline = prepare(&args.baseline, &overrides, geo)?.plan;
+    let status_quo = prepare(&args.status_quo, &overrides, geo)?.plan;
+    check_memory(
+        args.households,
+        args.threads.map_or_else(default_threads, usize::from),
+        years(&baseline) + 1,
+        &args.baseline,
+    )?;
+    let path = args.docs.join("levers.md");
+    if !args.check {
+        output::check_generated_file(&path, crate::levers::LEVERS_HEADER)?;
+    }
+    let execution = Execution {
+        replicates: args.replicates,
+        threads: args.threads,
+        quiet: args.quiet,
+        verbose: false,
+    };
+    let (pool, _) = thread_pool(&execution)?;
+    let seeds = crate::ensemble::replicate_seeds(baseline.scenario.run.seed, args.replicates);
+    let quiet = args.quiet;
+    let measured = pool
+        .install(|| {
+            crate::levers::measure(geo, &baseline, &status_quo.scenario, &seeds, |name| {
+                if !quiet {
+                    eprintln!("measuring: {name}");
+                }
+            })
+        })
+        .map_err(CliError::Failure)?;
+    let text = crate::levers::levers_md(
+        &measured,
+        args.households,
+        &seeds,
+        baseline.scenario.run.last_year,
+    );
+    if args.check {
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            return Err(CliError::Failure(format!(
+                "{} is not current: it differs from what the code produces; run `migrasim levers` and commit",
+                path.display()
+            )));
+        }
+        if !quiet {
+            eprintln!("{} is current", path.display());
+        }
+        return Ok(());
+    }
+    output::write_generated_file(&path, text.as_bytes())?;
+    if !quiet {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn thread_pool(execution: &Execution) -> Result<(rayon::ThreadPool, usize), CliError> {

@@ -530,3 +530,49 @@ fn calibrate_on_a_backcast_that_cannot_be_fitted_fails_and_writes_nothing() {
     assert!(!calibration.exists());
     assert_eq!(fs::read_dir(&docs).unwrap().count(), 0);
 }
+
+/// `levers` never replaces a levers.md it did not write, and refuses before any run.
+#[test]
+fn levers_refuses_to_replace_a_file_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("levers.md"), "my notes\n").unwrap();
+    migrasim()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["levers", "--quiet", "--households", "20000", "--docs"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("levers.md"));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("levers.md")).unwrap(),
+        "my notes\n"
+    );
+}
+
+/// `levers` on a small run writes a table with every measure and an effect for each.
+#[test]
+fn levers_writes_a_row_per_measure() {
+    let dir = tempfile::tempdir().unwrap();
+    migrasim()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "levers",
+            "--quiet",
+            "--households",
+            "20000",
+            "--replicates",
+            "1",
+            "--docs",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let text = fs::read_to_string(dir.path().join("levers.md")).unwrap();
+    for measure in migrasim::levers::MEASURES {
+        assert!(
+            text.contains(&format!("| {} |", measure.name)),
+            "{}",
+            measure.name
+        );
+    }
+}
