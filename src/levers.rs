@@ -67,8 +67,8 @@ pub const MEASURES: &[Measure] = &[
         name: "Vocational training",
         section: "§2.3",
         keys: &[("jobs.skill_upgrade_pct", None)],
-        channel: "a household's education level rises a step: higher wage premium (destination utility) and points score",
-        size: "assumption: 1.0%/yr (evidence suggests 0.4–1.2, `docs/evidence.md`)",
+        channel: "a household's education level rises a step: higher wage premium (destination utility), points score and willingness to settle (`settlement.willingness.education`)",
+        size: "assumption: 1.0%/yr (evidence suggests 0.4–1.2, `docs/evidence.md`); willingness by education: direction cited, size assumption (0–1.0 for tertiary)",
     },
     Measure {
         name: "Employment services",

@@ -426,6 +426,7 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
             0.0
         }
         + if origin == here { w.in_situ } else { 0.0 }
+        + w.education[usize::from(h.education())]
         + ctx.procedure_ease;
     let mut settle_draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Settle);
     if !settle_draws.chance(1.0 / (1.0 + (-logit).exp())) {

@@ -297,6 +297,10 @@ pub struct Willingness {
     pub land_surrender: f64,
     /// Added when the household lives in its own hukou unit (in-situ urbanized).
     pub in_situ: f64,
+    /// Added by the household's education level [primary or less, junior secondary, senior
+    /// secondary, tertiary]: better-educated migrants more often take local hukou (the channel
+    /// through which vocational training reaches settlement).
+    pub education: [f64; 4],
     /// Easier procedures (plan §2.1: national online hukou platform, registration at the
     /// habitual residence), as a shift of the logit; 0 = 2023 procedures.
     pub procedure_ease: YearValue,
@@ -650,6 +654,7 @@ impl Default for Willingness {
             owns_home: 1.0,
             land_surrender: -3.0,
             in_situ: -0.7,
+            education: [0.0, 0.15, 0.3, 0.6],
             procedure_ease: YearValue::Constant(0.0),
         }
     }
@@ -1405,6 +1410,14 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         ("in_situ", w.in_situ),
     ] {
         checks.num(&format!("settlement.willingness.{key}"), value, -20.0, 20.0);
+    }
+    for (level, value) in w.education.iter().enumerate() {
+        checks.num(
+            &format!("settlement.willingness.education[{level}]"),
+            *value,
+            -5.0,
+            5.0,
+        );
     }
     checks.year_value(
         "settlement.willingness.procedure_ease",
