@@ -27,6 +27,9 @@ pub struct Measure {
     /// Where its size comes from (`docs/scenarios.md` has each key's provenance, `docs/evidence.md`
     /// the published estimates).
     pub size: &'static str,
+    /// The sign the plan intends on the resident rate and on the hukou rate (+1, −1, or 0 where it
+    /// states none or the channels pull both ways).
+    pub intent: [i8; 2],
 }
 
 /// The measures, in the plan's order.
@@ -41,6 +44,7 @@ pub const MEASURES: &[Measure] = &[
         ],
         channel: "eligibility (residence and insurance years) and the points cities' quotas: who may apply and how many are admitted",
         size: "rules: plan text and the 2019 NDRC key tasks (cited where a rule is written; otherwise assumption); quota 0.5 → 1.0% of non-hukou residents: assumption (0.5–2)",
+        intent: [1, 1],
     },
     Measure {
         name: "Easier procedures",
@@ -48,6 +52,7 @@ pub const MEASURES: &[Measure] = &[
         keys: &[("settlement.willingness.procedure_ease", None)],
         channel: "a shift of the settlement logit (online platform, registration where one lives)",
         size: "assumption: 0 → 0.5 by 2029 (range 0–0.5; no separable estimate, `docs/evidence.md`)",
+        intent: [0, 1],
     },
     Measure {
         name: "Services by residence",
@@ -55,6 +60,7 @@ pub const MEASURES: &[Measure] = &[
         keys: &[("services.nonhukou_share", None)],
         channel: "the share of public services a non-hukou resident gets: raises the pull of cities (destination utility), lowers the gain from settling (`service_gain`)",
         size: "assumption: 0.6 → 0.8 (range 0.3–0.7 for the level, `docs/evidence.md`); `service_gain` 1.5 assumption (0.5–2.5)",
+        intent: [1, 0],
     },
     Measure {
         name: "Public-school places for migrant children",
@@ -62,6 +68,7 @@ pub const MEASURES: &[Measure] = &[
         keys: &[("services.school_seat_growth_pct", None)],
         channel: "public-school places grow faster: school access raises reunification of left-behind children and the pull of cities for families",
         size: "status quo calibrated to the 2023 public-school share (MWMS); the baseline's 1.5%/yr is an assumption",
+        intent: [1, 0],
     },
     Measure {
         name: "Vocational training",
@@ -69,6 +76,7 @@ pub const MEASURES: &[Measure] = &[
         keys: &[("jobs.skill_upgrade_pct", None)],
         channel: "a household's education level rises a step: higher wage premium (destination utility), points score and willingness to settle (`settlement.willingness.education`)",
         size: "assumption: 1.0%/yr (evidence suggests 0.4–1.2, `docs/evidence.md`); willingness by education: direction cited, size assumption (0–1.0 for tertiary)",
+        intent: [0, 1],
     },
     Measure {
         name: "Employment services",
@@ -76,6 +84,7 @@ pub const MEASURES: &[Measure] = &[
         keys: &[("jobs.nonhukou_job_finding", None)],
         channel: "non-hukou residents' employment rate relative to hukou residents': expected earnings in cities",
         size: "assumption: 0.95 → 1.0",
+        intent: [1, 0],
     },
     Measure {
         name: "Affordable rental housing open to migrants",
@@ -83,6 +92,7 @@ pub const MEASURES: &[Measure] = &[
         keys: &[("housing.affordable_access", None)],
         channel: "the share of affordable rental units open to non-hukou residents: lowers the expected housing cost of a destination",
         size: "assumption: 0.5 → 0.7 (range 0.3–0.9)",
+        intent: [1, 0],
     },
     Measure {
         name: "Social-insurance coverage",
@@ -90,6 +100,7 @@ pub const MEASURES: &[Measure] = &[
         keys: &[("social_insurance.coverage_pct", None)],
         channel: "insurance years accrue faster: eligibility and points scores",
         size: "assumption: 60 → 75%/yr (evidence suggests 15–60, `docs/evidence.md`)",
+        intent: [0, 1],
     },
     Measure {
         name: "Portable social insurance",
@@ -97,6 +108,7 @@ pub const MEASURES: &[Measure] = &[
         keys: &[("social_insurance.portable", Some("false"))],
         channel: "insurance years carry over a move between cities (off: they restart at zero)",
         size: "on in both the status quo and the baseline (plan text); measured as the baseline against switching it off",
+        intent: [0, 1],
     },
     Measure {
         name: "Fiscal link (人地钱挂钩)",
@@ -104,6 +116,7 @@ pub const MEASURES: &[Measure] = &[
         keys: &[("fiscal.link", Some("false"))],
         channel: "school places and affordable units grow with the migrants settled the year before",
         size: "on in both (plan text); 0.1 places per settled child and 0.1 units per settled household: derived, weak (`docs/evidence.md`); measured against switching it off",
+        intent: [1, 1],
     },
     Measure {
         name: "Potential regions",
@@ -115,6 +128,7 @@ pub const MEASURES: &[Measure] = &[
         ],
         channel: "extra job growth in member units (wages, destination utility), county-town reclassification, a preference for the nearby town",
         size: "assumption: +0.5 pp jobs/yr, +0.1 pp reclassification/yr, 0.2 utility",
+        intent: [1, 0],
     },
     Measure {
         name: "Metropolitan areas",
@@ -125,6 +139,7 @@ pub const MEASURES: &[Measure] = &[
         ],
         channel: "jobs move from cores to members; commuting lets members' residents earn at the core's level",
         size: "assumption: 0.5%/yr of core jobs; commuting share 0 → 0.1 (evidence suggests about 0.04, `docs/evidence.md`)",
+        intent: [1, 0],
     },
     Measure {
         name: "Urban renewal",
@@ -135,6 +150,7 @@ pub const MEASURES: &[Measure] = &[
         ],
         channel: "cheap urban-village housing removed (housing cost up) and amenity added (destination utility) in large cities",
         size: "assumption: 0.3%/yr of the stock, 0.01 utility/yr",
+        intent: [0, 0],
     },
 ];
 
@@ -271,6 +287,34 @@ pub fn measure(
     Ok(measured)
 }
 
+/// Smallest effect (pp) that counts as acting.
+pub const SILENT_BELOW_PP: f64 = 0.01;
+
+/// Whether a measure moves the rates the way the plan intends: "yes", or what is silent or opposite.
+pub fn verdict(m: &Measured) -> String {
+    let mut problems = Vec::new();
+    for (label, effect, intent) in [
+        ("resident rate", &m.resident, m.measure.intent[0]),
+        ("hukou rate", &m.hukou, m.measure.intent[1]),
+    ] {
+        if intent == 0 {
+            continue;
+        }
+        if effect.mean.abs() < SILENT_BELOW_PP {
+            problems.push(format!("silent on the {label}"));
+        } else if effect.mean.signum() != f64::from(intent) {
+            problems.push(format!("opposite on the {label}"));
+        }
+    }
+    if m.measure.intent == [0, 0] {
+        "no stated direction".to_string()
+    } else if problems.is_empty() {
+        "yes".to_string()
+    } else {
+        format!("**no**: {}", problems.join("; "))
+    }
+}
+
 /// `docs/levers.md`.
 pub fn levers_md(measured: &[Measured], households: u64, seeds: &[u64], year: i32) -> String {
     let mut md = String::new();
@@ -282,6 +326,9 @@ unchanged baseline (`scenarios/baseline.toml`), or switched off where the status
 the same seeds (common random numbers): {households} households, {} replicates (seeds {}). The effect is \
 baseline − without the measure in {year}, in percentage points: mean over replicates, with the smallest and \
 largest replicate in brackets. The gap is the resident rate minus the hukou rate.\n\n\
+The last column compares the signs with what the plan intends for the measure (resident rate up for measures \
+that make cities more attractive, hukou rate up for measures that ease settling); an effect under \
+{SILENT_BELOW_PP} pp counts as silent.\n\n\
 Effects are not additive: measures interact (services lower the gain from settling; eased rules let \
 more apply). Sizes labelled **assumption** are not estimated; `docs/evidence.md` collects the published \
 evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
@@ -294,7 +341,7 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
     );
     let _ = writeln!(
         md,
-        "| measure | plan | keys | channel | size and source | resident rate (pp) | hukou rate (pp) | gap (pp) |\n|---|---|---|---|---|---|---|---|"
+        "| measure | plan | keys | channel | size and source | resident rate (pp) | hukou rate (pp) | gap (pp) | as the plan intends? |\n|---|---|---|---|---|---|---|---|---|"
     );
     let shown = |e: &Effect| format!("{:+.3} [{:+.3}, {:+.3}]", e.mean, e.low, e.high);
     for m in measured {
@@ -310,29 +357,39 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
             .join(", ");
         let _ = writeln!(
             md,
-            "| {} | {} | {keys} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {keys} | {} | {} | {} | {} | {} | {} |",
             m.measure.name,
             m.measure.section,
             m.measure.channel,
             m.measure.size,
             shown(&m.resident),
             shown(&m.hukou),
-            shown(&m.gap)
+            shown(&m.gap),
+            verdict(m)
         );
     }
     let silent: Vec<&str> = measured
         .iter()
-        .filter(|m| m.resident.mean.abs() < 0.01 && m.hukou.mean.abs() < 0.01)
+        .filter(|m| m.resident.mean.abs() < SILENT_BELOW_PP && m.hukou.mean.abs() < SILENT_BELOW_PP)
         .map(|m| m.measure.name)
         .collect();
-    let _ = writeln!(
-        md,
-        "\nMeasures moving neither rate by 0.01 pp: {}.",
-        if silent.is_empty() {
+    let astray: Vec<&str> = measured
+        .iter()
+        .filter(|m| verdict(m).starts_with("**no**"))
+        .map(|m| m.measure.name)
+        .collect();
+    let list = |names: &[&str]| {
+        if names.is_empty() {
             "none".to_string()
         } else {
-            silent.join(", ")
+            names.join(", ")
         }
+    };
+    let _ = writeln!(
+        md,
+        "\nMeasures moving neither rate by {SILENT_BELOW_PP} pp: {}.\n\nMeasures not acting as the plan intends: {}.",
+        list(&silent),
+        list(&astray)
     );
     md
 }
@@ -365,6 +422,31 @@ mod tests {
         }
         walk("", &table, &mut out);
         out
+    }
+
+    #[test]
+    fn the_verdict_names_silent_and_opposite_effects() {
+        let measure = MEASURES.iter().find(|m| m.intent == [1, 1]).unwrap();
+        let effect = |mean: f64| Effect {
+            mean,
+            low: mean,
+            high: mean,
+        };
+        let measured = |resident: f64, hukou: f64| Measured {
+            measure,
+            resident: effect(resident),
+            hukou: effect(hukou),
+            gap: effect(resident - hukou),
+        };
+        assert_eq!(verdict(&measured(0.05, 0.2)), "yes");
+        assert_eq!(
+            verdict(&measured(-0.05, 0.2)),
+            "**no**: opposite on the resident rate"
+        );
+        assert_eq!(
+            verdict(&measured(0.05, 0.001)),
+            "**no**: silent on the hukou rate"
+        );
     }
 
     /// Setting a measure back changes exactly its keys, and every measure changes something:
