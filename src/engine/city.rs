@@ -172,26 +172,6 @@ impl Cities {
             .collect();
         let total_demand: f64 = demand.iter().sum();
 
-        // Commuters live in member units and work in the core: they count against the core's
-        // jobs, not their home unit's (plan §4).
-        let commute = scenario.metro_areas.commute_share.at(year);
-        let mut workers_by_workplace: Vec<f64> =
-            last.units.iter().map(|u| u.urban_workers as f64).collect();
-        if commute > 0.0 {
-            // A unit in two metro areas commutes to one core only (the first listed).
-            let mut commuting = vec![false; workers_by_workplace.len()];
-            for metro in &plan.metros {
-                for &m in &metro.members {
-                    if std::mem::replace(&mut commuting[m], true) {
-                        continue;
-                    }
-                    let commuters = commute * last.units[m].urban_workers as f64;
-                    workers_by_workplace[m] -= commuters;
-                    workers_by_workplace[metro.core] += commuters;
-                }
-            }
-        }
-
         // Metro areas move a share of the core's jobs to members, in proportion to their workers.
         let relocation = scenario.metro_areas.job_relocation_pct.at(year) / 100.0;
         if relocation > 0.0 {
@@ -219,21 +199,56 @@ impl Cities {
         let new_units = scenario.housing.affordable_units_per_year.at(year)
             / real_households_per_agent.max(1e-9);
 
-        #[allow(clippy::needless_range_loop)] // u indexes a dozen parallel arrays
-        for u in 0..self.jobs.len() {
-            let counts = &last.units[u];
+        for (u, jobs) in self.jobs.iter_mut().enumerate() {
             let boost = if plan.potential_region[u].is_some() {
                 potential_boost
             } else {
                 0.0
             };
-            self.jobs[u] *= jobs_growth + boost;
+            *jobs *= jobs_growth + boost;
+        }
+        let mut tightness: Vec<f64> = self
+            .jobs
+            .iter()
+            .zip(&last.units)
+            .map(|(jobs, counts)| jobs / (counts.urban_workers as f64).max(1.0))
+            .collect();
+        // Commuting pools a metropolitan area's labour markets (plan §4): with commuting share c,
+        // a unit's tightness is (1 − c) × its own + c × the area's, core and members together.
+        // Jobs moved from the core then draw the core's workers too, instead of leaving them idle
+        // while the members' wages climb. A unit in two areas belongs to the first listed.
+        let commute = scenario.metro_areas.commute_share.at(year);
+        if commute > 0.0 {
+            let mut pooled = vec![false; tightness.len()];
+            for metro in &plan.metros {
+                let units: Vec<usize> = std::iter::once(metro.core)
+                    .chain(metro.members.iter().copied())
+                    .filter(|&u| !pooled[u])
+                    .collect();
+                let jobs: f64 = units.iter().map(|&u| self.jobs[u]).sum();
+                let workers: f64 = units
+                    .iter()
+                    .map(|&u| last.units[u].urban_workers as f64)
+                    .sum();
+                if workers <= 0.0 {
+                    continue;
+                }
+                let area = jobs / workers;
+                for &u in &units {
+                    pooled[u] = true;
+                    tightness[u] = (1.0 - commute) * tightness[u] + commute * area;
+                }
+            }
+        }
+
+        #[allow(clippy::needless_range_loop)] // u indexes a dozen parallel arrays
+        for u in 0..self.jobs.len() {
+            let counts = &last.units[u];
             if renewal.min_urban_district <= self.district_population(u) {
                 self.renewal_stock[u] *= 1.0 - removed;
                 self.amenity[u] += renewal.amenity_per_year;
             }
-            let workers = (workers_by_workplace[u]).max(1.0);
-            let tightness = self.jobs[u] / workers;
+            let tightness = tightness[u];
             self.employment_rate[u] = tightness.min(1.0);
             self.wage[u] = self.base_wage[u]
                 * self.wage_index
