@@ -284,7 +284,7 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
 }
 
 /// Every key of a resolved scenario as `dotted.key → value`.
-fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
+pub(crate) fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
     for (key, value) in table {
         let path = if prefix.is_empty() {
             key.clone()

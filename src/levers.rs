@@ -398,29 +398,11 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
 mod tests {
     use super::*;
 
+    /// The resolved scenario as dotted keys (year tables kept whole), as `compare` lists inputs.
     fn flat(s: &Scenario) -> std::collections::BTreeMap<String, String> {
         let table: toml::Table = toml::from_str(&s.to_toml()).unwrap();
         let mut out = std::collections::BTreeMap::new();
-        fn walk(
-            prefix: &str,
-            t: &toml::Table,
-            out: &mut std::collections::BTreeMap<String, String>,
-        ) {
-            for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                match v {
-                    toml::Value::Table(inner) => walk(&key, inner, out),
-                    other => {
-                        out.insert(key, other.to_string());
-                    }
-                }
-            }
-        }
-        walk("", &table, &mut out);
+        crate::compare::flatten("", &table, &mut out);
         out
     }
 

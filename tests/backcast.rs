@@ -4,56 +4,59 @@
 use migrasim::calibrate::{
     UnitPace, province_population_growth, unit_paces, unit_reference_paces, unit_slowdown,
 };
-use migrasim::engine::{Plan, Simulation};
+use migrasim::engine::{Plan, Simulation, YearRecord};
 use migrasim::geo::Geography;
 use migrasim::report::{NationalRow, national_row};
 use migrasim::scenario;
 use std::path::Path;
 use std::sync::OnceLock;
 
-fn backcast() -> Vec<NationalRow> {
-    backcast_records().0.clone()
+/// Runs a shipped scenario at the calibration's size (1M households), after `edit`.
+fn simulate(file: &str, edit: impl FnOnce(&mut scenario::Scenario)) -> Simulation<'static> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let mut loaded = scenario::load(&path).expect("the scenario loads");
+    loaded.scenario.run.households = 1_000_000;
+    edit(&mut loaded.scenario);
+    let geo = Geography::embedded();
+    let plan = Plan::new(&loaded, geo).expect("the scenario resolves");
+    let mut sim = Simulation::new(geo, plan);
+    sim.run(|_| {});
+    sim
 }
 
-/// The backcast run once for all tests of this file: its national rows, its provincial
-/// urbanization errors (simulated − official, pp) by year over the provinces with a figure that
-/// year, and the units' paces within their provinces.
-/// National rows, provincial errors by year, unit paces.
-type BackcastResults = (Vec<NationalRow>, Vec<(i32, Vec<f64>)>, Vec<UnitPace>);
-
-fn backcast_records() -> &'static BackcastResults {
-    static RUN: OnceLock<BackcastResults> = OnceLock::new();
+/// The backcast's yearly records and persons per simulated member, run once for all tests of
+/// this file.
+fn backcast_run() -> &'static (Vec<YearRecord>, f64) {
+    static RUN: OnceLock<(Vec<YearRecord>, f64)> = OnceLock::new();
     RUN.get_or_init(|| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/backcast-2020.toml");
-        let mut loaded = scenario::load(&path).expect("the backcast scenario loads");
-        // The size the calibration uses.
-        loaded.scenario.run.households = 1_000_000;
-        let geo = Geography::embedded();
-        let plan = Plan::new(&loaded, geo).expect("the backcast resolves");
-        let mut sim = Simulation::new(geo, plan);
-        sim.run(|_| {});
-        let rows = sim
-            .records
-            .iter()
-            .map(|r| national_row(r, sim.persons_per_member))
-            .collect();
-        let provinces = sim
-            .records
-            .iter()
-            .map(|record| {
-                let figures = migrasim::population::province_figures(geo, record.year);
-                let rates = migrasim::report::province_urbanization_pct(geo, record);
-                let errors = figures
-                    .iter()
-                    .zip(rates)
-                    .filter_map(|(f, rate)| Some(rate - f.urbanization_rate_pct?))
-                    .collect();
-                (record.year, errors)
-            })
-            .collect();
-        let paces = unit_paces(geo, &sim.records, unit_slowdown());
-        (rows, provinces, paces)
+        let mut sim = simulate("scenarios/backcast-2020.toml", |_| {});
+        (std::mem::take(&mut sim.records), sim.persons_per_member)
     })
+}
+
+fn backcast() -> Vec<NationalRow> {
+    let (records, scale) = backcast_run();
+    records.iter().map(|r| national_row(r, *scale)).collect()
+}
+
+/// The backcast's provincial urbanization errors (simulated − official, pp) by year, over the
+/// provinces with a figure that year.
+fn backcast_province_errors() -> Vec<(i32, Vec<f64>)> {
+    let geo = Geography::embedded();
+    backcast_run()
+        .0
+        .iter()
+        .map(|record| {
+            let figures = migrasim::population::province_figures(geo, record.year);
+            let rates = migrasim::report::province_urbanization_pct(geo, record);
+            let errors = figures
+                .iter()
+                .zip(rates)
+                .filter_map(|(f, rate)| Some(rate - f.urbanization_rate_pct?))
+                .collect();
+            (record.year, errors)
+        })
+        .collect()
 }
 
 /// Provincial urbanization rates follow the official ones (data/provinces.csv), over the
@@ -62,11 +65,10 @@ fn backcast_records() -> &'static BackcastResults {
 /// 2021–2022 are partly checks; measured 0.13, 0.13, 0.37).
 #[test]
 fn backcast_tracks_the_provinces() {
-    let (_, provinces, _) = backcast_records();
-    for (year, errors) in provinces {
+    for (year, errors) in backcast_province_errors() {
         assert!(errors.len() >= 25, "{year}: {} provinces", errors.len());
         let mae = errors.iter().map(|e| e.abs()).sum::<f64>() / errors.len() as f64;
-        let limit = if *year == 2023 { 0.35 } else { 0.4 };
+        let limit = if year == 2023 { 0.35 } else { 0.4 };
         assert!(mae <= limit, "{year}: provincial MAE {mae:.2} pp");
     }
 }
@@ -142,17 +144,12 @@ fn fitted_mae(paces: &[UnitPace]) -> f64 {
 }
 
 fn run_paces(file: &str, clear_unit_shifts: bool) -> Vec<UnitPace> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    let mut loaded = scenario::load(&path).expect("the scenario loads");
-    loaded.scenario.run.households = 1_000_000;
-    if clear_unit_shifts {
-        loaded.scenario.behaviour.unit_destination_shift.clear();
-    }
-    let geo = Geography::embedded();
-    let plan = Plan::new(&loaded, geo).expect("the scenario resolves");
-    let mut sim = Simulation::new(geo, plan);
-    sim.run(|_| {});
-    unit_paces(geo, &sim.records, unit_slowdown())
+    let sim = simulate(file, |s| {
+        if clear_unit_shifts {
+            s.behaviour.unit_destination_shift.clear();
+        }
+    });
+    unit_paces(Geography::embedded(), &sim.records, unit_slowdown())
 }
 
 /// Within provinces, units' urban growth 2020–2023 relative to their province follows the
@@ -161,8 +158,8 @@ fn run_paces(file: &str, clear_unit_shifts: bool) -> Vec<UnitPace> {
 /// same backcast without the unit shifts (new movers going where the 2020 stock lives).
 #[test]
 fn backcast_divides_movers_within_provinces_like_the_census_decade() {
-    let (_, _, paces) = backcast_records();
-    let with = fitted_mae(paces);
+    let paces = unit_paces(Geography::embedded(), &backcast_run().0, unit_slowdown());
+    let with = fitted_mae(&paces);
     let without = fitted_mae(&run_paces("scenarios/backcast-2020.toml", true));
     eprintln!("unit paces, backcast: MAE {with:.3} %/yr with unit shifts, {without:.3} without");
     assert!(with <= 0.15, "MAE {with:.2} %/yr");
@@ -197,13 +194,8 @@ fn baseline_keeps_units_near_their_pace() {
 /// Measured at 1M households: largest +0.92 (Dongguan), mean 0.35.
 #[test]
 fn status_quo_units_stay_near_their_reference_pace() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/status-quo.toml");
-    let mut loaded = scenario::load(&path).expect("the scenario loads");
-    loaded.scenario.run.households = 1_000_000;
     let geo = Geography::embedded();
-    let plan = Plan::new(&loaded, geo).expect("the scenario resolves");
-    let mut sim = Simulation::new(geo, plan);
-    sim.run(|_| {});
+    let sim = simulate("scenarios/status-quo.toml", |_| {});
     let (first, last) = (&sim.records[0], sim.records.last().unwrap());
     let years = f64::from(last.year - first.year);
     let references = unit_reference_paces(geo);
@@ -237,14 +229,7 @@ fn status_quo_units_stay_near_their_reference_pace() {
 /// provinces' urban outflows): mean absolute error within 0.15 %/yr (measured 0.08).
 #[test]
 fn backcast_tracks_provincial_populations() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/backcast-2020.toml");
-    let mut loaded = scenario::load(&path).expect("the backcast scenario loads");
-    loaded.scenario.run.households = 1_000_000;
-    let geo = Geography::embedded();
-    let plan = Plan::new(&loaded, geo).expect("the backcast resolves");
-    let mut sim = Simulation::new(geo, plan);
-    sim.run(|_| {});
-    let growth = province_population_growth(geo, &sim.records);
+    let growth = province_population_growth(Geography::embedded(), &backcast_run().0);
     assert!(growth.len() >= 28, "{} provinces", growth.len());
     let mae = growth.iter().map(|g| (g.1 - g.2).abs()).sum::<f64>() / growth.len() as f64;
     eprintln!("provincial population growth: MAE {mae:.3} %/yr");
