@@ -120,7 +120,7 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub households: u64,
     /// Rounds of coordinate-wise fitting.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=10))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
     pub rounds: u32,
     /// Where to write the fitted parameters.
     #[arg(
@@ -232,7 +232,7 @@ fn prepare(path: &Path, overrides: &Overrides, geo: &Geography) -> Result<Prepar
 }
 
 /// Memory a run needs, from measurements of the release binary (docs/performance.md): the
-/// household array (16 bytes each, the only per-household allocation; the peak resident size
+/// household array (18 bytes each, the only per-household allocation; the peak resident size
 /// grows by 15.4 bytes per household from 5M to 20M households), the year records kept for the
 /// tables (about 100 KB per simulated year and replicate), and a fixed part (code, geography,
 /// choice tables, tallies; 40 MiB resident at 1M households). Address space adds thread stacks
@@ -435,17 +435,29 @@ fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
     let (pool, _) = thread_pool(&execution)?;
     let seeds = crate::ensemble::replicate_seeds(baseline.scenario.run.seed, args.replicates);
     let quiet = args.quiet;
-    let measured = pool
+    let (measured, attraction) = pool
         .install(|| {
-            crate::levers::measure(geo, &baseline, &status_quo.scenario, &seeds, |name| {
-                if !quiet {
-                    eprintln!("measuring: {name}");
-                }
-            })
+            let measured =
+                crate::levers::measure(geo, &baseline, &status_quo.scenario, &seeds, |name| {
+                    if !quiet {
+                        eprintln!("measuring: {name}");
+                    }
+                })?;
+            if !quiet {
+                eprintln!("measuring: the services measure's attraction channel alone");
+            }
+            let attraction = crate::levers::services_attraction_only(
+                geo,
+                &baseline,
+                &status_quo.scenario,
+                &seeds,
+            )?;
+            Ok((measured, attraction))
         })
         .map_err(CliError::Failure)?;
     let text = crate::levers::levers_md(
         &measured,
+        &attraction,
         args.households,
         &seeds,
         baseline.scenario.run.last_year,

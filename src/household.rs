@@ -1,4 +1,4 @@
-//! The household agent: 16 bytes of plain integers, no heap data.
+//! The household agent: 18 bytes of plain integers, no heap data.
 //!
 //! Members present live at the residence (unit, urban/rural). Members left behind live in the
 //! rural part of the household's origin and keep its rural hukou, also after the rest of the
@@ -22,6 +22,12 @@ pub mod flags {
     pub const IN_SITU: u8 = 1 << 5;
     /// Bits 6–7 hold the head's education level (see `Household::education`).
     pub const EDUCATION_SHIFT: u8 = 6;
+}
+
+/// Bits of `Household::tenure`: how a household in a city is housed (MODEL §5, plan §2.5).
+pub mod tenure {
+    /// Rents an affordable rental unit (保障性租赁住房) where it lives; given up on moving.
+    pub const AFFORDABLE: u8 = 1;
 }
 
 /// Education levels: 0 primary or less, 1 junior secondary, 2 senior secondary, 3 tertiary.
@@ -49,9 +55,11 @@ pub struct Household {
     pub elderly_left: u8,
     /// Rural home where left-behind members live (the hukou unit until the household settles).
     pub origin_unit: u16,
+    /// Housing tenure bits (`tenure::*`); kept apart from `flags`, which are full.
+    pub tenure: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Household>() == 16);
+const _: () = assert!(std::mem::size_of::<Household>() == 18);
 
 impl Household {
     #[inline]
@@ -89,7 +97,7 @@ impl Household {
     }
 
     /// Head's education: 0 primary or less, 1 junior secondary, 2 senior secondary, 3 tertiary
-    /// (two bits of `flags`, so the record stays 16 bytes).
+    /// (two bits of `flags`, so the record stays small).
     #[inline]
     pub fn education(&self) -> u8 {
         self.flags >> flags::EDUCATION_SHIFT
@@ -129,6 +137,20 @@ impl Household {
     pub fn household_type(&self) -> usize {
         let with_children = usize::from(self.children + self.children_left > 0);
         usize::from(self.education()) * 2 + with_children
+    }
+
+    #[inline]
+    pub fn rents_affordable(&self) -> bool {
+        self.tenure & tenure::AFFORDABLE != 0
+    }
+
+    #[inline]
+    pub fn set_affordable(&mut self, on: bool) {
+        if on {
+            self.tenure |= tenure::AFFORDABLE;
+        } else {
+            self.tenure &= !tenure::AFFORDABLE;
+        }
     }
 
     #[inline]

@@ -24,12 +24,18 @@ pub struct Measure {
     pub keys: &'static [(&'static str, Option<&'static str>)],
     /// The decision or capacity it acts on.
     pub channel: &'static str,
-    /// Where its size comes from (`docs/scenarios.md` has each key's provenance, `docs/evidence.md`
-    /// the published estimates).
-    pub size: &'static str,
+    /// The coefficients that size the channel, with their values.
+    pub coefficient: &'static str,
+    /// Where each coefficient comes from: a cited figure, a calibration target, or "assumption"
+    /// with a range (`docs/scenarios.md` has each key's provenance, `docs/evidence.md` the
+    /// published estimates).
+    pub source: &'static str,
     /// The sign the plan intends on the resident rate and on the hukou rate (+1, −1, or 0 where it
     /// states none or the channels pull both ways).
     pub intent: [i8; 2],
+    /// Smallest effect (pp, on the rates it intends to move) the measure must have at 1M
+    /// households; `tests/levers.rs` holds every measure to it.
+    pub minimum: [f64; 2],
 }
 
 /// The measures, in the plan's order.
@@ -42,81 +48,101 @@ pub const MEASURES: &[Measure] = &[
             ("settlement.relaxed", None),
             ("settlement.points", None),
         ],
-        channel: "eligibility (residence and insurance years) and the points cities' quotas: who may apply and how many are admitted",
-        size: "rules: plan text and the 2019 NDRC key tasks (cited where a rule is written; otherwise assumption); quota 0.5 → 1.0% of non-hukou residents: assumption (0.5–2)",
+        channel: "eligibility (residence and insurance years, a home bought in the city) and the points cities' quotas: who may apply and how many are admitted",
+        coefficient: "relaxed cities 3 → 1 year of residence and insurance, and the home-purchase route (购房落户); points cities' quota 0.5 → 1.0% of non-hukou residents a year",
+        source: "rules: plan text and the 2019 NDRC key tasks; home purchase: large cities' 2024 rules (《财经》 2024-07); quota path: assumption (0.5–2%)",
         intent: [1, 1],
+        minimum: [0.02, 0.2],
     },
     Measure {
         name: "Easier procedures",
         section: "§2.1",
         keys: &[("settlement.willingness.procedure_ease", None)],
-        channel: "a shift of the settlement logit (online platform, registration where one lives)",
-        size: "assumption: 0 → 0.5 by 2029 (range 0–0.5; no separable estimate, `docs/evidence.md`)",
+        channel: "applying costs less effort (online platform, registration where one lives): a shift of every eligible household's settlement logit",
+        coefficient: "logit shift 0 → 0.25 by 2029",
+        source: "assumption (range 0–0.5): no separable estimate found (`docs/evidence.md`)",
         intent: [0, 1],
+        minimum: [0.0, 0.2],
     },
     Measure {
         name: "Services by residence",
         section: "§2.2",
         keys: &[("services.nonhukou_share", None)],
-        channel: "the share of public services a non-hukou resident gets: raises the pull of cities (destination utility), lowers the gain from settling (`service_gain`)",
-        size: "assumption: 0.6 → 0.8 (range 0.3–0.7 for the level, `docs/evidence.md`); `service_gain` 1.5 assumption (0.5–2.5)",
+        channel: "the share of public services a non-hukou resident gets: raises the pull of cities (destination utility, `beta_services`) and lowers the gain from taking hukou (`service_gain`)",
+        coefficient: "service share 0.6 → 0.8; `beta_services` 1.2; `service_gain` 1.5",
+        source: "share path: assumption (0.3–0.7 for the level, components cited in `docs/evidence.md`); `beta_services`: assumption, direction cited (0.5–1.5); `service_gain`: assumption, direction cited (0.5–2.5)",
         intent: [1, 0],
+        minimum: [0.05, 0.0],
     },
     Measure {
         name: "Public-school places for migrant children",
         section: "§2.4",
         keys: &[("services.school_seat_growth_pct", None)],
         channel: "public-school places grow faster: school access raises reunification of left-behind children and the pull of cities for families",
-        size: "status quo calibrated to the 2023 public-school share (MWMS); the baseline's 1.5%/yr is an assumption",
+        coefficient: "place growth: the calibrated status-quo pace → 1.5%/yr",
+        source: "status quo calibrated to the 2023 public-school share (MWMS); 1.5%/yr: assumption (0.8–2.5, MOE 2020–2025 pace)",
         intent: [1, 0],
+        minimum: [0.005, 0.0],
     },
     Measure {
         name: "Vocational training",
         section: "§2.3",
         keys: &[("jobs.skill_upgrade_pct", None)],
-        channel: "a household's education level rises a step: higher wage premium (destination utility), points score and willingness to settle (`settlement.willingness.education`)",
-        size: "assumption: 1.0%/yr (evidence suggests 0.4–1.2, `docs/evidence.md`); willingness by education: direction cited, size assumption (0–1.0 for tertiary)",
+        channel: "workers move up an education level: higher wage premium (destination utility), points score and willingness to settle",
+        coefficient: "0.7 → 1.0% of workers a year; willingness by level [0, 0.15, 0.3, 0.6]; wage premium [1, 1.1, 1.25, 1.6]",
+        source: "0.7: derived from MWMS training shares and wage returns (vocational vt01–vt11, range 0.4–1.2); 1.0: assumption; willingness: direction cited (se26), size assumption (0–1.0 for tertiary)",
         intent: [0, 1],
+        minimum: [0.0, 0.003],
     },
     Measure {
         name: "Employment services",
         section: "§2.3",
         keys: &[("jobs.nonhukou_job_finding", None)],
         channel: "non-hukou residents' employment rate relative to hukou residents': expected earnings in cities",
-        size: "assumption: 0.95 → 1.0",
+        coefficient: "relative job finding 0.95 → 1.0",
+        source: "assumption (0.9–1.0)",
         intent: [1, 0],
+        minimum: [0.03, 0.0],
     },
     Measure {
         name: "Affordable rental housing open to migrants",
         section: "§2.5",
         keys: &[("housing.affordable_access", None)],
-        channel: "the share of affordable rental units open to non-hukou residents: lowers the expected housing cost of a destination",
-        size: "assumption: 0.5 → 0.7 (range 0.3–0.9)",
+        channel: "a stock of units let by lottery to the non-hukou renters waiting in each city: a tenant is tied to its city (`tenant_stay`); newcomers expect the rent saving times the share of non-hukou households the open units could house",
+        coefficient: "share of units open to non-hukou residents 0.5 → 0.7; 5.72M units at end-2023 plus 2.13M a year; rent 15% below market; `tenant_stay` 0.3",
+        source: "stock and additions: 2021–2023 starts (policy_facts; 2022–2023 unverified); discount: derived from the ≤90% of market rent rule (range 0.1–0.3); access: assumption (0.3–0.9); `tenant_stay`: assumption, direction cited (Du et al. 2024, Buildings 14(9):2774), range 0.08–0.6",
         intent: [1, 0],
+        minimum: [0.001, 0.0],
     },
     Measure {
         name: "Social-insurance coverage",
         section: "§2.6",
         keys: &[("social_insurance.coverage_pct", None)],
-        channel: "insurance years accrue faster: eligibility and points scores",
-        size: "assumption: 60 → 75%/yr (evidence suggests 15–60, `docs/evidence.md`)",
-        intent: [0, 1],
+        channel: "more migrants enrolled each year: insurance years (eligibility, points), and an insured household applies to settle and stays in its city more often",
+        coefficient: "yearly enrolment 30 → 45%; insured: settling logit +0.18, staying utility +0.38",
+        source: "30%: derived from employer-paid shares (MWMS 2012, range 15–60); 45%: assumption; +0.38: employee medical insurance on long-stay intention, OR 1.46 (李亭亭 et al. 2021, 地理学报 76(12), CMDS 2018; range 0–0.66 with se13); +0.18: hukou intention OR ≈1.2, derived (range 0–0.38)",
+        intent: [1, 1],
+        minimum: [0.01, 0.04],
     },
     Measure {
         name: "Portable social insurance",
         section: "§2.6",
         keys: &[("social_insurance.portable", Some("false"))],
-        channel: "insurance years carry over a move between cities (off: they restart at zero)",
-        size: "on in both the status quo and the baseline (plan text); measured as the baseline against switching it off",
+        channel: "insurance years carry over a move between cities (off: they restart at zero): eligibility after a move where years anywhere count (open and relaxed cities; points cities count local years only)",
+        coefficient: "on / off",
+        source: "on in both the status quo and the baseline (plan text); measured as the baseline against switching it off",
         intent: [0, 1],
+        minimum: [0.0, 0.002],
     },
     Measure {
         name: "Fiscal link (人地钱挂钩)",
         section: "§2.(三).1",
         keys: &[("fiscal.link", Some("false"))],
-        channel: "school places and affordable units grow with the migrants settled the year before",
-        size: "on in both (plan text); 0.1 places per settled child and 0.1 units per settled household: derived, weak (`docs/evidence.md`); measured against switching it off",
+        channel: "each person settled brings construction land (housing supply, so lower housing cost), and money for school places and affordable units, where they settled",
+        coefficient: "100 m² of new urban land per settled person outside points cities, against 100 m² per urban resident; 0.1 school places per settled child; 0.1 affordable units per settled household",
+        source: "land: the 2016 人地挂钩 rule (fiscal fl10, fl11) and the ≤100 m² per resident standard (fl14); places and units: derived, weak (0–0.3; 0–0.35)",
         intent: [1, 1],
+        minimum: [0.02, 0.002],
     },
     Measure {
         name: "Potential regions",
@@ -126,9 +152,11 @@ pub const MEASURES: &[Measure] = &[
             ("potential_regions.county_town_pct", None),
             ("potential_regions.nearby_preference", None),
         ],
-        channel: "extra job growth in member units (wages, destination utility), county-town reclassification, a preference for the nearby town",
-        size: "assumption: +0.5 pp jobs/yr, +0.1 pp reclassification/yr, 0.2 utility",
+        channel: "extra job growth in member units (wages, destination utility), a preference for the nearby town, and a small county-town reclassification",
+        coefficient: "+0.5 pp job growth a year; +0.2 utility for the own unit's towns; +0.1 pp reclassification a year",
+        source: "assumption (jobs 0–1.5; preference 0–0.4, same-province evidence N2; reclassification 0–0.3)",
         intent: [1, 0],
+        minimum: [0.01, 0.0],
     },
     Measure {
         name: "Metropolitan areas",
@@ -137,9 +165,14 @@ pub const MEASURES: &[Measure] = &[
             ("metro_areas.job_relocation_pct", None),
             ("metro_areas.commute_share", None),
         ],
-        channel: "jobs move from cores to members; commuting lets members' residents earn at the core's level",
-        size: "assumption: 0.5%/yr of core jobs; commuting share 0 → 0.1 (evidence suggests about 0.04, `docs/evidence.md`)",
-        intent: [1, 0],
+        channel: "commuting lets members' residents earn at the core's level, widens members' labour markets (their wage level answers their own plus the commuting share of the rest of the area's size) and pools the area's job markets; core jobs relocate to members with their renting workers. People move within areas (members grow, `tests/levers.rs`), so the resident rate barely moves; movers into open members settle more easily",
+        coefficient: "commuting share 0.04 → 0.08; commuting cost 0.2 of earnings; wage–size elasticity 0.05; 0.5% of core jobs a year",
+        source: "commuting today: derived from ≈4% cross-city commuters (CAUPD 2025, N12; range 0.02–0.06); its doubling by 2029: assumption; cost: derived, weak (0.1–0.4); elasticity: `jobs.size_elasticity` (assumption); relocation: assumption (0–1)",
+        // The plan aims at the areas' structure, not the national rate: people move between a core
+        // and its members, so the resident rate barely moves; those who go to members (mostly open
+        // cities) settle more easily, which raises the hukou rate.
+        intent: [0, 1],
+        minimum: [0.0, 0.02],
     },
     Measure {
         name: "Urban renewal",
@@ -149,8 +182,10 @@ pub const MEASURES: &[Measure] = &[
             ("renewal.amenity_per_year", None),
         ],
         channel: "cheap urban-village housing removed (housing cost up) and amenity added (destination utility) in large cities",
-        size: "assumption: 0.3%/yr of the stock, 0.01 utility/yr",
+        coefficient: "0.3% of the stock a year; +0.01 utility a year",
+        source: "assumption (0–1%; 0–0.03)",
         intent: [0, 0],
+        minimum: [0.0, 0.0],
     },
 ];
 
@@ -267,43 +302,94 @@ pub fn measure(
     let mut measured = Vec::new();
     for measure in MEASURES {
         progress(measure.name);
-        let scenario = without(&baseline.scenario, status_quo, measure)?;
-        let plan = Plan::from_scenario(scenario, geo).map_err(|e| e.to_string())?;
-        let runs = last_year(&ensemble::run_replicates(geo, &plan, seeds, |_, _| {}));
-        let paired = |i: usize| -> Vec<f64> {
-            reference
-                .iter()
-                .zip(&runs)
-                .map(|(with, without)| with[i] - without[i])
-                .collect()
-        };
-        measured.push(Measured {
-            measure,
-            resident: Effect::of(&paired(0)),
-            hukou: Effect::of(&paired(1)),
-            gap: Effect::of(&paired(2)),
-        });
+        measured.push(paired(
+            geo, baseline, &reference, status_quo, measure, seeds,
+        )?);
     }
     Ok(measured)
 }
 
-/// Smallest effect (pp) that counts as acting.
-pub const SILENT_BELOW_PP: f64 = 0.01;
+/// One measure against a baseline whose last-year rates (`reference`) are already known.
+fn paired(
+    geo: &Geography,
+    baseline: &Plan,
+    reference: &[[f64; 3]],
+    status_quo: &Scenario,
+    measure: &'static Measure,
+    seeds: &[u64],
+) -> Result<Measured, String> {
+    let scenario = without(&baseline.scenario, status_quo, measure)?;
+    let plan = Plan::from_scenario(scenario, geo).map_err(|e| e.to_string())?;
+    let runs = last_year(&ensemble::run_replicates(geo, &plan, seeds, |_, _| {}));
+    let paired = |i: usize| -> Vec<f64> {
+        reference
+            .iter()
+            .zip(&runs)
+            .map(|(with, without)| with[i] - without[i])
+            .collect()
+    };
+    Ok(Measured {
+        measure,
+        resident: Effect::of(&paired(0)),
+        hukou: Effect::of(&paired(1)),
+        gap: Effect::of(&paired(2)),
+    })
+}
 
-/// Whether a measure moves the rates the way the plan intends: "yes", or what is silent or opposite.
+/// The services measure (§2.2) with `settlement.willingness.service_gain` set to 0 in both runs:
+/// what services do through the pull of cities alone. The rest of the measure's effect is the
+/// smaller gain from taking hukou.
+pub fn services_attraction_only(
+    geo: &Geography,
+    baseline: &Plan,
+    status_quo: &Scenario,
+    seeds: &[u64],
+) -> Result<Measured, String> {
+    let services = MEASURES
+        .iter()
+        .find(|m| m.keys == [("services.nonhukou_share", None)])
+        .expect("the services measure is listed");
+    let mut without_gain = baseline.scenario.clone();
+    without_gain.settlement.willingness.service_gain = 0.0;
+    let mut status_quo = status_quo.clone();
+    status_quo.settlement.willingness.service_gain = 0.0;
+    let plan = Plan::from_scenario(without_gain, geo).map_err(|e| e.to_string())?;
+    let reference = last_year(&ensemble::run_replicates(geo, &plan, seeds, |_, _| {}));
+    paired(geo, &plan, &reference, &status_quo, services, seeds)
+}
+
+/// Smallest effect (pp) that counts as acting at all (about 7,000 persons nationally): with common
+/// random numbers an effect this size is measured, not noise, when every replicate agrees in sign.
+pub const SILENT_BELOW_PP: f64 = 0.0005;
+
+/// Whether a measure moves the rates the way the plan intends: "yes", or what is silent, opposite
+/// or below the measure's documented minimum. An effect whose replicates straddle zero is silent.
 pub fn verdict(m: &Measured) -> String {
     let mut problems = Vec::new();
-    for (label, effect, intent) in [
-        ("resident rate", &m.resident, m.measure.intent[0]),
-        ("hukou rate", &m.hukou, m.measure.intent[1]),
+    for (label, effect, intent, minimum) in [
+        (
+            "resident rate",
+            &m.resident,
+            m.measure.intent[0],
+            m.measure.minimum[0],
+        ),
+        (
+            "hukou rate",
+            &m.hukou,
+            m.measure.intent[1],
+            m.measure.minimum[1],
+        ),
     ] {
         if intent == 0 {
             continue;
         }
-        if effect.mean.abs() < SILENT_BELOW_PP {
+        let straddles = effect.low < 0.0 && effect.high > 0.0;
+        if effect.mean.abs() < SILENT_BELOW_PP || straddles {
             problems.push(format!("silent on the {label}"));
         } else if effect.mean.signum() != f64::from(intent) {
             problems.push(format!("opposite on the {label}"));
+        } else if effect.mean.abs() < minimum {
+            problems.push(format!("below its minimum on the {label}"));
         }
     }
     if m.measure.intent == [0, 0] {
@@ -316,7 +402,13 @@ pub fn verdict(m: &Measured) -> String {
 }
 
 /// `docs/levers.md`.
-pub fn levers_md(measured: &[Measured], households: u64, seeds: &[u64], year: i32) -> String {
+pub fn levers_md(
+    measured: &[Measured],
+    attraction: &Measured,
+    households: u64,
+    seeds: &[u64],
+    year: i32,
+) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -328,7 +420,8 @@ baseline − without the measure in {year}, in percentage points: mean over repl
 largest replicate in brackets. The gap is the resident rate minus the hukou rate.\n\n\
 The last column compares the signs with what the plan intends for the measure (resident rate up for measures \
 that make cities more attractive, hukou rate up for measures that ease settling); an effect under \
-{SILENT_BELOW_PP} pp counts as silent.\n\n\
+{SILENT_BELOW_PP} pp, or whose replicates straddle zero, counts as silent, and each measure must reach its \
+documented minimum on the rates it intends to move (`tests/levers.rs` checks this at 1M households).\n\n\
 Effects are not additive: measures interact (services lower the gain from settling; eased rules let \
 more apply). Sizes labelled **assumption** are not estimated; `docs/evidence.md` collects the published \
 evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
@@ -341,9 +434,23 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
     );
     let _ = writeln!(
         md,
-        "| measure | plan | keys | channel | size and source | resident rate (pp) | hukou rate (pp) | gap (pp) | as the plan intends? |\n|---|---|---|---|---|---|---|---|---|"
+        "| measure | plan | keys | channel | coefficient | source | resident rate (pp) | hukou rate (pp) | gap (pp) | minimum (resident / hukou, pp) | as the plan intends? |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
-    let shown = |e: &Effect| format!("{:+.3} [{:+.3}, {:+.3}]", e.mean, e.low, e.high);
+    let shown = |e: &Effect| format!("{:+.4} [{:+.4}, {:+.4}]", e.mean, e.low, e.high);
+    let minimum = |m: &Measure| {
+        let part = |intent: i8, value: f64| {
+            if intent == 0 {
+                "–".to_string()
+            } else {
+                format!("{value}")
+            }
+        };
+        format!(
+            "{} / {}",
+            part(m.intent[0], m.minimum[0]),
+            part(m.intent[1], m.minimum[1])
+        )
+    };
     for m in measured {
         let keys = m
             .measure
@@ -357,14 +464,16 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
             .join(", ");
         let _ = writeln!(
             md,
-            "| {} | {} | {keys} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {keys} | {} | {} | {} | {} | {} | {} | {} | {} |",
             m.measure.name,
             m.measure.section,
             m.measure.channel,
-            m.measure.size,
+            m.measure.coefficient,
+            m.measure.source,
             shown(&m.resident),
             shown(&m.hukou),
             shown(&m.gap),
+            minimum(m.measure),
             verdict(m)
         );
     }
@@ -391,6 +500,29 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
         list(&silent),
         list(&astray)
     );
+    if let Some(full) = measured
+        .iter()
+        .find(|m| std::ptr::eq(m.measure, attraction.measure))
+    {
+        let substitution = full.hukou.mean - attraction.hukou.mean;
+        let dominant = if substitution.abs() > attraction.hukou.mean.abs() {
+            "the smaller gain from taking hukou dominates: services given by residence make a local hukou worth less, and fewer of those who stay apply"
+        } else {
+            "the pull of cities dominates: more people stay in and move to cities, and enough of them settle to outweigh the smaller gain from taking hukou"
+        };
+        let _ = writeln!(
+            md,
+            "\n## Services by residence: its two channels\n\n\
+Services given by residence act twice (`docs/evidence.md`): they make cities more attractive to live in \
+(`behaviour.beta_services`), and they lower what a local hukou adds (`settlement.willingness.service_gain`). \
+With `service_gain` set to 0 in both runs, the measure's effect is the attraction channel alone: \
+resident rate {}, hukou rate {} pp. The rest of the full effect on the hukou rate, {:+.4} pp, is the smaller \
+gain from taking hukou. On the hukou rate {dominant}.",
+            shown(&attraction.resident),
+            shown(&attraction.hukou),
+            substitution
+        );
+    }
     md
 }
 
@@ -407,27 +539,46 @@ mod tests {
     }
 
     #[test]
-    fn the_verdict_names_silent_and_opposite_effects() {
-        let measure = MEASURES.iter().find(|m| m.intent == [1, 1]).unwrap();
-        let effect = |mean: f64| Effect {
+    fn the_verdict_names_silent_opposite_and_small_effects() {
+        static MEASURE: Measure = Measure {
+            name: "test",
+            section: "§0",
+            keys: &[],
+            channel: "",
+            coefficient: "",
+            source: "",
+            intent: [1, 1],
+            minimum: [0.01, 0.1],
+        };
+        let effect = |mean: f64, spread: f64| Effect {
             mean,
-            low: mean,
-            high: mean,
+            low: mean - spread,
+            high: mean + spread,
         };
-        let measured = |resident: f64, hukou: f64| Measured {
-            measure,
-            resident: effect(resident),
-            hukou: effect(hukou),
-            gap: effect(resident - hukou),
+        let measured = |resident: Effect, hukou: Effect| Measured {
+            measure: &MEASURE,
+            resident,
+            hukou,
+            gap: effect(resident.mean - hukou.mean, 0.0),
         };
-        assert_eq!(verdict(&measured(0.05, 0.2)), "yes");
+        let exact = |mean: f64| effect(mean, 0.0);
+        assert_eq!(verdict(&measured(exact(0.05), exact(0.2))), "yes");
         assert_eq!(
-            verdict(&measured(-0.05, 0.2)),
+            verdict(&measured(exact(-0.05), exact(0.2))),
             "**no**: opposite on the resident rate"
         );
         assert_eq!(
-            verdict(&measured(0.05, 0.001)),
+            verdict(&measured(exact(0.05), exact(0.0001))),
             "**no**: silent on the hukou rate"
+        );
+        // Replicates that disagree in sign are silent, whatever the mean.
+        assert_eq!(
+            verdict(&measured(effect(0.05, 0.06), exact(0.2))),
+            "**no**: silent on the resident rate"
+        );
+        assert_eq!(
+            verdict(&measured(exact(0.05), exact(0.05))),
+            "**no**: below its minimum on the hukou rate"
         );
     }
 

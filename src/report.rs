@@ -64,6 +64,8 @@ pub struct NationalRow {
     pub gap_pp: f64,
     pub nonhukou_urban_residents: f64,
     pub settlements: f64,
+    /// Urban-hukou inter-city migrants who transferred their hukou where they live.
+    pub urban_hukou_transfers: f64,
     pub applicants: f64,
     pub movers: f64,
     pub rural_to_urban: f64,
@@ -115,6 +117,7 @@ pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
         gap_pp: urbanization - hukou_rate,
         nonhukou_urban_residents: sum(u, |c| c.nonhukou_urban) as f64 * scale,
         settlements: sum(u, |c| c.settlements) as f64 * scale,
+        urban_hukou_transfers: sum(u, |c| c.transfers) as f64 * scale,
         applicants: sum(u, |c| c.applicants) as f64 * scale,
         movers: n.movers as f64 * scale,
         rural_to_urban: n.rural_to_urban as f64 * scale,
@@ -395,7 +398,7 @@ fn decomposition_csv(out: &RunTables) -> String {
     text
 }
 
-pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_population,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct,migrant_heads_senior_plus_pct,outgoing_migrant_workers,cross_province_migrant_workers";
+pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_population,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct,migrant_heads_senior_plus_pct,outgoing_migrant_workers,cross_province_migrant_workers,urban_hukou_transfers";
 
 fn national_csv(out: &RunTables) -> String {
     let mut text = String::from(NATIONAL_COLUMNS);
@@ -404,7 +407,7 @@ fn national_csv(out: &RunTables) -> String {
         let r = national_row(record, out.persons_per_member);
         let _ = writeln!(
             text,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.year,
             f0(r.population),
             f0(r.urban_residents),
@@ -427,6 +430,7 @@ fn national_csv(out: &RunTables) -> String {
             f4(r.migrant_heads_senior_plus_pct),
             f0(r.outgoing_migrant_workers),
             f0(r.cross_province_migrant_workers),
+            f0(r.urban_hukou_transfers),
         );
     }
     text
@@ -550,7 +554,7 @@ fn csv_field(text: &str) -> String {
 
 fn units_csv(out: &RunTables) -> String {
     let mut text = String::from(
-        "year,code,name_en,name_zh,province_en,tier,regime,potential_region,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,family_settlements,applicants,arrivals,departures,arrivals_urban,arrivals_rural,departures_urban,departures_rural,births_urban,births_rural,deaths_urban,deaths_rural,in_place_urbanized,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct\n",
+        "year,code,name_en,name_zh,province_en,tier,regime,potential_region,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,family_settlements,applicants,arrivals,departures,arrivals_urban,arrivals_rural,departures_urban,departures_rural,births_urban,births_rural,deaths_urban,deaths_rural,in_place_urbanized,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct,urban_hukou_transfers\n",
     );
     let scale = out.persons_per_member;
     for record in out.records {
@@ -559,7 +563,7 @@ fn units_csv(out: &RunTables) -> String {
             let city = &record.cities[u];
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2},{}",
                 record.year,
                 unit.code,
                 csv_field(&unit.name_en),
@@ -594,6 +598,7 @@ fn units_csv(out: &RunTables) -> String {
                 f4(city.housing_cost),
                 100.0 * city.school_access,
                 100.0 * city.affordable_coverage,
+                f0(c.transfers as f64 * scale),
             );
         }
     }

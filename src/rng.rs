@@ -19,6 +19,8 @@ pub enum Purpose {
     Reunify = 7,
     Accrual = 8,
     Destination = 9,
+    Housing = 10,
+    Relocation = 11,
 }
 
 #[inline]

@@ -73,8 +73,35 @@ fn check_invariants(sim: &Simulation) {
 }
 
 #[test]
-fn hot_state_is_16_bytes_per_household() {
-    assert_eq!(std::mem::size_of::<Household>(), 16);
+fn hot_state_is_18_bytes_per_household() {
+    assert_eq!(std::mem::size_of::<Household>(), 18);
+}
+
+/// Affordable rentals are a stock households occupy: the open units fill (the waiting households
+/// far outnumber them) and the tenants never exceed them by more than the lottery's noise.
+#[test]
+fn affordable_tenants_fill_the_open_units_and_do_not_exceed_them() {
+    let sim = simulate(200_000, 5);
+    for record in &sim.records[1..] {
+        let open: f64 = record.cities.iter().map(|c| c.affordable_open).sum();
+        let tenants: u64 = record.units.iter().map(|u| u.affordable_tenants).sum();
+        let waiting: u64 = record.units.iter().map(|u| u.affordable_waiting).sum();
+        eprintln!(
+            "{}: open {open:.0}, tenants {tenants}, waiting {waiting}",
+            record.year
+        );
+        assert!(open > 0.0, "{}: the stock exists", record.year);
+        assert!(
+            tenants as f64 <= 1.02 * open + 10.0,
+            "{}: {tenants} tenants in {open:.0} open units",
+            record.year
+        );
+        assert!(
+            tenants as f64 >= 0.8 * open,
+            "{}: {tenants} tenants leave most of {open:.0} open units empty",
+            record.year
+        );
+    }
 }
 
 #[test]

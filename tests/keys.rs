@@ -87,8 +87,10 @@ fn context(key: &str) -> Vec<(&'static str, Value)> {
         };
         return vec![(path, Value::Float(1.0))];
     }
-    if key.ends_with(".education_exemption") {
-        let section = key.trim_end_matches(".education_exemption");
+    if key.ends_with(".education_exemption") || key.ends_with(".home_purchase") {
+        let section = key
+            .trim_end_matches(".education_exemption")
+            .trim_end_matches(".home_purchase");
         let paths: [&'static str; 2] = match section {
             "settlement.open" => [
                 "settlement.open.min_residence_years",
@@ -150,6 +152,15 @@ fn context(key: &str) -> Vec<(&'static str, Value)> {
     }
     if key == "settlement.willingness.land_surrender" {
         return vec![("settlement.land_surrender_required", Value::Boolean(true))];
+    }
+    if key == "settlement.quota_overrides" {
+        // Beijing's quota binds only if some of its few simulated households apply: willing
+        // applicants without the local-insurance condition.
+        return vec![
+            ("settlement.willingness.base", Value::Float(0.0)),
+            ("settlement.points.min_insurance_years", Value::Integer(0)),
+            ("settlement.points_formula.cutoff", Value::Float(0.0)),
+        ];
     }
     if key.starts_with("settlement.points_formula.") {
         // Scores matter for eligibility and for ranking when the quota binds.

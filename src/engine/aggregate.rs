@@ -61,6 +61,18 @@ pub struct UnitCounts {
     /// Urban residents whose hukou is in another province (the census "registered in another
     /// province" stock, for validation).
     pub other_province_hukou: u64,
+    /// Households renting an affordable rental unit here (occupied units), and non-hukou urban
+    /// households here waiting for one (renters who neither own nor became urban in place).
+    pub affordable_tenants: u64,
+    pub affordable_waiting: u64,
+    /// Working-age adults of non-hukou urban households renting here (not owners): the workers
+    /// who can follow a relocated job.
+    pub renting_nonhukou_workers: u64,
+    /// Non-hukou households that bought a home here this year.
+    pub purchases: u64,
+    /// Urban-hukou residents from another unit who transferred their hukou here this year (not
+    /// in `settlements`, which count agricultural migrants as the MPS does).
+    pub transfers: u64,
 }
 
 impl UnitCounts {
@@ -76,6 +88,9 @@ impl UnitCounts {
         self.nonhukou_children += other.nonhukou_children;
         self.left_behind_children += other.left_behind_children;
         self.other_province_hukou += other.other_province_hukou;
+        self.affordable_tenants += other.affordable_tenants;
+        self.affordable_waiting += other.affordable_waiting;
+        self.renting_nonhukou_workers += other.renting_nonhukou_workers;
         self.registered += other.registered;
         self.registered_urban_hukou += other.registered_urban_hukou;
         self.add_events(other);
@@ -98,6 +113,8 @@ impl UnitCounts {
         self.deaths_urban += other.deaths_urban;
         self.deaths_rural += other.deaths_rural;
         self.in_place += other.in_place;
+        self.purchases += other.purchases;
+        self.transfers += other.transfers;
     }
 
     pub fn population(&self) -> u64 {
@@ -354,10 +371,19 @@ impl Tally {
             if province_of[res] != province_of[hukou] {
                 here.other_province_hukou += present;
             }
+            if h.rents_affordable() {
+                here.affordable_tenants += 1;
+            }
             if h.is_nonhukou_urban() {
                 here.nonhukou_urban += present;
                 here.nonhukou_households += 1;
                 here.nonhukou_children += u64::from(h.children);
+                if !h.rents_affordable() && !h.has(flags::OWNS_HOME) && !h.has(flags::IN_SITU) {
+                    here.affordable_waiting += 1;
+                }
+                if !h.has(flags::OWNS_HOME) {
+                    here.renting_nonhukou_workers += u64::from(h.adults);
+                }
                 if hukou != res {
                     self.network[hukou * units + res] += present as u32;
                 }

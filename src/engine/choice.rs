@@ -86,7 +86,6 @@ impl ChoiceTables {
             + services.per_residence_year * f64::from(services.residence_years_counted) / 2.0)
             .min(1.0);
         let discount = s.housing.affordable_discount;
-        let access_share = s.housing.affordable_access.at(inputs.year);
         let job_finding = s.jobs.nonhukou_job_finding.at(inputs.year);
 
         // Destination terms shared by every origin: base (earnings, housing, constants,
@@ -96,10 +95,7 @@ impl ChoiceTables {
                 let earnings = (c.expected_earnings[j] * job_finding / WAGE_SCALE)
                     .max(1e-6)
                     .ln();
-                let housing = c
-                    .effective_housing_cost(j, discount, access_share)
-                    .max(1e-6)
-                    .ln();
+                let housing = c.effective_housing_cost(j, discount).max(1e-6).ln();
                 let access = |school: f64| {
                     let p = c.settle_prospect[j];
                     p + (1.0 - p) * newcomer_share * school

@@ -2,9 +2,9 @@
 //! once a year from last year's aggregates (MODEL §5.1).
 
 use super::Plan;
-use super::aggregate::Tally;
+use super::aggregate::{Tally, UnitCounts};
 use crate::geo::{Geography, MacroRegion};
-use crate::scenario::Regime;
+use crate::scenario::{Regime, Scenario};
 
 /// 2023 monthly income of migrant workers by region of work (yuan, MWMS 2023, `data/`).
 fn regional_wage(region: MacroRegion) -> f64 {
@@ -14,6 +14,28 @@ fn regional_wage(region: MacroRegion) -> f64 {
         MacroRegion::West => 4375.0,
         MacroRegion::Northeast => 4051.0,
     }
+}
+
+/// Urban construction land per resident (m²): the middle of the national planning standard's
+/// band for existing cities, 85–115 m² (GB 50137-2011; assumption where a city differs).
+const URBAN_LAND_M2_PER_RESIDENT: f64 = 100.0;
+
+/// Real households one simulated household stands for (2.62 persons per household, census 2020).
+fn real_households_per_agent(counts: &Tally, persons_per_member: f64) -> f64 {
+    let members: f64 = counts.units.iter().map(|u| u.population() as f64).sum();
+    let households = counts.national.households as f64;
+    persons_per_member * members / households.max(1.0) / 2.62
+}
+
+/// Where new affordable rentals go: non-hukou households, weighted by the regime's policy weight.
+fn affordable_demand(counts: &Tally, regime: &[Regime], scenario: &Scenario) -> Vec<f64> {
+    let weights = &scenario.housing.regime_weights;
+    counts
+        .units
+        .iter()
+        .zip(regime)
+        .map(|(u, r)| u.nonhukou_households as f64 * weights.get(*r))
+        .collect()
 }
 
 /// Everything about the cities that the choice model reads. Arrays are indexed by unit.
@@ -35,8 +57,19 @@ pub struct Cities {
     pub school_access: Vec<f64>,
     /// Affordable rental units (simulated households).
     pub affordable_units: Vec<f64>,
-    /// Affordable units ÷ non-hukou households, capped at 1.
+    /// Affordable units open to non-hukou residents ÷ non-hukou households, capped at 1.
     pub affordable_coverage: Vec<f64>,
+    /// Chance a waiting non-hukou household is allotted an affordable unit this year: the
+    /// units open to non-hukou residents and not occupied last year ÷ the households waiting.
+    pub affordable_offer: Vec<f64>,
+    /// Housing stock added by the fiscal link's construction-land quota (base year = 1).
+    pub land_supply: Vec<f64>,
+    /// Wage factor from a metro member's access to the core's labour market (1 elsewhere).
+    pub market_access: Vec<f64>,
+    /// Per metro core, this year's chance that a non-hukou household relocates with its job to a
+    /// member (0 elsewhere), and the members with cumulative weights (their urban workers).
+    pub relocation_chance: Vec<f64>,
+    pub relocation_members: Vec<Vec<(usize, f64)>>,
     /// Chance a non-hukou resident settles within a few years, from last year's settlements.
     pub settle_prospect: Vec<f64>,
     /// Monthly earnings a newcomer expects (wage × employment), including commuting to a metro
@@ -54,7 +87,13 @@ pub struct Cities {
 impl Cities {
     /// Base-year city state from the initial population's aggregates; jobs are sized on each
     /// unit's urban residents from the data (`expected_urban`, members), not on the sample.
-    pub fn new(geo: &Geography, plan: &Plan, stock: &Tally, expected_urban: &[f64]) -> Cities {
+    pub fn new(
+        geo: &Geography,
+        plan: &Plan,
+        stock: &Tally,
+        expected_urban: &[f64],
+        persons_per_member: f64,
+    ) -> Cities {
         let scenario = &plan.scenario;
         let regime = plan.regimes_in(scenario.base_year());
         let n = geo.len();
@@ -87,6 +126,11 @@ impl Cities {
             school_access: vec![0.0; n],
             affordable_units: vec![0.0; n],
             affordable_coverage: vec![0.0; n],
+            affordable_offer: vec![0.0; n],
+            land_supply: vec![1.0; n],
+            market_access: vec![1.0; n],
+            relocation_chance: vec![0.0; n],
+            relocation_members: vec![Vec::new(); n],
             settle_prospect: vec![0.0; n],
             expected_earnings: vec![0.0; n],
             renewal_stock: vec![1.0; n],
@@ -117,8 +161,67 @@ impl Cities {
                 1.0
             };
         }
+        // The affordable rentals built before the base year, spread like new units.
+        let initial_units = scenario.housing.initial_affordable_units
+            / real_households_per_agent(stock, persons_per_member).max(1e-9);
+        let demand = affordable_demand(stock, &cities.regime, scenario);
+        let total_demand: f64 = demand.iter().sum();
+        let access = scenario.housing.affordable_access.at(scenario.base_year());
+        for (u, demand) in demand.iter().enumerate() {
+            if total_demand > 0.0 {
+                cities.affordable_units[u] = initial_units * demand / total_demand;
+            }
+            cities.update_affordable(u, &stock.units[u], access);
+        }
+        cities.update_market_access(plan, scenario.base_year());
         cities.update_expected_earnings(plan, scenario.base_year());
         cities
+    }
+
+    /// Coverage and this year's allotment chance of affordable rentals in unit `u`, from the
+    /// stock and last year's tenants and waiting households.
+    fn update_affordable(&mut self, u: usize, counts: &UnitCounts, access: f64) {
+        let open = access * self.affordable_units[u];
+        let households = counts.nonhukou_households as f64;
+        self.affordable_coverage[u] = if households > 0.0 {
+            (open / households).min(1.0)
+        } else {
+            1.0
+        };
+        let vacant = (open - counts.affordable_tenants as f64).max(0.0);
+        let waiting = counts.affordable_waiting as f64;
+        self.affordable_offer[u] = if waiting > 0.0 {
+            (vacant / waiting).min(1.0)
+        } else {
+            0.0
+        };
+    }
+
+    /// Integration widens a metro member's labour market (plan §4: 通勤便捷, 同城化): its wages
+    /// answer an effective size of its own urban districts plus the commuting share of the
+    /// rest of the area's, through the same size elasticity as every city's wage level.
+    fn update_market_access(&mut self, plan: &Plan, year: i32) {
+        let share = plan.scenario.metro_areas.commute_share.at(year);
+        let elasticity = plan.scenario.jobs.size_elasticity;
+        self.market_access.iter_mut().for_each(|a| *a = 1.0);
+        if share <= 0.0 {
+            return;
+        }
+        let mut done = vec![false; self.market_access.len()];
+        for metro in &plan.metros {
+            let area: f64 = std::iter::once(metro.core)
+                .chain(metro.members.iter().copied())
+                .map(|u| self.district[u].max(0.0))
+                .sum();
+            for &m in &metro.members {
+                if std::mem::replace(&mut done[m], true) {
+                    continue;
+                }
+                let own = self.district[m].max(1.0);
+                let effective = own + share * (area - own).max(0.0);
+                self.market_access[m] = (effective / own).powf(elasticity);
+            }
+        }
     }
 
     /// Earnings a newcomer expects: own wage × employment, or for a metro member unit a mix
@@ -151,6 +254,7 @@ impl Cities {
         if !plan.regime_changes.is_empty() {
             self.regime = plan.regimes_in(year);
         }
+        self.update_market_access(plan, year);
         let jobs_growth = 1.0 + scenario.jobs.growth_pct.at(year) / 100.0;
         let potential_boost = scenario.potential_regions.job_boost_pct.at(year) / 100.0;
         let renewal = &scenario.renewal;
@@ -160,22 +264,40 @@ impl Cities {
         let seat_growth = 1.0 + scenario.services.school_seat_growth_pct.at(year) / 100.0;
         let fiscal = &scenario.fiscal;
 
-        // Affordable rentals: the national programme is spread by non-hukou households, in
-        // simulated households (real units ÷ persons per household-member scale).
-        // New units go where non-hukou households live, weighted by the regime's policy weight.
-        let weights = &scenario.housing.regime_weights;
-        let demand: Vec<f64> = last
-            .units
-            .iter()
-            .zip(&self.regime)
-            .map(|(u, r)| u.nonhukou_households as f64 * weights.get(*r))
-            .collect();
+        let demand = affordable_demand(last, &self.regime, scenario);
         let total_demand: f64 = demand.iter().sum();
+        let access = scenario.housing.affordable_access.at(year);
 
         // Metro areas move a share of the core's jobs to members, in proportion to their workers.
+        // The workers go with their jobs (plan §4: general manufacturing, logistics and wholesale
+        // markets move out with their staff): non-hukou households of the core relocate with the
+        // chance that moves as many workers as jobs (`decide()`), so relocation moves people
+        // between cities instead of leaving the core's workers idle.
         let relocation = scenario.metro_areas.job_relocation_pct.at(year) / 100.0;
+        self.relocation_chance.iter_mut().for_each(|c| *c = 0.0);
         if relocation > 0.0 {
             for metro in &plan.metros {
+                let core = &last.units[metro.core];
+                // Renters follow their jobs; owners keep their home in the core (and commute).
+                let nonhukou_workers = core.renting_nonhukou_workers as f64;
+                if self.relocation_chance[metro.core] == 0.0 && nonhukou_workers > 0.0 {
+                    // As many workers as keep the core's jobs per worker unchanged.
+                    let workers = self.jobs[metro.core] * relocation * core.urban_workers as f64
+                        / self.jobs[metro.core].max(1e-9);
+                    self.relocation_chance[metro.core] = (workers / nonhukou_workers).min(1.0);
+                    let mut cumulative = 0.0;
+                    self.relocation_members[metro.core] = metro
+                        .members
+                        .iter()
+                        .map(|&m| {
+                            cumulative += last.units[m].urban_workers as f64;
+                            (m, cumulative)
+                        })
+                        .collect();
+                    if cumulative <= 0.0 {
+                        self.relocation_chance[metro.core] = 0.0;
+                    }
+                }
                 let workers: f64 = metro
                     .members
                     .iter()
@@ -191,13 +313,8 @@ impl Cities {
                 }
             }
         }
-        let real_households_per_agent = {
-            let members: f64 = last.units.iter().map(|u| u.population() as f64).sum();
-            let households = last.national.households as f64;
-            persons_per_member * members / households.max(1.0) / 2.62
-        };
         let new_units = scenario.housing.affordable_units_per_year.at(year)
-            / real_households_per_agent.max(1e-9);
+            / real_households_per_agent(last, persons_per_member).max(1e-9);
 
         for (u, jobs) in self.jobs.iter_mut().enumerate() {
             let boost = if plan.potential_region[u].is_some() {
@@ -251,12 +368,21 @@ impl Cities {
             let tightness = tightness[u];
             self.employment_rate[u] = tightness.min(1.0);
             self.wage[u] = self.base_wage[u]
+                * self.market_access[u]
                 * self.wage_index
                 * (tightness / self.tightness0[u]).powf(scenario.jobs.tightness_elasticity);
             let urban = (counts.urban as f64).max(1.0);
             // Cost rises with people per unit of housing: population growth and redevelopment.
+            // The fiscal link's land quota (人地钱挂钩): construction land per settled person
+            // adds housing in proportion to the land an urban resident occupies.
+            if fiscal.link && self.regime[u] != Regime::Points {
+                self.land_supply[u] += fiscal.land_m2_per_settled
+                    * (counts.settlements - counts.family_settlements) as f64
+                    / URBAN_LAND_M2_PER_RESIDENT
+                    / self.urban0[u];
+            }
             self.housing_cost[u] = self.base_cost[u]
-                * (urban / self.urban0[u] / self.renewal_stock[u])
+                * (urban / self.urban0[u] / (self.renewal_stock[u] * self.land_supply[u]))
                     .powf(scenario.housing.pressure_elasticity);
 
             // Public-school places for non-hukou children follow enrolment (plan §2.4: supply
@@ -276,12 +402,7 @@ impl Cities {
             if total_demand > 0.0 {
                 self.affordable_units[u] += new_units * demand[u] / total_demand;
             }
-            let households = counts.nonhukou_households as f64;
-            self.affordable_coverage[u] = if households > 0.0 {
-                (self.affordable_units[u] / households).min(1.0)
-            } else {
-                1.0
-            };
+            self.update_affordable(u, counts, access);
             // Prospect of settling within about five years at last year's pace.
             let nonhukou = (counts.nonhukou_urban as f64).max(1.0);
             self.settle_prospect[u] = (5.0 * counts.settlements as f64 / nonhukou).min(1.0);
@@ -289,13 +410,19 @@ impl Cities {
         self.update_expected_earnings(plan, year);
     }
 
+    /// Affordable rental units open to non-hukou residents in `year` (simulated households).
+    pub fn affordable_open(&self, u: usize, year: i32, scenario: &Scenario) -> f64 {
+        scenario.housing.affordable_access.at(year) * self.affordable_units[u]
+    }
+
     fn district_population(&self, u: usize) -> f64 {
         self.district[u]
     }
 
-    /// Housing cost a non-hukou newcomer expects, net of the affordable rentals open to them.
+    /// Housing cost a non-hukou newcomer expects: the rent saving of an affordable unit times
+    /// the share of non-hukou households the units open to them could house.
     #[inline]
-    pub fn effective_housing_cost(&self, u: usize, discount: f64, access: f64) -> f64 {
-        self.housing_cost[u] * (1.0 - discount * access * self.affordable_coverage[u])
+    pub fn effective_housing_cost(&self, u: usize, discount: f64) -> f64 {
+        self.housing_cost[u] * (1.0 - discount * self.affordable_coverage[u])
     }
 }

@@ -1,7 +1,7 @@
 //! The simulation engine: initial state, calibration of constants, and the yearly step.
 //!
 //! The engine never does I/O and cannot fail once [`Plan::new`] has accepted a scenario. It owns
-//! the households (a flat `Vec` of 16-byte records) and advances them one year at a time:
+//! the households (a flat `Vec` of 18-byte records) and advances them one year at a time:
 //! cities update → choice tables → pass A (decisions) → quota thresholds → pass B (admission,
 //! demography, in-place urbanization, counting). Results never depend on the thread count.
 
@@ -273,6 +273,8 @@ pub struct CityIndicators {
     pub housing_cost: f64,
     pub school_access: f64,
     pub affordable_coverage: f64,
+    /// Affordable rental units open to non-hukou residents (simulated households).
+    pub affordable_open: f64,
 }
 
 /// One year's results: counts of simulated members and city indicators.
@@ -327,7 +329,13 @@ impl<'g> Simulation<'g> {
             .iter()
             .map(|p| p / population.persons_per_member)
             .collect();
-        let cities = Cities::new(geo, &plan, &last, &expected_urban);
+        let cities = Cities::new(
+            geo,
+            &plan,
+            &last,
+            &expected_urban,
+            population.persons_per_member,
+        );
         let province_of = geo.units.iter().map(|u| u.province as u16).collect();
         let mut sim = Simulation {
             geo,
@@ -445,7 +453,13 @@ impl<'g> Simulation<'g> {
         let n = self.geo.len();
         let year = self.plan.scenario.run.first_year;
         let reference = self.reference_plan();
-        let reference_cities = Cities::new(self.geo, &reference, &self.last, &self.expected_urban);
+        let reference_cities = Cities::new(
+            self.geo,
+            &reference,
+            &self.last,
+            &self.expected_urban,
+            self.persons_per_member,
+        );
         // Rural households by (origin, type): the people who might move this year.
         let movers_by_row: Vec<f64> = self
             .households
@@ -615,6 +629,10 @@ impl<'g> Simulation<'g> {
             reconsider_urban: s.behaviour.reconsider_urban_pct / 100.0,
             inertia_decay: 0.5f64.powf(1.0 / s.behaviour.inertia_half_life_years),
             stay_bonus: s.behaviour.stay_bonus,
+            insured_stay: s.behaviour.insured_stay,
+            tenant_stay: s.behaviour.tenant_stay,
+            owner_stay: s.behaviour.owner_stay,
+            purchase: s.housing.purchase_pct.at(year) / 100.0,
             birth_chance_urban,
             birth_chance_rural,
             adult_follow: s.behaviour.left_behind_adult_follow_pct / 100.0,
@@ -761,6 +779,7 @@ impl<'g> Simulation<'g> {
                     housing_cost: c.housing_cost[u],
                     school_access: c.school_access[u],
                     affordable_coverage: c.affordable_coverage[u],
+                    affordable_open: c.affordable_open(u, year, &self.plan.scenario),
                 })
                 .collect(),
             units: tally.units,

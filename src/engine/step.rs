@@ -42,6 +42,13 @@ pub struct YearContext<'a> {
     pub reconsider_urban: f64,
     pub inertia_decay: f64,
     pub stay_bonus: f64,
+    /// Further utility of staying for a household insured this year, and for one renting an
+    /// affordable unit.
+    pub insured_stay: f64,
+    pub tenant_stay: f64,
+    pub owner_stay: f64,
+    /// Yearly chance a non-hukou renter buys a home in a city of average housing cost.
+    pub purchase: f64,
     /// Chance of a birth in a fertile household living in an urban / a rural part.
     pub birth_chance_urban: f64,
     pub birth_chance_rural: f64,
@@ -176,12 +183,20 @@ impl YearContext<'_> {
     #[inline]
     pub fn score(&self, h: &Household) -> u8 {
         let f = &self.scenario.settlement.points_formula;
-        let score = f.per_insurance_year * f64::from(h.insurance_years)
+        let score = f.per_insurance_year * f64::from(local_insurance_years(h))
             + f.per_residence_year * f64::from(h.years_in_city)
             + f.education[usize::from(h.education())]
             + if h.head_age < 45 { f.age_under_45 } else { 0.0 };
         score.clamp(0.0, 255.0) as u8
     }
+}
+
+/// Insurance years paid in the current city: points cities count only local contributions
+/// (Beijing: seven consecutive years of insurance in Beijing; Shanghai's points likewise count
+/// local years), so a portable record carries pension rights but not points there.
+#[inline]
+fn local_insurance_years(h: &Household) -> u8 {
+    h.insurance_years.min(h.years_in_city)
 }
 
 fn move_household(
@@ -235,6 +250,8 @@ fn move_household(
         }
     }
     tally.relocate(from, to, going, Reason::HouseholdMove, ctx.province_of);
+    // An affordable unit is let where one lives: moving gives it up.
+    h.set_affordable(false);
     h.res_unit = to_unit as u16;
     h.set(flags::RES_URBAN, to_urban);
     h.set(flags::IN_SITU, false);
@@ -275,6 +292,14 @@ fn settling_members(h: &Household) -> u64 {
 /// elderly stay in the village with their rural hukou (MODEL §3, `docs/model.md`).
 fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
     let here = usize::from(h.res_unit);
+    if h.has(flags::HUKOU_URBAN) {
+        // An urban-hukou migrant's transfer (城城流动): counted apart from the agricultural
+        // settlements the plan and the MPS count.
+        children_join(h, ctx, tally);
+        h.hukou_unit = h.res_unit;
+        tally.units[here].transfers += u64::from(h.present());
+        return;
+    }
     children_join(h, ctx, tally);
     h.hukou_unit = h.res_unit;
     h.set(flags::HUKOU_URBAN, true);
@@ -290,31 +315,33 @@ fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
 /// Urban-hukou residents leaving their province (inter-city migrants, 城市间流动人口): a household
 /// living in its hukou city leaves with its province's chance, for a city of another province
 /// drawn in proportion to the census stock of people from other provinces living there. Away from
-/// home it keeps its hukou and stays put: its return, onward moves and settlement are not modelled.
-fn urban_hukou_outflow(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) {
+/// home it keeps its hukou and may transfer it (`apply_to_settle`); its return and onward moves
+/// are not modelled. Returns whether it left.
+fn urban_hukou_outflow(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) -> bool {
     let here = usize::from(h.res_unit);
     if !h.has(flags::RES_URBAN) || h.hukou_unit != h.res_unit {
-        return;
+        return false;
     }
     let province = usize::from(ctx.province_of[here]);
     let chance = ctx.urban_outflow[province];
     if chance <= 0.0 {
-        return;
+        return false;
     }
     let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Move);
     if !draws.chance(chance) {
-        return;
+        return false;
     }
     let cumulative = &ctx.outflow_destinations[province];
     let total = cumulative.last().copied().unwrap_or(0.0);
     if total <= 0.0 {
-        return;
+        return false;
     }
     let u = Draws::new(ctx.seed, ctx.year, id, Purpose::Destination).uniform() * total;
     let j = cumulative
         .partition_point(|&c| c <= u)
         .min(cumulative.len() - 1);
     move_household(h, j, true, ctx, &mut draws, tally);
+    true
 }
 
 /// Pass A for one household: moves, reunification and settlement applications.
@@ -324,9 +351,18 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         return;
     }
     if h.has(flags::HUKOU_URBAN) {
-        // Urban-hukou households are not the plan's rural migrants: only leaving the province
-        // is modelled for them.
-        urban_hukou_outflow(h, id, ctx, tally);
+        // Urban-hukou households: those at home may leave their province; inter-city migrants
+        // (兼顾城市间流动人口) who did not just arrive may transfer their hukou where they live,
+        // under the rules and willingness rural migrants face.
+        let moved = urban_hukou_outflow(h, id, ctx, tally);
+        if !moved && h.is_nonhukou_urban() {
+            let insured = h.adults > 0
+                && Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual)
+                    .chance(ctx.insurance_coverage);
+            let services = ctx.services_for(h.years_in_city);
+            allot_affordable(h, id, ctx);
+            apply_to_settle(h, id, ctx, tally, services, insured);
+        }
         return;
     }
     let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Move);
@@ -334,6 +370,11 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     let k = h.household_type();
     let t = ctx.tables;
     let mut moved = false;
+    // Enrolled in urban employee insurance this year: the first draw of the accrual stream, the
+    // same draw `finish` uses to credit the year (one status, read here and there).
+    let insured = h.has(flags::RES_URBAN)
+        && h.adults > 0
+        && Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual).chance(ctx.insurance_coverage);
 
     if !h.has(flags::RES_URBAN) {
         if draws.chance(ctx.reconsider_rural) {
@@ -360,7 +401,18 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
             let iv_urban = t.iv_urban(origin, k);
             let others_urban = (iv_urban.exp() - current.exp()).max(0.0);
             let rural_weight = rural.exp();
-            let stay_weight = (current + ctx.stay_bonus).exp();
+            let tenure_ties = if insured { ctx.insured_stay } else { 0.0 }
+                + if h.rents_affordable() {
+                    ctx.tenant_stay
+                } else {
+                    0.0
+                }
+                + if h.has(flags::OWNS_HOME) {
+                    ctx.owner_stay
+                } else {
+                    0.0
+                };
+            let stay_weight = (current + ctx.stay_bonus + tenure_ties).exp();
             let total = others_urban + rural_weight + stay_weight;
             let u = draws.uniform() * total;
             if u < rural_weight {
@@ -384,7 +436,27 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         return;
     }
     let here = usize::from(h.res_unit);
+
+    // A metro core's relocated jobs take their workers along (plan §4 industrial relocation).
+    let relocation = ctx.cities.relocation_chance[here];
+    if relocation > 0.0 && h.adults > 0 && !h.has(flags::OWNS_HOME) {
+        let mut relocate = Draws::new(ctx.seed, ctx.year, id, Purpose::Relocation);
+        if relocate.chance(relocation) {
+            let members = &ctx.cities.relocation_members[here];
+            let total = members.last().map_or(0.0, |m| m.1);
+            let u = relocate.uniform() * total;
+            let pick = members.partition_point(|m| m.1 <= u).min(members.len() - 1);
+            // The job goes with the household, so its attachment does too: the years that make
+            // a settled worker unlikely to reconsider (inertia) carry over the move.
+            let years = h.years_in_city;
+            move_household(h, members[pick].0, true, ctx, &mut draws, tally);
+            h.years_in_city = years;
+            return;
+        }
+    }
     let services = ctx.services_for(h.years_in_city);
+
+    allot_affordable(h, id, ctx);
 
     if h.children_left > 0 {
         let mut reunify = Draws::new(ctx.seed, ctx.year, id, Purpose::Reunify);
@@ -393,15 +465,49 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         }
     }
 
+    apply_to_settle(h, id, ctx, tally, services, insured);
+}
+
+/// Affordable rentals are allotted among the non-hukou renters waiting where they live (a lottery
+/// at the unit's vacancy rate, `Cities::affordable_offer`; the year's movers wait from next year).
+fn allot_affordable(h: &mut Household, id: u64, ctx: &YearContext) {
+    if h.rents_affordable() || h.has(flags::OWNS_HOME) || h.has(flags::IN_SITU) {
+        return;
+    }
+    let offer = ctx.cities.affordable_offer[usize::from(h.res_unit)];
+    if offer > 0.0 && Draws::new(ctx.seed, ctx.year, id, Purpose::Housing).chance(offer) {
+        h.set_affordable(true);
+    }
+}
+
+/// Settlement for a household living in a city without its hukou: eligibility under the unit's
+/// rules, the willingness logit, then an application (quota units) or settling at once. Rural-hukou
+/// migrants settle; urban-hukou inter-city migrants transfer their hukou under the same rules.
+fn apply_to_settle(
+    h: &mut Household,
+    id: u64,
+    ctx: &YearContext,
+    tally: &mut Tally,
+    services: f64,
+    insured: bool,
+) {
+    let here = usize::from(h.res_unit);
+    let origin = usize::from(h.hukou_unit);
     let regime = ctx.regime(here);
     let rules = ctx.scenario.rules(regime);
     let score = ctx.score(h);
     let exempt = rules
         .education_exemption
         .is_some_and(|level| h.education() >= level.level());
+    let buyer = rules.home_purchase && h.has(flags::OWNS_HOME);
     let eligible = exempt
+        || buyer
         || (f64::from(h.years_in_city) >= ctx.min_years[regime as usize][0]
-            && f64::from(h.insurance_years) >= ctx.min_years[regime as usize][1]
+            && f64::from(if regime == Regime::Points {
+                local_insurance_years(h)
+            } else {
+                h.insurance_years
+            }) >= ctx.min_years[regime as usize][1]
             && (regime != Regime::Points
                 || f64::from(score) >= ctx.scenario.settlement.points_formula.cutoff));
     if !eligible {
@@ -426,6 +532,7 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
             0.0
         }
         + if origin == here { w.in_situ } else { 0.0 }
+        + if insured { w.insured } else { 0.0 }
         + w.education[usize::from(h.education())]
         + ctx.procedure_ease;
     let mut settle_draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Settle);
@@ -487,13 +594,24 @@ pub fn finish(
         }
     } else {
         h.years_in_city = h.years_in_city.saturating_add(1);
-        if !h.has(flags::HUKOU_URBAN) && h.adults > 0 {
+        if h.is_nonhukou_urban() && h.adults > 0 {
             let mut accrual = Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual);
             if accrual.chance(ctx.insurance_coverage) {
                 h.insurance_years = h.insurance_years.saturating_add(1);
             }
             if h.education() < 3 && accrual.chance(ctx.skill_upgrade) {
                 h.set_education(h.education() + 1);
+            }
+            // Buying a home where it lives: more often where housing is cheap. A buyer gives up
+            // an affordable rental.
+            if !h.has(flags::OWNS_HOME) && !h.has(flags::IN_SITU) {
+                let here = usize::from(h.res_unit);
+                let chance = (ctx.purchase / ctx.cities.housing_cost[here].max(1e-6)).min(1.0);
+                if accrual.chance(chance) {
+                    h.set(flags::OWNS_HOME, true);
+                    h.set_affordable(false);
+                    tally.units[here].purchases += 1;
+                }
             }
         }
     }

@@ -268,6 +268,8 @@ pub struct RegimeRules {
     /// points (an education alternative, e.g. graduates); absent = no exemption.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub education_exemption: Option<Education>,
+    /// Owning a home in the city is enough to apply (购房落户), whatever the years or points.
+    pub home_purchase: bool,
 }
 
 /// Points formula of points-based cities (plan §2.1).
@@ -297,6 +299,9 @@ pub struct Willingness {
     pub land_surrender: f64,
     /// Added when the household lives in its own hukou unit (in-situ urbanized).
     pub in_situ: f64,
+    /// Added when the household is enrolled in urban employee insurance this year (the year's
+    /// accrual of `social_insurance.coverage_pct`).
+    pub insured: f64,
     /// Added by the household's education level [primary or less, junior secondary, senior
     /// secondary, tertiary]: better-educated migrants more often take local hukou (the channel
     /// through which vocational training reaches settlement).
@@ -380,6 +385,11 @@ pub struct Housing {
     pub pressure_elasticity: f64,
     /// Affordable rental units added nationally per year (units).
     pub affordable_units_per_year: YearValue,
+    /// Affordable rental units standing in the base year (units), spread like new ones.
+    pub initial_affordable_units: f64,
+    /// *Year table.* Yearly chance (%) that a non-hukou renter household in a city of average
+    /// housing cost buys a home there; divided by the city's housing-cost index.
+    pub purchase_pct: YearValue,
     /// Cost reduction for a household living in an affordable rental unit (0–1).
     pub affordable_discount: f64,
     /// Share of affordable rental units open to non-hukou residents (plan §2.5: who may rent).
@@ -513,8 +523,8 @@ impl Default for MetroAreas {
         MetroAreas {
             members: memberships(METRO_AREAS_CSV, "metro_area_en", "member_codes"),
             job_relocation_pct: YearValue::Constant(0.0),
-            commute_share: YearValue::Constant(0.0),
-            commute_cost: 0.1,
+            commute_share: YearValue::Constant(0.04),
+            commute_cost: 0.2,
         }
     }
 }
@@ -538,6 +548,9 @@ pub struct Fiscal {
     pub seats_per_settled_child: f64,
     /// Affordable rental units added per settled household the year before.
     pub units_per_settled_household: f64,
+    /// New urban construction land per person settled the year before (m²), outside points
+    /// (super- and mega-) cities, whose central districts get none.
+    pub land_m2_per_settled: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -588,6 +601,14 @@ pub struct Behaviour {
     pub province_urban_outflow_pct: BTreeMap<String, f64>,
     /// Utility bonus for staying where one is (moving cost).
     pub stay_bonus: f64,
+    /// Further utility of staying in the current city for a household enrolled in urban
+    /// employee insurance this year.
+    pub insured_stay: f64,
+    /// Further utility of staying in the current city for a household renting an affordable
+    /// rental unit there (rent saving and security of tenure).
+    pub tenant_stay: f64,
+    /// Further utility of staying in the current city for a household owning its home there.
+    pub owner_stay: f64,
     /// % of rural households that weigh a move in a year.
     pub reconsider_rural_pct: f64,
     /// % of non-hukou urban households that weigh a move in a year, before inertia.
@@ -650,10 +671,11 @@ impl Default for Willingness {
         Willingness {
             base: -3.8,
             service_gain: 1.5,
-            with_children: 0.8,
-            owns_home: 1.0,
-            land_surrender: -3.0,
-            in_situ: -0.7,
+            with_children: 0.5,
+            owns_home: 0.5,
+            land_surrender: -1.2,
+            in_situ: -0.5,
+            insured: 0.18,
             education: [0.0, 0.15, 0.3, 0.6],
             procedure_ease: YearValue::Constant(0.0),
         }
@@ -708,7 +730,7 @@ impl Default for Jobs {
             tightness_elasticity: 0.3,
             size_elasticity: 0.05,
             initial_employment_rate: 0.948,
-            skill_upgrade_pct: YearValue::Constant(0.5),
+            skill_upgrade_pct: YearValue::Constant(0.7),
             nonhukou_job_finding: YearValue::Constant(0.95),
         }
     }
@@ -720,7 +742,9 @@ impl Default for Housing {
             size_elasticity: 0.3,
             pressure_elasticity: 1.0,
             affordable_units_per_year: YearValue::Constant(2_130_000.0),
-            affordable_discount: 0.3,
+            initial_affordable_units: 5_720_000.0,
+            purchase_pct: YearValue::Constant(2.0),
+            affordable_discount: 0.15,
             affordable_access: YearValue::Constant(0.5),
             regime_weights: RegimeWeights::default(),
         }
@@ -730,7 +754,7 @@ impl Default for Housing {
 impl Default for SocialInsurance {
     fn default() -> Self {
         SocialInsurance {
-            coverage_pct: YearValue::Constant(60.0),
+            coverage_pct: YearValue::Constant(30.0),
             portable: true,
         }
     }
@@ -742,6 +766,7 @@ impl Default for Fiscal {
             link: true,
             seats_per_settled_child: 0.1,
             units_per_settled_household: 0.1,
+            land_m2_per_settled: 100.0,
         }
     }
 }
@@ -770,7 +795,7 @@ impl Default for Behaviour {
     fn default() -> Self {
         Behaviour {
             beta_wage: 1.5,
-            beta_housing: 0.6,
+            beta_housing: 0.5,
             beta_services: 1.2,
             beta_distance: 0.5,
             beta_network: 0.25,
@@ -780,6 +805,9 @@ impl Default for Behaviour {
             unit_destination_shift: BTreeMap::new(),
             province_urban_outflow_pct: BTreeMap::new(),
             stay_bonus: 2.5,
+            insured_stay: 0.38,
+            tenant_stay: 0.3,
+            owner_stay: 0.46,
             reconsider_rural_pct: 8.0,
             reconsider_urban_pct: 12.0,
             inertia_half_life_years: 4.0,
@@ -853,7 +881,7 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// Largest household count accepted: a 16-byte household plus working memory must fit in RAM.
+/// Largest household count accepted: an 18-byte household plus working memory must fit in RAM.
 pub const MAX_HOUSEHOLDS: u64 = 500_000_000;
 
 /// A scenario file chain as read from disk, kept so errors can point at the file and line that
@@ -1408,6 +1436,7 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         ("owns_home", w.owns_home),
         ("land_surrender", w.land_surrender),
         ("in_situ", w.in_situ),
+        ("insured", w.insured),
     ] {
         checks.num(&format!("settlement.willingness.{key}"), value, -20.0, 20.0);
     }
@@ -1492,6 +1521,13 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         0.0,
         5.0e7,
     );
+    checks.year_value("housing.purchase_pct", &h.purchase_pct, 0.0, 100.0);
+    checks.num(
+        "housing.initial_affordable_units",
+        h.initial_affordable_units,
+        0.0,
+        1.0e8,
+    );
     checks.num(
         "housing.affordable_discount",
         h.affordable_discount,
@@ -1516,6 +1552,12 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         s.fiscal.units_per_settled_household,
         0.0,
         10.0,
+    );
+    checks.num(
+        "fiscal.land_m2_per_settled",
+        s.fiscal.land_m2_per_settled,
+        0.0,
+        1000.0,
     );
 
     let d = &s.demography;
@@ -1626,6 +1668,9 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         ("beta_own_unit", b.beta_own_unit, -20.0, 20.0),
         ("beta_same_province", b.beta_same_province, -20.0, 20.0),
         ("stay_bonus", b.stay_bonus, 0.0, 20.0),
+        ("insured_stay", b.insured_stay, -20.0, 20.0),
+        ("tenant_stay", b.tenant_stay, -20.0, 20.0),
+        ("owner_stay", b.owner_stay, -20.0, 20.0),
         ("reconsider_rural_pct", b.reconsider_rural_pct, 0.0, 100.0),
         ("reconsider_urban_pct", b.reconsider_urban_pct, 0.0, 100.0),
         (
