@@ -77,12 +77,12 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         name: "Public-school places for migrant children",
         section: "§2.4",
-        keys: &[("services.school_seat_growth_pct", None)],
-        channel: "public-school places grow faster: school access raises reunification of left-behind children and the pull of cities for families",
-        coefficient: "place growth: the calibrated status-quo pace → 1.5%/yr",
-        source: "status quo calibrated to the 2023 public-school share (MWMS); 1.5%/yr: assumption (0.8–2.5, MOE 2020–2025 pace)",
+        keys: &[("services.place_response", None)],
+        channel: "public-school places follow a rise in migrant children fully instead of half: school access raises reunification of left-behind children and the pull of cities for families",
+        coefficient: "place response 0.5 → 1.0 of the rise in enrolment; places' own growth: the calibrated status-quo pace in both",
+        source: "1.0: plan text (supply coordinated with population change); 0.5: assumption (0.3–1); growth calibrated to the 2023 public-school share (MWMS)",
         intent: [1, 0],
-        minimum: [0.005, 0.0],
+        minimum: [0.05, 0.0],
     },
     Measure {
         name: "Vocational training",

@@ -7,6 +7,7 @@
 
 use crate::charts::{self, ChartInput, NationalPoint, OfficialPoint};
 use crate::engine::aggregate::UnitCounts;
+use crate::engine::city::SCHOOL_AGE_SHARE;
 use crate::engine::{Plan, Simulation, Timings, YearRecord};
 use crate::ensemble::{self, Band, RunResult, YearMetrics};
 use crate::geo::{Geography, TIERS};
@@ -99,11 +100,11 @@ pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
     let hukou = sum(u, |c| c.hukou_urban_residents);
     let n = &record.national;
     // Public-school share: seats ÷ non-hukou children, weighted by those children.
-    let children: f64 = u.iter().map(|c| c.nonhukou_children as f64).sum();
+    let children: f64 = u.iter().map(|c| c.migrant_children as f64).sum();
     let seated: f64 = u
         .iter()
         .zip(&record.cities)
-        .map(|(c, city)| c.nonhukou_children as f64 * city.school_access)
+        .map(|(c, city)| c.migrant_children as f64 * city.school_access)
         .sum();
     let urbanization = pct(urban, population);
     let hukou_rate = pct(hukou, population);
@@ -207,7 +208,265 @@ pub fn tables(out: &RunTables) -> Vec<(&'static str, String)> {
         ("decomposition.csv", decomposition_csv(out)),
         ("potential_regions.csv", potential_regions_csv(out)),
         ("metro_areas.csv", metro_areas_csv(out)),
+        ("services.csv", services_csv(out)),
+        ("services_provinces.csv", services_provinces_csv(out)),
+        ("fiscal.csv", fiscal_csv(out, false)),
+        ("fiscal_provinces.csv", fiscal_csv(out, true)),
     ]
+}
+
+const FISCAL_COLUMNS: &str = "settled_persons,settled_pupils,cost_education_yuan,cost_health_yuan,cost_social_insurance_yuan,cost_housing_yuan,cost_infrastructure_yuan,cost_total_yuan,cost_per_settled_person_yuan,settled_since_base_year,recurring_cost_yuan,reward_fund_yuan,construction_land_ha";
+
+/// Citizenization cost (市民化成本) and what follows the settled migrant (人地钱挂钩) for a group of
+/// units in one year, in persons, yuan and hectares.
+#[derive(Debug, Clone, Copy, Default)]
+struct FiscalFigures {
+    settled: f64,
+    pupils: f64,
+    since_base: f64,
+    pupils_since_base: f64,
+    land_persons: f64,
+}
+
+impl FiscalFigures {
+    fn row(&self, fiscal: &crate::scenario::Fiscal) -> String {
+        let c = &fiscal.cost;
+        let per_person = c.health_per_person
+            + c.social_insurance_per_person
+            + c.housing_per_person
+            + c.infrastructure_per_person;
+        let education = self.pupils * c.education_per_pupil;
+        let total = education + self.settled * per_person;
+        let recurring =
+            self.pupils_since_base * c.education_per_pupil + self.since_base * per_person;
+        format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{:.1}",
+            f0(self.settled),
+            f0(self.pupils),
+            f0(education),
+            f0(self.settled * c.health_per_person),
+            f0(self.settled * c.social_insurance_per_person),
+            f0(self.settled * c.housing_per_person),
+            f0(self.settled * c.infrastructure_per_person),
+            f0(total),
+            f0(if self.settled > 0.0 {
+                total / self.settled
+            } else {
+                0.0
+            }),
+            f0(self.since_base),
+            f0(recurring),
+            f0(self.settled * fiscal.reward_yuan_per_settled),
+            self.land_persons * fiscal.land_m2_per_settled / 10_000.0,
+        )
+    }
+}
+
+/// `fiscal.csv` (per unit) or `fiscal_provinces.csv` (`by_province`): the year's agricultural
+/// settlers, their yearly public cost by item, the yearly cost of everyone settled since the base
+/// year, the reward fund that follows them and the construction land linked to them (none in
+/// points cities, as in the fiscal link).
+fn fiscal_csv(out: &RunTables, by_province: bool) -> String {
+    let fiscal = &out.plan.scenario.fiscal;
+    let scale = out.persons_per_member;
+    let n = out.geo.len();
+    let mut text = if by_province {
+        format!("year,province_code,province_en,province_zh,{FISCAL_COLUMNS}\n")
+    } else {
+        format!("year,code,name_en,name_zh,province_en,regime,{FISCAL_COLUMNS}\n")
+    };
+    let mut since_base = vec![(0.0, 0.0); n];
+    for record in out.records {
+        let mut figures = vec![FiscalFigures::default(); n];
+        for (u, c) in record.units.iter().enumerate() {
+            let settled = c.settlements as f64 * scale;
+            let pupils = c.settled_children as f64 * SCHOOL_AGE_SHARE * scale;
+            since_base[u].0 += settled;
+            since_base[u].1 += pupils;
+            let land = if record.cities[u].regime == crate::scenario::Regime::Points {
+                0.0
+            } else {
+                (c.settlements - c.family_settlements) as f64 * scale
+            };
+            figures[u] = FiscalFigures {
+                settled,
+                pupils,
+                since_base: since_base[u].0,
+                pupils_since_base: since_base[u].1,
+                land_persons: land,
+            };
+        }
+        if by_province {
+            for (p, province) in out.geo.provinces.iter().enumerate() {
+                let mut sum = FiscalFigures::default();
+                for (u, f) in figures.iter().enumerate() {
+                    if out.geo.units[u].province == p {
+                        sum.settled += f.settled;
+                        sum.pupils += f.pupils;
+                        sum.since_base += f.since_base;
+                        sum.pupils_since_base += f.pupils_since_base;
+                        sum.land_persons += f.land_persons;
+                    }
+                }
+                let _ = writeln!(
+                    text,
+                    "{},{},{},{},{}",
+                    record.year,
+                    province.code,
+                    csv_field(&province.name_en),
+                    province.name_zh,
+                    sum.row(fiscal)
+                );
+            }
+        } else {
+            for (u, unit) in out.geo.units.iter().enumerate() {
+                let _ = writeln!(
+                    text,
+                    "{},{},{},{},{},{},{}",
+                    record.year,
+                    unit.code,
+                    csv_field(&unit.name_en),
+                    unit.name_zh,
+                    csv_field(&out.geo.provinces[unit.province].name_en),
+                    record.cities[u].regime,
+                    figures[u].row(fiscal)
+                );
+            }
+        }
+    }
+    text
+}
+
+const SERVICE_COLUMNS: &str = "school_age_migrant_children,public_school_places,school_place_gap,public_school_share_pct,nonhukou_households,affordable_units,affordable_units_built,affordable_units_open,affordable_tenant_households,affordable_waiting_households,affordable_vacant_open_units,affordable_gap_households";
+
+/// Service demand and supply of a group of units in one year, in persons and real dwellings:
+/// school-age (6–14) non-hukou children against public-school places, and non-hukou households
+/// waiting for affordable rentals against the vacant units open to them.
+#[derive(Debug, Clone, Copy, Default)]
+struct ServiceFigures {
+    pupils: f64,
+    places: f64,
+    households: f64,
+    units: f64,
+    built: f64,
+    open: f64,
+    tenants: f64,
+    waiting: f64,
+    /// Shortfalls summed over units: one city's spare places do not fill another's gap.
+    school_gap: f64,
+    vacant: f64,
+    housing_gap: f64,
+}
+
+impl ServiceFigures {
+    fn of(record: &YearRecord, u: usize, persons_per_member: f64) -> ServiceFigures {
+        let (c, city) = (&record.units[u], &record.cities[u]);
+        let dwellings = record.real_households_per_agent;
+        let pupils = c.migrant_children as f64 * SCHOOL_AGE_SHARE * persons_per_member;
+        let places = city.school_places * persons_per_member;
+        let open = city.affordable_open * dwellings;
+        let tenants = c.affordable_tenants as f64 * dwellings;
+        let waiting = c.affordable_waiting as f64 * dwellings;
+        let vacant = (open - tenants).max(0.0);
+        ServiceFigures {
+            pupils,
+            places,
+            households: c.nonhukou_households as f64 * dwellings,
+            units: city.affordable_units * dwellings,
+            built: city.affordable_built * dwellings,
+            open,
+            tenants,
+            waiting,
+            school_gap: (pupils - places).max(0.0),
+            vacant,
+            housing_gap: (waiting - vacant).max(0.0),
+        }
+    }
+
+    fn add(&mut self, o: &ServiceFigures) {
+        self.pupils += o.pupils;
+        self.places += o.places;
+        self.households += o.households;
+        self.units += o.units;
+        self.built += o.built;
+        self.open += o.open;
+        self.tenants += o.tenants;
+        self.waiting += o.waiting;
+        self.school_gap += o.school_gap;
+        self.vacant += o.vacant;
+        self.housing_gap += o.housing_gap;
+    }
+
+    fn row(&self) -> String {
+        let share = if self.pupils > 0.0 {
+            100.0 * (self.places / self.pupils).min(1.0)
+        } else {
+            100.0
+        };
+        format!(
+            "{},{},{},{:.2},{},{},{},{},{},{},{},{}",
+            f0(self.pupils),
+            f0(self.places),
+            f0(self.school_gap),
+            share,
+            f0(self.households),
+            f0(self.units),
+            f0(self.built),
+            f0(self.open),
+            f0(self.tenants),
+            f0(self.waiting),
+            f0(self.vacant),
+            f0(self.housing_gap),
+        )
+    }
+}
+
+/// `services.csv`: service demand and supply per unit and year.
+fn services_csv(out: &RunTables) -> String {
+    let mut text = format!("year,code,name_en,name_zh,province_en,regime,{SERVICE_COLUMNS}\n");
+    for record in out.records {
+        for (u, unit) in out.geo.units.iter().enumerate() {
+            let figures = ServiceFigures::of(record, u, out.persons_per_member);
+            let _ = writeln!(
+                text,
+                "{},{},{},{},{},{},{}",
+                record.year,
+                unit.code,
+                csv_field(&unit.name_en),
+                unit.name_zh,
+                csv_field(&out.geo.provinces[unit.province].name_en),
+                record.cities[u].regime,
+                figures.row()
+            );
+        }
+    }
+    text
+}
+
+/// `services_provinces.csv`: the same, summed over each province's units; the gaps are sums of
+/// the units' gaps, so one city's spare places do not hide another's shortfall.
+fn services_provinces_csv(out: &RunTables) -> String {
+    let mut text = format!("year,province_code,province_en,province_zh,{SERVICE_COLUMNS}\n");
+    for record in out.records {
+        for (p, province) in out.geo.provinces.iter().enumerate() {
+            let mut figures = ServiceFigures::default();
+            for (u, unit) in out.geo.units.iter().enumerate() {
+                if unit.province == p {
+                    figures.add(&ServiceFigures::of(record, u, out.persons_per_member));
+                }
+            }
+            let _ = writeln!(
+                text,
+                "{},{},{},{},{}",
+                record.year,
+                province.code,
+                csv_field(&province.name_en),
+                province.name_zh,
+                figures.row()
+            );
+        }
+    }
+    text
 }
 
 const REGION_COLUMNS: &str = "units,population,urban_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,settlements,arrivals,departures,arrivals_urban,departures_urban,jobs";
@@ -1024,6 +1283,115 @@ fn detail_charts(
         },
     )?);
 
+    // Service gaps and citizenization cost: the places where they are largest in the last year.
+    let persons = |run: &RunResult, r: usize, u: usize| {
+        ServiceFigures::of(&run.records[r], u, run.persons_per_member)
+    };
+    let mean_over_runs = |value: &dyn Fn(&RunResult, usize, usize) -> f64, units: &[usize]| {
+        let records = out.runs[0].records.len();
+        (0..records)
+            .map(|r| {
+                let year = out.runs[0].records[r].year;
+                let total: f64 = out
+                    .runs
+                    .iter()
+                    .map(|run| units.iter().map(|&u| value(run, r, u)).sum::<f64>())
+                    .sum();
+                (year, total / out.runs.len() as f64)
+            })
+            .collect::<Vec<_>>()
+    };
+    let groups_by_unit: Vec<(String, Vec<usize>)> = out
+        .geo
+        .units
+        .iter()
+        .enumerate()
+        .map(|(u, unit)| (unit.name_en.clone(), vec![u]))
+        .collect();
+    let groups_by_province: Vec<(String, Vec<usize>)> = out
+        .geo
+        .provinces
+        .iter()
+        .enumerate()
+        .map(|(p, province)| {
+            let units = (0..out.geo.len())
+                .filter(|&u| out.geo.units[u].province == p)
+                .collect();
+            (province.name_en.clone(), units)
+        })
+        .collect();
+    let school_gap = |run: &RunResult, r: usize, u: usize| persons(run, r, u).school_gap / 1e3;
+    let housing_gap = |run: &RunResult, r: usize, u: usize| persons(run, r, u).housing_gap / 1e3;
+    let recurring_cost = |run: &RunResult, r: usize, u: usize| {
+        let fiscal = &plan.scenario.fiscal;
+        let c = &fiscal.cost;
+        let per_person = c.health_per_person
+            + c.social_insurance_per_person
+            + c.housing_per_person
+            + c.infrastructure_per_person;
+        let (settled, pupils) = run.records[1..=r].iter().fold((0.0, 0.0), |(s, p), rec| {
+            let counts = &rec.units[u];
+            (
+                s + counts.settlements as f64,
+                p + counts.settled_children as f64 * SCHOOL_AGE_SHARE,
+            )
+        });
+        run.persons_per_member * (settled * per_person + pupils * c.education_per_pupil) / 1e9
+    };
+    for (stem, title, y_label, groups, value) in [
+        (
+            "school-gaps-cities",
+            "Public-school place gap, 8 largest cities",
+            "School-age (6–14) migrant children without a place (thousands)",
+            &groups_by_unit,
+            &school_gap as &dyn Fn(&RunResult, usize, usize) -> f64,
+        ),
+        (
+            "school-gaps-provinces",
+            "Public-school place gap, 8 largest provinces",
+            "School-age (6–14) migrant children without a place (thousands)",
+            &groups_by_province,
+            &school_gap,
+        ),
+        (
+            "housing-gaps-cities",
+            "Affordable-rental gap, 8 largest cities",
+            "Waiting households beyond vacant open units (thousands)",
+            &groups_by_unit,
+            &housing_gap,
+        ),
+        (
+            "citizenization-cost-provinces",
+            "Citizenization cost, 8 largest provinces",
+            "Cost (billion yuan a year)",
+            &groups_by_province,
+            &recurring_cost,
+        ),
+    ] {
+        let mut paths: Vec<(String, Vec<(i32, f64)>)> = groups
+            .iter()
+            .map(|(label, units)| (label.clone(), mean_over_runs(value, units)))
+            .collect();
+        // The largest over the years (a gap the plan period closes still matters), places with
+        // nothing to show left out.
+        let peak = |path: &[(i32, f64)]| path.iter().map(|p| p.1).fold(0.0, f64::max);
+        paths.retain(|(_, path)| peak(path) > 0.0);
+        paths.sort_by(|a, b| peak(&b.1).total_cmp(&peak(&a.1)).then(a.0.cmp(&b.0)));
+        paths.truncate(8);
+        let title = format!("{title} — {name}");
+        written.extend(charts::render_lines_chart(
+            dir,
+            &charts::LinesChart {
+                stem,
+                title: &title,
+                y_label,
+                series: &paths,
+                source_note: SOURCE_NOTE,
+                y_from_zero: true,
+            },
+        )?);
+    }
+
     // Net migration by unit over the simulated years, mean over replicates.
     let first_year = plan.scenario.run.first_year;
     let units: Vec<charts::MapUnit> = out
@@ -1217,6 +1585,10 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
         ("potential-regions", "Urban population of each of the plan's seven potential regions."),
         ("metro-areas", "Urban population of each metropolitan area (core and members) as an index of the base year."),
         ("net-migration-map", "Net migration by prefecture over the simulated years: arrivals minus departures (blue gains, red losses)."),
+        ("school-gaps-cities", "School-age migrant children without a public-school place in the eight cities with the largest gap in any year; gaps open where migrant children grow faster than places follow (`services.csv`)."),
+        ("school-gaps-provinces", "The same by province, summing its cities' gaps (`services_provinces.csv`)."),
+        ("housing-gaps-cities", "Non-hukou households waiting for an affordable rental beyond the vacant units open to them, in the eight cities with the largest gap (`services.csv`)."),
+        ("citizenization-cost-provinces", "Yearly public cost of everyone settled since the base year (education, health, insurance, housing, infrastructure) in the eight provinces with the largest (`fiscal_provinces.csv`)."),
     ]);
     for (stem, sentence) in sections {
         let _ = writeln!(
@@ -1226,7 +1598,7 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
     }
     let _ = writeln!(
         md,
-        "## Tables\n\n`national.csv`, `tiers.csv`, `regimes.csv`, `provinces.csv`, `units.csv`, `flows.csv`, `decomposition.csv`, `potential_regions.csv`, `metro_areas.csv`{}; column definitions in `docs/model.md` of the migrasim repository. `manifest.json` holds the resolved scenario and seeds to reproduce this run.",
+        "## Tables\n\n`national.csv`, `tiers.csv`, `regimes.csv`, `provinces.csv`, `units.csv`, `flows.csv`, `decomposition.csv`, `potential_regions.csv`, `metro_areas.csv`, `services.csv`, `services_provinces.csv`, `fiscal.csv`, `fiscal_provinces.csv`{}; column definitions in `docs/model.md` of the migrasim repository. `manifest.json` holds the resolved scenario and seeds to reproduce this run.",
         if out.runs.len() > 1 {
             " (each with a `replicate` column) and `national_summary.csv` (means and 5th/95th percentiles)"
         } else {

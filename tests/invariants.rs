@@ -637,3 +637,58 @@ fn regime_overrides_apply_from_their_year() {
         "opening Shenzhen raises its settlements"
     );
 }
+
+/// The baseline's citizenization cost per settled person, every simulated year, lies within the
+/// published yearly estimates (11,511 yuan: Wang & Hu 2016; 16,859 yuan: 杜帼男 & 蔡继明 2014;
+/// `docs/scenarios.md` §2.12a), and the reward fund and land follow the settlers.
+#[test]
+fn citizenization_cost_per_settled_person_lies_within_the_published_range() {
+    let geo = Geography::embedded();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut scenario = migrasim::scenario::load(&root.join("baseline.toml"))
+        .unwrap()
+        .scenario;
+    scenario.run.households = 200_000;
+    let plan = Plan::from_scenario(scenario, geo).unwrap();
+    let runs = migrasim::ensemble::run_replicates(geo, &plan, &[plan.scenario.run.seed], |_, _| {});
+    let tables = migrasim::report::tables(&migrasim::report::RunTables::of(geo, &plan, &runs[0]));
+    let (_, text) = tables
+        .iter()
+        .find(|(name, _)| *name == "fiscal_provinces.csv")
+        .expect("fiscal_provinces.csv is written");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (year, settled, cost, reward, land) = (
+        col("year"),
+        col("settled_persons"),
+        col("cost_total_yuan"),
+        col("reward_fund_yuan"),
+        col("construction_land_ha"),
+    );
+    let mut by_year: std::collections::BTreeMap<String, [f64; 4]> = Default::default();
+    for line in lines {
+        // Province names may be quoted with commas; the numeric tail is what matters.
+        let fields: Vec<&str> = line.split(',').collect();
+        let shift = fields.len() - header.len();
+        let value =
+            |i: usize| -> f64 { fields[i + if i > 0 { shift } else { 0 }].parse().unwrap() };
+        let entry = by_year.entry(fields[year].to_string()).or_default();
+        entry[0] += value(settled);
+        entry[1] += value(cost);
+        entry[2] += value(reward);
+        entry[3] += value(land);
+    }
+    let simulated: Vec<_> = by_year.iter().filter(|(_, v)| v[0] > 0.0).collect();
+    assert_eq!(simulated.len(), 6, "six simulated years with settlements");
+    for (year, [persons, cost, reward, land]) in simulated {
+        let per_person = cost / persons;
+        eprintln!("{year}: {persons:.0} settled, {per_person:.0} yuan each, {land:.0} ha");
+        assert!(
+            (11_511.0..=16_859.0).contains(&per_person),
+            "{year}: {per_person:.0} yuan per settled person"
+        );
+        assert!((reward / persons - 2_670.0).abs() < 1.0);
+        assert!(*land > 0.0 && land / persons * 10_000.0 < 100.0 + 1e-9);
+    }
+}

@@ -30,6 +30,9 @@ pub struct UnitCounts {
     pub urban_workers: u64,
     /// Non-hukou children living in the urban part (demand for public-school seats).
     pub nonhukou_children: u64,
+    /// Of them, children of households whose hukou is in another unit: migrant children (随迁子女),
+    /// whose schooling the public-school places are for.
+    pub migrant_children: u64,
     /// Children left behind whose hukou place is here.
     pub left_behind_children: u64,
     /// Members granted local urban hukou here this year.
@@ -86,6 +89,7 @@ impl UnitCounts {
         self.rural_hukou_urban += other.rural_hukou_urban;
         self.urban_workers += other.urban_workers;
         self.nonhukou_children += other.nonhukou_children;
+        self.migrant_children += other.migrant_children;
         self.left_behind_children += other.left_behind_children;
         self.other_province_hukou += other.other_province_hukou;
         self.affordable_tenants += other.affordable_tenants;
@@ -386,6 +390,7 @@ impl Tally {
                 }
                 if hukou != res {
                     self.network[hukou * units + res] += present as u32;
+                    here.migrant_children += u64::from(h.children);
                 }
             }
         } else {

@@ -20,6 +20,11 @@ fn regional_wage(region: MacroRegion) -> f64 {
 /// band for existing cities, 85–115 m² (GB 50137-2011; assumption where a city differs).
 const URBAN_LAND_M2_PER_RESIDENT: f64 = 100.0;
 
+/// Share of children aged 6–14 (compulsory school) among those aged 0–14: census 2020, national
+/// (0: 11.99M, 1–4: 65.90M, 5–9: 90.24M, 10–14: 85.26M; four fifths of 5–9), from the county
+/// yearbook's age columns (`../shared/data/raw/leiii_census`, `docs/data.md`).
+pub const SCHOOL_AGE_SHARE: f64 = 0.6214;
+
 /// Real households one simulated household stands for (2.62 persons per household, census 2020).
 fn real_households_per_agent(counts: &Tally, persons_per_member: f64) -> f64 {
     let members: f64 = counts.units.iter().map(|u| u.population() as f64).sum();
@@ -53,8 +58,16 @@ pub struct Cities {
     /// Urban-district population (2020), which decides where renewal applies.
     district: Vec<f64>,
     pub housing_cost: Vec<f64>,
-    /// Share of non-hukou children in public schools (capped at 1).
+    /// Share of non-hukou children in public schools: places ÷ school-age children, capped at 1.
     pub school_access: Vec<f64>,
+    /// Non-hukou children of compulsory-school age (6–14) last year, and the public-school places
+    /// for them (simulated members).
+    pub school_pupils: Vec<f64>,
+    pub school_places: Vec<f64>,
+    /// Affordable rental units added this year (simulated households), and real dwellings per
+    /// simulated household (for outputs in real units).
+    pub affordable_built: Vec<f64>,
+    pub real_households_per_agent: f64,
     /// Affordable rental units (simulated households).
     pub affordable_units: Vec<f64>,
     /// Affordable units open to non-hukou residents ÷ non-hukou households, capped at 1.
@@ -124,6 +137,10 @@ impl Cities {
                 .collect(),
             housing_cost: vec![0.0; n],
             school_access: vec![0.0; n],
+            school_pupils: vec![0.0; n],
+            school_places: vec![0.0; n],
+            affordable_built: vec![0.0; n],
+            real_households_per_agent: real_households_per_agent(stock, persons_per_member),
             affordable_units: vec![0.0; n],
             affordable_coverage: vec![0.0; n],
             affordable_offer: vec![0.0; n],
@@ -155,7 +172,9 @@ impl Cities {
             cities.base_cost[u] =
                 (urban / mean_urban.max(1.0)).powf(scenario.housing.size_elasticity);
             cities.housing_cost[u] = cities.base_cost[u];
-            cities.school_access[u] = if counts.nonhukou_children > 0 {
+            cities.school_pupils[u] = counts.migrant_children as f64 * SCHOOL_AGE_SHARE;
+            cities.school_places[u] = seat_share * cities.school_pupils[u];
+            cities.school_access[u] = if counts.migrant_children > 0 {
                 seat_share
             } else {
                 1.0
@@ -262,6 +281,8 @@ impl Cities {
         self.wage_index *= 1.0 + scenario.jobs.wage_growth_pct.at(year) / 100.0;
         self.rural_income_index *= 1.0 + scenario.jobs.rural_income_growth_pct.at(year) / 100.0;
         let seat_growth = 1.0 + scenario.services.school_seat_growth_pct.at(year) / 100.0;
+        let place_response = scenario.services.place_response.at(year);
+        self.real_households_per_agent = real_households_per_agent(last, persons_per_member);
         let fiscal = &scenario.fiscal;
 
         let demand = affordable_demand(last, &self.regime, scenario);
@@ -385,16 +406,33 @@ impl Cities {
                 * (urban / self.urban0[u] / (self.renewal_stock[u] * self.land_supply[u]))
                     .powf(scenario.housing.pressure_elasticity);
 
-            // Public-school places for non-hukou children follow enrolment (plan §2.4: supply
-            // coordinated with population change) and grow relative to it by policy; the fiscal
-            // link adds places for the children settled last year.
-            let children = counts.nonhukou_children as f64;
-            let linked = if fiscal.link && children > 0.0 {
-                fiscal.seats_per_settled_child * counts.settled_children as f64 / children
+            // Public-school places for school-age migrant children are a stock. They grow by
+            // policy (`school_seat_growth_pct`), by `place_response` of each year's rise in
+            // enrolment at the current public-school share (plan §2.4: supply coordinated with
+            // population change), and by the fiscal link's places for the children settled last
+            // year. Children who leave the city free their places. Where enrolment outruns the
+            // places, the public-school share falls: the gap a city faces.
+            // Children who settled last year keep their school places as hukou pupils, so those
+            // places leave the migrants' stock with them; enrolment rises net of them.
+            let pupils = counts.migrant_children as f64 * SCHOOL_AGE_SHARE;
+            let settled_pupils = counts.settled_children as f64 * SCHOOL_AGE_SHARE;
+            let staying = (self.school_pupils[u] - settled_pupils).max(0.0);
+            let rise = (pupils - staying).max(0.0);
+            let linked = if fiscal.link {
+                fiscal.seats_per_settled_child * settled_pupils
             } else {
                 0.0
             };
-            self.school_access[u] = (self.school_access[u] * seat_growth + linked).min(1.0);
+            let kept = (self.school_places[u] - self.school_access[u] * settled_pupils).max(0.0);
+            self.school_places[u] =
+                kept * seat_growth + place_response * rise * self.school_access[u] + linked;
+            self.school_pupils[u] = pupils;
+            self.school_access[u] = if pupils > 0.0 {
+                (self.school_places[u] / pupils).min(1.0)
+            } else {
+                1.0
+            };
+            let before = self.affordable_units[u];
             if fiscal.link {
                 self.affordable_units[u] +=
                     fiscal.units_per_settled_household * counts.settled_households as f64;
@@ -402,6 +440,7 @@ impl Cities {
             if total_demand > 0.0 {
                 self.affordable_units[u] += new_units * demand[u] / total_demand;
             }
+            self.affordable_built[u] = self.affordable_units[u] - before;
             self.update_affordable(u, counts, access);
             // Prospect of settling within about five years at last year's pace.
             let nonhukou = (counts.nonhukou_urban as f64).max(1.0);

@@ -275,6 +275,11 @@ pub struct CityIndicators {
     pub affordable_coverage: f64,
     /// Affordable rental units open to non-hukou residents (simulated households).
     pub affordable_open: f64,
+    /// Public-school places for school-age non-hukou children this year (simulated members).
+    pub school_places: f64,
+    /// Affordable rental units standing, and added this year (simulated households).
+    pub affordable_units: f64,
+    pub affordable_built: f64,
 }
 
 /// One year's results: counts of simulated members and city indicators.
@@ -285,6 +290,8 @@ pub struct YearRecord {
     pub national: NationalCounts,
     pub flows: Vec<u64>,
     pub cities: Vec<CityIndicators>,
+    /// Real households (dwellings) one simulated household stands for this year.
+    pub real_households_per_agent: f64,
 }
 
 /// Wall-clock time of each phase (seconds), for the manifest.
@@ -780,11 +787,15 @@ impl<'g> Simulation<'g> {
                     school_access: c.school_access[u],
                     affordable_coverage: c.affordable_coverage[u],
                     affordable_open: c.affordable_open(u, year, &self.plan.scenario),
+                    school_places: c.school_places[u],
+                    affordable_units: c.affordable_units[u],
+                    affordable_built: c.affordable_built[u],
                 })
                 .collect(),
             units: tally.units,
             national: tally.national,
             flows: tally.flows,
+            real_households_per_agent: c.real_households_per_agent,
         }
     }
 }

@@ -348,6 +348,9 @@ pub struct Services {
     /// year). With the fiscal link's places, 0.8 reproduces the rise of the primary public-school
     /// share from 82.2% (2017) to 90.1% (2023), about +1.3 pp a year.
     pub school_seat_growth_pct: YearValue,
+    /// *Year table.* Share (0–1) of a year's rise in school-age non-hukou children that new
+    /// public-school places match within the year, at the current public-school share.
+    pub place_response: YearValue,
     /// Yearly chance (%) that a split household reunifies with its children when access is full.
     pub reunify_rate_pct: f64,
 }
@@ -551,6 +554,37 @@ pub struct Fiscal {
     /// New urban construction land per person settled the year before (m²), outside points
     /// (super- and mega-) cities, whose central districts get none.
     pub land_m2_per_settled: f64,
+    /// Central reward fund for citizenization per person settled (yuan), reported in `fiscal.csv`.
+    pub reward_yuan_per_settled: f64,
+    /// Yearly public cost of a settled person by item (yuan a year; education per school-age
+    /// child), reported in `fiscal.csv` (市民化成本).
+    pub cost: CitizenizationCost,
+}
+
+/// Yearly public cost of citizenization by item (yuan).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CitizenizationCost {
+    /// Public spending per pupil of compulsory school, per school-age child settled.
+    pub education_per_pupil: f64,
+    /// Per settled person: health care, social-insurance subsidies, housing security and urban
+    /// infrastructure and management.
+    pub health_per_person: f64,
+    pub social_insurance_per_person: f64,
+    pub housing_per_person: f64,
+    pub infrastructure_per_person: f64,
+}
+
+impl Default for CitizenizationCost {
+    fn default() -> Self {
+        CitizenizationCost {
+            education_per_pupil: 14_579.0,
+            health_per_person: 1_500.0,
+            social_insurance_per_person: 4_000.0,
+            housing_per_person: 3_000.0,
+            infrastructure_per_person: 3_500.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -716,6 +750,7 @@ impl Default for Services {
             residence_years_counted: 5,
             initial_public_school_share_pct: 90.1,
             school_seat_growth_pct: YearValue::Constant(0.8),
+            place_response: YearValue::Constant(0.5),
             reunify_rate_pct: 4.0,
         }
     }
@@ -767,6 +802,8 @@ impl Default for Fiscal {
             seats_per_settled_child: 0.1,
             units_per_settled_household: 0.1,
             land_m2_per_settled: 100.0,
+            reward_yuan_per_settled: 2_670.0,
+            cost: CitizenizationCost::default(),
         }
     }
 }
@@ -1481,6 +1518,7 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         -50.0,
         100.0,
     );
+    checks.year_value("services.place_response", &sv.place_response, 0.0, 1.0);
     checks.num("services.reunify_rate_pct", sv.reunify_rate_pct, 0.0, 100.0);
 
     let j = &s.jobs;
@@ -1559,6 +1597,25 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         0.0,
         1000.0,
     );
+    checks.num(
+        "fiscal.reward_yuan_per_settled",
+        s.fiscal.reward_yuan_per_settled,
+        0.0,
+        1.0e6,
+    );
+    let cost = &s.fiscal.cost;
+    for (key, value) in [
+        ("education_per_pupil", cost.education_per_pupil),
+        ("health_per_person", cost.health_per_person),
+        (
+            "social_insurance_per_person",
+            cost.social_insurance_per_person,
+        ),
+        ("housing_per_person", cost.housing_per_person),
+        ("infrastructure_per_person", cost.infrastructure_per_person),
+    ] {
+        checks.num(&format!("fiscal.cost.{key}"), value, 0.0, 1.0e6);
+    }
 
     let d = &s.demography;
     checks.year_value(
