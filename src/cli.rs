@@ -686,7 +686,7 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
             })
             .collect();
         bar.finish_and_clear();
-        compare::write_comparison(staging.path(), &compared, threads)
+        compare::write_comparison(staging.path(), geo, &compared, threads)
             .map_err(|e| CliError::Failure(e.to_string()))?;
         Ok(())
     })?;

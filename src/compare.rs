@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+mod subnational;
+
 /// One scenario of a comparison with its replicate runs.
 pub struct Compared {
     pub plan: Plan,
@@ -380,14 +382,16 @@ fn inputs_diff_md(compared: &[Compared]) -> String {
 /// Writes the comparison into `dir`, atomically.
 pub fn write_comparison(
     dir: &Path,
+    geo: &Geography,
     compared: &[Compared],
     threads: usize,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    write_into(dir, compared, threads)
+    write_into(dir, geo, compared, threads)
 }
 
 fn write_into(
     staging: &Path,
+    geo: &Geography,
     compared: &[Compared],
     threads: usize,
 ) -> Result<Vec<PathBuf>, ReportError> {
@@ -401,6 +405,18 @@ fn write_into(
         write_file(staging, "summary.md", &summary_md(compared, year))?,
         write_file(staging, "inputs-diff.md", &inputs_diff_md(compared))?,
     ];
+    if compared.len() > 1 {
+        files.push(write_file(
+            staging,
+            "provinces_diff.csv",
+            &subnational::diff_csv(geo, compared, true),
+        )?);
+        files.push(write_file(
+            staging,
+            "units_diff.csv",
+            &subnational::diff_csv(geo, compared, false),
+        )?);
+    }
 
     let chart_dir = staging.join("charts");
     let official = official_history();

@@ -445,6 +445,19 @@ fn comparing_a_scenario_with_itself_shows_no_difference() {
             .unwrap()
             .contains("identical")
     );
+    // The sub-national tables: an identical scenario differs from the reference nowhere.
+    for file in ["provinces_diff.csv", "units_diff.csv"] {
+        let text = fs::read_to_string(out.join(file)).unwrap();
+        let mut rows = 0;
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.rsplitn(4, ',').collect();
+            for diff in &fields[..3] {
+                assert_eq!(diff.parse::<f64>().unwrap_or(0.0), 0.0, "{file}: {line}");
+            }
+            rows += 1;
+        }
+        assert!(rows > 1000, "{file}: {rows} rows");
+    }
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["seeds"].as_array().unwrap().len(), 2);
@@ -477,6 +490,22 @@ fn comparison_diff_lists_the_changed_inputs() {
     let diff = fs::read_to_string(out.join("inputs-diff.md")).unwrap();
     assert!(diff.contains("1 resolved keys differ"), "{diff}");
     assert!(diff.contains("`fiscal.link`"));
+    // Without the fiscal link some unit's construction land differs, and the difference is
+    // labelled with the unit, its province and the column.
+    let units = fs::read_to_string(out.join("units_diff.csv")).unwrap();
+    let header = units.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "scenario,reference,year,code,name_en,province_en,column,reference_mean,mean,diff_mean,diff_p5,diff_p95"
+    );
+    assert!(
+        units.lines().any(|l| l.contains(",construction_land_ha,")
+            && l.rsplit(',')
+                .nth(2)
+                .and_then(|d| d.parse::<f64>().ok())
+                .is_some_and(|d| d < 0.0)),
+        "no unit lost construction land without the fiscal link"
+    );
 }
 
 #[test]
