@@ -156,7 +156,12 @@ fn parameters() -> Vec<Parameter> {
             key: "services.school_seat_growth_pct",
             low: -5.0,
             high: 10.0,
-            get: |s| s.services.school_seat_growth_pct.at(s.run.first_year),
+            get: |s| {
+                s.services
+                    .school_seat_growth_pct
+                    .default_value()
+                    .at(s.run.first_year)
+            },
             set: |s, v| s.services.school_seat_growth_pct = v.into(),
             target: Target::PublicSchoolLast,
             rising: true,

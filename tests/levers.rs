@@ -486,3 +486,38 @@ fn every_plan_measure_reaches_its_documented_minimum_at_a_million_households() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Values by place: job growth by macro-region, province or unit reaches exactly those units, the
+/// most specific place winning, and a national value gives the same run as before.
+#[test]
+fn job_growth_by_place_reaches_the_places_named() {
+    let geo = Geography::embedded();
+    let base = run("");
+    let regional =
+        run("[jobs]\ngrowth_pct = { default = 1.0, west = 3.0, Sichuan = 1.0, Chengdu = 5.0 }\n");
+    let national = run("[jobs]\ngrowth_pct = { default = 1.0 }\n");
+    assert_eq!(
+        national.records, base.records,
+        "a default alone is the national value"
+    );
+    let jobs = |o: &Outcome, u: usize| o.last().cities[u].jobs;
+    let chengdu = unit("Chengdu");
+    let mianyang = unit("Mianyang");
+    let kunming = unit("Kunming");
+    let shanghai = unit("Shanghai");
+    assert_eq!(
+        geo.units[kunming].macro_region,
+        migrasim::geo::MacroRegion::West
+    );
+    let grew = |u: usize| jobs(&regional, u) / jobs(&base, u);
+    // The west grows faster; Sichuan (in the west) is set back to the default; Chengdu, in Sichuan,
+    // faster still; the east is untouched in its own job growth.
+    assert!(grew(kunming) > 1.05, "Kunming {}", grew(kunming));
+    assert!(grew(chengdu) > grew(kunming), "Chengdu {}", grew(chengdu));
+    assert!(
+        (grew(mianyang) - 1.0).abs() < 0.05,
+        "Mianyang {}",
+        grew(mianyang)
+    );
+    assert!(grew(shanghai) < 1.05, "Shanghai {}", grew(shanghai));
+}

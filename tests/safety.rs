@@ -836,3 +836,45 @@ fn a_regime_table_with_a_key_that_is_not_a_year_or_an_unknown_regime_is_refused(
         );
     }
 }
+
+/// Values by place: an unknown place, a table without `default`, years mixed with places and a
+/// value out of range are refused with the key, the place and what is allowed.
+#[test]
+fn bad_place_tables_are_refused_with_the_place_and_the_allowed_values() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body, expected) in [
+        (
+            "unknown.toml",
+            "[jobs]\ngrowth_pct = { default = 1.0, Atlantis = 2.0 }\n",
+            vec![
+                "jobs.growth_pct.Atlantis",
+                "macro-region (east, central, west, northeast)",
+            ],
+        ),
+        (
+            "nodefault.toml",
+            "[jobs]\ngrowth_pct = { west = 2.0 }\n",
+            vec!["jobs.growth_pct", "needs `default`"],
+        ),
+        (
+            "mixed.toml",
+            "[jobs]\nwage_growth_pct = { default = 3.0, 2025 = 2.0 }\n",
+            vec!["jobs.wage_growth_pct", "mixes years and places"],
+        ),
+        (
+            "range.toml",
+            "[services]\nschool_seat_growth_pct = { default = 1.0, Henan = { 2025 = 500.0 } }\n",
+            vec!["services.school_seat_growth_pct", "100"],
+        ),
+    ] {
+        let path = scenario(dir.path(), name, body);
+        let message = refused(
+            migrasim()
+                .args(["validate", path.to_str().unwrap()])
+                .assert(),
+        );
+        for part in expected {
+            assert!(message.contains(part), "{name}: {message}");
+        }
+    }
+}

@@ -92,8 +92,9 @@ pub struct Cities {
     pub renewal_stock: Vec<f64>,
     /// Cumulative amenity from urban renewal (utility).
     pub amenity: Vec<f64>,
-    /// National wage and rural income indices (base year = 1).
-    pub wage_index: f64,
+    /// Wage index per unit (`jobs.wage_growth_pct` may differ by place) and the national rural
+    /// income index (base year = 1).
+    pub wage_index: Vec<f64>,
     pub rural_income_index: f64,
 }
 
@@ -152,7 +153,7 @@ impl Cities {
             expected_earnings: vec![0.0; n],
             renewal_stock: vec![1.0; n],
             amenity: vec![0.0; n],
-            wage_index: 1.0,
+            wage_index: vec![1.0; n],
             rural_income_index: 1.0,
         };
         let seat_share = scenario.services.initial_public_school_share_pct / 100.0;
@@ -274,13 +275,13 @@ impl Cities {
             self.regime = plan.regimes_in(year);
         }
         self.update_market_access(plan, year);
-        let jobs_growth = 1.0 + scenario.jobs.growth_pct.at(year) / 100.0;
         let potential_boost = scenario.potential_regions.job_boost_pct.at(year) / 100.0;
         let renewal = &scenario.renewal;
         let removed = renewal.cheap_housing_removed_pct.at(year) / 100.0;
-        self.wage_index *= 1.0 + scenario.jobs.wage_growth_pct.at(year) / 100.0;
+        for (index, growth) in self.wage_index.iter_mut().zip(&plan.wage_growth) {
+            *index *= 1.0 + growth.at(year) / 100.0;
+        }
         self.rural_income_index *= 1.0 + scenario.jobs.rural_income_growth_pct.at(year) / 100.0;
-        let seat_growth = 1.0 + scenario.services.school_seat_growth_pct.at(year) / 100.0;
         let place_response = scenario.services.place_response.at(year);
         self.real_households_per_agent = real_households_per_agent(last, persons_per_member);
         let fiscal = &scenario.fiscal;
@@ -343,7 +344,7 @@ impl Cities {
             } else {
                 0.0
             };
-            *jobs *= jobs_growth + boost;
+            *jobs *= 1.0 + plan.jobs_growth[u].at(year) / 100.0 + boost;
         }
         let mut tightness: Vec<f64> = self
             .jobs
@@ -390,7 +391,7 @@ impl Cities {
             self.employment_rate[u] = tightness.min(1.0);
             self.wage[u] = self.base_wage[u]
                 * self.market_access[u]
-                * self.wage_index
+                * self.wage_index[u]
                 * (tightness / self.tightness0[u]).powf(scenario.jobs.tightness_elasticity);
             let urban = (counts.urban as f64).max(1.0);
             // Cost rises with people per unit of housing: population growth and redevelopment.
@@ -424,6 +425,7 @@ impl Cities {
                 0.0
             };
             let kept = (self.school_places[u] - self.school_access[u] * settled_pupils).max(0.0);
+            let seat_growth = 1.0 + plan.seat_growth[u].at(year) / 100.0;
             self.school_places[u] =
                 kept * seat_growth + place_response * rise * self.school_access[u] + linked;
             self.school_pupils[u] = pupils;

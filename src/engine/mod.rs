@@ -10,10 +10,10 @@ pub mod choice;
 pub mod city;
 pub mod step;
 
-use crate::geo::Geography;
+use crate::geo::{Geography, MacroRegion};
 use crate::household::{HOUSEHOLD_TYPES, Household, flags};
 use crate::population::{self, SynthesisReport};
-use crate::scenario::{LoadedScenario, Regime, Scenario, ScenarioError, YearValue};
+use crate::scenario::{LoadedScenario, PlaceValue, Regime, Scenario, ScenarioError, YearValue};
 use aggregate::{NationalCounts, SCORE_BINS, Tally, UnitCounts};
 use choice::{ChoiceInputs, ChoiceTables};
 use city::Cities;
@@ -54,6 +54,11 @@ pub struct Plan {
     /// province's own units), proportional to each unit's census stock of people from other
     /// provinces: where people who change province have gone.
     pub outflow_destinations: Vec<Vec<f64>>,
+    /// Per unit, the year tables of the keys that may differ by place (`PlaceValue`), resolved:
+    /// job growth, wage growth and school-place growth (%).
+    pub jobs_growth: Vec<YearValue>,
+    pub wage_growth: Vec<YearValue>,
+    pub seat_growth: Vec<YearValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +193,23 @@ impl Plan {
                 })?;
             unit_shift[unit] = *shift;
         }
+        let by_place = |key: &str, value: &PlaceValue| -> Result<Vec<YearValue>, ScenarioError> {
+            resolve_places(geo, value).map_err(|(place, message)| ScenarioError::Invalid {
+                location: loaded.locate(key),
+                key: format!("{key}.{place}"),
+                message,
+            })
+        };
+        let jobs_growth = by_place("jobs.growth_pct", &scenario.jobs.growth_pct)?;
+        let wage_growth = by_place("jobs.wage_growth_pct", &scenario.jobs.wage_growth_pct)?;
+        let seat_growth = by_place(
+            "services.school_seat_growth_pct",
+            &scenario.services.school_seat_growth_pct,
+        )?;
         let mut plan = Plan {
+            jobs_growth,
+            wage_growth,
+            seat_growth,
             regimes: Vec::new(),
             own_regimes: regimes,
             regime_changes,
@@ -798,6 +819,66 @@ impl<'g> Simulation<'g> {
             real_households_per_agent: c.real_households_per_agent,
         }
     }
+}
+
+/// Each unit's year table of a key that may differ by place: the default, overridden by
+/// macro-region, then province, then unit (the most specific wins). An unknown place is an error
+/// naming it and what is allowed.
+fn resolve_places(geo: &Geography, value: &PlaceValue) -> Result<Vec<YearValue>, (String, String)> {
+    let (default, places) = match value {
+        PlaceValue::National(v) => return Ok(vec![v.clone(); geo.len()]),
+        PlaceValue::ByPlace { default, places } => (default, places),
+    };
+    let mut values = vec![default.clone(); geo.len()];
+    let mut levels: [Vec<(Vec<usize>, &YearValue)>; 3] = Default::default();
+    for (place, v) in places {
+        let name = place.trim();
+        let region = match name.to_ascii_lowercase().as_str() {
+            "east" => Some(MacroRegion::East),
+            "central" => Some(MacroRegion::Central),
+            "west" => Some(MacroRegion::West),
+            "northeast" => Some(MacroRegion::Northeast),
+            _ => None,
+        };
+        if let Some(region) = region {
+            let units = (0..geo.len())
+                .filter(|&u| geo.units[u].macro_region == region)
+                .collect();
+            levels[0].push((units, v));
+            continue;
+        }
+        let province = geo.provinces.iter().position(|p| {
+            p.name_en.eq_ignore_ascii_case(name)
+                || p.name_zh == name
+                || name.parse::<u32>().is_ok_and(|c| c == p.code / 10_000)
+        });
+        if let Some(p) = province {
+            let units = (0..geo.len())
+                .filter(|&u| geo.units[u].province == p)
+                .collect();
+            levels[1].push((units, v));
+            continue;
+        }
+        match geo.find(name) {
+            Ok(unit) => levels[2].push((vec![unit.index()], v)),
+            Err(message) => {
+                return Err((
+                    place.clone(),
+                    format!(
+                        "unknown place: {message}; allowed: `default`, a macro-region (east, central, west, northeast), a province (English or Chinese name, or 2-digit code) or a unit (name or 6-digit code of data/units.csv)"
+                    ),
+                ));
+            }
+        }
+    }
+    for level in &levels {
+        for (units, v) in level {
+            for &u in units {
+                values[u] = (*v).clone();
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// Counts a population's stocks (used for the base year).

@@ -6,7 +6,7 @@
 
 mod year_value;
 
-pub use year_value::YearValue;
+pub use year_value::{PlaceValue, YearValue};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -347,7 +347,7 @@ pub struct Services {
     /// Growth of public-school places for non-hukou children relative to their number (% per
     /// year). With the fiscal link's places, 0.8 reproduces the rise of the primary public-school
     /// share from 82.2% (2017) to 90.1% (2023), about +1.3 pp a year.
-    pub school_seat_growth_pct: YearValue,
+    pub school_seat_growth_pct: PlaceValue,
     /// *Year table.* Share (0–1) of a year's rise in school-age non-hukou children that new
     /// public-school places match within the year, at the current public-school share.
     pub place_response: YearValue,
@@ -359,9 +359,9 @@ pub struct Services {
 #[serde(default, deny_unknown_fields)]
 pub struct Jobs {
     /// Urban job growth (% per year).
-    pub growth_pct: YearValue,
+    pub growth_pct: PlaceValue,
     /// Nominal wage growth (% per year), all cities.
-    pub wage_growth_pct: YearValue,
+    pub wage_growth_pct: PlaceValue,
     /// Rural income growth (% per year).
     pub rural_income_growth_pct: YearValue,
     /// Wage response to labour-market tightness (jobs ÷ workers), an elasticity.
@@ -749,7 +749,7 @@ impl Default for Services {
             per_residence_year: 0.04,
             residence_years_counted: 5,
             initial_public_school_share_pct: 90.1,
-            school_seat_growth_pct: YearValue::Constant(0.8),
+            school_seat_growth_pct: 0.8.into(),
             place_response: YearValue::Constant(0.5),
             reunify_rate_pct: 4.0,
         }
@@ -759,8 +759,8 @@ impl Default for Services {
 impl Default for Jobs {
     fn default() -> Self {
         Jobs {
-            growth_pct: YearValue::Constant(1.0),
-            wage_growth_pct: YearValue::Constant(3.6),
+            growth_pct: 1.0.into(),
+            wage_growth_pct: 3.6.into(),
             rural_income_growth_pct: YearValue::Constant(3.6),
             tightness_elasticity: 0.3,
             size_elasticity: 0.05,
@@ -1512,7 +1512,7 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         0.0,
         100.0,
     );
-    checks.year_value(
+    checks.place_value(
         "services.school_seat_growth_pct",
         &sv.school_seat_growth_pct,
         -50.0,
@@ -1522,8 +1522,8 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     checks.num("services.reunify_rate_pct", sv.reunify_rate_pct, 0.0, 100.0);
 
     let j = &s.jobs;
-    checks.year_value("jobs.growth_pct", &j.growth_pct, -20.0, 20.0);
-    checks.year_value("jobs.wage_growth_pct", &j.wage_growth_pct, -20.0, 30.0);
+    checks.place_value("jobs.growth_pct", &j.growth_pct, -20.0, 20.0);
+    checks.place_value("jobs.wage_growth_pct", &j.wage_growth_pct, -20.0, 30.0);
     checks.year_value(
         "jobs.rural_income_growth_pct",
         &j.rural_income_growth_pct,
@@ -1923,6 +1923,12 @@ impl Checks<'_> {
     }
 
     fn year_value(&mut self, key: &str, value: &YearValue, lo: f64, hi: f64) {
+        for v in value.values() {
+            self.num(key, v, lo, hi);
+        }
+    }
+
+    fn place_value(&mut self, key: &str, value: &PlaceValue, lo: f64, hi: f64) {
         for v in value.values() {
             self.num(key, v, lo, hi);
         }

@@ -217,3 +217,138 @@ mod tests {
         assert_eq!(toml::from_str::<T>(&text).unwrap(), t);
     }
 }
+
+/// A year table that may differ by place: a national value (a number or a year table), or a
+/// table with a `default` and overrides for macro-regions (`east`, `central`, `west`,
+/// `northeast`), provinces (English name or 2-digit code) and units (name or 6-digit code), each a
+/// number or a year table. The most specific place wins: unit, then province, then macro-region.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaceValue {
+    National(YearValue),
+    ByPlace {
+        default: YearValue,
+        /// Place name as written → its value.
+        places: BTreeMap<String, YearValue>,
+    },
+}
+
+impl PlaceValue {
+    /// The national (default) value.
+    pub fn default_value(&self) -> &YearValue {
+        match self {
+            PlaceValue::National(v) => v,
+            PlaceValue::ByPlace { default, .. } => default,
+        }
+    }
+
+    /// Every value written, for range checks.
+    pub fn values(&self) -> Vec<f64> {
+        match self {
+            PlaceValue::National(v) => v.values(),
+            PlaceValue::ByPlace { default, places } => default
+                .values()
+                .into_iter()
+                .chain(places.values().flat_map(YearValue::values))
+                .collect(),
+        }
+    }
+}
+
+impl Default for PlaceValue {
+    fn default() -> Self {
+        PlaceValue::National(YearValue::default())
+    }
+}
+
+impl From<f64> for PlaceValue {
+    fn from(v: f64) -> Self {
+        PlaceValue::National(YearValue::Constant(v))
+    }
+}
+
+impl From<YearValue> for PlaceValue {
+    fn from(v: YearValue) -> Self {
+        PlaceValue::National(v)
+    }
+}
+
+impl Serialize for PlaceValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PlaceValue::National(v) => v.serialize(serializer),
+            PlaceValue::ByPlace { default, places } => {
+                let mut all: BTreeMap<&str, &YearValue> = BTreeMap::new();
+                all.insert("default", default);
+                for (place, value) in places {
+                    all.insert(place.as_str(), value);
+                }
+                all.serialize(serializer)
+            }
+        }
+    }
+}
+
+struct PlaceValueVisitor;
+
+const PLACE_EXPECTED: &str = "a number, a year table like { 2024 = 0.9, 2027 = 0.95 }, or a place table like { default = 1.0, west = { 2025 = 2.0 }, Henan = 1.5 }";
+
+impl<'de> Visitor<'de> for PlaceValueVisitor {
+    type Value = PlaceValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(PLACE_EXPECTED)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<PlaceValue, E> {
+        Ok(PlaceValue::National(YearValue::Constant(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<PlaceValue, E> {
+        Ok(PlaceValue::National(YearValue::Constant(v as f64)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<PlaceValue, E> {
+        Ok(PlaceValue::National(YearValue::Constant(v as f64)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PlaceValue, A::Error> {
+        let mut years = BTreeMap::new();
+        let mut places = BTreeMap::new();
+        let mut default = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if let Ok(year) = key.parse::<i32>() {
+                if !(1949..=2100).contains(&year) {
+                    return Err(de::Error::custom(format!(
+                        "year table key {year} is outside 1949..=2100"
+                    )));
+                }
+                let value: NumberOnly = map.next_value()?;
+                years.insert(year, value.0);
+            } else if key == "default" {
+                default = Some(map.next_value::<YearValue>()?);
+            } else {
+                let value: YearValue = map.next_value()?;
+                places.insert(key, value);
+            }
+        }
+        match (years.is_empty(), default, places.is_empty()) {
+            (false, None, true) => Ok(PlaceValue::National(YearValue::Table(years))),
+            (true, Some(default), _) => Ok(PlaceValue::ByPlace { default, places }),
+            (true, None, false) => Err(de::Error::custom(format!(
+                "a place table needs `default` (the value everywhere else); expected {PLACE_EXPECTED}"
+            ))),
+            (false, _, _) => Err(de::Error::custom(format!(
+                "a table mixes years and places; write years inside a place (`west = {{ 2025 = 2.0 }}`); expected {PLACE_EXPECTED}"
+            ))),
+            (true, None, true) => Err(de::Error::custom(format!(
+                "empty table; expected {PLACE_EXPECTED}"
+            ))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PlaceValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PlaceValueVisitor)
+    }
+}
