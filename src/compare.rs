@@ -532,6 +532,58 @@ fn write_into(
         );
     }
 
+    // Where each scenario differs from the first: urban residents in the comparison year, per
+    // unit, paired by replicate (mean over replicates).
+    for (i, c) in compared.iter().enumerate().skip(1) {
+        let urban_at = |compared: &Compared, run: usize, u: usize| -> f64 {
+            let r = &compared.runs[run];
+            r.records
+                .iter()
+                .find(|record| record.year == year)
+                .map_or(f64::NAN, |record| {
+                    record.units[u].urban as f64 * r.persons_per_member
+                })
+        };
+        let units: Vec<charts::MapUnit> = geo
+            .units
+            .iter()
+            .enumerate()
+            .map(|(u, unit)| {
+                let diffs: Vec<f64> = (0..n)
+                    .map(|run| urban_at(c, run, u) - urban_at(&compared[0], run, u))
+                    .collect();
+                charts::MapUnit {
+                    code: unit.code,
+                    lon: unit.lon,
+                    lat: unit.lat,
+                    value: diffs.iter().sum::<f64>() / n as f64,
+                }
+            })
+            .collect();
+        let stem = format!("difference-map-{i}");
+        let title = format!(
+            "Urban residents in {year}: {} minus {}",
+            c.name(),
+            compared[0].name()
+        );
+        let legend = format!("Difference in urban residents, {year} (persons)");
+        let written = charts::render_map(
+            &chart_dir,
+            &charts::MapChart {
+                stem: &stem,
+                title: &title,
+                legend_label: &legend,
+                units: &units,
+                source_note: SOURCE_NOTE,
+            },
+        )?;
+        files.extend(
+            written
+                .iter()
+                .filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)),
+        );
+    }
+
     files.push(write_file(
         staging,
         "report.md",
@@ -606,6 +658,15 @@ fn comparison_report(compared: &[Compared], year: i32) -> String {
         let _ = writeln!(
             md,
             "### {stem}\n\n{sentence}\n\n![{stem}](charts/{stem}.png)\n"
+        );
+    }
+    for (i, c) in compared.iter().enumerate().skip(1) {
+        let _ = writeln!(
+            md,
+            "### difference-map-{i}\n\nUrban residents in {year} by prefecture, {} minus {}, mean of the paired differences over replicates (blue: more in {}). `units_diff.csv` and `provinces_diff.csv` hold every column's differences with bands.\n\n![difference-map-{i}](charts/difference-map-{i}.png)\n",
+            c.name(),
+            compared[0].name(),
+            c.name()
         );
     }
     md.push_str("## Inputs\n\nThe resolved keys that differ between the scenarios are listed in [inputs-diff.md](inputs-diff.md); `summary.csv` holds the table above in tidy form.\n");

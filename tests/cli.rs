@@ -492,6 +492,8 @@ fn comparison_diff_lists_the_changed_inputs() {
     assert!(diff.contains("`fiscal.link`"));
     // Without the fiscal link some unit's construction land differs, and the difference is
     // labelled with the unit, its province and the column.
+    assert!(out.join("charts/difference-map-1.png").is_file());
+    assert!(out.join("charts/difference-map-1.svg").is_file());
     let units = fs::read_to_string(out.join("units_diff.csv")).unwrap();
     let header = units.lines().next().unwrap();
     assert_eq!(
