@@ -521,3 +521,21 @@ fn job_growth_by_place_reaches_the_places_named() {
     );
     assert!(grew(shanghai) < 1.05, "Shanghai {}", grew(shanghai));
 }
+
+/// Services by residence by place: more services for non-hukou residents in one province draw
+/// people to its cities: more arrivals and more urban residents there.
+#[test]
+fn services_by_place_act_where_they_are_given() {
+    let geo = Geography::embedded();
+    let base = run("");
+    let generous = run("[services]\nnonhukou_share = { default = 0.6, Guangdong = 0.95 }\n");
+    let guangdong = geo
+        .provinces
+        .iter()
+        .position(|p| p.name_en == "Guangdong")
+        .unwrap();
+    let in_guangdong = |u: usize| geo.units[u].province == guangdong;
+    assert!(generous.urban_last(in_guangdong) > base.urban_last(in_guangdong));
+    let joined = |o: &Outcome| o.total(in_guangdong, |c| c.arrivals_urban);
+    assert!(joined(&generous) > joined(&base));
+}

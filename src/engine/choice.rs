@@ -58,6 +58,8 @@ pub struct ChoiceInputs<'a> {
     pub rural_asc: f64,
     /// Extra utility of the own unit's towns, per origin (potential regions' nearby preference).
     pub nearby_bonus: &'a [f64],
+    /// Share of public services a non-hukou newcomer gets, per destination, this year.
+    pub service_share: &'a [f64],
 }
 
 /// Row of the per-(origin, household type) count arrays used in calibration.
@@ -81,10 +83,8 @@ impl ChoiceTables {
         let b = &s.behaviour;
         let c = inputs.cities;
         let services = &s.services;
-        let base_share = services.nonhukou_share.at(inputs.year);
-        let newcomer_share = (base_share
-            + services.per_residence_year * f64::from(services.residence_years_counted) / 2.0)
-            .min(1.0);
+        let residence_gain =
+            services.per_residence_year * f64::from(services.residence_years_counted) / 2.0;
         let discount = s.housing.affordable_discount;
         let job_finding = s.jobs.nonhukou_job_finding.at(inputs.year);
 
@@ -96,6 +96,7 @@ impl ChoiceTables {
                     .max(1e-6)
                     .ln();
                 let housing = c.effective_housing_cost(j, discount).max(1e-6).ln();
+                let newcomer_share = (inputs.service_share[j] + residence_gain).min(1.0);
                 let access = |school: f64| {
                     let p = c.settle_prospect[j];
                     p + (1.0 - p) * newcomer_share * school

@@ -59,6 +59,8 @@ pub struct Plan {
     pub jobs_growth: Vec<YearValue>,
     pub wage_growth: Vec<YearValue>,
     pub seat_growth: Vec<YearValue>,
+    /// Share of basic public services a non-hukou resident gets, per unit.
+    pub service_share: Vec<YearValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +208,9 @@ impl Plan {
             "services.school_seat_growth_pct",
             &scenario.services.school_seat_growth_pct,
         )?;
+        let service_share = by_place("services.nonhukou_share", &scenario.services.nonhukou_share)?;
         let mut plan = Plan {
+            service_share,
             jobs_growth,
             wage_growth,
             seat_growth,
@@ -435,6 +439,7 @@ impl<'g> Simulation<'g> {
             .iter()
             .map(|r| if r.is_some() { preference } else { 0.0 })
             .collect();
+        let service_share: Vec<f64> = plan.service_share.iter().map(|v| v.at(year)).collect();
         ChoiceTables::build(
             &ChoiceInputs {
                 geo: self.geo,
@@ -446,6 +451,7 @@ impl<'g> Simulation<'g> {
                 asc,
                 rural_asc,
                 nearby_bonus: &nearby_bonus,
+                service_share: &service_share,
             },
             with_alias,
         )
@@ -652,7 +658,7 @@ impl<'g> Simulation<'g> {
             urban_outflow: &self.plan.urban_outflow,
             outflow_destinations: &self.plan.outflow_destinations,
             has_quota,
-            service_share: s.services.nonhukou_share.at(year),
+            service_share: self.plan.service_share.iter().map(|v| v.at(year)).collect(),
             reconsider_rural: s.behaviour.reconsider_rural_pct / 100.0,
             reconsider_urban: s.behaviour.reconsider_urban_pct / 100.0,
             inertia_decay: 0.5f64.powf(1.0 / s.behaviour.inertia_half_life_years),

@@ -37,7 +37,8 @@ pub struct YearContext<'a> {
     pub outflow_destinations: &'a [Vec<f64>],
     /// Whether a unit's applications wait for quota admission this year.
     pub has_quota: Vec<bool>,
-    pub service_share: f64,
+    /// Share of basic public services a non-hukou resident gets, per unit (before residence years).
+    pub service_share: Vec<f64>,
     pub reconsider_rural: f64,
     pub reconsider_urban: f64,
     pub inertia_decay: f64,
@@ -168,10 +169,10 @@ pub fn cutoffs(marginal: &[Option<(u8, f64)>], candidates: &[Candidate]) -> Vec<
 impl YearContext<'_> {
     /// Share of basic public services a non-hukou household receives after `years` of residence.
     #[inline]
-    fn services_for(&self, years: u8) -> f64 {
+    fn services_for(&self, unit: usize, years: u8) -> f64 {
         let s = &self.scenario.services;
         let counted = u32::from(years).min(s.residence_years_counted);
-        (self.service_share + s.per_residence_year * f64::from(counted)).min(1.0)
+        (self.service_share[unit] + s.per_residence_year * f64::from(counted)).min(1.0)
     }
 
     #[inline]
@@ -235,7 +236,7 @@ fn move_household(
         if !from.urban {
             // Leaving the village: children come only where they can go to school. Those who
             // stay behind stay where they are (the village is the origin), so they do not move.
-            let access = ctx.cities.school_access[to_unit] * ctx.services_for(0);
+            let access = ctx.cities.school_access[to_unit] * ctx.services_for(to_unit, 0);
             let staying = draws.binomial(u32::from(h.children), 1.0 - access) as u8;
             h.children -= staying;
             h.children_left += staying;
@@ -359,7 +360,7 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
             let insured = h.adults > 0
                 && Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual)
                     .chance(ctx.insurance_coverage);
-            let services = ctx.services_for(h.years_in_city);
+            let services = ctx.services_for(usize::from(h.res_unit), h.years_in_city);
             allot_affordable(h, id, ctx);
             apply_to_settle(h, id, ctx, tally, services, insured);
         }
@@ -454,7 +455,7 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
             return;
         }
     }
-    let services = ctx.services_for(h.years_in_city);
+    let services = ctx.services_for(here, h.years_in_city);
 
     allot_affordable(h, id, ctx);
 
@@ -712,7 +713,8 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     if fertile && h.adults > 0 && d.chance(birth_chance) {
         // Migrant parents without school and service access send newborns to the village.
         let access = if h.is_rural_hukou_urban() {
-            ctx.cities.school_access[usize::from(h.res_unit)] * ctx.services_for(h.years_in_city)
+            ctx.cities.school_access[usize::from(h.res_unit)]
+                * ctx.services_for(usize::from(h.res_unit), h.years_in_city)
         } else {
             1.0
         };

@@ -337,7 +337,7 @@ pub struct Settlement {
 #[serde(default, deny_unknown_fields)]
 pub struct Services {
     /// Share of basic public services a newly arrived non-hukou resident receives (0–1).
-    pub nonhukou_share: YearValue,
+    pub nonhukou_share: PlaceValue,
     /// Extra share per year of residence permit (plan §2.2 links services to residence years).
     pub per_residence_year: f64,
     /// Years of residence beyond which no further share is added.
@@ -745,7 +745,7 @@ impl Default for Settlement {
 impl Default for Services {
     fn default() -> Self {
         Services {
-            nonhukou_share: YearValue::Constant(0.6),
+            nonhukou_share: 0.6.into(),
             per_residence_year: 0.04,
             residence_years_counted: 5,
             initial_public_school_share_pct: 90.1,
@@ -1493,7 +1493,7 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     );
 
     let sv = &s.services;
-    checks.year_value("services.nonhukou_share", &sv.nonhukou_share, 0.0, 1.0);
+    checks.place_value("services.nonhukou_share", &sv.nonhukou_share, 0.0, 1.0);
     checks.num(
         "services.per_residence_year",
         sv.per_residence_year,
