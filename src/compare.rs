@@ -406,15 +406,16 @@ fn write_into(
         write_file(staging, "inputs-diff.md", &inputs_diff_md(compared))?,
     ];
     if compared.len() > 1 {
+        let run_tables = subnational::run_tables(geo, compared);
         files.push(write_file(
             staging,
             "provinces_diff.csv",
-            &subnational::diff_csv(geo, compared, true),
+            &subnational::diff_csv(geo, compared, &run_tables, true),
         )?);
         files.push(write_file(
             staging,
             "units_diff.csv",
-            &subnational::diff_csv(geo, compared, false),
+            &subnational::diff_csv(geo, compared, &run_tables, false),
         )?);
     }
 

@@ -229,12 +229,17 @@ struct FiscalFigures {
 }
 
 impl FiscalFigures {
+    fn add(&mut self, o: &FiscalFigures) {
+        self.settled += o.settled;
+        self.pupils += o.pupils;
+        self.since_base += o.since_base;
+        self.pupils_since_base += o.pupils_since_base;
+        self.land_persons += o.land_persons;
+    }
+
     fn row(&self, fiscal: &crate::scenario::Fiscal) -> String {
         let c = &fiscal.cost;
-        let per_person = c.health_per_person
-            + c.social_insurance_per_person
-            + c.housing_per_person
-            + c.infrastructure_per_person;
+        let per_person = c.per_person();
         let education = self.pupils * c.education_per_pupil;
         let total = education + self.settled * per_person;
         let recurring =
@@ -301,36 +306,19 @@ fn fiscal_csv(out: &RunTables, by_province: bool) -> String {
                 let mut sum = FiscalFigures::default();
                 for (u, f) in figures.iter().enumerate() {
                     if out.geo.units[u].province == p {
-                        sum.settled += f.settled;
-                        sum.pupils += f.pupils;
-                        sum.since_base += f.since_base;
-                        sum.pupils_since_base += f.pupils_since_base;
-                        sum.land_persons += f.land_persons;
+                        sum.add(f);
                     }
                 }
                 let _ = writeln!(
                     text,
-                    "{},{},{},{},{}",
-                    record.year,
-                    province.code,
-                    csv_field(&province.name_en),
-                    province.name_zh,
+                    "{},{}",
+                    province_row_start(record, province),
                     sum.row(fiscal)
                 );
             }
         } else {
-            for (u, unit) in out.geo.units.iter().enumerate() {
-                let _ = writeln!(
-                    text,
-                    "{},{},{},{},{},{},{}",
-                    record.year,
-                    unit.code,
-                    csv_field(&unit.name_en),
-                    unit.name_zh,
-                    csv_field(&out.geo.provinces[unit.province].name_en),
-                    record.cities[u].regime,
-                    figures[u].row(fiscal)
-                );
+            for (u, f) in figures.iter().enumerate() {
+                let _ = writeln!(text, "{},{}", unit_row_start(out, record, u), f.row(fiscal));
             }
         }
     }
@@ -421,23 +409,38 @@ impl ServiceFigures {
     }
 }
 
+/// The leading columns of a unit row: `year,code,name_en,name_zh,province_en,regime`.
+fn unit_row_start(out: &RunTables, record: &YearRecord, u: usize) -> String {
+    let unit = &out.geo.units[u];
+    format!(
+        "{},{},{},{},{},{}",
+        record.year,
+        unit.code,
+        csv_field(&unit.name_en),
+        unit.name_zh,
+        csv_field(&out.geo.provinces[unit.province].name_en),
+        record.cities[u].regime
+    )
+}
+
+/// The leading columns of a province row: `year,province_code,province_en,province_zh`.
+fn province_row_start(record: &YearRecord, province: &crate::geo::Province) -> String {
+    format!(
+        "{},{},{},{}",
+        record.year,
+        province.code,
+        csv_field(&province.name_en),
+        province.name_zh
+    )
+}
+
 /// `services.csv`: service demand and supply per unit and year.
 fn services_csv(out: &RunTables) -> String {
     let mut text = format!("year,code,name_en,name_zh,province_en,regime,{SERVICE_COLUMNS}\n");
     for record in out.records {
-        for (u, unit) in out.geo.units.iter().enumerate() {
+        for u in 0..out.geo.len() {
             let figures = ServiceFigures::of(record, u, out.persons_per_member);
-            let _ = writeln!(
-                text,
-                "{},{},{},{},{},{},{}",
-                record.year,
-                unit.code,
-                csv_field(&unit.name_en),
-                unit.name_zh,
-                csv_field(&out.geo.provinces[unit.province].name_en),
-                record.cities[u].regime,
-                figures.row()
-            );
+            let _ = writeln!(text, "{},{}", unit_row_start(out, record, u), figures.row());
         }
     }
     text
@@ -457,11 +460,8 @@ fn services_provinces_csv(out: &RunTables) -> String {
             }
             let _ = writeln!(
                 text,
-                "{},{},{},{},{}",
-                record.year,
-                province.code,
-                csv_field(&province.name_en),
-                province.name_zh,
+                "{},{}",
+                province_row_start(record, province),
                 figures.row()
             );
         }
@@ -1323,12 +1323,8 @@ fn detail_charts(
     let school_gap = |run: &RunResult, r: usize, u: usize| persons(run, r, u).school_gap / 1e3;
     let housing_gap = |run: &RunResult, r: usize, u: usize| persons(run, r, u).housing_gap / 1e3;
     let recurring_cost = |run: &RunResult, r: usize, u: usize| {
-        let fiscal = &plan.scenario.fiscal;
-        let c = &fiscal.cost;
-        let per_person = c.health_per_person
-            + c.social_insurance_per_person
-            + c.housing_per_person
-            + c.infrastructure_per_person;
+        let c = &plan.scenario.fiscal.cost;
+        let per_person = c.per_person();
         let (settled, pupils) = run.records[1..=r].iter().fold((0.0, 0.0), |(s, p), rec| {
             let counts = &rec.units[u];
             (

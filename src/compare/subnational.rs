@@ -91,10 +91,30 @@ fn numeric_table(
     (names, table)
 }
 
+/// Every run's own tables, per scenario and replicate: built once for both difference files.
+pub type RunTablesText = Vec<Vec<Vec<(&'static str, String)>>>;
+
+pub fn run_tables(geo: &Geography, compared: &[Compared]) -> RunTablesText {
+    compared
+        .iter()
+        .map(|c| {
+            c.runs
+                .iter()
+                .map(|run| tables(&RunTables::of(geo, &c.plan, run)))
+                .collect()
+        })
+        .collect()
+}
+
 /// `units_diff.csv` (`by_province` false) or `provinces_diff.csv`: one row per scenario after the
 /// first × year × place × column, with the first scenario's mean, this scenario's mean, and the
 /// mean and 5th–95th percentiles of the paired differences over replicates.
-pub fn diff_csv(geo: &Geography, compared: &[Compared], by_province: bool) -> String {
+pub fn diff_csv(
+    geo: &Geography,
+    compared: &[Compared],
+    run_tables: &RunTablesText,
+    by_province: bool,
+) -> String {
     let (files, key, name): (&[&str], &str, &str) = if by_province {
         (
             &[
@@ -112,13 +132,13 @@ pub fn diff_csv(geo: &Geography, compared: &[Compared], by_province: bool) -> St
             "name_en",
         )
     };
-    let per_run = |c: &Compared| -> Vec<(Vec<String>, Table)> {
-        c.runs
+    let per_run = |i: usize| -> Vec<(Vec<String>, Table)> {
+        run_tables[i]
             .iter()
-            .map(|run| numeric_table(&tables(&RunTables::of(geo, &c.plan, run)), files, key, name))
+            .map(|all| numeric_table(all, files, key, name))
             .collect()
     };
-    let reference = per_run(&compared[0]);
+    let reference = per_run(0);
     // Units also carry their province, so a planner can filter one province's prefectures.
     let province_of: BTreeMap<String, String> = geo
         .units
@@ -139,8 +159,8 @@ pub fn diff_csv(geo: &Geography, compared: &[Compared], by_province: bool) -> St
             "scenario,reference,year,{key},{name},province_en,column,reference_mean,mean,diff_mean,diff_p5,diff_p95\n"
         )
     };
-    for c in &compared[1..] {
-        let runs = per_run(c);
+    for (i, c) in compared.iter().enumerate().skip(1) {
+        let runs = per_run(i);
         let columns = &reference[0].0;
         for ((year, code), (place, _)) in &reference[0].1 {
             for (k, column) in columns.iter().enumerate() {

@@ -575,6 +575,16 @@ pub struct CitizenizationCost {
     pub infrastructure_per_person: f64,
 }
 
+impl CitizenizationCost {
+    /// Yearly cost of a settled person besides schooling (yuan a year).
+    pub fn per_person(&self) -> f64 {
+        self.health_per_person
+            + self.social_insurance_per_person
+            + self.housing_per_person
+            + self.infrastructure_per_person
+    }
+}
+
 impl Default for CitizenizationCost {
     fn default() -> Self {
         CitizenizationCost {
