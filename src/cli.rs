@@ -154,6 +154,10 @@ pub struct CompareArgs {
     /// Replace an earlier migrasim output at `--out` (never a folder holding other files).
     #[arg(long)]
     pub force: bool,
+    /// Add a section for one province's prefectures (English or Chinese name, or 2-digit
+    /// code): a table of differences, gainers and losers, and a zoomed map. Repeatable.
+    #[arg(long, value_name = "PROVINCE")]
+    pub focus: Vec<String>,
     #[command(flatten)]
     pub overrides: Overrides,
     #[command(flatten)]
@@ -619,6 +623,22 @@ fn key_figures(geo: &Geography, plan: &Plan, runs: &[ensemble::RunResult]) -> St
 
 fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), CliError> {
     let execution = &args.execution;
+    let mut focus = Vec::with_capacity(args.focus.len());
+    for name in &args.focus {
+        let province = geo.find_province(name).ok_or_else(|| {
+            CliError::Input(format!(
+                "--focus {name}: no such province; allowed: {}",
+                geo.provinces
+                    .iter()
+                    .map(|p| format!("{} ({}, {})", p.name_en, p.name_zh, p.code / 10_000))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        if !focus.contains(&province) {
+            focus.push(province);
+        }
+    }
     let mut plans = Vec::with_capacity(args.scenarios.len());
     let mut inputs = Vec::new();
     for path in &args.scenarios {
@@ -686,7 +706,7 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
             })
             .collect();
         bar.finish_and_clear();
-        compare::write_comparison(staging.path(), geo, &compared, threads)
+        compare::write_comparison(staging.path(), geo, &compared, &focus, threads)
             .map_err(|e| CliError::Failure(e.to_string()))?;
         Ok(())
     })?;

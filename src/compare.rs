@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+mod focus;
 mod subnational;
 
 /// One scenario of a comparison with its replicate runs.
@@ -380,19 +381,23 @@ fn inputs_diff_md(compared: &[Compared]) -> String {
 }
 
 /// Writes the comparison into `dir`, atomically.
+/// Writes a comparison into `dir`; `focus` lists provinces (indices into the geography's) whose
+/// prefectures get a report section, a table and a zoomed map.
 pub fn write_comparison(
     dir: &Path,
     geo: &Geography,
     compared: &[Compared],
+    focus: &[usize],
     threads: usize,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    write_into(dir, geo, compared, threads)
+    write_into(dir, geo, compared, focus, threads)
 }
 
 fn write_into(
     staging: &Path,
     geo: &Geography,
     compared: &[Compared],
+    focus: &[usize],
     threads: usize,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let year = compared
@@ -405,8 +410,12 @@ fn write_into(
         write_file(staging, "summary.md", &summary_md(compared, year))?,
         write_file(staging, "inputs-diff.md", &inputs_diff_md(compared))?,
     ];
+    let mut focus_md = String::new();
     if compared.len() > 1 {
         let run_tables = subnational::run_tables(geo, compared);
+        let (md, written) = focus::write_focus(staging, geo, compared, &run_tables, focus, year)?;
+        focus_md = md;
+        files.extend(written);
         files.push(write_file(
             staging,
             "provinces_diff.csv",
@@ -576,6 +585,9 @@ fn write_into(
                 legend_label: &legend,
                 units: &units,
                 source_note: SOURCE_NOTE,
+                extent: None,
+                labels: &[],
+                no_data_label: "No data / not simulated",
             },
         )?;
         files.extend(
@@ -588,7 +600,7 @@ fn write_into(
     files.push(write_file(
         staging,
         "report.md",
-        &comparison_report(compared, year),
+        &comparison_report(compared, year, &focus_md),
     )?);
     let manifest = serde_json::json!({
         "migrasim_version": env!("CARGO_PKG_VERSION"),
@@ -611,7 +623,7 @@ fn write_into(
     Ok(files)
 }
 
-fn comparison_report(compared: &[Compared], year: i32) -> String {
+fn comparison_report(compared: &[Compared], year: i32, focus_md: &str) -> String {
     let names: Vec<&str> = compared.iter().map(Compared::name).collect();
     let mut md = format!("# migrasim comparison: {}\n\n", names.join(" vs "));
     for c in compared {
@@ -670,6 +682,7 @@ fn comparison_report(compared: &[Compared], year: i32) -> String {
             c.name()
         );
     }
+    md.push_str(focus_md);
     md.push_str("## Inputs\n\nThe resolved keys that differ between the scenarios are listed in [inputs-diff.md](inputs-diff.md); `summary.csv` holds the table above in tidy form.\n");
     md
 }

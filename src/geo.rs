@@ -259,6 +259,116 @@ impl Geography {
     }
 }
 
+/// How specific a place key is; a more specific place overrides a wider one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PlaceLevel {
+    MacroRegion,
+    Province,
+    UnitList,
+    Unit,
+}
+
+/// What a place key may be, for error messages.
+pub const PLACE_KEYS_ALLOWED: &str = "a macro-region (east, central, west, northeast), a province \
+(English or Chinese name, or 2-digit code), a unit (English or Chinese name, or 6-digit code of \
+data/units.csv; where a province and a unit share a name, as Jilin does, the name means the province \
+and the code the unit) or a comma-separated list of units (\"Shenzhen, Dongguan\")";
+
+impl Geography {
+    /// Finds a province by English or Chinese name (case-insensitive; the short forms
+    /// "Guangxi", "Inner Mongolia", 河南, 广西 too) or 2-digit code.
+    pub fn find_province(&self, key: &str) -> Option<usize> {
+        let key = key.trim();
+        let exact = self.provinces.iter().position(|p| {
+            p.name_en.eq_ignore_ascii_case(key)
+                || p.name_zh == key
+                || key.parse::<u32>().is_ok_and(|c| c == p.code / 10_000)
+        });
+        if exact.is_some() || key.chars().count() < 2 {
+            return exact;
+        }
+        // The name without its administrative suffix (省, 市, 自治区; "Autonomous Region").
+        let short: Vec<usize> = (0..self.provinces.len())
+            .filter(|&i| {
+                let p = &self.provinces[i];
+                let en = p.name_en.to_ascii_lowercase();
+                en.strip_prefix(&key.to_ascii_lowercase())
+                    .is_some_and(|rest| rest.starts_with(' '))
+                    || p.name_zh.strip_prefix(key).is_some_and(|rest| {
+                        ["省", "市", "自治区"].contains(&rest)
+                            || (rest.ends_with("自治区") && rest.chars().count() <= 6)
+                    })
+            })
+            .collect();
+        match short.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    /// The units a place key names, and how specific it is: a macro-region, a province, a
+    /// comma-separated list of units or one unit. The error names what is allowed.
+    pub fn find_place(&self, key: &str) -> Result<(PlaceLevel, Vec<usize>), String> {
+        let name = key.trim();
+        let region = match name.to_ascii_lowercase().as_str() {
+            "east" => Some(MacroRegion::East),
+            "central" => Some(MacroRegion::Central),
+            "west" => Some(MacroRegion::West),
+            "northeast" => Some(MacroRegion::Northeast),
+            _ => None,
+        };
+        if let Some(region) = region {
+            let units = (0..self.len())
+                .filter(|&u| self.units[u].macro_region == region)
+                .collect();
+            return Ok((PlaceLevel::MacroRegion, units));
+        }
+        if let Some(p) = self.find_province(name) {
+            let units = (0..self.len())
+                .filter(|&u| self.units[u].province == p)
+                .collect();
+            return Ok((PlaceLevel::Province, units));
+        }
+        if name.contains(',') {
+            let mut units = Vec::new();
+            for part in name.split(',') {
+                let unit = self.find(part).map_err(|m| {
+                    format!("in the list `{name}`: {m}; allowed: {PLACE_KEYS_ALLOWED}")
+                })?;
+                if !units.contains(&unit.index()) {
+                    units.push(unit.index());
+                }
+            }
+            return Ok((PlaceLevel::UnitList, units));
+        }
+        self.find(name)
+            .map(|unit| (PlaceLevel::Unit, vec![unit.index()]))
+            .map_err(|m| format!("unknown place: {m}; allowed: {PLACE_KEYS_ALLOWED}"))
+    }
+
+    /// For keys that differ by place: which entry of `keys` governs each unit (`None` = the
+    /// national default), the most specific place winning (unit over list over province over
+    /// macro-region; among equals, the later key). An unknown place is an error `(key, message)`.
+    pub fn place_entries<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<Vec<Option<usize>>, (String, String)> {
+        let mut resolved = Vec::new();
+        for (entry, key) in keys.into_iter().enumerate() {
+            let (level, units) = self.find_place(key).map_err(|m| (key.to_string(), m))?;
+            resolved.push((level, entry, units));
+        }
+        resolved.sort_by_key(|(level, entry, _)| (*level, *entry));
+        let mut governing = vec![None; self.len()];
+        for (_, entry, units) in resolved {
+            for u in units {
+                governing[u] = Some(entry);
+            }
+        }
+        Ok(governing)
+    }
+}
+
 fn great_circle_km(a: &Unit, b: &Unit) -> f64 {
     const EARTH_RADIUS_KM: f64 = 6371.0;
     let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());

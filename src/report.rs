@@ -215,26 +215,32 @@ pub fn tables(out: &RunTables) -> Vec<(&'static str, String)> {
     ]
 }
 
-const FISCAL_COLUMNS: &str = "settled_persons,settled_pupils,cost_education_yuan,cost_health_yuan,cost_social_insurance_yuan,cost_housing_yuan,cost_infrastructure_yuan,cost_total_yuan,cost_per_settled_person_yuan,settled_since_base_year,recurring_cost_yuan,reward_fund_yuan,construction_land_ha";
+const FISCAL_COLUMNS: &str = "settled_persons,settled_cross_province,settled_pupils,cost_education_yuan,cost_health_yuan,cost_social_insurance_yuan,cost_housing_yuan,cost_infrastructure_yuan,cost_total_yuan,cost_per_settled_person_yuan,settled_since_base_year,recurring_cost_yuan,reward_fund_yuan,construction_land_ha";
 
 /// Citizenization cost (市民化成本) and what follows the settled migrant (人地钱挂钩) for a group of
 /// units in one year, in persons, yuan and hectares.
 #[derive(Debug, Clone, Copy, Default)]
 struct FiscalFigures {
     settled: f64,
+    /// Of them, settlers whose hukou was in another province (the fund weighs them more).
+    cross_province: f64,
     pupils: f64,
     since_base: f64,
     pupils_since_base: f64,
     land_persons: f64,
+    /// The central reward fund's allocation (yuan).
+    reward: f64,
 }
 
 impl FiscalFigures {
     fn add(&mut self, o: &FiscalFigures) {
         self.settled += o.settled;
+        self.cross_province += o.cross_province;
         self.pupils += o.pupils;
         self.since_base += o.since_base;
         self.pupils_since_base += o.pupils_since_base;
         self.land_persons += o.land_persons;
+        self.reward += o.reward;
     }
 
     fn row(&self, fiscal: &crate::scenario::Fiscal) -> String {
@@ -245,8 +251,9 @@ impl FiscalFigures {
         let recurring =
             self.pupils_since_base * c.education_per_pupil + self.since_base * per_person;
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{:.1}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1}",
             f0(self.settled),
+            f0(self.cross_province),
             f0(self.pupils),
             f0(education),
             f0(self.settled * c.health_per_person),
@@ -261,7 +268,7 @@ impl FiscalFigures {
             }),
             f0(self.since_base),
             f0(recurring),
-            f0(self.settled * fiscal.reward_yuan_per_settled),
+            f0(self.reward),
             self.land_persons * fiscal.land_m2_per_settled / 10_000.0,
         )
     }
@@ -281,7 +288,34 @@ fn fiscal_csv(out: &RunTables, by_province: bool) -> String {
         format!("year,code,name_en,name_zh,province_en,regime,{FISCAL_COLUMNS}\n")
     };
     let mut since_base = vec![(0.0, 0.0); n];
+    let reward = &fiscal.reward;
+    // The reward fund's allocation score: weighted settlers, earlier years' phased down.
+    let mut score = vec![0.0; n];
+    let weak: Vec<f64> = out
+        .geo
+        .units
+        .iter()
+        .map(|u| {
+            if u.macro_region == crate::geo::MacroRegion::East {
+                1.0
+            } else {
+                reward.fiscally_weak_weight
+            }
+        })
+        .collect();
     for record in out.records {
+        for (u, c) in record.units.iter().enumerate() {
+            let weighted = c.settlements as f64
+                + (reward.cross_province_weight - 1.0) * c.settled_cross_province as f64
+                + (reward.same_unit_weight - 1.0) * c.settled_same_unit as f64;
+            score[u] = weighted + reward.earlier_years_weight * score[u];
+        }
+        let total_score: f64 = score.iter().zip(&weak).map(|(s, w)| s * w).sum();
+        let fund = if record.year > out.plan.scenario.base_year() && total_score > 0.0 {
+            reward.fund_yuan.at(record.year)
+        } else {
+            0.0
+        };
         let mut figures = vec![FiscalFigures::default(); n];
         for (u, c) in record.units.iter().enumerate() {
             let settled = c.settlements as f64 * scale;
@@ -295,10 +329,16 @@ fn fiscal_csv(out: &RunTables, by_province: bool) -> String {
             };
             figures[u] = FiscalFigures {
                 settled,
+                cross_province: c.settled_cross_province as f64 * scale,
                 pupils,
                 since_base: since_base[u].0,
                 pupils_since_base: since_base[u].1,
                 land_persons: land,
+                reward: if fund > 0.0 {
+                    fund * weak[u] * score[u] / total_score
+                } else {
+                    0.0
+                },
             };
         }
         if by_province {
@@ -813,16 +853,33 @@ fn csv_field(text: &str) -> String {
 
 fn units_csv(out: &RunTables) -> String {
     let mut text = String::from(
-        "year,code,name_en,name_zh,province_en,tier,regime,potential_region,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,family_settlements,applicants,arrivals,departures,arrivals_urban,arrivals_rural,departures_urban,departures_rural,births_urban,births_rural,deaths_urban,deaths_rural,in_place_urbanized,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct,urban_hukou_transfers\n",
+        "year,code,name_en,name_zh,province_en,tier,regime,potential_region,metro_area,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,family_settlements,applicants,arrivals,departures,arrivals_urban,arrivals_rural,departures_urban,departures_rural,births_urban,births_rural,deaths_urban,deaths_rural,in_place_urbanized,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct,urban_hukou_transfers\n",
     );
     let scale = out.persons_per_member;
+    // The run's own memberships (a scenario may redraw potential regions and metro areas).
+    let plan = out.plan;
+    let potential: Vec<&str> = plan
+        .potential_region
+        .iter()
+        .map(|r| r.map_or("", |i| plan.potential_region_names[i].as_str()))
+        .collect();
+    let metro: Vec<String> = (0..out.geo.len())
+        .map(|u| {
+            plan.metros
+                .iter()
+                .filter(|m| m.core == u || m.members.contains(&u))
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .collect();
     for record in out.records {
         for (u, c) in record.units.iter().enumerate() {
             let unit = &out.geo.units[u];
             let city = &record.cities[u];
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2},{}",
                 record.year,
                 unit.code,
                 csv_field(&unit.name_en),
@@ -830,7 +887,8 @@ fn units_csv(out: &RunTables) -> String {
                 csv_field(&out.geo.provinces[unit.province].name_en),
                 TIERS[unit.tier],
                 city.regime,
-                csv_field(unit.potential_region.as_deref().unwrap_or("")),
+                csv_field(potential[u]),
+                csv_field(&metro[u]),
                 f0(c.population() as f64 * scale),
                 f0(c.urban as f64 * scale),
                 f0(c.rural as f64 * scale),
@@ -1429,6 +1487,9 @@ fn detail_charts(
             legend_label: &legend,
             units: &units,
             source_note: SOURCE_NOTE,
+            extent: None,
+            labels: &[],
+            no_data_label: "No data / not simulated",
         },
     )?);
 

@@ -510,6 +510,70 @@ fn comparison_diff_lists_the_changed_inputs() {
     );
 }
 
+/// `--focus PROVINCE` adds the province's prefectures: a table with one row per unit and measure,
+/// a report section naming gainers and losers, and a map zoomed to the province; a province
+/// given by Chinese short name or code is the same; an unknown one is refused before any work.
+#[test]
+fn compare_focus_writes_the_province_table_section_and_zoomed_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let changed = scenario(
+        dir.path(),
+        "jobs.toml",
+        "name = \"henan-jobs\"\n[jobs]\ngrowth_pct = { default = 1.0, Henan = 4.0 }\n",
+    );
+    let out = dir.path().join("cmp");
+    migrasim()
+        .args([
+            "compare",
+            scenarios().join("tiny.toml").to_str().unwrap(),
+            changed.to_str().unwrap(),
+            "--focus",
+            "河南",
+            "--focus",
+            "41",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let table = fs::read_to_string(out.join("focus-41.csv")).unwrap();
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "scenario,reference,province_code,province_en,code,name_en,name_zh,measure,unit,years,reference_mean,mean,diff_mean,diff_p5,diff_p95"
+    );
+    let rows: Vec<&str> = lines.collect();
+    // 18 Henan units × 8 measures, once although Henan was named twice.
+    assert_eq!(rows.len(), 18 * 8, "{table}");
+    assert!(rows.iter().all(|r| r.contains(",41,Henan,41")));
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    assert_eq!(report.matches("## Focus: Henan").count(), 1);
+    assert!(report.contains("**Largest gainers**"));
+    assert!(report.contains("![focus-41-map-1](charts/focus-41-map-1.png)"));
+    assert!(report.contains("| Zhengzhou 郑州市 |"));
+    assert!(out.join("charts/focus-41-map-1.png").is_file());
+    assert!(out.join("charts/focus-41-map-1.svg").is_file());
+
+    let refused = dir.path().join("refused");
+    let assert = run_bad(
+        &[
+            "compare",
+            scenarios().join("tiny.toml").to_str().unwrap(),
+            changed.to_str().unwrap(),
+            "--focus",
+            "Atlantis",
+        ],
+        &refused,
+    );
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("--focus Atlantis: no such province"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Henan (河南省, 41)"), "{stderr}");
+}
+
 #[test]
 fn compare_needs_two_scenarios() {
     migrasim()

@@ -640,7 +640,8 @@ fn regime_overrides_apply_from_their_year() {
 
 /// The baseline's citizenization cost per settled person, every simulated year, lies within the
 /// published yearly estimates (11,511 yuan: Wang & Hu 2016; 16,859 yuan: 杜帼男 & 蔡继明 2014;
-/// `docs/scenarios.md` §2.12a), and the reward fund and land follow the settlers.
+/// `docs/scenarios.md` §2.12a), the reward fund is shared out in full, and land follows the
+/// settlers.
 #[test]
 fn citizenization_cost_per_settled_person_lies_within_the_published_range() {
     let geo = Geography::embedded();
@@ -688,7 +689,83 @@ fn citizenization_cost_per_settled_person_lies_within_the_published_range() {
             (11_511.0..=16_859.0).contains(&per_person),
             "{year}: {per_person:.0} yuan per settled person"
         );
-        assert!((reward / persons - 2_670.0).abs() < 1.0);
+        // The whole fund is shared out each year (rounding: under a yuan per province).
+        assert!(
+            (reward - 40.0e9).abs() < 31.0,
+            "{year}: {reward} yuan shared out"
+        );
         assert!(*land > 0.0 && land / persons * 10_000.0 < 100.0 + 1e-9);
     }
+}
+
+/// The reward fund's allocation rule: weighing cross-province settlers more moves money toward the
+/// provinces whose settlers come most from other provinces, and away from those whose come least.
+#[test]
+fn reward_fund_follows_cross_province_settlers_by_their_weight() {
+    let geo = Geography::embedded();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let shares = |weight: f64| -> Vec<(f64, f64)> {
+        let mut scenario = migrasim::scenario::load(&root.join("baseline.toml"))
+            .unwrap()
+            .scenario;
+        scenario.run.households = 200_000;
+        scenario.fiscal.reward.cross_province_weight = weight;
+        let plan = Plan::from_scenario(scenario, geo).unwrap();
+        let runs =
+            migrasim::ensemble::run_replicates(geo, &plan, &[plan.scenario.run.seed], |_, _| {});
+        let tables =
+            migrasim::report::tables(&migrasim::report::RunTables::of(geo, &plan, &runs[0]));
+        let text = &tables
+            .iter()
+            .find(|(name, _)| *name == "fiscal_provinces.csv")
+            .unwrap()
+            .1;
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (settled, cross, reward) = (
+            col("settled_persons"),
+            col("settled_cross_province"),
+            col("reward_fund_yuan"),
+        );
+        // Per province over the run: (cross-province share of settlers, share of the fund).
+        let mut sums = vec![[0.0f64; 3]; geo.provinces.len()];
+        for (i, line) in lines.enumerate() {
+            let fields: Vec<&str> = line.split(',').collect();
+            let shift = fields.len() - header.len();
+            let value = |c: usize| -> f64 { fields[c + shift].parse().unwrap() };
+            let p = i % geo.provinces.len();
+            sums[p][0] += value(settled);
+            sums[p][1] += value(cross);
+            sums[p][2] += value(reward);
+        }
+        let fund: f64 = sums.iter().map(|s| s[2]).sum();
+        sums.iter()
+            .map(|s| (s[1] / s[0].max(1.0), s[2] / fund))
+            .collect()
+    };
+    let (even, weighted) = (shares(1.0), shares(3.0));
+    let big: Vec<usize> = (0..even.len()).filter(|&p| even[p].1 > 0.01).collect();
+    let most = *big
+        .iter()
+        .max_by(|&&a, &&b| even[a].0.total_cmp(&even[b].0))
+        .unwrap();
+    let least = *big
+        .iter()
+        .min_by(|&&a, &&b| even[a].0.total_cmp(&even[b].0))
+        .unwrap();
+    eprintln!(
+        "most cross-province: {} ({:.0}%): {:.2}% -> {:.2}%; least: {} ({:.0}%): {:.2}% -> {:.2}%",
+        geo.provinces[most].name_en,
+        100.0 * even[most].0,
+        100.0 * even[most].1,
+        100.0 * weighted[most].1,
+        geo.provinces[least].name_en,
+        100.0 * even[least].0,
+        100.0 * even[least].1,
+        100.0 * weighted[least].1
+    );
+    assert!(even[most].0 > even[least].0);
+    assert!(weighted[most].1 > even[most].1);
+    assert!(weighted[least].1 < even[least].1);
 }

@@ -539,3 +539,58 @@ fn services_by_place_act_where_they_are_given() {
     let joined = |o: &Outcome| o.total(in_guangdong, |c| c.arrivals_urban);
     assert!(joined(&generous) > joined(&base));
 }
+
+/// Affordable-housing supply by place: a city's own programme is built there (and spread over
+/// its units by demand for a list or a province), the national programme still reaches the
+/// units no place governs, and a place's figure replaces its share of the national one.
+#[test]
+fn affordable_supply_by_place_is_built_where_it_is_given() {
+    let base = run("");
+    let placed = run(
+        "[housing]\naffordable_units_per_year = { default = 2_130_000, Chengdu = 300_000, \"Shenzhen, Dongguan\" = 0 }\n",
+    );
+    let built = |o: &Outcome, u: usize| -> f64 {
+        o.records
+            .iter()
+            .skip(1)
+            .map(|r| r.cities[u].affordable_built)
+            .sum::<f64>()
+    };
+    let (chengdu, shenzhen, dongguan, wuhan) = (
+        unit("Chengdu"),
+        unit("Shenzhen"),
+        unit("Dongguan"),
+        unit("Wuhan"),
+    );
+    assert!(built(&placed, chengdu) > 3.0 * built(&base, chengdu));
+    // Shenzhen and Dongguan build nothing but what the fiscal link adds for their settlers.
+    assert!(built(&placed, shenzhen) < 0.5 * built(&base, shenzhen));
+    assert!(built(&placed, dongguan) < 0.5 * built(&base, dongguan));
+    // Elsewhere, the national programme as before (within the noise of diverging runs).
+    let ratio = built(&placed, wuhan) / built(&base, wuhan);
+    assert!((0.8..1.25).contains(&ratio), "Wuhan {ratio}");
+}
+
+/// The settlement regime by place: a province's override reaches all its units from its year,
+/// and a unit's override within it wins.
+#[test]
+fn regime_overrides_by_province_reach_its_units_and_a_unit_wins() {
+    let placed = run(
+        "[settlement.regime_overrides]\nGuangdong = { 2025 = \"open\" }\nShenzhen = \"points\"\n",
+    );
+    let geo = Geography::embedded();
+    let guangdong = geo.find_province("Guangdong").unwrap();
+    let regimes_2024 = placed.plan.regimes_in(2024);
+    let regimes_2026 = placed.plan.regimes_in(2026);
+    let (guangzhou, shenzhen) = (unit("Guangzhou"), unit("Shenzhen"));
+    assert_eq!(regimes_2024[guangzhou], Regime::Points);
+    assert_eq!(regimes_2026[guangzhou], Regime::Open);
+    for u in (0..geo.len()).filter(|&u| geo.units[u].province == guangdong && u != shenzhen) {
+        assert_eq!(regimes_2026[u], Regime::Open, "{}", geo.units[u].name_en);
+    }
+    assert_eq!(regimes_2026[shenzhen], Regime::Points);
+    assert_eq!(
+        regimes_2026[unit("Wuhan")],
+        run("").plan.regimes_in(2026)[unit("Wuhan")]
+    );
+}

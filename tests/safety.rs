@@ -866,6 +866,25 @@ fn bad_place_tables_are_refused_with_the_place_and_the_allowed_values() {
             "[services]\nschool_seat_growth_pct = { default = 1.0, Henan = { 2025 = 500.0 } }\n",
             vec!["services.school_seat_growth_pct", "100"],
         ),
+        (
+            "list.toml",
+            "[housing]\naffordable_units_per_year = { default = 1.0, \"Shenzhen, Gotham\" = 2.0 }\n",
+            vec![
+                "housing.affordable_units_per_year.Shenzhen, Gotham",
+                "Gotham",
+                "comma-separated list of units",
+            ],
+        ),
+        (
+            "regime.toml",
+            "[settlement.regime_overrides]\nAtlantis = \"open\"\n",
+            vec!["settlement.regime_overrides.Atlantis", "a province"],
+        ),
+        (
+            "quota.toml",
+            "[settlement.quota_overrides]\nnorth = 2.0\n",
+            vec!["settlement.quota_overrides.north", "northeast"],
+        ),
     ] {
         let path = scenario(dir.path(), name, body);
         let message = refused(

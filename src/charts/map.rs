@@ -37,6 +37,79 @@ pub struct MapChart<'a> {
     pub units: &'a [MapUnit],
     /// Printed small at the bottom left.
     pub source_note: &'a str,
+    /// The part of the map shown: `None` = the whole country; a zoom (e.g. one province, from
+    /// [`Extent::around`]) shows neighbours cut at the frame.
+    pub extent: Option<Extent>,
+    /// Names printed at units' seats (inside the extent, where they do not overlap).
+    pub labels: &'a [MapLabel],
+    /// Legend text of the grey fill: units without a value.
+    pub no_data_label: &'a str,
+}
+
+/// A name printed on the map at a point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapLabel {
+    pub lon: f64,
+    pub lat: f64,
+    pub text: String,
+}
+
+/// A longitude × latitude box (degrees).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extent {
+    pub lon: (f64, f64),
+    pub lat: (f64, f64),
+}
+
+impl Extent {
+    /// The mainland, Hainan and the Paracels (Sansha's seat); parts further south (the
+    /// Spratlys) are left off.
+    pub const CHINA: Extent = Extent {
+        lon: (73.3, 135.2),
+        lat: (16.0, 53.7),
+    };
+
+    /// The outlines of the units `codes` with a margin of 8% (at least 0.3°) on every side, or
+    /// `None` if none of them has an outline.
+    pub fn around(codes: &[u32]) -> Option<Extent> {
+        let mut lon = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut lat = (f64::INFINITY, f64::NEG_INFINITY);
+        for shape in shapes().iter().filter(|s| codes.contains(&s.code)) {
+            for &(x, y) in shape.parts.iter().flatten() {
+                if Extent::CHINA.contains((x, y)) {
+                    lon = (lon.0.min(x), lon.1.max(x));
+                    lat = (lat.0.min(y), lat.1.max(y));
+                }
+            }
+        }
+        if !lon.0.is_finite() {
+            return None;
+        }
+        let margin = |(a, b): (f64, f64)| ((b - a) * 0.08).max(0.3);
+        let (mx, my) = (margin(lon), margin(lat));
+        Some(Extent {
+            lon: (lon.0 - mx, lon.1 + mx),
+            lat: (lat.0 - my, lat.1 + my),
+        })
+    }
+
+    fn contains(&self, (lon, lat): (f64, f64)) -> bool {
+        (self.lon.0..=self.lon.1).contains(&lon) && (self.lat.0..=self.lat.1).contains(&lat)
+    }
+
+    /// Whether any part of the bounding box of `points` lies inside.
+    fn touches(&self, points: &[(f64, f64)]) -> bool {
+        let (mut x0, mut x1, mut y0, mut y1) = (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        );
+        for &(x, y) in points {
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+        x0 <= self.lon.1 && self.lon.0 <= x1 && y0 <= self.lat.1 && self.lat.0 <= y1
+    }
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` (1200×750) into `dir` (created if
@@ -306,28 +379,26 @@ fn ring_area(ring: &[(f64, f64)]) -> f64 {
 // Projection and colours
 // ---------------------------------------------------------------------------
 
-/// Map extent in degrees: the mainland, Hainan and the Paracels (Sansha's
-/// seat); parts further south (the Spratlys) are left off.
-const LON_RANGE: (f64, f64) = (73.3, 135.2);
-const LAT_RANGE: (f64, f64) = (16.0, 53.7);
 /// Longitude scale of the equirectangular projection: cos 35°.
 const X_SCALE: f64 = 0.819_152_044_288_992;
 
 /// Degrees → pixels, keeping the aspect ratio inside a pixel box.
 #[derive(Debug, Clone, Copy)]
 struct Projection {
+    extent: Extent,
     x0: f64,
     y0: f64,
     px_per_deg: f64,
 }
 
 impl Projection {
-    /// Largest projection of the extent that fits `b`, aligned top-left.
-    fn fit(b: PxRect) -> Self {
-        let w = (LON_RANGE.1 - LON_RANGE.0) * X_SCALE;
-        let h = LAT_RANGE.1 - LAT_RANGE.0;
+    /// Largest projection of `extent` that fits `b`, aligned top-left.
+    fn fit(extent: Extent, b: PxRect) -> Self {
+        let w = (extent.lon.1 - extent.lon.0) * X_SCALE;
+        let h = extent.lat.1 - extent.lat.0;
         let px_per_deg = (f64::from(b.x1 - b.x0) / w).min(f64::from(b.y1 - b.y0) / h);
         Projection {
+            extent,
             x0: f64::from(b.x0),
             y0: f64::from(b.y0),
             px_per_deg,
@@ -335,24 +406,24 @@ impl Projection {
     }
 
     fn px(&self, (lon, lat): (f64, f64)) -> Px {
-        let lon = lon.clamp(LON_RANGE.0 - 10.0, LON_RANGE.1 + 10.0);
-        let lat = lat.clamp(LAT_RANGE.0 - 10.0, LAT_RANGE.1 + 10.0);
-        let x = self.x0 + (lon - LON_RANGE.0) * X_SCALE * self.px_per_deg;
-        let y = self.y0 + (LAT_RANGE.1 - lat) * self.px_per_deg;
+        let Extent {
+            lon: lons,
+            lat: lats,
+        } = self.extent;
+        let lon = lon.clamp(lons.0 - 10.0, lons.1 + 10.0);
+        let lat = lat.clamp(lats.0 - 10.0, lats.1 + 10.0);
+        let x = self.x0 + (lon - lons.0) * X_SCALE * self.px_per_deg;
+        let y = self.y0 + (lats.1 - lat) * self.px_per_deg;
         (x.round() as i32, y.round() as i32)
     }
 
     fn width(&self) -> i32 {
-        ((LON_RANGE.1 - LON_RANGE.0) * X_SCALE * self.px_per_deg).round() as i32
+        ((self.extent.lon.1 - self.extent.lon.0) * X_SCALE * self.px_per_deg).round() as i32
     }
 
     fn height(&self) -> i32 {
-        ((LAT_RANGE.1 - LAT_RANGE.0) * self.px_per_deg).round() as i32
+        ((self.extent.lat.1 - self.extent.lat.0) * self.px_per_deg).round() as i32
     }
-}
-
-fn in_extent((lon, lat): (f64, f64)) -> bool {
-    (LON_RANGE.0..=LON_RANGE.1).contains(&lon) && (LAT_RANGE.0..=LAT_RANGE.1).contains(&lat)
 }
 
 /// ColorBrewer RdBu (11 classes), from strongest loss to strongest gain.
@@ -514,8 +585,6 @@ impl Drawing for MapChart<'_> {
             occupied: Vec::new(),
         };
         let (w, h) = (CHART_SIZE.0 as i32, CHART_SIZE.1 as i32);
-        let title_style = anchored(title_font(), HPos::Center, VPos::Top);
-        canvas.text(self.title, (w / 2, 18), &title_style)?;
 
         let map_box = PxRect {
             x0: LEFT_MARGIN_PX as i32 + 10,
@@ -523,7 +592,13 @@ impl Drawing for MapChart<'_> {
             x1: w - LEGEND_COL_W - 20,
             y1: h - FOOTER_PX as i32 - 8,
         };
-        let proj = Projection::fit(map_box);
+        let extent = self.extent.unwrap_or(Extent::CHINA);
+        let zoomed = self.extent.is_some();
+        // Drawn: a part with a vertex inside; when zoomed, also a part reaching across the frame.
+        let shown = |points: &[(f64, f64)]| {
+            points.iter().any(|&p| extent.contains(p)) || (zoomed && extent.touches(points))
+        };
+        let proj = Projection::fit(extent, map_box);
         // Centre the map in its box.
         let proj = Projection {
             x0: proj.x0 + f64::from((map_box.x1 - map_box.x0 - proj.width()) / 2),
@@ -549,7 +624,7 @@ impl Drawing for MapChart<'_> {
             let color = scale.color(value);
             let mut px_area = 0.0;
             for part in &shape.parts {
-                if !part.iter().any(|&p| in_extent(p)) {
+                if !shown(part) {
                     continue;
                 }
                 let Some(ring) = pixel_ring(&proj, part) else {
@@ -571,12 +646,12 @@ impl Drawing for MapChart<'_> {
             if px_area < MIN_VISIBLE_PX2
                 && let Some(u) = unit
             {
-                let at = if in_extent((u.lon, u.lat)) {
+                let at = if extent.contains((u.lon, u.lat)) {
                     (u.lon, u.lat)
                 } else {
                     shape.parts[0][0]
                 };
-                if in_extent(at) {
+                if extent.contains(at) {
                     dots.push((proj.px(at), color));
                     drawn.insert(shape.code);
                 }
@@ -590,7 +665,7 @@ impl Drawing for MapChart<'_> {
             (&borders.outer, PROVINCE_BORDER),
         ] {
             for line in lines {
-                if !line.iter().any(|&p| in_extent(p)) {
+                if !shown(line) {
                     continue;
                 }
                 let mut px: Vec<Px> = Vec::with_capacity(line.len());
@@ -609,7 +684,7 @@ impl Drawing for MapChart<'_> {
         // Units without any outline on the map: a dot at the seat.
         let mut missing: Vec<&MapUnit> = values
             .values()
-            .filter(|u| !drawn.contains(&u.code) && in_extent((u.lon, u.lat)))
+            .filter(|u| !drawn.contains(&u.code) && extent.contains((u.lon, u.lat)))
             .copied()
             .collect();
         missing.sort_by_key(|u| u.code);
@@ -622,6 +697,57 @@ impl Drawing for MapChart<'_> {
             canvas.draw(&Circle::new(p, DOT_R, RGBColor(60, 60, 60).stroke_width(1)))?;
         }
 
+        if zoomed {
+            // Neighbours reach past the frame: cut them there.
+            let (x0, y0) = (proj.x0.round() as i32, proj.y0.round() as i32);
+            let (x1, y1) = (x0 + proj.width(), y0 + proj.height());
+            for [a, b] in [
+                [(0, 0), (w, y0)],
+                [(0, y1), (w, h)],
+                [(0, y0), (x0, y1)],
+                [(x1, y0), (w, y1)],
+            ] {
+                canvas.draw(&Rectangle::new([a, b], WHITE.filled()))?;
+            }
+            canvas.draw(&Rectangle::new(
+                [(x0, y0), (x1, y1)],
+                BORDER.stroke_width(1),
+            ))?;
+            // Names where they fit, largest units' seats first (the caller's order).
+            let style = anchored(
+                font_in(NOTE_PX, RGBColor(30, 30, 30)),
+                HPos::Center,
+                VPos::Center,
+            );
+            for label in self.labels {
+                if !extent.contains((label.lon, label.lat)) {
+                    continue;
+                }
+                let at = proj.px((label.lon, label.lat));
+                let width = text_width(&style.font, &label.text)?;
+                let rect = PxRect {
+                    x0: at.0 - width / 2 - 3,
+                    y0: at.1 - 9,
+                    x1: at.0 + width / 2 + 3,
+                    y1: at.1 + 9,
+                };
+                if rect.x0 < x0 || rect.x1 > x1 || rect.y0 < y0 || rect.y1 > y1 {
+                    continue;
+                }
+                if canvas.occupied.iter().any(|o| o.intersects(&rect)) {
+                    continue;
+                }
+                canvas.occupied.push(rect);
+                // A light plate keeps the name legible on dark fills.
+                canvas.draw(&Rectangle::new(
+                    [(rect.x0, rect.y0), (rect.x1, rect.y1)],
+                    WHITE.mix(0.65).filled(),
+                ))?;
+                canvas.text(&label.text, at, &style)?;
+            }
+        }
+        let title_style = anchored(title_font(), HPos::Center, VPos::Top);
+        canvas.text(self.title, (w / 2, 18), &title_style)?;
         self.colour_bar(&mut canvas, &scale, any_no_data, !dots.is_empty())?;
         if values.is_empty() {
             let style = anchored(font_in(AXIS_DESC_PX, TEXT_GREY), HPos::Center, VPos::Center);
@@ -723,7 +849,7 @@ impl MapChart<'_> {
                 [(x, y - 9), (x + BAR_W, y + 9)],
                 BORDER.stroke_width(1),
             ))?;
-            canvas.text("No data / not simulated", (x + BAR_W + 10, y), &key)?;
+            canvas.text(self.no_data_label, (x + BAR_W + 10, y), &key)?;
             y += 28;
         }
         if dots {
@@ -795,6 +921,9 @@ mod tests {
             legend_label: "Net migration 2024–2029 (persons)",
             units,
             source_note: "Source: migrasim simulation; outlines: leiii/census (MIT), simplified",
+            extent: None,
+            labels: &[],
+            no_data_label: "No data / not simulated",
         }
     }
 

@@ -225,7 +225,7 @@ mod stacked;
 
 pub use band::{BandChart, BandPoint, BandSeries, render_band_chart};
 pub use lines::{LinesChart, render_lines_chart};
-pub use map::{MapChart, MapUnit, render_map};
+pub use map::{Extent, MapChart, MapLabel, MapUnit, render_map};
 pub use scatter::{ScatterChart, ScatterPoint, render_scatter};
 pub use stacked::{DivergingChart, StackedChart, render_diverging_chart, render_stacked_chart};
 

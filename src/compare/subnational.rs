@@ -31,7 +31,7 @@ fn fields(line: &str) -> Vec<String> {
     out
 }
 
-fn quoted(text: &str) -> String {
+pub(super) fn quoted(text: &str) -> String {
     if text.contains([',', '"']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -41,7 +41,10 @@ fn quoted(text: &str) -> String {
 
 /// Rows keyed by (year, place code): the place's name and every numeric column of the given
 /// tables, joined side by side.
-type Table = BTreeMap<(i32, String), (String, Vec<f64>)>;
+pub(super) type Table = BTreeMap<(i32, String), (String, Vec<f64>)>;
+
+/// A run's numeric column names and rows.
+pub(super) type ColumnsAndTable = (Vec<String>, Table);
 
 /// The numeric columns of `files` for one run, keyed by (year, code in `key_column`), with the
 /// column names in order. Text columns (names, regimes) are not differenced.
@@ -106,6 +109,28 @@ pub fn run_tables(geo: &Geography, compared: &[Compared]) -> RunTablesText {
         .collect()
 }
 
+/// Scenario `i`'s numeric tables, one per replicate.
+fn place_tables(
+    run_tables: &RunTablesText,
+    i: usize,
+    files: &[&str],
+    key: &str,
+    name: &str,
+) -> Vec<ColumnsAndTable> {
+    run_tables[i]
+        .iter()
+        .map(|all| numeric_table(all, files, key, name))
+        .collect()
+}
+
+/// Scenario `i`'s unit tables (`units.csv`, `services.csv`, `fiscal.csv` side by side), one per
+/// replicate, keyed by (year, unit code).
+pub(super) fn unit_tables(run_tables: &RunTablesText, i: usize) -> Vec<ColumnsAndTable> {
+    place_tables(run_tables, i, &UNIT_FILES, "code", "name_en")
+}
+
+const UNIT_FILES: [&str; 3] = ["units.csv", "services.csv", "fiscal.csv"];
+
 /// `units_diff.csv` (`by_province` false) or `provinces_diff.csv`: one row per scenario after the
 /// first × year × place × column, with the first scenario's mean, this scenario's mean, and the
 /// mean and 5th–95th percentiles of the paired differences over replicates.
@@ -126,18 +151,9 @@ pub fn diff_csv(
             "province_en",
         )
     } else {
-        (
-            &["units.csv", "services.csv", "fiscal.csv"],
-            "code",
-            "name_en",
-        )
+        (&UNIT_FILES, "code", "name_en")
     };
-    let per_run = |i: usize| -> Vec<(Vec<String>, Table)> {
-        run_tables[i]
-            .iter()
-            .map(|all| numeric_table(all, files, key, name))
-            .collect()
-    };
+    let per_run = |i: usize| place_tables(run_tables, i, files, key, name);
     let reference = per_run(0);
     // Units also carry their province, so a planner can filter one province's prefectures.
     let province_of: BTreeMap<String, String> = geo
@@ -202,7 +218,7 @@ pub fn diff_csv(
 }
 
 /// Plain decimal text without needless digits (the tables' own rounding is kept).
-fn number(v: f64) -> String {
+pub(super) fn number(v: f64) -> String {
     if !v.is_finite() {
         return String::new();
     }

@@ -76,6 +76,11 @@ pub struct UnitCounts {
     /// Urban-hukou residents from another unit who transferred their hukou here this year (not
     /// in `settlements`, which count agricultural migrants as the MPS does).
     pub transfers: u64,
+    /// Of `settlements` (not family joiners): members whose hukou was in another province, and
+    /// members whose hukou was already in this unit (rural hukou of its own countryside): the
+    /// reward fund weighs the three kinds of settler differently (财预〔2022〕60号).
+    pub settled_cross_province: u64,
+    pub settled_same_unit: u64,
 }
 
 impl UnitCounts {
@@ -119,6 +124,8 @@ impl UnitCounts {
         self.in_place += other.in_place;
         self.purchases += other.purchases;
         self.transfers += other.transfers;
+        self.settled_cross_province += other.settled_cross_province;
+        self.settled_same_unit += other.settled_same_unit;
     }
 
     pub fn population(&self) -> u64 {

@@ -287,7 +287,6 @@ impl Cities {
         let fiscal = &scenario.fiscal;
 
         let demand = affordable_demand(last, &self.regime, scenario);
-        let total_demand: f64 = demand.iter().sum();
         let access = scenario.housing.affordable_access.at(year);
 
         // Metro areas move a share of the core's jobs to members, in proportion to their workers.
@@ -335,8 +334,11 @@ impl Cities {
                 }
             }
         }
-        let new_units = scenario.housing.affordable_units_per_year.at(year)
-            / real_households_per_agent(last, persons_per_member).max(1e-9);
+        let new_units = plan.affordable_supply.spread(
+            year,
+            real_households_per_agent(last, persons_per_member).max(1e-9),
+            &demand,
+        );
 
         for (u, jobs) in self.jobs.iter_mut().enumerate() {
             let boost = if plan.potential_region[u].is_some() {
@@ -439,9 +441,7 @@ impl Cities {
                 self.affordable_units[u] +=
                     fiscal.units_per_settled_household * counts.settled_households as f64;
             }
-            if total_demand > 0.0 {
-                self.affordable_units[u] += new_units * demand[u] / total_demand;
-            }
+            self.affordable_units[u] += new_units[u];
             self.affordable_built[u] = self.affordable_units[u] - before;
             self.update_affordable(u, counts, access);
             // Prospect of settling within about five years at last year's pace.

@@ -10,7 +10,7 @@ pub mod choice;
 pub mod city;
 pub mod step;
 
-use crate::geo::{Geography, MacroRegion};
+use crate::geo::Geography;
 use crate::household::{HOUSEHOLD_TYPES, Household, flags};
 use crate::population::{self, SynthesisReport};
 use crate::scenario::{LoadedScenario, PlaceValue, Regime, Scenario, ScenarioError, YearValue};
@@ -61,6 +61,71 @@ pub struct Plan {
     pub seat_growth: Vec<YearValue>,
     /// Share of basic public services a non-hukou resident gets, per unit.
     pub service_share: Vec<YearValue>,
+    /// Affordable rental units built per year (`housing.affordable_units_per_year`).
+    pub affordable_supply: PlaceSupply,
+}
+
+/// A quantity given for the nation and for places (units built per year): the default is spread
+/// over the units no place governs, each place's figure over its own units.
+#[derive(Debug, Clone)]
+pub struct PlaceSupply {
+    pub national: YearValue,
+    /// The place keys' year tables, in the scenario's key order.
+    pub places: Vec<YearValue>,
+    /// Which place governs each unit (`None` = the national figure).
+    pub governing: Vec<Option<usize>>,
+}
+
+impl PlaceSupply {
+    fn new(geo: &Geography, value: &PlaceValue) -> Result<PlaceSupply, (String, String)> {
+        Ok(match value {
+            PlaceValue::National(v) => PlaceSupply {
+                national: v.clone(),
+                places: Vec::new(),
+                governing: vec![None; geo.len()],
+            },
+            PlaceValue::ByPlace { default, places } => PlaceSupply {
+                national: default.clone(),
+                places: places.values().cloned().collect(),
+                governing: geo.place_entries(places.keys().map(String::as_str))?,
+            },
+        })
+    }
+
+    /// Each unit's part of `year`'s figures divided by `divisor`, in proportion to `weight`
+    /// within the national remainder or within its place (evenly where a place has no weight).
+    pub fn spread(&self, year: i32, divisor: f64, weight: &[f64]) -> Vec<f64> {
+        let mut totals = vec![0.0; self.places.len() + 1];
+        let mut counts = vec![0usize; self.places.len() + 1];
+        let slot = |u: usize| self.governing[u].map_or(0, |e| e + 1);
+        // The national figure is spread over all units' weights: governed units' shares are
+        // replaced by their place's figure, so a place key does not inflate the others.
+        totals[0] = weight.iter().sum();
+        counts[0] = weight.len();
+        for (u, &w) in weight.iter().enumerate() {
+            if let Some(e) = self.governing[u] {
+                totals[e + 1] += w;
+                counts[e + 1] += 1;
+            }
+        }
+        weight
+            .iter()
+            .enumerate()
+            .map(|(u, &w)| {
+                let s = slot(u);
+                let figure = if s == 0 {
+                    self.national.at(year)
+                } else {
+                    self.places[s - 1].at(year)
+                } / divisor;
+                if totals[s] > 0.0 {
+                    figure * w / totals[s]
+                } else {
+                    figure / counts[s].max(1) as f64
+                }
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,16 +162,34 @@ impl Plan {
                 }
             })
             .collect();
-        let mut regime_changes = Vec::new();
-        for (name, setting) in &st.regime_overrides {
-            let unit = find("settlement.regime_overrides", name, name)?;
-            regime_changes.push((unit, setting.clone()));
-        }
-        regime_changes.sort_by_key(|(unit, _)| *unit);
-        let mut quota_overrides = vec![None; geo.len()];
-        for (name, quota) in &st.quota_overrides {
-            quota_overrides[find("settlement.quota_overrides", name, name)?] = Some(quota.clone());
-        }
+        // Overrides name any place (macro-region, province, list of units, unit); the most
+        // specific place's setting is a unit's whole setting.
+        let by_place_keys = |key: &str, names: Vec<&String>| {
+            geo.place_entries(names.into_iter().map(String::as_str))
+                .map_err(|(place, message)| ScenarioError::Invalid {
+                    location: loaded.locate(key),
+                    key: format!("{key}.{place}"),
+                    message,
+                })
+        };
+        let regime_settings: Vec<&crate::scenario::RegimeSetting> =
+            st.regime_overrides.values().collect();
+        let regime_changes: Vec<(usize, crate::scenario::RegimeSetting)> = by_place_keys(
+            "settlement.regime_overrides",
+            st.regime_overrides.keys().collect(),
+        )?
+        .into_iter()
+        .enumerate()
+        .filter_map(|(unit, entry)| entry.map(|e| (unit, regime_settings[e].clone())))
+        .collect();
+        let quotas: Vec<&YearValue> = st.quota_overrides.values().collect();
+        let quota_overrides: Vec<Option<YearValue>> = by_place_keys(
+            "settlement.quota_overrides",
+            st.quota_overrides.keys().collect(),
+        )?
+        .into_iter()
+        .map(|entry| entry.map(|e| quotas[e].clone()))
+        .collect();
 
         let mut potential_region = vec![None; geo.len()];
         let mut potential_region_names = Vec::new();
@@ -209,8 +292,15 @@ impl Plan {
             &scenario.services.school_seat_growth_pct,
         )?;
         let service_share = by_place("services.nonhukou_share", &scenario.services.nonhukou_share)?;
+        let affordable_supply = PlaceSupply::new(geo, &scenario.housing.affordable_units_per_year)
+            .map_err(|(place, message)| ScenarioError::Invalid {
+                location: loaded.locate("housing.affordable_units_per_year"),
+                key: format!("housing.affordable_units_per_year.{place}"),
+                message,
+            })?;
         let mut plan = Plan {
             service_share,
+            affordable_supply,
             jobs_growth,
             wage_growth,
             seat_growth,
@@ -828,63 +918,19 @@ impl<'g> Simulation<'g> {
 }
 
 /// Each unit's year table of a key that may differ by place: the default, overridden by
-/// macro-region, then province, then unit (the most specific wins). An unknown place is an error
-/// naming it and what is allowed.
+/// macro-region, then province, then list of units, then unit (the most specific wins). An
+/// unknown place is an error naming it and what is allowed.
 fn resolve_places(geo: &Geography, value: &PlaceValue) -> Result<Vec<YearValue>, (String, String)> {
     let (default, places) = match value {
         PlaceValue::National(v) => return Ok(vec![v.clone(); geo.len()]),
         PlaceValue::ByPlace { default, places } => (default, places),
     };
-    let mut values = vec![default.clone(); geo.len()];
-    let mut levels: [Vec<(Vec<usize>, &YearValue)>; 3] = Default::default();
-    for (place, v) in places {
-        let name = place.trim();
-        let region = match name.to_ascii_lowercase().as_str() {
-            "east" => Some(MacroRegion::East),
-            "central" => Some(MacroRegion::Central),
-            "west" => Some(MacroRegion::West),
-            "northeast" => Some(MacroRegion::Northeast),
-            _ => None,
-        };
-        if let Some(region) = region {
-            let units = (0..geo.len())
-                .filter(|&u| geo.units[u].macro_region == region)
-                .collect();
-            levels[0].push((units, v));
-            continue;
-        }
-        let province = geo.provinces.iter().position(|p| {
-            p.name_en.eq_ignore_ascii_case(name)
-                || p.name_zh == name
-                || name.parse::<u32>().is_ok_and(|c| c == p.code / 10_000)
-        });
-        if let Some(p) = province {
-            let units = (0..geo.len())
-                .filter(|&u| geo.units[u].province == p)
-                .collect();
-            levels[1].push((units, v));
-            continue;
-        }
-        match geo.find(name) {
-            Ok(unit) => levels[2].push((vec![unit.index()], v)),
-            Err(message) => {
-                return Err((
-                    place.clone(),
-                    format!(
-                        "unknown place: {message}; allowed: `default`, a macro-region (east, central, west, northeast), a province (English or Chinese name, or 2-digit code) or a unit (name or 6-digit code of data/units.csv)"
-                    ),
-                ));
-            }
-        }
-    }
-    for level in &levels {
-        for (units, v) in level {
-            for &u in units {
-                values[u] = (*v).clone();
-            }
-        }
-    }
-    Ok(values)
+    let entries: Vec<(&String, &YearValue)> = places.iter().collect();
+    let governing = geo.place_entries(entries.iter().map(|(k, _)| k.as_str()))?;
+    Ok(governing
+        .into_iter()
+        .map(|entry| entry.map_or(default, |e| entries[e].1).clone())
+        .collect())
 }
 
 /// Counts a population's stocks (used for the base year).

@@ -301,6 +301,7 @@ fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
         tally.units[here].transfers += u64::from(h.present());
         return;
     }
+    let origin = usize::from(h.hukou_unit);
     children_join(h, ctx, tally);
     h.hukou_unit = h.res_unit;
     h.set(flags::HUKOU_URBAN, true);
@@ -311,6 +312,11 @@ fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
     counts.settlements += u64::from(h.present());
     counts.settled_households += 1;
     counts.settled_children += u64::from(h.children);
+    if origin == here {
+        counts.settled_same_unit += u64::from(h.present());
+    } else if ctx.province_of[origin] != ctx.province_of[here] {
+        counts.settled_cross_province += u64::from(h.present());
+    }
 }
 
 /// Urban-hukou residents leaving their province (inter-city migrants, 城市间流动人口): a household

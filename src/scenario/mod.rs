@@ -386,8 +386,11 @@ pub struct Housing {
     /// Elasticity of housing cost to urban population relative to the base year (and to the
     /// housing stock left after redevelopment).
     pub pressure_elasticity: f64,
-    /// Affordable rental units added nationally per year (units).
-    pub affordable_units_per_year: YearValue,
+    /// *Year table, by place.* Affordable rental units added per year (units): the default is
+    /// the national programme, spread over the units no place key governs by their share of
+    /// non-hukou households × regime weight; a place key gives the units built in that place,
+    /// spread over its units the same way.
+    pub affordable_units_per_year: PlaceValue,
     /// Affordable rental units standing in the base year (units), spread like new ones.
     pub initial_affordable_units: f64,
     /// *Year table.* Yearly chance (%) that a non-hukou renter household in a city of average
@@ -554,11 +557,45 @@ pub struct Fiscal {
     /// New urban construction land per person settled the year before (m²), outside points
     /// (super- and mega-) cities, whose central districts get none.
     pub land_m2_per_settled: f64,
-    /// Central reward fund for citizenization per person settled (yuan), reported in `fiscal.csv`.
-    pub reward_yuan_per_settled: f64,
+    /// The central reward fund for citizenization and its allocation rule, reported in
+    /// `fiscal.csv`.
+    pub reward: RewardFund,
     /// Yearly public cost of a settled person by item (yuan a year; education per school-age
     /// child), reported in `fiscal.csv` (市民化成本).
     pub cost: CitizenizationCost,
+}
+
+/// The central reward fund for citizenization (农业转移人口市民化奖励资金): a yearly budget shared
+/// out by the settlers each place takes (财预〔2022〕60号: the core factor is settlers, with
+/// different standards for cross-province, intra-province and same-city settlers, earlier years'
+/// settlers phased down, and a tilt to fiscally weak regions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RewardFund {
+    /// *Year table.* The fund (yuan a year).
+    pub fund_yuan: YearValue,
+    /// Weight of a settler from another province, and of one from the unit's own countryside,
+    /// against 1 for a settler from elsewhere in the province.
+    pub cross_province_weight: f64,
+    pub same_unit_weight: f64,
+    /// Share of a year's weighted settlers still counted the next year (the phase-down of
+    /// earlier years' settlers); 0 = only this year's.
+    pub earlier_years_weight: f64,
+    /// Multiplier of the settlers in central, western and north-eastern provinces (the tilt to
+    /// fiscally weaker regions).
+    pub fiscally_weak_weight: f64,
+}
+
+impl Default for RewardFund {
+    fn default() -> Self {
+        RewardFund {
+            fund_yuan: YearValue::Constant(40.0e9),
+            cross_province_weight: 1.5,
+            same_unit_weight: 0.5,
+            earlier_years_weight: 0.5,
+            fiscally_weak_weight: 1.2,
+        }
+    }
 }
 
 /// Yearly public cost of citizenization by item (yuan).
@@ -786,7 +823,7 @@ impl Default for Housing {
         Housing {
             size_elasticity: 0.3,
             pressure_elasticity: 1.0,
-            affordable_units_per_year: YearValue::Constant(2_130_000.0),
+            affordable_units_per_year: PlaceValue::from(2_130_000.0),
             initial_affordable_units: 5_720_000.0,
             purchase_pct: YearValue::Constant(2.0),
             affordable_discount: 0.15,
@@ -812,7 +849,7 @@ impl Default for Fiscal {
             seats_per_settled_child: 0.1,
             units_per_settled_household: 0.1,
             land_m2_per_settled: 100.0,
-            reward_yuan_per_settled: 2_670.0,
+            reward: RewardFund::default(),
             cost: CitizenizationCost::default(),
         }
     }
@@ -1563,7 +1600,7 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         0.0,
         5.0,
     );
-    checks.year_value(
+    checks.place_value(
         "housing.affordable_units_per_year",
         &h.affordable_units_per_year,
         0.0,
@@ -1607,12 +1644,16 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         0.0,
         1000.0,
     );
-    checks.num(
-        "fiscal.reward_yuan_per_settled",
-        s.fiscal.reward_yuan_per_settled,
-        0.0,
-        1.0e6,
-    );
+    let reward = &s.fiscal.reward;
+    checks.year_value("fiscal.reward.fund_yuan", &reward.fund_yuan, 0.0, 1.0e13);
+    for (key, value, hi) in [
+        ("cross_province_weight", reward.cross_province_weight, 10.0),
+        ("same_unit_weight", reward.same_unit_weight, 10.0),
+        ("earlier_years_weight", reward.earlier_years_weight, 1.0),
+        ("fiscally_weak_weight", reward.fiscally_weak_weight, 10.0),
+    ] {
+        checks.num(&format!("fiscal.reward.{key}"), value, 0.0, hi);
+    }
     let cost = &s.fiscal.cost;
     for (key, value) in [
         ("education_per_pupil", cost.education_per_pupil),
