@@ -14,6 +14,8 @@ use crate::scenario::{Scenario, YearValue};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+pub mod posterior;
+
 const OFFICIAL_CSV: &str = include_str!("../data/official_national.csv");
 const MIGRANT_WORKERS_CSV: &str = include_str!("../data/migrant_workers.csv");
 

@@ -1,6 +1,7 @@
 //! Command-line interface: arguments parsed once into typed values, errors mapped to exit codes
 //! (0 success, 2 bad input, 1 anything else). CLI types stay in this module.
 
+use crate::calibrate::posterior;
 use crate::compare::{self, Compared};
 use crate::engine::Plan;
 use crate::ensemble;
@@ -10,6 +11,7 @@ use crate::output::{self, OutputError, Staging};
 use crate::report::{self, RunOutput};
 use crate::scenario::{self, MAX_HOUSEHOLDS, ScenarioError};
 use clap::{Args, Parser, Subcommand};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -39,6 +41,93 @@ pub enum Command {
     /// Measure what each plan measure does (baseline against the baseline without it, common
     /// random numbers); write docs/levers.md (or, with --check, verify it is current).
     Levers(LeversArgs),
+    /// Which assumptions and which plan measures move the outcomes most: Morris screening of
+    /// every uncertain parameter and measure, Sobol indices of the leading ones, tornado charts.
+    Sensitivity(SensitivityArgs),
+    /// Goal seeking: the smallest change of the given levers that reaches the targets with the
+    /// stated probability over the posterior's parameter sets, or how close the levers get.
+    Solve(SolveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SolveArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// A target, COLUMN@YEAR>=VALUE or COLUMN[PLACE]@YEAR<=VALUE (a province or unit column);
+    /// repeatable: all must hold at once.
+    #[arg(long, value_name = "TARGET", required = true)]
+    pub target: Vec<String>,
+    /// A lever, KEY or KEY=END: a numeric scenario key moved from its value toward END [default:
+    /// the upper end of its allowed range]; repeatable: the levers move together.
+    #[arg(long, value_name = "KEY[=END]", required = true)]
+    pub lever: Vec<String>,
+    /// The chance the targets must be met with, over the runs.
+    #[arg(long, value_name = "P", default_value_t = 0.8)]
+    pub probability: f64,
+    /// The posterior ensemble the chance is taken over.
+    #[arg(long, value_name = "FILE", default_value = "scenarios/posterior.csv")]
+    pub posterior: PathBuf,
+    /// Parameter sets of the posterior per point (the first K).
+    #[arg(long, value_name = "K", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub members: u32,
+    /// Take the chance over replicate seeds only, at the scenario's own parameters.
+    #[arg(long)]
+    pub draws_only: bool,
+    /// Replicate seeds per parameter set.
+    #[arg(long, value_name = "R", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub replicates: u32,
+    /// Simulated households per run [default: 1,000,000].
+    #[arg(long, value_name = "N")]
+    pub households: Option<u64>,
+    /// Output folder [default: output/solve-<scenario name>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace an earlier migrasim output at `--out` (never a folder holding other files).
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SensitivityArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// An outcome, COLUMN@YEAR of national.csv (repeatable) [default: the urbanization rate,
+    /// the hukou rate and the gap in the last year].
+    #[arg(long, value_name = "COLUMN@YEAR")]
+    pub outcome: Vec<String>,
+    /// Morris trajectories (each costs one run per factor, plus one).
+    #[arg(long, value_name = "R", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub trajectories: u32,
+    /// Base samples of the Sobol estimate (each costs leading + 2 runs); 0 skips it.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub sobol_samples: u32,
+    /// Factors of the Sobol estimate: the leading ones of the Morris screening.
+    #[arg(long, value_name = "M", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub leading: u32,
+    /// The scenario a measure is set back to when it is off.
+    #[arg(long, value_name = "FILE", default_value = "scenarios/status-quo.toml")]
+    pub status_quo: PathBuf,
+    /// Simulated households per run [default: 1,000,000].
+    #[arg(long, value_name = "N")]
+    pub households: Option<u64>,
+    /// Output folder [default: output/sensitivity-<scenario name>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace an earlier migrasim output at `--out` (never a folder holding other files).
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +184,25 @@ pub struct Execution {
     pub verbose: bool,
 }
 
+/// Parameter uncertainty: run every parameter set of a posterior ensemble.
+#[derive(Debug, Args)]
+pub struct PosteriorArgs {
+    /// Run every parameter set of a posterior ensemble (the shipped scenarios/posterior.csv, or
+    /// FILE) with the replicate seeds, for bands over parameters and draws. Give it after the
+    /// scenario files.
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        default_missing_value = "scenarios/posterior.csv"
+    )]
+    pub posterior: Option<PathBuf>,
+    /// Use only the first K parameter sets of the posterior (they are equally weighted and in no
+    /// particular order, so the first K are a random subsample).
+    #[arg(long, value_name = "K", requires = "posterior", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub members: Option<u32>,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Scenario file (TOML).
@@ -105,6 +213,8 @@ pub struct RunArgs {
     /// Replace an earlier migrasim output at `--out` (never a folder holding other files).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub posterior: PosteriorArgs,
     #[command(flatten)]
     pub overrides: Overrides,
     #[command(flatten)]
@@ -133,8 +243,17 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "DIR", default_value = "docs")]
     pub docs: PathBuf,
     /// Refit and compare with the shipped files instead of writing; exit 1 if they differ.
+    /// With --ensemble, a reduced check: the calibrated point and three members of the shipped
+    /// posterior are re-run and must reproduce their recorded distances.
     #[arg(long)]
     pub check: bool,
+    /// Instead of the point fit, find N parameter sets consistent with the backcast (ABC-SMC
+    /// around the calibrated point) and write them to --posterior and docs/validation.md.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=100_000))]
+    pub ensemble: Option<u32>,
+    /// Where `--ensemble` writes the posterior ensemble.
+    #[arg(long, value_name = "FILE", default_value = "scenarios/posterior.csv")]
+    pub posterior: PathBuf,
     /// Worker threads [default: all cores].
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
@@ -158,6 +277,8 @@ pub struct CompareArgs {
     /// code): a table of differences, gainers and losers, and a zoomed map. Repeatable.
     #[arg(long, value_name = "PROVINCE")]
     pub focus: Vec<String>,
+    #[command(flatten)]
+    pub posterior: PosteriorArgs,
     #[command(flatten)]
     pub overrides: Overrides,
     #[command(flatten)]
@@ -410,7 +531,386 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Compare(args) => compare_scenarios(&args, geo),
         Command::Calibrate(args) => calibrate(&args, geo),
         Command::Levers(args) => levers(&args, geo),
+        Command::Sensitivity(args) => sensitivity(&args, geo),
+        Command::Solve(args) => solve(&args, geo),
     }
+}
+
+fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
+    let overrides = Overrides {
+        households: Some(args.households.unwrap_or(1_000_000)),
+        seed: None,
+    };
+    let Prepared { plan, inputs } = prepare(&args.scenario, &overrides, geo)?;
+    let scenario = &plan.scenario;
+    let run = &scenario.run;
+    if !(args.probability > 0.0 && args.probability <= 1.0) {
+        return Err(CliError::Input(format!(
+            "--probability {} is out of range; allowed: above 0, at most 1",
+            args.probability
+        )));
+    }
+    let targets: Vec<crate::solve::Target> = args
+        .target
+        .iter()
+        .map(|t| {
+            crate::solve::Target::parse(t, geo, run.first_year, run.last_year)
+                .map_err(|e| CliError::Input(format!("--target {t}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let levers: Vec<crate::solve::Lever> = args
+        .lever
+        .iter()
+        .map(|l| {
+            crate::solve::Lever::parse(l, scenario)
+                .map_err(|e| CliError::Input(format!("--lever {l}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let ensemble = if args.draws_only {
+        None
+    } else {
+        load_posterior(&PosteriorArgs {
+            posterior: Some(args.posterior.clone()),
+            members: Some(args.members),
+        })?
+    };
+    let execution = Execution {
+        replicates: args.replicates,
+        threads: args.threads,
+        quiet: args.quiet,
+        verbose: false,
+    };
+    check_memory(
+        run.households,
+        threads_of(&execution),
+        years(&plan) + 1,
+        &args.scenario,
+    )?;
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("output").join(format!("solve-{}", scenario.name)));
+    let staging = Staging::begin(&output::Request {
+        path: &out_dir,
+        explicit: args.out.is_some(),
+        force: args.force,
+        inputs: &inputs,
+    })?;
+    let (pool, threads) = thread_pool(&execution)?;
+    let seeds = ensemble::replicate_seeds(run.seed, args.replicates);
+    let started = Instant::now();
+    let quiet = args.quiet;
+    let solution = pool
+        .install(|| {
+            crate::solve::solve(
+                geo,
+                scenario,
+                levers,
+                targets,
+                args.probability,
+                ensemble.as_ref(),
+                &seeds,
+                |p| {
+                    if !quiet {
+                        eprintln!(
+                            "solve: {:.1}% of the way: chance {:.0}%",
+                            100.0 * p.t,
+                            100.0 * p.probability
+                        );
+                    }
+                },
+            )
+        })
+        .map_err(CliError::Failure)?;
+    let dir = staging.path();
+    let write = |name: &str, text: &str| {
+        crate::report::write_file(dir, name, text).map_err(|e| CliError::Failure(e.to_string()))
+    };
+    write("solve.csv", &crate::solve::solve_csv(&solution))?;
+    let mut report = crate::solve::solve_md(&solution, &scenario.name, run.households);
+    if let Some(t) = solution.answer {
+        // The solved scenario, fully resolved, so the answer can be checked by running it.
+        let mut solved =
+            crate::solve::moved(scenario, &solution.levers, t).map_err(CliError::Failure)?;
+        solved.name = format!("{}-solved", scenario.name);
+        let members = ensemble.as_ref().map_or(0, |e| e.members.len());
+        write(
+            "solved.toml",
+            &format!(
+                "# {} with the levers at the answer of `migrasim solve` (resolved: every key).\n{}",
+                scenario.name,
+                solved.to_toml()
+            ),
+        )?;
+        let _ = writeln!(
+            report,
+            "\nThe solved scenario is `solved.toml`; check the answer by running it over the same runs: `migrasim run solved.toml{}{}`.",
+            if members > 0 {
+                format!(" --posterior --members {members}")
+            } else {
+                String::new()
+            },
+            if seeds.len() > 1 {
+                format!(" --replicates {}", seeds.len())
+            } else {
+                String::new()
+            }
+        );
+    }
+    write("report.md", &report)?;
+    let first = &solution.levers[0];
+    let points: Vec<(f64, f64)> = solution
+        .points
+        .iter()
+        .map(|p| (first.start + p.t * (first.end - first.start), p.probability))
+        .collect();
+    let title = format!(
+        "Chance of reaching {} — {}",
+        solution
+            .targets
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" and "),
+        scenario.name
+    );
+    let x_label = if solution.levers.len() > 1 {
+        format!(
+            "{} (with {} more lever(s) moved in step; solve.csv has their values)",
+            first.key,
+            solution.levers.len() - 1
+        )
+    } else {
+        first.key.clone()
+    };
+    crate::charts::render_curve(
+        &dir.join("charts"),
+        &crate::charts::CurveChart {
+            stem: "probability",
+            title: &title,
+            x_label: &x_label,
+            points: &points,
+            required: solution.required,
+            answer: solution
+                .answer
+                .map(|t| first.start + t * (first.end - first.start)),
+            source_note: &format!(
+                "migrasim solve: {} runs per point ({} parameter set(s) × {} seed(s))",
+                solution.runs_per_point,
+                ensemble.as_ref().map_or(1, |e| e.members.len()),
+                seeds.len()
+            ),
+        },
+    )
+    .map_err(|e| CliError::Failure(e.to_string()))?;
+    let manifest = serde_json::json!({
+        "migrasim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": scenario.name,
+        "scenario_hash": scenario.hash(),
+        "households": run.households,
+        "seeds": seeds,
+        "parameter_sets": ensemble.as_ref().map_or(1, |e| e.members.len()),
+        "probability": solution.required,
+        "answer_share_of_the_way": solution.answer,
+        "threads": threads,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    write(
+        "manifest.json",
+        &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
+    )?;
+    if !args.quiet {
+        print!("{report}");
+    }
+    let (files, warnings) = staging.commit()?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !args.quiet {
+        eprintln!(
+            "{}: {} points × {} runs in {:.0}s; wrote {} files to {}",
+            scenario.name,
+            solution.points.len(),
+            solution.runs_per_point,
+            started.elapsed().as_secs_f64(),
+            files.len(),
+            out_dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), CliError> {
+    let overrides = Overrides {
+        households: Some(args.households.unwrap_or(1_000_000)),
+        seed: None,
+    };
+    let Prepared { plan, mut inputs } = prepare(&args.scenario, &overrides, geo)?;
+    let status_quo = prepare(&args.status_quo, &overrides, geo)?;
+    inputs.extend(status_quo.inputs);
+    let run = &plan.scenario.run;
+    let outcomes: Vec<crate::sensitivity::Outcome> = if args.outcome.is_empty() {
+        [
+            "urbanization_rate_pct",
+            "hukou_urbanization_rate_pct",
+            "gap_pp",
+        ]
+        .iter()
+        .map(|c| crate::sensitivity::Outcome {
+            column: (*c).to_string(),
+            year: run.last_year,
+        })
+        .collect()
+    } else {
+        args.outcome
+            .iter()
+            .map(|o| {
+                crate::sensitivity::Outcome::parse(o, run.first_year, run.last_year)
+                    .map_err(|e| CliError::Input(format!("--outcome {o}: {e}")))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let factors = crate::sensitivity::factors(&plan.scenario).len();
+    let settings = crate::sensitivity::Settings {
+        trajectories: args.trajectories as usize,
+        sobol_samples: args.sobol_samples as usize,
+        leading: (args.leading as usize).min(factors),
+        seed: run.seed,
+    };
+    let execution = Execution {
+        replicates: 1,
+        threads: args.threads,
+        quiet: args.quiet,
+        verbose: false,
+    };
+    check_memory(
+        run.households,
+        threads_of(&execution),
+        years(&plan) + 1,
+        &args.scenario,
+    )?;
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("output").join(format!("sensitivity-{}", plan.scenario.name))
+    });
+    let staging = Staging::begin(&output::Request {
+        path: &out_dir,
+        explicit: args.out.is_some(),
+        force: args.force,
+        inputs: &inputs,
+    })?;
+    let (pool, threads) = thread_pool(&execution)?;
+    let total =
+        1 + settings.trajectories * (factors + 1) + settings.sobol_samples * (settings.leading + 2);
+    let bar = progress_bar(&execution, total as u64);
+    let started = Instant::now();
+    let analysis = pool
+        .install(|| {
+            crate::sensitivity::analyse(
+                geo,
+                &plan.scenario,
+                &status_quo.plan.scenario,
+                &outcomes,
+                &settings,
+                |_| bar.inc(1),
+            )
+        })
+        .map_err(CliError::Failure)?;
+    bar.finish_and_clear();
+    let dir = staging.path();
+    let write = |name: &str, text: &str| {
+        crate::report::write_file(dir, name, text).map_err(|e| CliError::Failure(e.to_string()))
+    };
+    write(
+        "sensitivity.csv",
+        &crate::sensitivity::sensitivity_csv(&analysis),
+    )?;
+    let report = crate::sensitivity::sensitivity_md(
+        &analysis,
+        &plan.scenario.name,
+        &settings,
+        run.households,
+    );
+    write("report.md", &report)?;
+    for (o, outcome) in analysis.outcomes.iter().enumerate() {
+        let bars: Vec<crate::charts::TornadoBar> = analysis
+            .factors
+            .iter()
+            .zip(&analysis.morris[o])
+            .map(|(f, m)| crate::charts::TornadoBar {
+                // The chart font has no CJK glyphs: drop a parenthesised Chinese name.
+                label: match f.name.split_once(" (") {
+                    Some((head, tail)) if !tail.is_ascii() => head.to_string(),
+                    _ => f.name.clone(),
+                },
+                value: m.mu_star,
+                spread: m.sigma,
+                kind: match f.kind {
+                    crate::sensitivity::FactorKind::Parameter(_) => 0,
+                    crate::sensitivity::FactorKind::Measure(_) => 1,
+                },
+            })
+            .collect();
+        let title = format!(
+            "What moves {} in {}: Morris μ* — {}",
+            outcome.column, outcome.year, plan.scenario.name
+        );
+        let x_label = format!(
+            "Change over a factor's full range, mean absolute ({})",
+            if outcome.column.ends_with("_pct") || outcome.column.ends_with("_pp") {
+                "percentage points"
+            } else {
+                "persons"
+            }
+        );
+        crate::charts::render_tornado(
+            &dir.join("charts"),
+            &crate::charts::TornadoChart {
+                stem: &format!("tornado-{o}"),
+                title: &title,
+                x_label: &x_label,
+                bars: &bars,
+                kinds: &["uncertain parameter (prior range)", "plan measure (on / status quo)"],
+                spread_label: "σ (interactions)",
+                source_note: "migrasim sensitivity: Morris elementary effects, common random numbers",
+            },
+        )
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    }
+    let manifest = serde_json::json!({
+        "migrasim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": plan.scenario.name,
+        "scenario_hash": plan.scenario.hash(),
+        "households": run.households,
+        "seed": run.seed,
+        "trajectories": settings.trajectories,
+        "sobol_samples": settings.sobol_samples,
+        "leading": settings.leading,
+        "runs": analysis.runs,
+        "threads": threads,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    write(
+        "manifest.json",
+        &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
+    )?;
+    if !args.quiet {
+        print!("{report}");
+    }
+    let (files, warnings) = staging.commit()?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !args.quiet {
+        eprintln!(
+            "{}: {} runs on {threads} threads in {:.0}s; wrote {} files to {}",
+            plan.scenario.name,
+            analysis.runs,
+            started.elapsed().as_secs_f64(),
+            files.len(),
+            out_dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
@@ -521,6 +1021,61 @@ fn simulate(
     })
 }
 
+/// The posterior ensemble `--posterior` names, cut to `--members`; `None` without the flag.
+fn load_posterior(args: &PosteriorArgs) -> Result<Option<posterior::Posterior>, CliError> {
+    let Some(path) = &args.posterior else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Input(format!(
+            "--posterior {}: {e}; allowed: a posterior table written by `migrasim calibrate --ensemble` (scenarios/posterior.csv)",
+            path.display()
+        ))
+    })?;
+    let mut ensemble = posterior::read_posterior(&text)
+        .map_err(|e| CliError::Input(format!("--posterior {}: {e}", path.display())))?;
+    if let Some(k) = args.members {
+        let available = ensemble.members.len();
+        if k as usize > available {
+            return Err(CliError::Input(format!(
+                "--members {k}: {} holds {available} parameter sets; allowed: 1–{available}",
+                path.display()
+            )));
+        }
+        ensemble.members.truncate(k as usize);
+    }
+    Ok(Some(ensemble))
+}
+
+/// Runs of `plan` for every parameter set of `ensemble` (set on the keys the scenario leaves at
+/// their calibrated values), each with every seed: run `m × seeds + r`.
+fn simulate_posterior(
+    geo: &Geography,
+    plan: &Plan,
+    ensemble: &posterior::Posterior,
+    seeds: &[u64],
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<ensemble::RunResult>, CliError> {
+    let mut runs = Vec::with_capacity(ensemble.members.len() * seeds.len());
+    for m in 0..ensemble.members.len() {
+        let mut scenario = plan.scenario.clone();
+        posterior::apply(&mut scenario, ensemble, m);
+        let member_plan = Plan::from_scenario(scenario, geo)
+            .map_err(|e| CliError::Failure(format!("parameter set {m} of the posterior: {e}")))?;
+        let name = plan.scenario.name.clone();
+        runs.extend(ensemble::run_replicates(
+            geo,
+            &member_plan,
+            seeds,
+            |replicate, year| {
+                bar.set_message(format!("{name} set {m} r{replicate} {year}"));
+                bar.inc(1);
+            },
+        ));
+    }
+    Ok(runs)
+}
+
 fn years(plan: &Plan) -> u64 {
     (plan.scenario.run.last_year - plan.scenario.run.first_year + 1) as u64
 }
@@ -528,10 +1083,12 @@ fn years(plan: &Plan) -> u64 {
 fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError> {
     let Prepared { plan, inputs } = prepare(&args.scenario, &args.overrides, geo)?;
     let execution = &args.execution;
+    let ensemble = load_posterior(&args.posterior)?;
+    let members = ensemble.as_ref().map_or(1, |e| e.members.len());
     check_memory(
         plan.scenario.run.households,
         threads_of(execution),
-        (years(&plan) + 1) * u64::from(execution.replicates),
+        (years(&plan) + 1) * u64::from(execution.replicates) * members as u64,
         &args.scenario,
     )?;
     let out_dir = args
@@ -548,9 +1105,12 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
     let (pool, threads) = thread_pool(execution)?;
     let started = Instant::now();
     let seeds = ensemble::replicate_seeds(plan.scenario.run.seed, execution.replicates);
-    let bar = progress_bar(execution, years(&plan) * seeds.len() as u64);
+    let bar = progress_bar(execution, years(&plan) * (seeds.len() * members) as u64);
     pool.install(|| -> Result<(), CliError> {
-        let runs = simulate(geo, &plan, &seeds, &bar);
+        let runs = match &ensemble {
+            Some(e) => simulate_posterior(geo, &plan, e, &seeds, &bar)?,
+            None => simulate(geo, &plan, &seeds, &bar),
+        };
         bar.finish_and_clear();
         if execution.verbose {
             for run in &runs {
@@ -573,6 +1133,7 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
             geo,
             plan: &plan,
             runs: &runs,
+            members,
             threads,
         };
         report::write_run(staging.path(), &output).map_err(|e| CliError::Failure(e.to_string()))?;
@@ -646,10 +1207,12 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
         plans.push(prepared.plan);
         inputs.extend(prepared.inputs);
     }
+    let ensemble = load_posterior(&args.posterior)?;
+    let members = ensemble.as_ref().map_or(1, |e| e.members.len());
     // Scenarios run one after another; the year records of all of them are kept.
     let kept_years: u64 = plans
         .iter()
-        .map(|p| (years(p) + 1) * u64::from(execution.replicates))
+        .map(|p| (years(p) + 1) * u64::from(execution.replicates) * members as u64)
         .sum();
     for (path, plan) in args.scenarios.iter().zip(&plans) {
         check_memory(
@@ -695,16 +1258,20 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     let started = Instant::now();
     // Common random numbers: every scenario uses the first scenario's replicate seeds.
     let seeds = ensemble::replicate_seeds(plans[0].scenario.run.seed, execution.replicates);
-    let total: u64 = plans.iter().map(|p| years(p) * seeds.len() as u64).sum();
+    let total: u64 = plans
+        .iter()
+        .map(|p| years(p) * (seeds.len() * members) as u64)
+        .sum();
     let bar = progress_bar(execution, total);
     pool.install(|| -> Result<(), CliError> {
-        let compared: Vec<Compared> = plans
-            .into_iter()
-            .map(|plan| {
-                let runs = simulate(geo, &plan, &seeds, &bar);
-                Compared::new(geo, plan, runs)
-            })
-            .collect();
+        let mut compared = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let runs = match &ensemble {
+                Some(e) => simulate_posterior(geo, &plan, e, &seeds, &bar)?,
+                None => simulate(geo, &plan, &seeds, &bar),
+            };
+            compared.push(Compared::with_members(geo, plan, runs, members));
+        }
         bar.finish_and_clear();
         compare::write_comparison(staging.path(), geo, &compared, &focus, threads)
             .map_err(|e| CliError::Failure(e.to_string()))?;
@@ -743,6 +1310,106 @@ fn default_compare_folder(names: &[String]) -> String {
 }
 
 /// First line of the files `calibrate` generates: a file is replaced only if it starts so.
+/// `calibrate --ensemble N`: the posterior ensemble, or with `--check` the reduced check of the
+/// shipped one.
+fn calibrate_ensemble(
+    args: &CalibrateArgs,
+    geo: &'static Geography,
+    backcast: &crate::scenario::Scenario,
+    n: usize,
+) -> Result<(), CliError> {
+    let validation_path = args.docs.join("validation.md");
+    let quiet = args.quiet;
+    let started = Instant::now();
+    if args.check {
+        let text = std::fs::read_to_string(&args.posterior)
+            .map_err(|e| CliError::Input(format!("{}: {e}", args.posterior.display())))?;
+        let shipped = posterior::read_posterior(&text)
+            .map_err(|e| CliError::Input(format!("{}: {e}", args.posterior.display())))?;
+        let mut problems = Vec::new();
+        if shipped.members.len() != n {
+            problems.push(format!(
+                "{} holds {} members, not {n}",
+                args.posterior.display(),
+                shipped.members.len()
+            ));
+        }
+        let expected_keys: Vec<String> = posterior::parameters()
+            .iter()
+            .map(|p| p.key.to_string())
+            .collect();
+        if shipped.keys != expected_keys {
+            problems.push("its parameter columns differ from the code's priors".to_string());
+        }
+        let last = shipped.members.len() - 1;
+        let which = [0, last / 2, last];
+        for (row, recorded, recomputed) in posterior::recompute(geo, backcast, &shipped, &which) {
+            if !quiet {
+                eprintln!("row {row}: distance {recorded:.6} recorded, {recomputed:.6} now");
+            }
+            if (recorded - recomputed).abs() > 5e-6 {
+                problems.push(format!(
+                    "row {row} now has distance {recomputed:.6}, recorded {recorded:.6}"
+                ));
+            }
+        }
+        if let Some(m) = shipped.members.iter().position(|m| m.distance > 1.0) {
+            problems.push(format!("member {m} is outside the tolerances"));
+        }
+        let current = std::fs::read_to_string(&validation_path).unwrap_or_default();
+        let section = posterior::posterior_section(&shipped);
+        if posterior::section_of(&current).as_deref() != Some(section.as_str()) {
+            problems.push(format!(
+                "{}'s posterior section is not what the shipped posterior gives",
+                validation_path.display()
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(CliError::Failure(format!(
+                "the posterior ensemble is not current: {}; run `migrasim calibrate --ensemble {n}` and commit",
+                problems.join("; ")
+            )));
+        }
+        if !quiet {
+            eprintln!(
+                "posterior ensemble is current (reduced check: 4 backcasts in {:.0}s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        return Ok(());
+    }
+    output::check_generated_file(&args.posterior, posterior::POSTERIOR_HEADER)?;
+    output::check_generated_file(&validation_path, VALIDATION_HEADER)?;
+    let seed = backcast.run.seed;
+    let (found, log) = posterior::abc_smc(geo, backcast, n, seed, |line| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    })
+    .map_err(CliError::Failure)?;
+    let csv = posterior::posterior_csv(&found, &log, args.households, seed);
+    let shipped = posterior::read_posterior(&csv).map_err(CliError::Failure)?;
+    let current = std::fs::read_to_string(&validation_path).map_err(|e| {
+        CliError::Input(format!(
+            "{}: {e}; run `migrasim calibrate` first (the ensemble is built around its fit)",
+            validation_path.display()
+        ))
+    })?;
+    let validation = posterior::with_section(&current, &posterior::posterior_section(&shipped));
+    output::write_generated_file(&args.posterior, csv.as_bytes())?;
+    output::write_generated_file(&validation_path, validation.as_bytes())?;
+    if !quiet {
+        eprintln!(
+            "wrote {} ({n} members) and the posterior section of {} ({} backcasts in {:.0}s)",
+            args.posterior.display(),
+            validation_path.display(),
+            log.backcasts,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
 const CALIBRATION_HEADER: &str = "# Calibrated parameters, generated by `migrasim calibrate`";
 const VALIDATION_HEADER: &str = "# Validation: the 2020→2023 backcast";
 /// Charts `calibrate` writes beside `validation.md`.
@@ -785,6 +1452,9 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
         verbose: false,
     };
     let (pool, _) = thread_pool(&execution)?;
+    if let Some(n) = args.ensemble {
+        return pool.install(|| calibrate_ensemble(args, geo, &plan.scenario, n as usize));
+    }
     let started = Instant::now();
     let quiet = args.quiet;
     let fit = pool.install(|| {
@@ -824,6 +1494,12 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
     let (validation, charts) =
         crate::calibrate::validation_report(geo, &fit, args.households, scratch.path())
             .map_err(|e| CliError::Failure(e.to_string()))?;
+    // The posterior section belongs to `--ensemble`: the point fit keeps it as it is.
+    let current = std::fs::read_to_string(&validation_path).unwrap_or_default();
+    let validation = posterior::with_section(
+        &validation,
+        posterior::section_of(&current).as_deref().unwrap_or(""),
+    );
     if args.check {
         let mut stale = Vec::new();
         for (path, text) in [

@@ -19,12 +19,25 @@ mod subnational;
 /// One scenario of a comparison with its replicate runs.
 pub struct Compared {
     pub plan: Plan,
+    /// Runs in the order parameter set × replicate: run `m × replicates + r` is parameter set
+    /// `m` (of `members`; 1 without a posterior) with replicate seed `r`.
     pub runs: Vec<RunResult>,
     pub metrics: Vec<Vec<YearMetrics>>,
+    pub members: usize,
 }
 
 impl Compared {
     pub fn new(geo: &Geography, plan: Plan, runs: Vec<RunResult>) -> Compared {
+        Compared::with_members(geo, plan, runs, 1)
+    }
+
+    /// Runs of `members` parameter sets of a posterior, each over the same replicate seeds.
+    pub fn with_members(
+        geo: &Geography,
+        plan: Plan,
+        runs: Vec<RunResult>,
+        members: usize,
+    ) -> Compared {
         let metrics = runs
             .iter()
             .map(|r| ensemble::metrics(geo, &plan, r))
@@ -33,6 +46,17 @@ impl Compared {
             plan,
             runs,
             metrics,
+            members: members.max(1),
+        }
+    }
+
+    /// What the bands range over, for titles and notes.
+    fn runs_label(&self) -> String {
+        let replicates = self.runs.len() / self.members;
+        if self.members > 1 {
+            format!("{} parameter sets × {replicates} replicates", self.members)
+        } else {
+            format!("{replicates} replicates")
         }
     }
 
@@ -154,30 +178,56 @@ fn format_value(v: f64, unit: &str) -> String {
     }
 }
 
+/// The spread of `values` (runs ordered parameter set × replicate): total standard deviation,
+/// the draws' alone (within parameter sets) and the share of variance from the parameters.
+fn split_cells(c: &Compared, values: &[f64]) -> String {
+    match ensemble::VarianceSplit::of(values, c.members) {
+        Some(split) => format!(
+            "{:.4},{:.4},{:.4}",
+            split.total.sqrt(),
+            split.draws.sqrt(),
+            split.parameter_share()
+        ),
+        None => ",,".to_string(),
+    }
+}
+
+const SUMMARY_COLUMNS: &str = "mean,p5,p95,sd,sd_draws,parameter_share,diff_mean,diff_p5,diff_p95,diff_sd,diff_sd_draws,diff_parameter_share";
+
+/// One row's cells after the identifying columns: the band of `values`, its spread and the same
+/// for the paired differences from `reference`.
+fn band_cells(c: &Compared, values: &[f64], reference: &[f64]) -> String {
+    let band = Band::of(values);
+    let diffs = paired_differences(values, reference);
+    let diff = Band::of(&diffs);
+    format!(
+        "{:.4},{:.4},{:.4},{},{:.4},{:.4},{:.4},{}",
+        band.mean,
+        band.p5,
+        band.p95,
+        split_cells(c, values),
+        diff.mean,
+        diff.p5,
+        diff.p95,
+        split_cells(c, &diffs)
+    )
+}
+
 fn summary_csv(compared: &[Compared], year: i32) -> String {
-    let mut text = String::from(
-        "scenario,measure,unit,year,replicates,mean,p5,p95,diff_mean,diff_p5,diff_p95\n",
-    );
+    let mut text = format!("scenario,measure,unit,year,runs,{SUMMARY_COLUMNS}\n");
     for measure in measures(year) {
         let reference = (measure.values)(&compared[0]);
         for c in compared {
             let values = (measure.values)(c);
-            let band = Band::of(&values);
-            let diff = Band::of(&paired_differences(&values, &reference));
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+                "{},{},{},{},{},{}",
                 c.name(),
                 measure.name,
                 measure.unit,
                 year,
                 values.len(),
-                band.mean,
-                band.p5,
-                band.p95,
-                diff.mean,
-                diff.p5,
-                diff.p95
+                band_cells(c, &values, &reference)
             );
         }
     }
@@ -185,7 +235,7 @@ fn summary_csv(compared: &[Compared], year: i32) -> String {
         for threshold in [GOAL_PCT, GOAL_PCT - 0.5] {
             let _ = writeln!(
                 text,
-                "{},chance_reaching_{}_pct,share of replicates,{},{},{:.4},,,,,",
+                "{},chance_reaching_{}_pct,share of runs,{},{},{:.4},,,,,,,,,,,",
                 c.name(),
                 threshold,
                 year,
@@ -195,7 +245,7 @@ fn summary_csv(compared: &[Compared], year: i32) -> String {
         }
         let _ = writeln!(
             text,
-            "{},first_year_mean_reaches_70_pct,year,,{},{},,,,,",
+            "{},first_year_mean_reaches_70_pct,year,,{},{},,,,,,,,,,,",
             c.name(),
             c.metrics.len(),
             first_year_reaching(c, GOAL_PCT).map_or("never".to_string(), |y| y.to_string())
@@ -204,20 +254,102 @@ fn summary_csv(compared: &[Compared], year: i32) -> String {
     text
 }
 
+/// A measure read every year: its name, unit and how to read it.
+type YearlyMeasure = (&'static str, &'static str, fn(&YearMetrics) -> f64);
+
+/// The measures read every year: rates and the gap at year end, settlements in the year.
+fn yearly_measures() -> Vec<YearlyMeasure> {
+    vec![
+        ("urbanization_rate_pct", "%", |m| m.urbanization_rate_pct),
+        ("hukou_urbanization_rate_pct", "%", |m| {
+            m.hukou_urbanization_rate_pct
+        }),
+        ("gap_pp", "pp", |m| m.gap_pp),
+        ("settlements", "persons", |m| m.settlements),
+        ("nonhukou_urban_residents", "persons", |m| {
+            m.nonhukou_by_regime.iter().sum()
+        }),
+    ]
+}
+
+/// `summary_by_year.csv`: every measure every year, with the paired differences from the first
+/// scenario, so a planner sees when a measure starts to act.
+fn summary_by_year_csv(compared: &[Compared]) -> String {
+    let mut text = format!("scenario,measure,unit,year,runs,{SUMMARY_COLUMNS}\n");
+    let years: Vec<i32> = compared[0].metrics[0].iter().map(|m| m.year).collect();
+    for (name, unit, read) in yearly_measures() {
+        for &year in &years {
+            let reference = compared[0].at_year(year, &read);
+            for c in compared {
+                let values = c.at_year(year, &read);
+                let _ = writeln!(
+                    text,
+                    "{},{name},{unit},{year},{},{}",
+                    c.name(),
+                    values.len(),
+                    band_cells(c, &values, &reference)
+                );
+            }
+        }
+    }
+    text
+}
+
+/// The per-year differences of each later scenario, as markdown tables (year × measure).
+fn by_year_md(compared: &[Compared]) -> String {
+    let mut md = String::new();
+    let years: Vec<i32> = compared[0].metrics[0].iter().map(|m| m.year).collect();
+    let first = compared[0].plan.scenario.run.first_year;
+    for c in compared.iter().skip(1) {
+        let _ = writeln!(
+            md,
+            "\n### {} minus {}, year by year\n\nMean paired difference [5th, 95th percentile]; every measure and year with its spread is in `summary_by_year.csv`.\n\n| year | urbanization (pp) | hukou rate (pp) | gap (pp) | settlements in the year |\n|---|--:|--:|--:|--:|",
+            c.name(),
+            compared[0].name()
+        );
+        for &year in years.iter().filter(|&&y| y >= first) {
+            let _ = write!(md, "| {year} |");
+            for (_, unit, read) in yearly_measures().into_iter().take(4) {
+                let reference = compared[0].at_year(year, &read);
+                let diff = Band::of(&paired_differences(&c.at_year(year, &read), &reference));
+                let _ = write!(
+                    md,
+                    " {}{} [{}, {}] |",
+                    if diff.mean >= 0.0 { "+" } else { "" },
+                    format_value(diff.mean, unit),
+                    format_value(diff.p5, unit),
+                    format_value(diff.p95, unit)
+                );
+            }
+            md.push('\n');
+        }
+    }
+    md
+}
+
 fn summary_md(compared: &[Compared], year: i32) -> String {
     let mut md = String::new();
-    let replicates = compared[0].runs.len();
+    let members = compared[0].members;
+    let replicates = compared[0].runs.len() / members;
+    let mut seeds: Vec<String> = compared[0].runs[..replicates]
+        .iter()
+        .map(|r| r.seed.to_string())
+        .collect();
+    seeds.dedup();
     let _ = writeln!(
         md,
-        "# Scenario comparison, {year}\n\n{} replicates per scenario with common random numbers (seeds {}). Values are means with the 5th–95th percentile range over replicates; differences are paired by replicate against `{}`.\n",
-        replicates,
-        compared[0]
-            .runs
-            .iter()
-            .map(|r| r.seed.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        compared[0].name()
+        "# Scenario comparison, {year}\n\n{} runs per scenario ({}) with common random numbers (seeds {}). Values are means with the 5th–95th percentile range over runs; differences are paired by run against `{}`.{}\n",
+        compared[0].runs.len(),
+        compared[0].runs_label(),
+        seeds.join(", "),
+        compared[0].name(),
+        if members > 1 {
+            format!(
+                " The runs cover {members} parameter sets of the posterior ensemble, each with the same {replicates} seeds, so the bands hold both the uncertainty of the parameters and the random draws; `summary.csv` splits the variance between them (`parameter_share`)."
+            )
+        } else {
+            " The bands cover the random draws only: with `--posterior` they also cover the uncertainty of the behaviour parameters.".to_string()
+        }
     );
     let _ = write!(md, "| measure |");
     for c in compared {
@@ -270,6 +402,36 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
                 " {:.0}% |",
                 100.0 * chance_of_reaching(c, threshold, year)
             );
+        }
+        md.push('\n');
+    }
+    if members > 1 && replicates > 1 {
+        let values = |c: &Compared| c.at_year(year, &|m| m.urbanization_rate_pct);
+        let reference = values(&compared[0]);
+        let _ = write!(
+            md,
+            "| spread of the {year} urbanization rate: sd, sd of draws alone, share from parameters |"
+        );
+        for (i, c) in compared.iter().enumerate() {
+            let v = values(c);
+            let target = if i == 0 {
+                v
+            } else {
+                paired_differences(&v, &reference)
+            };
+            match ensemble::VarianceSplit::of(&target, c.members) {
+                Some(s) => {
+                    let _ = write!(
+                        md,
+                        " {}{:.3} pp, {:.3} pp, {:.0}% |",
+                        if i == 0 { "" } else { "Δ: " },
+                        s.total.sqrt(),
+                        s.draws.sqrt(),
+                        100.0 * s.parameter_share()
+                    );
+                }
+                None => md.push_str(" – |"),
+            }
         }
         md.push('\n');
     }
@@ -408,6 +570,11 @@ fn write_into(
     let mut files = vec![
         write_file(staging, "summary.csv", &summary_csv(compared, year))?,
         write_file(staging, "summary.md", &summary_md(compared, year))?,
+        write_file(
+            staging,
+            "summary_by_year.csv",
+            &summary_by_year_csv(compared),
+        )?,
         write_file(staging, "inputs-diff.md", &inputs_diff_md(compared))?,
     ];
     let mut focus_md = String::new();
@@ -453,11 +620,11 @@ fn write_into(
     };
     let first_year = compared[0].plan.scenario.run.first_year;
     let flows = |v: f64, year: i32| if year >= first_year { v } else { f64::NAN };
-    let n = compared[0].runs.len();
+    let n = compared[0].runs_label();
     let mut charts_to_draw: Vec<OverlayChart> = vec![
         OverlayChart {
             stem: "urbanization".to_string(),
-            title: format!("Resident urbanization rate by scenario ({n} replicates, 5–95% band)"),
+            title: format!("Resident urbanization rate by scenario ({n}, 5–95% band)"),
             y_label: "Share of total population (%)",
             series: per_scenario(&|m| m.urbanization_rate_pct),
             official: &official_urban,
@@ -467,7 +634,7 @@ fn write_into(
         },
         OverlayChart {
             stem: "hukou-urbanization".to_string(),
-            title: format!("Hukou urbanization rate by scenario ({n} replicates, 5–95% band)"),
+            title: format!("Hukou urbanization rate by scenario ({n}, 5–95% band)"),
             y_label: "Share of total population (%)",
             series: per_scenario(&|m| m.hukou_urbanization_rate_pct),
             official: &official_hukou,
@@ -477,7 +644,7 @@ fn write_into(
         },
         OverlayChart {
             stem: "gap".to_string(),
-            title: format!("Gap between resident and hukou rates ({n} replicates)"),
+            title: format!("Gap between resident and hukou rates ({n})"),
             y_label: "Gap (percentage points)",
             series: per_scenario(&|m| m.gap_pp),
             official: &official_gap,
@@ -487,7 +654,7 @@ fn write_into(
         },
         OverlayChart {
             stem: "settlements".to_string(),
-            title: format!("Settlements per year by scenario ({n} replicates)"),
+            title: format!("Settlements per year by scenario ({n})"),
             y_label: "Persons (millions)",
             series: per_scenario(&|m| flows(m.settlements / 1e6, m.year)),
             official: &[],
@@ -497,7 +664,7 @@ fn write_into(
         },
         OverlayChart {
             stem: "potential-regions".to_string(),
-            title: format!("Urban population of the seven potential regions ({n} replicates)"),
+            title: format!("Urban population of the seven potential regions ({n})"),
             y_label: "Urban residents (millions)",
             series: per_scenario(&|m| m.potential_urban_total() / 1e6),
             official: &[],
@@ -511,7 +678,7 @@ fn write_into(
     for (i, regime) in ensemble::regime_names().into_iter().enumerate() {
         charts_to_draw.push(OverlayChart {
             stem: format!("urban-{regime}"),
-            title: format!("Urban population of {regime} cities ({n} replicates)"),
+            title: format!("Urban population of {regime} cities ({n})"),
             y_label: "Urban residents (millions)",
             series: per_scenario(&|m| m.urban_by_regime[i] / 1e6),
             official: &[],
@@ -544,6 +711,7 @@ fn write_into(
 
     // Where each scenario differs from the first: urban residents in the comparison year, per
     // unit, paired by replicate (mean over replicates).
+    let n = compared[0].runs.len();
     for (i, c) in compared.iter().enumerate().skip(1) {
         let urban_at = |compared: &Compared, run: usize, u: usize| -> f64 {
             let r = &compared.runs[run];
@@ -611,7 +779,8 @@ fn write_into(
             "resolved_scenario": c.plan.scenario.to_toml(),
             "timings_seconds": c.runs.iter().map(|r| &r.timings).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "replicates": n,
+        "runs": compared[0].runs.len(),
+        "parameter_sets": compared[0].members,
         "seeds": compared[0].runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
         "threads": threads,
     });
@@ -633,6 +802,7 @@ fn comparison_report(compared: &[Compared], year: i32, focus_md: &str) -> String
     }
     md.push('\n');
     md.push_str(&summary_md(compared, year).replacen("# ", "## ", 1));
+    md.push_str(&by_year_md(compared));
     md.push_str("\n## Charts\n\n");
     for (stem, sentence) in [
         (

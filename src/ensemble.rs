@@ -103,6 +103,48 @@ impl Band {
     }
 }
 
+/// The variance of one figure over runs of several parameter sets, each with the same replicate
+/// seeds, split by the law of total variance: the draws' part is the mean variance within a
+/// parameter set, the parameters' part the variance of the sets' means.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VarianceSplit {
+    pub total: f64,
+    pub draws: f64,
+}
+
+impl VarianceSplit {
+    /// `values` ordered parameter set × replicate; `None` without at least two parameter sets of
+    /// at least two replicates each (the two parts cannot be told apart).
+    pub fn of(values: &[f64], members: usize) -> Option<VarianceSplit> {
+        if members < 2 || values.is_empty() || !values.len().is_multiple_of(members) {
+            return None;
+        }
+        let replicates = values.len() / members;
+        if replicates < 2 || values.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let variance = |v: &[f64]| {
+            let m = mean(v);
+            v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64
+        };
+        let draws = values.chunks(replicates).map(variance).sum::<f64>() / members as f64;
+        Some(VarianceSplit {
+            total: variance(values),
+            draws,
+        })
+    }
+
+    /// Share of the variance from the parameters (0–1).
+    pub fn parameter_share(&self) -> f64 {
+        if self.total > 0.0 {
+            ((self.total - self.draws) / self.total).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Figures read from one run for one year (persons and percent).
 #[derive(Debug, Clone, PartialEq)]
 pub struct YearMetrics {
@@ -212,6 +254,23 @@ mod tests {
         assert!((percentile(&shuffled, 95.0) - 9.55).abs() < 1e-12);
         assert!(percentile(&[], 50.0).is_nan());
         assert_eq!(percentile(&[4.2], 95.0), 4.2);
+    }
+
+    #[test]
+    fn variance_split_follows_the_law_of_total_variance() {
+        // Two parameter sets, two replicates each: means 1 and 3, within-set deviations ±1.
+        let split = VarianceSplit::of(&[0.0, 2.0, 2.0, 4.0], 2).unwrap();
+        assert!((split.total - 2.0).abs() < 1e-12);
+        assert!((split.draws - 1.0).abs() < 1e-12);
+        assert!((split.parameter_share() - 0.5).abs() < 1e-12);
+        assert!(
+            VarianceSplit::of(&[1.0, 2.0], 2).is_none(),
+            "one replicate each"
+        );
+        assert!(
+            VarianceSplit::of(&[1.0, 2.0, 3.0, 4.0], 1).is_none(),
+            "one set"
+        );
     }
 
     #[test]

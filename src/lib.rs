@@ -19,3 +19,5 @@ pub mod population;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod sensitivity;
+pub mod solve;

@@ -81,6 +81,37 @@ pub struct NationalRow {
     pub cross_province_migrant_workers: f64,
 }
 
+impl NationalRow {
+    /// The value of a `national.csv` column by name (`None` for `year` and unknown names).
+    pub fn column(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "population" => self.population,
+            "urban_residents" => self.urban_residents,
+            "rural_residents" => self.population - self.urban_residents,
+            "urbanization_rate_pct" => self.urbanization_rate_pct,
+            "hukou_urban_population" => self.hukou_urban_population,
+            "hukou_urbanization_rate_pct" => self.hukou_urbanization_rate_pct,
+            "gap_pp" => self.gap_pp,
+            "nonhukou_urban_residents" => self.nonhukou_urban_residents,
+            "settlements" => self.settlements,
+            "applicants" => self.applicants,
+            "movers" => self.movers,
+            "rural_to_urban" => self.rural_to_urban,
+            "urban_to_rural" => self.urban_to_rural,
+            "in_place_urbanized" => self.in_place_urbanized,
+            "births" => self.births,
+            "deaths" => self.deaths,
+            "left_behind_children" => self.left_behind_children,
+            "public_school_share_pct" => self.public_school_share_pct,
+            "migrant_heads_senior_plus_pct" => self.migrant_heads_senior_plus_pct,
+            "outgoing_migrant_workers" => self.outgoing_migrant_workers,
+            "cross_province_migrant_workers" => self.cross_province_migrant_workers,
+            "urban_hukou_transfers" => self.urban_hukou_transfers,
+            _ => return None,
+        })
+    }
+}
+
 fn sum(units: &[UnitCounts], f: impl Fn(&UnitCounts) -> u64) -> u64 {
     units.iter().map(f).sum()
 }
@@ -175,7 +206,10 @@ pub fn run_tables(sim: &Simulation) -> Vec<(&'static str, String)> {
 pub struct RunOutput<'a> {
     pub geo: &'a Geography,
     pub plan: &'a Plan,
+    /// Ordered parameter set × replicate (one set without a posterior).
     pub runs: &'a [RunResult],
+    /// Parameter sets of a posterior ensemble the runs cover (1 without `--posterior`).
+    pub members: usize,
     pub threads: usize,
 }
 
@@ -998,15 +1032,27 @@ fn national_summary_csv(out: &RunOutput) -> String {
         ("left_behind_children", |r| r.left_behind_children),
         ("public_school_share_pct", |r| r.public_school_share_pct),
     ];
-    let mut text = String::from("year,variable,replicates,mean,p5,p95\n");
+    let mut text = String::from("year,variable,runs,mean,p5,p95,sd,sd_draws,parameter_share\n");
     let years = rows.first().map(|r| r.len()).unwrap_or(0);
     for i in 0..years {
         for (name, value) in &variables {
             let values: Vec<f64> = rows.iter().map(|r| value(&r[i])).collect();
             let band = Band::of(&values);
+            // Only with parameter sets and replicates can the two sources be told apart.
+            let split = crate::ensemble::VarianceSplit::of(&values, out.members).map_or(
+                ",,".to_string(),
+                |s| {
+                    format!(
+                        "{:.4},{:.4},{:.4}",
+                        s.total.sqrt(),
+                        s.draws.sqrt(),
+                        s.parameter_share()
+                    )
+                },
+            );
             let _ = writeln!(
                 text,
-                "{},{},{},{:.4},{:.4},{:.4}",
+                "{},{},{},{:.4},{:.4},{:.4},{split}",
                 rows[0][i].year,
                 name,
                 values.len(),
@@ -1026,8 +1072,11 @@ struct Manifest<'a> {
     description: &'a str,
     scenario_hash: String,
     households: u64,
+    /// Runs: parameter sets × replicates.
     replicates: usize,
-    /// Seed of each replicate: the scenario seed, then seeds derived from it.
+    /// Parameter sets of the posterior ensemble (1 without `--posterior`).
+    parameter_sets: usize,
+    /// Seed of each run: the scenario seed, then seeds derived from it (repeated per set).
     seeds: Vec<u64>,
     persons_per_household_member: Vec<f64>,
     threads: usize,
@@ -1147,6 +1196,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
         scenario_hash: scenario.hash(),
         households: scenario.run.households,
         replicates: out.runs.len(),
+        parameter_sets: out.members,
         seeds: out.runs.iter().map(|r| r.seed).collect(),
         persons_per_household_member: out.runs.iter().map(|r| r.persons_per_member).collect(),
         threads: out.threads,
@@ -1161,6 +1211,16 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| io_error(&path, e))?;
     std::fs::write(&path, json + "\n").map_err(|e| io_error(&path, e))?;
     Ok(files)
+}
+
+/// What a run's bands range over: "3 replicates", or "8 parameter sets × 2 replicates".
+fn runs_label(out: &RunOutput) -> String {
+    let replicates = out.runs.len() / out.members.max(1);
+    if out.members > 1 {
+        format!("{} parameter sets × {replicates} replicates", out.members)
+    } else {
+        format!("{replicates} replicates")
+    }
 }
 
 /// Mean over replicates of a per-year value, as (year, value) points.
@@ -1507,8 +1567,8 @@ fn detail_charts(
             }),
         ];
         let title = format!(
-            "Urbanization rates with 5–95% band over {} replicates — {name}",
-            out.runs.len()
+            "Urbanization rates with 5–95% band over {} — {name}",
+            runs_label(out)
         );
         written.extend(charts::render_band_chart(
             dir,
@@ -1532,8 +1592,8 @@ fn detail_charts(
             }
         })];
         let title = format!(
-            "Settlements per year with 5–95% band over {} replicates — {name}",
-            out.runs.len()
+            "Settlements per year with 5–95% band over {} — {name}",
+            runs_label(out)
         );
         written.extend(charts::render_band_chart(
             dir,
@@ -1607,7 +1667,13 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
     if out.runs.len() > 1 {
         let _ = writeln!(
             md,
-            "\nValues are means with the 5th–95th percentile range over replicates."
+            "\nValues are means with the 5th–95th percentile range over {}.{}",
+            runs_label(out),
+            if out.members > 1 {
+                " The runs cover the parameter sets of the posterior ensemble, so the ranges hold the uncertainty of the behaviour parameters as well as the random draws; `national_summary.csv` splits the variance (`parameter_share`)."
+            } else {
+                ""
+            }
         );
     }
     let _ = writeln!(md, "\n## Charts\n");

@@ -21,6 +21,8 @@ pub enum Purpose {
     Destination = 9,
     Housing = 10,
     Relocation = 11,
+    /// Proposals of the posterior ensemble (`calibrate --ensemble`), not households.
+    Ensemble = 12,
 }
 
 #[inline]

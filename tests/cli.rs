@@ -574,6 +574,311 @@ fn compare_focus_writes_the_province_table_section_and_zoomed_map() {
     assert!(stderr.contains("Henan (河南省, 41)"), "{stderr}");
 }
 
+/// `compare --posterior`: every scenario runs every parameter set with the same seeds; the bands
+/// then hold the parameters' uncertainty, far wider than the draws' alone, the summary splits
+/// the variance, and the per-year table has every simulated year.
+#[test]
+fn compare_with_the_posterior_widens_the_bands_and_splits_the_variance() {
+    let dir = tempfile::tempdir().unwrap();
+    let changed = scenario(
+        dir.path(),
+        "open.toml",
+        "name = \"open\"\n[settlement.regime_overrides]\nGuangzhou = \"open\"\n",
+    );
+    let out = dir.path().join("cmp");
+    migrasim()
+        .args([
+            "compare",
+            scenarios().join("tiny.toml").to_str().unwrap(),
+            changed.to_str().unwrap(),
+            "--households",
+            "200000",
+            "--replicates",
+            "2",
+            "--posterior",
+            "--members",
+            "4",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
+    let mut lines = summary.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let row: Vec<&str> = lines
+        .find(|l| l.starts_with("tiny,urbanization_rate_pct,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    let value = |name: &str| -> f64 { row[col(name)].parse().unwrap() };
+    assert_eq!(value("runs"), 8.0, "4 parameter sets × 2 replicates");
+    assert!(
+        value("sd") > 2.0 * value("sd_draws"),
+        "sd {} against draws alone {}",
+        value("sd"),
+        value("sd_draws")
+    );
+    assert!(value("parameter_share") > 0.5);
+    let by_year = fs::read_to_string(out.join("summary_by_year.csv")).unwrap();
+    for year in 2023..=2029 {
+        assert!(
+            by_year.contains(&format!("open,urbanization_rate_pct,%,{year},8,")),
+            "{year} missing"
+        );
+    }
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("4 parameter sets × 2 replicates"));
+    assert!(report.contains("### open minus tiny, year by year"));
+    let manifest = fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"parameter_sets\": 4"));
+}
+
+/// A bad `--posterior` or `--members` is refused before any work, naming the file and line or the
+/// allowed values.
+#[test]
+fn bad_posterior_arguments_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = scenarios().join("tiny.toml");
+    let tiny = tiny.to_str().unwrap();
+    let broken = dir.path().join("broken.csv");
+    fs::write(
+        &broken,
+        "member,settlement.willingness.base,distance\ncalibration,-3.4,0.4\n0,oops,0.5\n",
+    )
+    .unwrap();
+    let shipped = scenarios().join("posterior.csv");
+    for (args, expected) in [
+        (
+            vec!["run", tiny, "--posterior", "/nonexistent/posterior.csv"],
+            "--posterior /nonexistent/posterior.csv",
+        ),
+        (
+            vec!["run", tiny, "--posterior", broken.to_str().unwrap()],
+            "line 3: `oops` is not a finite number",
+        ),
+        (
+            vec![
+                "run",
+                tiny,
+                "--posterior",
+                shipped.to_str().unwrap(),
+                "--members",
+                "100000",
+            ],
+            "--members 100000",
+        ),
+        (vec!["run", tiny, "--members", "3"], "--posterior"),
+    ] {
+        let out = dir.path().join("never");
+        let assert = run_bad(&args, &out);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+/// `sensitivity` screens every uncertain parameter and plan measure and ranks them: the settlement
+/// willingness moves the hukou rate more than the housing weight does, the table has one row per
+/// factor, and the tornado chart and report are written; a bad outcome is refused before any run.
+#[test]
+fn sensitivity_ranks_the_factors_and_refuses_bad_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sens");
+    let tiny = scenarios().join("tiny.toml");
+    migrasim()
+        .args([
+            "sensitivity",
+            tiny.to_str().unwrap(),
+            "--households",
+            "40000",
+            "--trajectories",
+            "2",
+            "--sobol-samples",
+            "4",
+            "--leading",
+            "2",
+            "--outcome",
+            "hukou_urbanization_rate_pct@2029",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let table = fs::read_to_string(out.join("sensitivity.csv")).unwrap();
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 17 + 13, "one row per factor: {table}");
+    let mu_star = |factor: &str| -> f64 {
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("\"{factor}\"")))
+            .unwrap();
+        row.split(',').nth(5).unwrap().parse().unwrap()
+    };
+    assert!(
+        mu_star("settlement.willingness.base") > 5.0 * mu_star("behaviour.beta_housing"),
+        "{table}"
+    );
+    // The two leading factors carry Sobol indices.
+    assert_eq!(
+        rows.iter().filter(|r| !r.ends_with(",,")).count(),
+        2,
+        "{table}"
+    );
+    assert!(out.join("charts/tornado-0.png").is_file());
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## hukou_urbanization_rate_pct@2029"));
+
+    for (outcome, expected) in [
+        ("nonsense@2029", "is not a column of national.csv"),
+        ("urbanization_rate_pct@2040", "allowed: 2024–2029"),
+        ("urbanization_rate_pct", "COLUMN@YEAR"),
+    ] {
+        let refused = dir.path().join("refused");
+        let assert = run_bad(
+            &["sensitivity", tiny.to_str().unwrap(), "--outcome", outcome],
+            &refused,
+        );
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(expected), "{outcome}: {stderr}");
+    }
+}
+
+/// `solve` finds the smallest move of a lever that reaches a target with the stated chance over
+/// the posterior: below the answer the chance falls short, at it the target is met; and bad
+/// targets, levers and probabilities are refused before any run.
+#[test]
+fn solve_finds_the_smallest_lever_change_and_refuses_bad_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("solve");
+    let tiny = scenarios().join("tiny.toml");
+    migrasim()
+        .args([
+            "solve",
+            tiny.to_str().unwrap(),
+            "--target",
+            "hukou_urbanization_rate_pct@2029>=57",
+            "--lever",
+            "settlement.willingness.base=0",
+            "--members",
+            "2",
+            "--households",
+            "40000",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let table = fs::read_to_string(out.join("solve.csv")).unwrap();
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "t,settlement.willingness.base,probability,\"mean: hukou_urbanization_rate_pct@2029>=57\""
+    );
+    let points: Vec<(f64, f64, f64)> = lines
+        .map(|l| {
+            let f: Vec<f64> = l.split(',').map(|v| v.parse().unwrap()).collect();
+            (f[0], f[2], f[3])
+        })
+        .collect();
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("**Smallest change found**"), "{report}");
+    let reached: Vec<&(f64, f64, f64)> = points.iter().filter(|p| p.1 >= 0.8).collect();
+    let short: Vec<&(f64, f64, f64)> = points.iter().filter(|p| p.1 < 0.8).collect();
+    let answer = reached.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    assert!(answer > 0.0 && answer <= 1.0, "{table}");
+    assert!(short.iter().all(|p| p.0 < answer), "{table}");
+    // More willingness, a higher hukou rate: the means rise along the way.
+    assert!(points.last().unwrap().2 > points[0].2 + 1.0, "{table}");
+    assert!(out.join("charts/probability.png").is_file());
+
+    // The answer holds when the solved scenario is run over the same parameter sets and seed.
+    let solved = out.join("solved.toml");
+    assert!(report.contains("migrasim run solved.toml --posterior --members 2"));
+    let check = dir.path().join("check");
+    migrasim()
+        .args([
+            "run",
+            solved.to_str().unwrap(),
+            "--posterior",
+            "--members",
+            "2",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&check)
+        .assert()
+        .success();
+    let national = fs::read_to_string(check.join("national.csv")).unwrap();
+    let header: Vec<&str> = national.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "hukou_urbanization_rate_pct")
+        .unwrap();
+    let rates: Vec<f64> = national
+        .lines()
+        .filter(|l| l.split(',').nth(1) == Some("2029"))
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(rates.len(), 2, "{national}");
+    assert!(rates.iter().all(|r| *r >= 57.0), "{rates:?}");
+
+    for (args, expected) in [
+        (
+            vec!["--target", "nonsense@2029>=1", "--lever", "jobs.growth_pct"],
+            "is not a numeric column of national.csv",
+        ),
+        (
+            vec![
+                "--target",
+                "urbanization_rate_pct[Atlantis]@2029>=1",
+                "--lever",
+                "jobs.growth_pct",
+            ],
+            "Atlantis",
+        ),
+        (
+            vec![
+                "--target",
+                "urbanization_rate_pct@2029>=70",
+                "--lever",
+                "settlement.land_surrender_required",
+            ],
+            "is not a numeric key with a range",
+        ),
+        (
+            vec![
+                "--target",
+                "urbanization_rate_pct@2029>=70",
+                "--lever",
+                "jobs.growth_pct=99",
+            ],
+            "outside its allowed range -20 ..= 20",
+        ),
+        (
+            vec![
+                "--target",
+                "urbanization_rate_pct@2029>=70",
+                "--lever",
+                "jobs.growth_pct",
+                "--probability",
+                "1.5",
+            ],
+            "--probability 1.5",
+        ),
+    ] {
+        let refused = dir.path().join("refused");
+        let mut all = vec!["solve", tiny.to_str().unwrap()];
+        all.extend(args);
+        let assert = run_bad(&all, &refused);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(expected), "{all:?}: {stderr}");
+    }
+}
+
 #[test]
 fn compare_needs_two_scenarios() {
     migrasim()

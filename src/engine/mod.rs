@@ -444,6 +444,18 @@ impl<'g> Simulation<'g> {
         let started = Instant::now();
         let population = population::synthesize(geo, &plan.scenario);
         let synthesis_seconds = started.elapsed().as_secs_f64();
+        Simulation::from_population(geo, plan, population, synthesis_seconds)
+    }
+
+    /// Starts from a population already synthesised for a scenario with the same `[initial]`,
+    /// `[run]` size and seed and insurance coverage (what synthesis reads): the ensemble's
+    /// backcasts differ in behaviour only and share one synthesis.
+    pub fn from_population(
+        geo: &'g Geography,
+        plan: Plan,
+        population: population::Population,
+        synthesis_seconds: f64,
+    ) -> Simulation<'g> {
         let households = population.households;
         let last = count(&households, geo);
         let expected_urban: Vec<f64> = population

@@ -1320,10 +1320,39 @@ fn is_year_table(table: &toml::Table) -> bool {
 
 /// Range checks on the merged scenario. Each failure names the file and line that set the key.
 fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
+    run_checks(loaded, None)
+}
+
+/// Range checks of a scenario built in code (goal seeking changes keys of a loaded one).
+pub fn check(scenario: &Scenario) -> Result<(), ScenarioError> {
+    let loaded = LoadedScenario {
+        scenario: scenario.clone(),
+        chain: Vec::new(),
+    };
+    run_checks(&loaded, None)
+}
+
+/// The allowed range of every numeric key the range checks cover (a year or place table's key
+/// once, for all its values), as `docs/scenarios.md` states them.
+pub fn allowed_ranges(scenario: &Scenario) -> BTreeMap<String, (f64, f64)> {
+    let loaded = LoadedScenario {
+        scenario: scenario.clone(),
+        chain: Vec::new(),
+    };
+    let mut ranges = BTreeMap::new();
+    let _ = run_checks(&loaded, Some(&mut ranges));
+    ranges
+}
+
+fn run_checks(
+    loaded: &LoadedScenario,
+    ranges: Option<&mut BTreeMap<String, (f64, f64)>>,
+) -> Result<(), ScenarioError> {
     let s = &loaded.scenario;
     let mut checks = Checks {
         loaded,
         first: None,
+        ranges,
     };
     checks.text_labels(s);
     let r = &s.run;
@@ -1855,6 +1884,8 @@ fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
 struct Checks<'a> {
     loaded: &'a LoadedScenario,
     first: Option<ScenarioError>,
+    /// Where to record every checked key's allowed range (for goal seeking).
+    ranges: Option<&'a mut BTreeMap<String, (f64, f64)>>,
 }
 
 impl Checks<'_> {
@@ -1871,6 +1902,9 @@ impl Checks<'_> {
     }
 
     fn num(&mut self, key: &str, value: f64, lo: f64, hi: f64) {
+        if let Some(ranges) = self.ranges.as_deref_mut() {
+            ranges.insert(key.to_string(), (lo, hi));
+        }
         if !(value.is_finite() && value >= lo && value <= hi) {
             self.fail_with(key, value.to_string(), format!("{lo} ..= {hi}"));
         }

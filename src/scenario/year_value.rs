@@ -51,6 +51,16 @@ impl YearValue {
         }
     }
 
+    /// The table with `f` applied to every value written (a shift or a scale of the whole path).
+    pub fn map(&self, f: impl Fn(f64) -> f64) -> YearValue {
+        match self {
+            YearValue::Constant(v) => YearValue::Constant(f(*v)),
+            YearValue::Table(points) => {
+                YearValue::Table(points.iter().map(|(&y, &v)| (y, f(v))).collect())
+            }
+        }
+    }
+
     /// Every year written in the table.
     pub fn years(&self) -> Vec<i32> {
         match self {
@@ -238,6 +248,17 @@ impl PlaceValue {
         match self {
             PlaceValue::National(v) => v,
             PlaceValue::ByPlace { default, .. } => default,
+        }
+    }
+
+    /// The table with `f` applied to every value written, the default's and every place's.
+    pub fn map(&self, f: impl Fn(f64) -> f64 + Copy) -> PlaceValue {
+        match self {
+            PlaceValue::National(v) => PlaceValue::National(v.map(f)),
+            PlaceValue::ByPlace { default, places } => PlaceValue::ByPlace {
+                default: default.map(f),
+                places: places.iter().map(|(k, v)| (k.clone(), v.map(f))).collect(),
+            },
         }
     }
 
