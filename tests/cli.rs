@@ -379,7 +379,9 @@ fn replicates_record_their_seeds_and_add_bands() {
     assert!(national.starts_with("replicate,year,"));
     assert_eq!(national.lines().count(), 1 + 3 * 7);
     let summary = fs::read_to_string(out.join("national_summary.csv")).unwrap();
-    assert!(summary.starts_with("year,variable,replicates,mean,p5,p95"));
+    assert!(summary.starts_with("year,variable,runs,mean,p5,p95,sd,sd_draws,parameter_share\n"));
+    // Without a posterior the variance cannot be split: the split columns stay empty.
+    assert!(summary.lines().nth(1).unwrap().ends_with(",,,"));
     assert!(out.join("charts/urbanization-bands.png").is_file());
     assert!(
         fs::read_to_string(out.join("report.md"))
@@ -427,6 +429,11 @@ fn comparing_a_scenario_with_itself_shows_no_difference() {
         assert!(out.join(file).is_file(), "{file} missing");
     }
     let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
+    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
+    let diff_columns: Vec<usize> = ["diff_mean", "diff_p5", "diff_p95"]
+        .iter()
+        .map(|c| header.iter().position(|h| h == c).unwrap())
+        .collect();
     let mut checked = 0;
     for line in summary
         .lines()
@@ -434,12 +441,23 @@ fn comparing_a_scenario_with_itself_shows_no_difference() {
         .filter(|l| l.starts_with("copy,") && !l.contains("chance") && !l.contains("first_year"))
     {
         let fields: Vec<&str> = line.split(',').collect();
-        for diff in &fields[8..11] {
-            assert_eq!(diff.parse::<f64>().unwrap(), 0.0, "{line}");
+        for &i in &diff_columns {
+            assert_eq!(fields[i].parse::<f64>().unwrap(), 0.0, "{line}");
         }
         checked += 1;
     }
     assert_eq!(checked, 6);
+    // Every year's differences, too.
+    let by_year = fs::read_to_string(out.join("summary_by_year.csv")).unwrap();
+    let mut yearly = 0;
+    for line in by_year.lines().skip(1).filter(|l| l.starts_with("copy,")) {
+        let fields: Vec<&str> = line.split(',').collect();
+        for &i in &diff_columns {
+            assert_eq!(fields[i].parse::<f64>().unwrap(), 0.0, "{line}");
+        }
+        yearly += 1;
+    }
+    assert_eq!(yearly, 5 * 7, "five measures × seven years");
     assert!(
         fs::read_to_string(out.join("inputs-diff.md"))
             .unwrap()
