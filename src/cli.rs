@@ -113,6 +113,13 @@ pub struct SensitivityArgs {
     /// The scenario a measure is set back to when it is off.
     #[arg(long, value_name = "FILE", default_value = "scenarios/status-quo.toml")]
     pub status_quo: PathBuf,
+    /// The posterior ensemble whose 5–95% ranges the parameters span.
+    #[arg(long, value_name = "FILE", default_value = "scenarios/posterior.csv")]
+    pub posterior: PathBuf,
+    /// Let the parameters span their prior ranges instead (what the evidence allows before the
+    /// backcast narrows it).
+    #[arg(long)]
+    pub prior_ranges: bool,
     /// Simulated households per run [default: 1,000,000].
     #[arg(long, value_name = "N")]
     pub households: Option<u64>,
@@ -770,8 +777,24 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
             })
             .collect::<Result<_, _>>()?
     };
-    let factors = crate::sensitivity::factors(&plan.scenario).len();
+    let ensemble = if args.prior_ranges {
+        None
+    } else {
+        load_posterior(&PosteriorArgs {
+            posterior: Some(args.posterior.clone()),
+            members: None,
+        })?
+    };
+    let factors = crate::sensitivity::factors(&plan.scenario, ensemble.as_ref()).len();
     let settings = crate::sensitivity::Settings {
+        ranges: if ensemble.is_some() {
+            format!(
+                "the 5–95% range of the posterior ensemble `{}`",
+                args.posterior.display()
+            )
+        } else {
+            "their prior ranges".to_string()
+        },
         trajectories: args.trajectories as usize,
         sobol_samples: args.sobol_samples as usize,
         leading: (args.leading as usize).min(factors),
@@ -809,6 +832,7 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
                 geo,
                 &plan.scenario,
                 &status_quo.plan.scenario,
+                ensemble.as_ref(),
                 &outcomes,
                 &settings,
                 |_| bar.inc(1),
@@ -869,7 +893,14 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
                 title: &title,
                 x_label: &x_label,
                 bars: &bars,
-                kinds: &["uncertain parameter (prior range)", "plan measure (on / status quo)"],
+                kinds: &[
+                    if ensemble.is_some() {
+                        "uncertain parameter (posterior 5–95%)"
+                    } else {
+                        "uncertain parameter (prior range)"
+                    },
+                    "plan measure (on / status quo)",
+                ],
                 spread_label: "σ (interactions)",
                 source_note: "migrasim sensitivity: Morris elementary effects, common random numbers",
             },

@@ -1,7 +1,8 @@
 //! `migrasim sensitivity SCENARIO`: which assumptions and which plan measures move the outcomes.
 //!
-//! Factors are the ensemble's uncertain behaviour parameters over their prior ranges
-//! (`calibrate/posterior.rs`) and the plan's measures (`levers.rs`), each either as the scenario
+//! Factors are the ensemble's uncertain behaviour parameters over the 5–95% range of the
+//! posterior ensemble (over their prior ranges without one; `calibrate/posterior.rs`) and the
+//! plan's measures (`levers.rs`), each either as the scenario
 //! has it or set back to the status quo. Morris elementary effects (Morris 1991; μ* of Campolongo,
 //! Cariboni & Saltelli 2007) screen every factor with `trajectories` one-at-a-time paths on a
 //! 4-level grid; Sobol first-order and total indices (Saltelli et al. 2010 estimators: Saltelli's,
@@ -80,13 +81,27 @@ pub struct Factor {
     pub high: f64,
 }
 
-/// Every factor of `scenario`: the uncertain parameters around its own values, then the measures.
-pub fn factors(scenario: &Scenario) -> Vec<Factor> {
+/// Every factor of `scenario`: the uncertain parameters, then the measures. A parameter spans the
+/// 5th–95th percentile of `ensemble` (what the data leave uncertain; moved with the scenario where
+/// it sets the key itself), or without one its prior range around the scenario's value.
+pub fn factors(scenario: &Scenario, ensemble: Option<&posterior::Posterior>) -> Vec<Factor> {
     let mut out: Vec<Factor> = posterior::parameters()
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let (low, high) = p.range(p.value(scenario));
+            let value = p.value(scenario);
+            let column = ensemble.and_then(|e| e.keys.iter().position(|k| k == p.key));
+            let (low, high) = match (ensemble, column) {
+                (Some(e), Some(k)) => {
+                    let values: Vec<f64> = e.members.iter().map(|m| m.values[k]).collect();
+                    let shift = value - e.reference.values[k];
+                    (
+                        crate::ensemble::percentile(&values, 5.0) + shift,
+                        crate::ensemble::percentile(&values, 95.0) + shift,
+                    )
+                }
+                _ => p.range(value),
+            };
             Factor {
                 name: p.key.to_string(),
                 kind: FactorKind::Parameter(i),
@@ -186,6 +201,8 @@ const LEVELS: f64 = 4.0;
 const DELTA: f64 = 2.0 / 3.0;
 
 pub struct Settings {
+    /// How the parameters' ranges were set, for the report.
+    pub ranges: String,
     pub trajectories: usize,
     pub sobol_samples: usize,
     pub leading: usize,
@@ -197,11 +214,12 @@ pub fn analyse(
     geo: &Geography,
     scenario: &Scenario,
     status_quo: &Scenario,
+    ensemble: Option<&posterior::Posterior>,
     outcomes: &[Outcome],
     settings: &Settings,
     progress: impl Fn(usize) + Sync,
 ) -> Result<Sensitivity, String> {
-    let factors = factors(scenario);
+    let factors = factors(scenario, ensemble);
     let k = factors.len();
     let model = Model {
         geo,
@@ -428,9 +446,10 @@ pub fn sensitivity_md(
     households: u64,
 ) -> String {
     let mut md = format!(
-        "# Sensitivity of `{scenario}`\n\n{} factors: the {} uncertain behaviour parameters over their prior ranges (`docs/validation.md`, \"Posterior ensemble\") and the plan's {} measures, each as in the scenario or set back to the status quo (`docs/levers.md`). Morris screening with {} trajectories on a 4-level grid; μ* is the mean absolute change of the outcome when the factor moves across its full range (a measure: switched on), μ the signed mean, σ the spread of the effect across the other factors' values (interactions, non-linearity). Sobol indices (first order, total) for the {} leading factors of the first outcome from {} base samples, the other factors held at the scenario's values. {} runs at {households} households, all with the scenario's seed.\n",
+        "# Sensitivity of `{scenario}`\n\n{} factors: the {} uncertain behaviour parameters over {} (`docs/validation.md`, \"Posterior ensemble\"; the `low` and `high` columns of `sensitivity.csv`) and the plan's {} measures, each as in the scenario or set back to the status quo (`docs/levers.md`). Morris screening with {} trajectories on a 4-level grid; μ* is the mean absolute change of the outcome when the factor moves across its full range (a measure: switched on), μ the signed mean, σ the spread of the effect across the other factors' values (interactions, non-linearity). Sobol indices (first order, total) for the {} leading factors of the first outcome from {} base samples, the other factors held at the scenario's values. {} runs at {households} households, all with the scenario's seed.\n",
         s.factors.len(),
         posterior::parameters().len(),
+        settings.ranges,
         MEASURES.len(),
         settings.trajectories,
         s.sobol.len(),

@@ -67,7 +67,7 @@ impl Drawing for TornadoChart<'_> {
             x0: LABEL_COL_W + 20,
             y0: TOP_PX as i32 + 10,
             x1: w - RIGHT_MARGIN_PX as i32 - 20,
-            y1: h - FOOTER_PX as i32 - 70,
+            y1: h - FOOTER_PX as i32 - 84,
         };
         let max = bars
             .iter()
