@@ -624,7 +624,7 @@ fn write_into(
     let mut charts_to_draw: Vec<OverlayChart> = vec![
         OverlayChart {
             stem: "urbanization".to_string(),
-            title: format!("Resident urbanization rate by scenario ({n}, 5–95% band)"),
+            title: format!("Urbanization rate by scenario, 5–95% over {n}"),
             y_label: "Share of total population (%)",
             series: per_scenario(&|m| m.urbanization_rate_pct),
             official: &official_urban,
@@ -634,7 +634,7 @@ fn write_into(
         },
         OverlayChart {
             stem: "hukou-urbanization".to_string(),
-            title: format!("Hukou urbanization rate by scenario ({n}, 5–95% band)"),
+            title: format!("Hukou rate by scenario, 5–95% over {n}"),
             y_label: "Share of total population (%)",
             series: per_scenario(&|m| m.hukou_urbanization_rate_pct),
             official: &official_hukou,
@@ -644,7 +644,7 @@ fn write_into(
         },
         OverlayChart {
             stem: "gap".to_string(),
-            title: format!("Gap between resident and hukou rates ({n})"),
+            title: format!("Gap between the two rates, 5–95% over {n}"),
             y_label: "Gap (percentage points)",
             series: per_scenario(&|m| m.gap_pp),
             official: &official_gap,
@@ -654,7 +654,7 @@ fn write_into(
         },
         OverlayChart {
             stem: "settlements".to_string(),
-            title: format!("Settlements per year by scenario ({n})"),
+            title: format!("Settlements per year, 5–95% over {n}"),
             y_label: "Persons (millions)",
             series: per_scenario(&|m| flows(m.settlements / 1e6, m.year)),
             official: &[],
@@ -664,7 +664,7 @@ fn write_into(
         },
         OverlayChart {
             stem: "potential-regions".to_string(),
-            title: format!("Urban population of the seven potential regions ({n})"),
+            title: format!("Urban population, seven potential regions ({n})"),
             y_label: "Urban residents (millions)",
             series: per_scenario(&|m| m.potential_urban_total() / 1e6),
             official: &[],
