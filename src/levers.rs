@@ -243,7 +243,7 @@ pub fn without(
         .ok_or_else(|| format!("{}: the reverted scenario does not parse", measure.name))
 }
 
-fn lookup<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
+pub(crate) fn lookup<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
     let mut parts = path.split('.');
     let mut value = table.get(parts.next()?)?;
     for part in parts {

@@ -224,15 +224,7 @@ pub struct Lever {
     pub end: f64,
 }
 
-fn lookup<'a>(table: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
-    let mut parts = path.split('.');
-    let mut value = table.get(parts.next()?)?;
-    for part in parts {
-        value = value.as_table()?.get(part)?;
-    }
-    Some(value)
-}
-
+/// The value at a dotted path, mutable (`levers::lookup` reads one).
 fn lookup_mut<'a>(table: &'a mut toml::Table, path: &str) -> Option<&'a mut toml::Value> {
     let mut parts = path.split('.');
     let mut value = table.get_mut(parts.next()?)?;
@@ -277,7 +269,8 @@ impl Lever {
             ));
         };
         let table: toml::Table = toml::from_str(&scenario.to_toml()).map_err(|e| e.to_string())?;
-        let value = lookup(&table, key).ok_or_else(|| format!("`{key}` is not set"))?;
+        let value =
+            crate::levers::lookup(&table, key).ok_or_else(|| format!("`{key}` is not set"))?;
         let place: PlaceValue = value
             .clone()
             .try_into()
