@@ -10,6 +10,7 @@ use crate::household::Household;
 use crate::output::{self, OutputError, Staging};
 use crate::report::{self, RunOutput};
 use crate::scenario::{self, MAX_HOUSEHOLDS, ScenarioError};
+use crate::spread;
 use clap::{Args, Parser, Subcommand};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -258,6 +259,11 @@ pub struct CalibrateArgs {
     /// around the calibrated point) and write them to --posterior and docs/validation.md.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=100_000))]
     pub ensemble: Option<u32>,
+    /// With --ensemble: accept parameter sets within X times the stated target tolerances. Above
+    /// 1 only for a quick trial on few households, whose sampling noise alone exceeds them (the
+    /// file's search line records the tolerances reached).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub tolerance: f64,
     /// Where `--ensemble` writes the posterior ensemble.
     #[arg(long, value_name = "FILE", default_value = "scenarios/posterior.csv")]
     pub posterior: PathBuf,
@@ -414,11 +420,30 @@ fn memory_limits() -> Vec<(u64, &'static str, bool)> {
             limits.push((limit.rlim_cur, name, true));
         }
     }
+    // Ranks of an MPI job on the same machine share its memory: each may use its part.
+    let sharing = spread::ranks_on_node() as u64;
+    let shared = |what: &'static str, shared_what: &'static str| {
+        if sharing > 1 { shared_what } else { what }
+    };
     if let Some(free) = cgroup_memory_free() {
-        limits.push((free, "the control group's memory.max", false));
+        limits.push((
+            free / sharing,
+            shared(
+                "the control group's memory.max",
+                "this rank's share of the control group's memory.max (ranks on this machine share it)",
+            ),
+            false,
+        ));
     }
     if let Some(available) = available_memory() {
-        limits.push((available, "the memory available on this machine", false));
+        limits.push((
+            available / sharing,
+            shared(
+                "the memory available on this machine",
+                "this rank's share of the memory available on this machine (ranks on it share it)",
+            ),
+            false,
+        ));
     }
     limits
 }
@@ -498,8 +523,10 @@ fn available_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// All cores, shared out among the ranks of an MPI job that run on this machine.
 fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / spread::ranks_on_node()).max(1)
 }
 
 fn threads_of(execution: &Execution) -> usize {
@@ -507,7 +534,43 @@ fn threads_of(execution: &Execution) -> usize {
 }
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    let result = dispatch(cli);
+    match result {
+        // A rank whose inputs failed tells the others, which are waiting to agree: every rank
+        // then ends with the combined message (printed once, by rank 0).
+        Err(error) if spread::size() > 1 && !spread::agreed() => {
+            Err(agreed::<()>(Err(error)).expect_err("a failed status fails the agreement"))
+        }
+        result => result,
+    }
+}
+
+/// Whether `command` spreads its work over the ranks of an MPI job; the others run as one
+/// process.
+fn spreads(command: &Command) -> bool {
+    match command {
+        Command::Run(_) | Command::Compare(_) | Command::Sensitivity(_) | Command::Solve(_) => true,
+        Command::Calibrate(args) => args.ensemble.is_some() && !args.check,
+        Command::Validate(_) | Command::Levers(_) => false,
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), CliError> {
     let geo = Geography::embedded();
+    spread::set_quiet(match &cli.command {
+        Command::Run(a) => a.execution.quiet,
+        Command::Compare(a) => a.execution.quiet,
+        Command::Calibrate(a) => a.quiet,
+        Command::Sensitivity(a) => a.quiet,
+        Command::Solve(a) => a.quiet,
+        Command::Validate(_) | Command::Levers(_) => false,
+    });
+    if spread::size() > 1 && !spreads(&cli.command) {
+        return Err(CliError::Input(format!(
+            "this command runs as one process, not as {} MPI ranks; allowed under mpirun: run, compare, calibrate --ensemble (without --check), sensitivity, solve",
+            spread::size()
+        )));
+    }
     match cli.command {
         Command::Validate(args) => {
             let plan = prepare(&args.scenario, &args.overrides, geo)?.plan;
@@ -597,13 +660,13 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(format!("solve-{}", scenario.name)));
-    let staging = Staging::begin(&output::Request {
+    let (pool, threads) = thread_pool(&execution)?;
+    let staging = begin_output(&output::Request {
         path: &out_dir,
         explicit: args.out.is_some(),
         force: args.force,
         inputs: &inputs,
     })?;
-    let (pool, threads) = thread_pool(&execution)?;
     let seeds = ensemble::replicate_seeds(run.seed, args.replicates);
     let started = Instant::now();
     let quiet = args.quiet;
@@ -618,7 +681,7 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
                 ensemble.as_ref(),
                 &seeds,
                 |p| {
-                    if !quiet {
+                    if !quiet && spread::is_root() {
                         eprintln!(
                             "solve: {:.1}% of the way: chance {:.0}%",
                             100.0 * p.t,
@@ -629,6 +692,10 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
             )
         })
         .map_err(CliError::Failure)?;
+    // Rank 0 writes; the other ranks are done.
+    let Some(staging) = staging else {
+        return Ok(());
+    };
     let dir = staging.path();
     let write = |name: &str, text: &str| {
         crate::report::write_file(dir, name, text).map_err(|e| CliError::Failure(e.to_string()))
@@ -720,6 +787,7 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
         "probability": solution.required,
         "answer_share_of_the_way": solution.answer,
         "threads": threads,
+        "ranks": spread::size(),
         "seconds": started.elapsed().as_secs_f64(),
     });
     write(
@@ -815,13 +883,13 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
     let out_dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("output").join(format!("sensitivity-{}", plan.scenario.name))
     });
-    let staging = Staging::begin(&output::Request {
+    let (pool, threads) = thread_pool(&execution)?;
+    let staging = begin_output(&output::Request {
         path: &out_dir,
         explicit: args.out.is_some(),
         force: args.force,
         inputs: &inputs,
     })?;
-    let (pool, threads) = thread_pool(&execution)?;
     let total =
         1 + settings.trajectories * (factors + 1) + settings.sobol_samples * (settings.leading + 2);
     let bar = progress_bar(&execution, total as u64);
@@ -840,6 +908,10 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
         })
         .map_err(CliError::Failure)?;
     bar.finish_and_clear();
+    // Rank 0 writes; the other ranks are done.
+    let Some(staging) = staging else {
+        return Ok(());
+    };
     let dir = staging.path();
     let write = |name: &str, text: &str| {
         crate::report::write_file(dir, name, text).map_err(|e| CliError::Failure(e.to_string()))
@@ -918,6 +990,7 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
         "leading": settings.leading,
         "runs": analysis.runs,
         "threads": threads,
+        "ranks": spread::size(),
         "seconds": started.elapsed().as_secs_f64(),
     });
     write(
@@ -1016,6 +1089,37 @@ fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Every rank's input checks must pass before any rank works: `status` is this rank's; the
+/// result is this rank's value when every rank passed, else the combined failure. With one
+/// process it is `status`.
+fn agreed<T>(status: Result<T, CliError>) -> Result<T, CliError> {
+    let (value, mine) = match status {
+        Ok(v) => (Some(v), Ok(())),
+        Err(e) => (
+            None,
+            Err(spread::Failure {
+                code: e.exit_code(),
+                message: e.to_string(),
+            }),
+        ),
+    };
+    match spread::agree(mine) {
+        Ok(()) => Ok(value.expect("a rank that passed has its value")),
+        Err(f) if f.code == 2 => Err(CliError::Input(f.message)),
+        Err(f) => Err(CliError::Failure(f.message)),
+    }
+}
+
+/// Claims the output folder (rank 0 alone writes; `None` on the other ranks) as the last input
+/// check, and agrees with every rank that the inputs passed before any work starts.
+fn begin_output(request: &output::Request) -> Result<Option<Staging>, CliError> {
+    agreed(if spread::is_root() {
+        Staging::begin(request).map(Some).map_err(CliError::from)
+    } else {
+        Ok(None)
+    })
+}
+
 fn thread_pool(execution: &Execution) -> Result<(rayon::ThreadPool, usize), CliError> {
     let threads = threads_of(execution);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -1026,7 +1130,8 @@ fn thread_pool(execution: &Execution) -> Result<(rayon::ThreadPool, usize), CliE
 }
 
 fn progress_bar(execution: &Execution, total: u64) -> indicatif::ProgressBar {
-    if execution.quiet {
+    // Under MPI each rank names the units it starts instead (`spread`).
+    if execution.quiet || spread::size() > 1 {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
@@ -1036,20 +1141,6 @@ fn progress_bar(execution: &Execution, total: u64) -> indicatif::ProgressBar {
             .progress_chars("=> "),
     );
     bar
-}
-
-/// Runs every replicate of `plan`, advancing `bar` by one per simulated year.
-fn simulate(
-    geo: &Geography,
-    plan: &Plan,
-    seeds: &[u64],
-    bar: &indicatif::ProgressBar,
-) -> Vec<ensemble::RunResult> {
-    let name = plan.scenario.name.clone();
-    ensemble::run_replicates(geo, plan, seeds, |replicate, year| {
-        bar.set_message(format!("{name} r{replicate} {year}"));
-        bar.inc(1);
-    })
 }
 
 /// The posterior ensemble `--posterior` names, cut to `--members`; `None` without the flag.
@@ -1078,33 +1169,52 @@ fn load_posterior(args: &PosteriorArgs) -> Result<Option<posterior::Posterior>, 
     Ok(Some(ensemble))
 }
 
-/// Runs of `plan` for every parameter set of `ensemble` (set on the keys the scenario leaves at
-/// their calibrated values), each with every seed: run `m × seeds + r`.
-fn simulate_posterior(
+/// What one scenario simulates: its plan, or one plan per parameter set of `ensemble` (set on the
+/// keys the scenario leaves at their calibrated values), each with its label for progress.
+fn member_plans(
     geo: &Geography,
     plan: &Plan,
-    ensemble: &posterior::Posterior,
+    ensemble: Option<&posterior::Posterior>,
+) -> Result<Vec<(Plan, String)>, CliError> {
+    let name = &plan.scenario.name;
+    let Some(ensemble) = ensemble else {
+        return Ok(vec![(plan.clone(), name.clone())]);
+    };
+    (0..ensemble.members.len())
+        .map(|m| {
+            let mut scenario = plan.scenario.clone();
+            posterior::apply(&mut scenario, ensemble, m);
+            let member_plan = Plan::from_scenario(scenario, geo)
+                .map_err(|e| CliError::Input(format!("parameter set {m} of the posterior: {e}")))?;
+            Ok((member_plan, format!("{name} set {m}")))
+        })
+        .collect()
+}
+
+/// Runs every plan with every seed, unit `p × seeds + r`, spread over the ranks of an MPI job
+/// (one process: one after another, each run parallel). Rank 0 receives the runs in unit order
+/// (`Some`); the other ranks `None`. `bar` advances by one per simulated year.
+fn simulate(
+    geo: &Geography,
+    plans: &[(Plan, String)],
     seeds: &[u64],
     bar: &indicatif::ProgressBar,
-) -> Result<Vec<ensemble::RunResult>, CliError> {
-    let mut runs = Vec::with_capacity(ensemble.members.len() * seeds.len());
-    for m in 0..ensemble.members.len() {
-        let mut scenario = plan.scenario.clone();
-        posterior::apply(&mut scenario, ensemble, m);
-        let member_plan = Plan::from_scenario(scenario, geo)
-            .map_err(|e| CliError::Failure(format!("parameter set {m} of the posterior: {e}")))?;
-        let name = plan.scenario.name.clone();
-        runs.extend(ensemble::run_replicates(
-            geo,
-            &member_plan,
-            seeds,
-            |replicate, year| {
-                bar.set_message(format!("{name} set {m} r{replicate} {year}"));
+) -> Result<Option<Vec<ensemble::RunResult>>, CliError> {
+    let per_plan = seeds.len();
+    spread::map_to_root(
+        plans.len() * per_plan,
+        spread::Local::Serial,
+        |u| format!("{} replicate {}", plans[u / per_plan].1, u % per_plan),
+        |u| {
+            let (plan, label) = &plans[u / per_plan];
+            let replicate = u % per_plan;
+            Ok(ensemble::run_one(geo, plan, seeds[replicate], |year| {
+                bar.set_message(format!("{label} r{replicate} {year}"));
                 bar.inc(1);
-            },
-        ));
-    }
-    Ok(runs)
+            }))
+        },
+    )
+    .map_err(CliError::Failure)
 }
 
 fn years(plan: &Plan) -> u64 {
@@ -1126,23 +1236,25 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&plan.scenario.name));
+    let plans = member_plans(geo, &plan, ensemble.as_ref())?;
     // Checked and claimed before any work: a refused path costs nothing.
-    let staging = Staging::begin(&output::Request {
+    let (pool, threads) = thread_pool(execution)?;
+    let staging = begin_output(&output::Request {
         path: &out_dir,
         explicit: args.out.is_some(),
         force: args.force,
         inputs: &inputs,
     })?;
-    let (pool, threads) = thread_pool(execution)?;
     let started = Instant::now();
     let seeds = ensemble::replicate_seeds(plan.scenario.run.seed, execution.replicates);
     let bar = progress_bar(execution, years(&plan) * (seeds.len() * members) as u64);
+    let runs = pool.install(|| simulate(geo, &plans, &seeds, &bar))?;
+    bar.finish_and_clear();
+    // Rank 0 writes; the other ranks are done once their runs are gathered.
+    let (Some(runs), Some(staging)) = (runs, staging) else {
+        return Ok(());
+    };
     pool.install(|| -> Result<(), CliError> {
-        let runs = match &ensemble {
-            Some(e) => simulate_posterior(geo, &plan, e, &seeds, &bar)?,
-            None => simulate(geo, &plan, &seeds, &bar),
-        };
-        bar.finish_and_clear();
         if execution.verbose {
             for run in &runs {
                 eprintln!(
@@ -1166,6 +1278,7 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
             runs: &runs,
             members,
             threads,
+            ranks: spread::size(),
         };
         report::write_run(staging.path(), &output).map_err(|e| CliError::Failure(e.to_string()))?;
         Ok(())
@@ -1279,13 +1392,17 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(default_compare_folder(&names)));
-    let staging = Staging::begin(&output::Request {
+    let mut every_plan = Vec::with_capacity(plans.len() * members);
+    for plan in &plans {
+        every_plan.extend(member_plans(geo, plan, ensemble.as_ref())?);
+    }
+    let (pool, threads) = thread_pool(execution)?;
+    let staging = begin_output(&output::Request {
         path: &out_dir,
         explicit: args.out.is_some(),
         force: args.force,
         inputs: &inputs,
     })?;
-    let (pool, threads) = thread_pool(execution)?;
     let started = Instant::now();
     // Common random numbers: every scenario uses the first scenario's replicate seeds.
     let seeds = ensemble::replicate_seeds(plans[0].scenario.run.seed, execution.replicates);
@@ -1294,16 +1411,22 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
         .map(|p| years(p) * (seeds.len() * members) as u64)
         .sum();
     let bar = progress_bar(execution, total);
+    // Every scenario × parameter set × replicate is one unit of work, scenario-major.
+    let runs = pool.install(|| simulate(geo, &every_plan, &seeds, &bar))?;
+    bar.finish_and_clear();
+    drop(every_plan);
+    let (Some(runs), Some(staging)) = (runs, staging) else {
+        return Ok(());
+    };
+    let mut runs = runs.into_iter();
+    let compared: Vec<Compared> = plans
+        .into_iter()
+        .map(|plan| {
+            let own: Vec<_> = runs.by_ref().take(members * seeds.len()).collect();
+            Compared::with_members(geo, plan, own, members)
+        })
+        .collect();
     pool.install(|| -> Result<(), CliError> {
-        let mut compared = Vec::with_capacity(plans.len());
-        for plan in plans {
-            let runs = match &ensemble {
-                Some(e) => simulate_posterior(geo, &plan, e, &seeds, &bar)?,
-                None => simulate(geo, &plan, &seeds, &bar),
-            };
-            compared.push(Compared::with_members(geo, plan, runs, members));
-        }
-        bar.finish_and_clear();
         compare::write_comparison(staging.path(), geo, &compared, &focus, threads)
             .map_err(|e| CliError::Failure(e.to_string()))?;
         Ok(())
@@ -1409,23 +1532,34 @@ fn calibrate_ensemble(
         }
         return Ok(());
     }
-    output::check_generated_file(&args.posterior, posterior::POSTERIOR_HEADER)?;
-    output::check_generated_file(&validation_path, VALIDATION_HEADER)?;
+    // Rank 0 writes both files: it checks them before any rank works.
+    let current = agreed(if spread::is_root() {
+        output::check_generated_file(&args.posterior, posterior::POSTERIOR_HEADER)
+            .and_then(|()| output::check_generated_file(&validation_path, VALIDATION_HEADER))
+            .map_err(CliError::from)
+            .and_then(|()| {
+                std::fs::read_to_string(&validation_path).map_err(|e| {
+                    CliError::Input(format!(
+                        "{}: {e}; run `migrasim calibrate` first (the ensemble is built around its fit)",
+                        validation_path.display()
+                    ))
+                })
+            })
+    } else {
+        Ok(String::new())
+    })?;
     let seed = backcast.run.seed;
-    let (found, log) = posterior::abc_smc(geo, backcast, n, seed, |line| {
-        if !quiet {
+    let (found, log) = posterior::abc_smc_to(geo, backcast, n, seed, args.tolerance, |line| {
+        if !quiet && spread::is_root() {
             eprintln!("{line}");
         }
     })
     .map_err(CliError::Failure)?;
+    if !spread::is_root() {
+        return Ok(());
+    }
     let csv = posterior::posterior_csv(&found, &log, args.households, seed);
     let shipped = posterior::read_posterior(&csv).map_err(CliError::Failure)?;
-    let current = std::fs::read_to_string(&validation_path).map_err(|e| {
-        CliError::Input(format!(
-            "{}: {e}; run `migrasim calibrate` first (the ensemble is built around its fit)",
-            validation_path.display()
-        ))
-    })?;
     let validation = posterior::with_section(&current, &posterior::posterior_section(&shipped));
     output::write_generated_file(&args.posterior, csv.as_bytes())?;
     output::write_generated_file(&validation_path, validation.as_bytes())?;
@@ -1452,6 +1586,14 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
         seed: None,
     };
     let plan = prepare(&args.backcast, &overrides, geo)?.plan;
+    if !(1.0..=100.0).contains(&args.tolerance)
+        || (args.tolerance != 1.0 && args.ensemble.is_none())
+    {
+        return Err(CliError::Input(format!(
+            "--tolerance {}: allowed: 1 to 100, and only with --ensemble",
+            args.tolerance
+        )));
+    }
     check_memory(
         args.households,
         args.threads.map_or_else(default_threads, usize::from),

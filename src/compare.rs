@@ -783,6 +783,8 @@ fn write_into(
         "parameter_sets": compared[0].members,
         "seeds": compared[0].runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
         "threads": threads,
+        // MPI ranks the runs were spread over (1 without MPI); no table depends on it.
+        "ranks": crate::spread::size(),
     });
     files.push(write_file(
         staging,

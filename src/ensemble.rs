@@ -29,7 +29,7 @@ pub fn replicate_seeds(seed: u64, replicates: u32) -> Vec<u64> {
 }
 
 /// One finished run: what the outputs need, without the households.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunResult {
     pub seed: u64,
     pub records: Vec<YearRecord>,
@@ -49,20 +49,23 @@ pub fn run_replicates(
     seeds
         .iter()
         .enumerate()
-        .map(|(r, &seed)| {
-            let mut plan = plan.clone();
-            plan.scenario.run.seed = seed;
-            let mut sim = Simulation::new(geo, plan);
-            sim.run(|year| progress(r, year));
-            RunResult {
-                seed,
-                persons_per_member: sim.persons_per_member,
-                synthesis: sim.synthesis.clone(),
-                timings: sim.timings.clone(),
-                records: std::mem::take(&mut sim.records),
-            }
-        })
+        .map(|(r, &seed)| run_one(geo, plan, seed, |year| progress(r, year)))
         .collect()
+}
+
+/// One run of `plan` with `seed` in place of the scenario's seed; `progress` hears each year.
+pub fn run_one(geo: &Geography, plan: &Plan, seed: u64, progress: impl FnMut(i32)) -> RunResult {
+    let mut plan = plan.clone();
+    plan.scenario.run.seed = seed;
+    let mut sim = Simulation::new(geo, plan);
+    sim.run(progress);
+    RunResult {
+        seed,
+        persons_per_member: sim.persons_per_member,
+        synthesis: sim.synthesis.clone(),
+        timings: sim.timings.clone(),
+        records: std::mem::take(&mut sim.records),
+    }
 }
 
 /// Percentile `p` (0–100) of `values` by linear interpolation between order statistics (the

@@ -21,3 +21,4 @@ pub mod rng;
 pub mod scenario;
 pub mod sensitivity;
 pub mod solve;
+pub mod spread;

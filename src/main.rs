@@ -1,12 +1,34 @@
-//! The `migrasim` binary: parse arguments, run, map errors to exit codes. Nothing else.
+//! The `migrasim` binary: parse arguments, join an MPI job if started by `mpirun`, run, map
+//! errors to exit codes. Nothing else.
 
 use clap::Parser;
 
 fn main() {
     let cli = migrasim::cli::Cli::parse();
-    if let Err(error) = migrasim::cli::run(cli) {
-        // Printed by hand so users never see a backtrace for bad input (RUST_BACKTRACE=1).
-        eprintln!("error: {error}");
-        std::process::exit(error.exit_code());
+    std::process::exit(run(cli));
+}
+
+/// Runs the command and returns the exit code. MPI, when joined, is finalized on return (the
+/// session's drop), before the process exits.
+fn run(cli: migrasim::cli::Cli) -> i32 {
+    let _session = match migrasim::spread::launch() {
+        Ok(session) => session,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            return failure.code;
+        }
+    };
+    match migrasim::cli::run(cli) {
+        Ok(()) => 0,
+        Err(error) => {
+            // Printed by hand so users never see a backtrace for bad input (RUST_BACKTRACE=1).
+            // In an MPI job every rank knows every failure (inputs are agreed on, units of work
+            // report through the gather, the rest is the same computation on every rank), so
+            // rank 0 alone prints it.
+            if migrasim::spread::is_root() {
+                eprintln!("error: {error}");
+            }
+            error.exit_code()
+        }
     }
 }

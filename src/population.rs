@@ -49,7 +49,7 @@ pub struct Population {
 }
 
 /// Quantities solved during synthesis, reported in the manifest.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SynthesisReport {
     /// Population-weighted mean logit shift of unit urbanization rates from 2020 to the base
     /// year (each province has its own; `base_year_units`).

@@ -210,7 +210,10 @@ pub struct RunOutput<'a> {
     pub runs: &'a [RunResult],
     /// Parameter sets of a posterior ensemble the runs cover (1 without `--posterior`).
     pub members: usize,
+    /// Threads of each process.
     pub threads: usize,
+    /// Processes (MPI ranks) the runs were spread over (1 without MPI).
+    pub ranks: usize,
 }
 
 fn f0(v: f64) -> String {
@@ -1080,6 +1083,8 @@ struct Manifest<'a> {
     seeds: Vec<u64>,
     persons_per_household_member: Vec<f64>,
     threads: usize,
+    /// MPI ranks the runs were spread over (1 without MPI); tables do not depend on it.
+    ranks: usize,
     first_year: i32,
     last_year: i32,
     synthesis: Vec<&'a SynthesisReport>,
@@ -1200,6 +1205,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
         seeds: out.runs.iter().map(|r| r.seed).collect(),
         persons_per_household_member: out.runs.iter().map(|r| r.persons_per_member).collect(),
         threads: out.threads,
+        ranks: out.ranks,
         first_year: scenario.run.first_year,
         last_year: scenario.run.last_year,
         synthesis: out.runs.iter().map(|r| &r.synthesis).collect(),

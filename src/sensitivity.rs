@@ -18,7 +18,7 @@ use crate::levers::{self, MEASURES};
 use crate::report::national_row;
 use crate::rng::{Draws, Purpose};
 use crate::scenario::Scenario;
-use rayon::prelude::*;
+use crate::spread;
 use std::fmt::Write as _;
 
 /// An outcome: a `national.csv` column in a year.
@@ -287,10 +287,12 @@ pub fn analyse(
         .iter()
         .flat_map(|path| path.iter().map(|(p, _)| p))
         .collect();
-    let values: Vec<Vec<f64>> = points
-        .par_iter()
-        .map(|p| eval(p))
-        .collect::<Result<_, _>>()?;
+    let values: Vec<Vec<f64>> = spread::map(
+        points.len(),
+        spread::Local::Parallel,
+        |i| format!("Morris design point {i}"),
+        |i| eval(points[i]),
+    )?;
     let mut effects = vec![vec![Vec::new(); k]; outcomes.len()];
     let mut at = 0;
     for path in &trajectories {
@@ -363,10 +365,12 @@ pub fn analyse(
                 design.push(ab);
             }
         }
-        let y: Vec<f64> = design
-            .par_iter()
-            .map(|p| eval(p).map(|v| v[0]))
-            .collect::<Result<_, _>>()?;
+        let y: Vec<f64> = spread::map(
+            design.len(),
+            spread::Local::Parallel,
+            |i| format!("Sobol design point {i}"),
+            |i| eval(&design[i]).map(|v| v[0]),
+        )?;
         runs += design.len();
         let (fa, fb) = (&y[..n], &y[n..2 * n]);
         let all: Vec<f64> = y[..2 * n].to_vec();

@@ -14,6 +14,7 @@ use crate::engine::{Plan, Simulation};
 use crate::geo::Geography;
 use crate::report::national_row;
 use crate::scenario::{self, PlaceValue, Scenario};
+use crate::spread;
 use std::fmt::Write as _;
 
 /// Comparison of a target.
@@ -351,28 +352,40 @@ pub fn solve(
     let members = ensemble.map_or(1, |e| e.members.len());
     let evaluate = |t: f64| -> Result<Point, String> {
         let base = moved(scenario, &levers, t)?;
-        let mut met = 0usize;
-        let mut sums = vec![0.0; targets.len()];
-        let mut runs = 0usize;
-        for m in 0..members {
-            let mut s = base.clone();
-            if let Some(e) = ensemble {
-                posterior::apply(&mut s, e, m);
-            }
-            for &seed in seeds {
-                let mut s = s.clone();
-                s.run.seed = seed;
+        // Every parameter set × seed is one unit of work (spread over MPI ranks when there are
+        // several), set-major; each run is itself parallel.
+        let runs = members * seeds.len();
+        let values: Vec<Vec<f64>> = spread::map(
+            runs,
+            spread::Local::Serial,
+            |u| {
+                format!(
+                    "{:.2}% of the way, set {}, seed {}",
+                    100.0 * t,
+                    u / seeds.len(),
+                    seeds[u % seeds.len()]
+                )
+            },
+            |u| {
+                let mut s = base.clone();
+                if let Some(e) = ensemble {
+                    posterior::apply(&mut s, e, u / seeds.len());
+                }
+                s.run.seed = seeds[u % seeds.len()];
                 let plan = Plan::from_scenario(s, geo).map_err(|e| e.to_string())?;
                 let mut sim = Simulation::new(geo, plan);
                 sim.run(|_| {});
-                let values: Vec<f64> = targets.iter().map(|g| read(g, &sim)).collect();
-                if targets.iter().zip(&values).all(|(g, v)| g.met(*v)) {
-                    met += 1;
-                }
-                for (sum, v) in sums.iter_mut().zip(&values) {
-                    *sum += v;
-                }
-                runs += 1;
+                Ok(targets.iter().map(|g| read(g, &sim)).collect())
+            },
+        )?;
+        let mut met = 0usize;
+        let mut sums = vec![0.0; targets.len()];
+        for run in &values {
+            if targets.iter().zip(run).all(|(g, v)| g.met(*v)) {
+                met += 1;
+            }
+            for (sum, v) in sums.iter_mut().zip(run) {
+                *sum += v;
             }
         }
         Ok(Point {

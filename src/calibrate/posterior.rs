@@ -22,7 +22,7 @@ use crate::geo::Geography;
 use crate::population::{Population, synthesize};
 use crate::rng::{Draws, Purpose};
 use crate::scenario::Scenario;
-use rayon::prelude::*;
+use crate::spread;
 use std::fmt::Write as _;
 
 /// The last backcast year: scalar summaries of year tables are read there.
@@ -293,7 +293,7 @@ pub fn distance(errors: &[TargetError]) -> f64 {
 }
 
 /// One particle: parameter values, its distance and its target errors.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Particle {
     pub values: Vec<f64>,
     pub distance: f64,
@@ -422,17 +422,19 @@ pub fn abc_smc_to(
     let mut log = SmcLog::default();
 
     // Generation 0: the prior.
-    let mut particles: Vec<Particle> = (0..n)
-        .into_par_iter()
-        .map(|slot| {
+    let mut particles: Vec<Particle> = spread::map(
+        n,
+        spread::Local::Parallel,
+        |slot| format!("particle {slot} of the prior"),
+        |slot| {
             let mut draws = Draws::new(seed, 0, key(0, slot, 0), Purpose::Ensemble);
             let values: Vec<f64> = ranges
                 .iter()
                 .map(|(lo, hi)| lo + (hi - lo) * draws.uniform())
                 .collect();
-            evaluate(geo, backcast, &population, &params, &values).0
-        })
-        .collect();
+            Ok(evaluate(geo, backcast, &population, &params, &values).0)
+        },
+    )?;
     log.backcasts += n;
     let mut moves = 3usize;
     for generation in 1..=MAX_GENERATIONS {
@@ -477,9 +479,12 @@ pub fn abc_smc_to(
             .filter(|&i| particles[i].distance > tolerance)
             .collect();
         let survivors: Vec<Particle> = kept.iter().map(|&i| particles[i].clone()).collect();
-        let moved: Vec<(Particle, usize, usize)> = dropped
-            .par_iter()
-            .map(|&slot| {
+        let moved: Vec<(Particle, usize, usize)> = spread::map(
+            dropped.len(),
+            spread::Local::Parallel,
+            |i| format!("particle {} of generation {generation}", dropped[i]),
+            |i| {
+                let slot = dropped[i];
                 let mut draws = Draws::new(seed, 0, key(generation, slot, 0), Purpose::Ensemble);
                 let parent = (draws.uniform() * survivors.len() as f64) as usize;
                 let mut current = survivors[parent.min(survivors.len() - 1)].clone();
@@ -505,9 +510,9 @@ pub fn abc_smc_to(
                         accepted += 1;
                     }
                 }
-                (current, accepted, run)
-            })
-            .collect();
+                Ok((current, accepted, run))
+            },
+        )?;
         let accepted: usize = moved.iter().map(|m| m.1).sum();
         let run: usize = moved.iter().map(|m| m.2).sum();
         let proposals = dropped.len() * moves;

@@ -12,7 +12,7 @@ pub const OLDER_HEAD_AGE: u8 = 50;
 pub const SCORE_BINS: usize = 256;
 
 /// Counts of simulated members (multiply by persons per member for persons).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnitCounts {
     /// Residents of the urban part (members present in households living there).
     pub urban: u64,
@@ -142,7 +142,7 @@ impl UnitCounts {
 }
 
 /// National counts that have no unit (demography and flows).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NationalCounts {
     pub births: u64,
     pub deaths: u64,

@@ -379,7 +379,7 @@ impl Plan {
 }
 
 /// City indicators recorded each year per unit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CityIndicators {
     /// The unit's settlement regime that year.
     pub regime: Regime,
@@ -398,7 +398,7 @@ pub struct CityIndicators {
 }
 
 /// One year's results: counts of simulated members and city indicators.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct YearRecord {
     pub year: i32,
     pub units: Vec<UnitCounts>,
@@ -410,7 +410,7 @@ pub struct YearRecord {
 }
 
 /// Wall-clock time of each phase (seconds), for the manifest.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Timings {
     pub synthesis: f64,
     pub calibration: f64,
