@@ -1006,9 +1006,10 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
     }
     if !args.quiet {
         eprintln!(
-            "{}: {} runs on {threads} threads in {:.0}s; wrote {} files to {}",
+            "{}: {} runs on {} in {:.0}s; wrote {} files to {}",
             plan.scenario.name,
             analysis.runs,
+            workers(threads),
             started.elapsed().as_secs_f64(),
             files.len(),
             out_dir.display()
@@ -1118,6 +1119,14 @@ fn begin_output(request: &output::Request) -> Result<Option<Staging>, CliError> 
     } else {
         Ok(None)
     })
+}
+
+/// "2 threads", or "3 ranks × 1 thread(s)" in an MPI job, for the closing line of a command.
+fn workers(threads: usize) -> String {
+    match spread::size() {
+        1 => format!("{threads} threads"),
+        k => format!("{k} ranks × {threads} thread(s)"),
+    }
 }
 
 fn thread_pool(execution: &Execution) -> Result<(rayon::ThreadPool, usize), CliError> {
@@ -1289,10 +1298,11 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
     }
     if !execution.quiet {
         eprintln!(
-            "{}: {} households × {} replicate(s) on {threads} threads in {:.1}s; wrote {} files to {}",
+            "{}: {} households × {} replicate(s) on {} in {:.1}s; wrote {} files to {}",
             plan.scenario.name,
             plan.scenario.run.households,
             seeds.len(),
+            workers(threads),
             started.elapsed().as_secs_f64(),
             files.len(),
             out_dir.display()
@@ -1442,9 +1452,10 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     }
     if !execution.quiet {
         eprintln!(
-            "compared {} scenarios × {} replicate(s) on {threads} threads in {:.1}s; wrote {} files to {}",
+            "compared {} scenarios × {} replicate(s) on {} in {:.1}s; wrote {} files to {}",
             names.len(),
             seeds.len(),
+            workers(threads),
             started.elapsed().as_secs_f64(),
             files.len(),
             out_dir.display()
