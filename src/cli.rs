@@ -790,6 +790,14 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
         "ranks": spread::size(),
         "seconds": started.elapsed().as_secs_f64(),
     });
+    crate::report::write_html(
+        dir,
+        &format!("migrasim solve: {}", scenario.name),
+        &report,
+        &[],
+        &[],
+    )
+    .map_err(|e| CliError::Failure(e.to_string()))?;
     write(
         "manifest.json",
         &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
@@ -993,6 +1001,14 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
         "ranks": spread::size(),
         "seconds": started.elapsed().as_secs_f64(),
     });
+    crate::report::write_html(
+        dir,
+        &format!("migrasim sensitivity: {}", plan.scenario.name),
+        &report,
+        &[],
+        &[],
+    )
+    .map_err(|e| CliError::Failure(e.to_string()))?;
     write(
         "manifest.json",
         &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),

@@ -8,6 +8,7 @@ use crate::ensemble::{self, Band, RunResult, YearMetrics};
 use crate::geo::Geography;
 use crate::report::{
     GOAL_PCT, GOAL_YEAR, ReportError, SOURCE_NOTE, band_series, official_history, write_file,
+    write_html,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -578,11 +579,13 @@ fn write_into(
         write_file(staging, "inputs-diff.md", &inputs_diff_md(compared))?,
     ];
     let mut focus_md = String::new();
+    let mut hover_maps = Vec::new();
     if compared.len() > 1 {
         let run_tables = subnational::run_tables(geo, compared);
-        let (md, written) = focus::write_focus(staging, geo, compared, &run_tables, focus, year)?;
-        focus_md = md;
-        files.extend(written);
+        let focused = focus::write_focus(staging, geo, compared, &run_tables, focus, year)?;
+        focus_md = focused.markdown;
+        files.extend(focused.files);
+        hover_maps.extend(focused.hover_maps);
         files.push(write_file(
             staging,
             "provinces_diff.csv",
@@ -745,19 +748,26 @@ fn write_into(
             compared[0].name()
         );
         let legend = format!("Difference in urban residents, {year} (persons)");
-        let written = charts::render_map(
-            &chart_dir,
-            &charts::MapChart {
-                stem: &stem,
-                title: &title,
-                legend_label: &legend,
-                units: &units,
-                source_note: SOURCE_NOTE,
-                extent: None,
-                labels: &[],
-                no_data_label: "No data / not simulated",
-            },
-        )?;
+        let map = charts::MapChart {
+            stem: &stem,
+            title: &title,
+            legend_label: &legend,
+            units: &units,
+            source_note: SOURCE_NOTE,
+            extent: None,
+            labels: &[],
+            no_data_label: "No data / not simulated",
+        };
+        let written = charts::render_map(&chart_dir, &map)?;
+        let measure = format!(
+            "urban residents {year}, {} − {}",
+            c.name(),
+            compared[0].name()
+        );
+        hover_maps.push(crate::html::HoverMap {
+            stem: stem.clone(),
+            svg: charts::hover_svg(&map, &crate::report::unit_tooltip(geo, &measure)),
+        });
         files.extend(
             written
                 .iter()
@@ -765,10 +775,16 @@ fn write_into(
         );
     }
 
-    files.push(write_file(
+    let report = comparison_report(compared, year, &focus_md);
+    files.push(write_file(staging, "report.md", &report)?);
+    let names: Vec<&str> = compared.iter().map(Compared::name).collect();
+    let inputs = std::fs::read_to_string(staging.join("inputs-diff.md")).unwrap_or_default();
+    files.push(write_html(
         staging,
-        "report.md",
-        &comparison_report(compared, year, &focus_md),
+        &format!("migrasim comparison: {}", names.join(" vs ")),
+        &report,
+        &[("Inputs that differ", inputs.as_str())],
+        &hover_maps,
     )?);
     let manifest = serde_json::json!({
         "migrasim_version": env!("CARGO_PKG_VERSION"),

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod ensemble;
 pub mod geo;
 pub mod household;
+pub mod html;
 pub mod levers;
 pub mod output;
 pub mod population;

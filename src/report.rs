@@ -1099,6 +1099,18 @@ pub fn write_run(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErro
     write_into(dir, out)
 }
 
+/// Writes `report.html` (`crate::html`) into `staging`; returns its relative path.
+pub(crate) fn write_html(
+    staging: &Path,
+    title: &str,
+    markdown: &str,
+    sections: &[(&str, &str)],
+    maps: &[crate::html::HoverMap],
+) -> Result<PathBuf, ReportError> {
+    crate::html::write_report(staging, title, markdown, sections, maps)
+        .map_err(|e| io_error(&staging.join("report.html"), e))
+}
+
 pub(crate) fn write_file(staging: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError> {
     let path = staging.join(name);
     std::fs::write(&path, text).map_err(|e| io_error(&path, e))?;
@@ -1188,10 +1200,15 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
         }
     }
 
-    files.push(write_file(
+    let report = run_report(out, &metrics);
+    files.push(write_file(staging, "report.md", &report)?);
+    let hover = net_migration_hover(out);
+    files.push(write_html(
         staging,
-        "report.md",
-        &run_report(out, &metrics),
+        &format!("migrasim run: {}", scenario.name),
+        &report,
+        &[],
+        &[hover],
     )?);
     files.push(PathBuf::from("manifest.json"));
     let manifest = Manifest {
@@ -1255,6 +1272,121 @@ pub fn band_series(
             })
             .collect(),
     }
+}
+
+/// The net-migration map of a run for `report.html`: every unit names itself, its province and
+/// its net migration on hover.
+fn net_migration_hover(out: &RunOutput) -> crate::html::HoverMap {
+    let run = &out.plan.scenario.run;
+    let (first_year, last_year) = (run.first_year, run.last_year);
+    let units = net_migration_units(out);
+    let title = format!(
+        "Net migration by prefecture, {first_year}–{last_year} — {}",
+        out.plan.scenario.name
+    );
+    let legend = format!("Net migration {first_year}–{last_year} (persons)");
+    let chart = charts::MapChart {
+        stem: "net-migration-map",
+        title: &title,
+        legend_label: &legend,
+        units: &units,
+        source_note: SOURCE_NOTE,
+        extent: None,
+        labels: &[],
+        no_data_label: "No data / not simulated",
+    };
+    let measure = format!("net migration {first_year}–{last_year}");
+    let tooltip = unit_tooltip(out.geo, &measure);
+    crate::html::HoverMap {
+        stem: chart.stem.to_string(),
+        svg: charts::hover_svg(&chart, &tooltip),
+    }
+}
+
+/// Hover text of a unit on a map: "Chengdu 成都 (Sichuan): MEASURE +12,345 persons", or that
+/// it has no data (units outside the simulation, such as Hong Kong, have no name here).
+pub(crate) fn unit_tooltip<'g>(
+    geo: &'g Geography,
+    measure: &str,
+) -> impl Fn(u32, f64) -> String + 'g {
+    let index: std::collections::HashMap<u32, usize> = geo
+        .units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.code, i))
+        .collect();
+    let measure = measure.to_string();
+    move |code: u32, value: f64| match index.get(&code) {
+        Some(&u) => {
+            let unit = &geo.units[u];
+            let province = &geo.provinces[unit.province].name_en;
+            if value.is_finite() {
+                format!(
+                    "{} {} ({province}): {measure} {} persons",
+                    unit.name_en,
+                    unit.name_zh,
+                    signed_thousands(value)
+                )
+            } else {
+                format!("{} {} ({province}): no data", unit.name_en, unit.name_zh)
+            }
+        }
+        None => format!("unit {code}: not simulated (no data)"),
+    }
+}
+
+/// `v` rounded to whole persons with thousands separators and a sign: "+12,345", "−6,789".
+pub(crate) fn signed_thousands(v: f64) -> String {
+    let rounded = v.round();
+    let digits = format!("{}", rounded.abs() as u64);
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if rounded > 0.0 {
+        "+"
+    } else if rounded < 0.0 {
+        "−"
+    } else {
+        ""
+    };
+    format!("{sign}{grouped}")
+}
+
+/// Net migration of every unit over the simulated years (arrivals − departures, persons), mean
+/// over runs: the map of a run's report.
+fn net_migration_units(out: &RunOutput) -> Vec<charts::MapUnit> {
+    let first_year = out.plan.scenario.run.first_year;
+    out.geo
+        .units
+        .iter()
+        .enumerate()
+        .map(|(u, unit)| {
+            let per_run: Vec<f64> = out
+                .runs
+                .iter()
+                .map(|run| {
+                    run.records
+                        .iter()
+                        .filter(|r| r.year >= first_year)
+                        .map(|r| {
+                            (r.units[u].arrivals() as f64 - r.units[u].departures() as f64)
+                                * run.persons_per_member
+                        })
+                        .sum()
+                })
+                .collect();
+            charts::MapUnit {
+                code: unit.code,
+                lon: unit.lon,
+                lat: unit.lat,
+                value: per_run.iter().sum::<f64>() / per_run.len() as f64,
+            }
+        })
+        .collect()
 }
 
 /// The run's detail charts: migrants by regime and tier, potential regions, metro areas, the
@@ -1514,34 +1646,7 @@ fn detail_charts(
 
     // Net migration by unit over the simulated years, mean over replicates.
     let first_year = plan.scenario.run.first_year;
-    let units: Vec<charts::MapUnit> = out
-        .geo
-        .units
-        .iter()
-        .enumerate()
-        .map(|(u, unit)| {
-            let per_run: Vec<f64> = out
-                .runs
-                .iter()
-                .map(|run| {
-                    run.records
-                        .iter()
-                        .filter(|r| r.year >= first_year)
-                        .map(|r| {
-                            (r.units[u].arrivals() as f64 - r.units[u].departures() as f64)
-                                * run.persons_per_member
-                        })
-                        .sum()
-                })
-                .collect();
-            charts::MapUnit {
-                code: unit.code,
-                lon: unit.lon,
-                lat: unit.lat,
-                value: per_run.iter().sum::<f64>() / per_run.len() as f64,
-            }
-        })
-        .collect();
+    let units = net_migration_units(out);
     let last_year = plan.scenario.run.last_year;
     let title = format!("Net migration by prefecture, {first_year}–{last_year} — {name}");
     let legend = format!("Net migration {first_year}–{last_year} (persons)");

@@ -463,7 +463,7 @@ pub fn sensitivity_md(
     for (o, outcome) in s.outcomes.iter().enumerate() {
         let _ = writeln!(
             md,
-            "\n## {}\n\nValue with the scenario as it is: {:.3}. ![tornado](charts/tornado-{}.png)\n\n| factor | μ* | μ | σ |\n|---|--:|--:|--:|",
+            "\n## {}\n\nValue with the scenario as it is: {:.3}.\n\n![Morris μ* and σ of every factor](charts/tornado-{}.png)\n\n| factor | μ* | μ | σ |\n|---|--:|--:|--:|",
             outcome.label(),
             s.nominal[o],
             o

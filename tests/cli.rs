@@ -71,6 +71,22 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
         assert!(path.is_file(), "{file} missing");
         assert!(fs::metadata(&path).unwrap().len() > 100, "{file} is empty");
     }
+    // report.html: self-contained, one inline SVG figure per chart, the hover map's units named.
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    let svgs = fs::read_dir(out.join("charts"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "svg")
+        })
+        .count();
+    assert_eq!(html.matches("<figure class=\"chart\"").count(), svgs);
+    assert!(!html.contains("<img ") && !html.contains("src=\"http"));
+    assert!(html.contains("<svg class=\"map\""));
+    assert!(html.contains("Chengdu 成都市 (Sichuan): net migration 2024–2029"));
     let national = fs::read_to_string(out.join("national.csv")).unwrap();
     let header = national.lines().next().unwrap();
     for column in [
@@ -421,6 +437,7 @@ fn comparing_a_scenario_with_itself_shows_no_difference() {
         "summary.md",
         "inputs-diff.md",
         "report.md",
+        "report.html",
         "manifest.json",
         "charts/urbanization.png",
         "charts/settlements.svg",

@@ -862,6 +862,150 @@ impl MapChart<'_> {
     }
 }
 
+/// The map as an interactive SVG for `report.html`: every unit a path whose `<title>` (the
+/// browser's hover text) is `tooltip(code, value)` (value NaN without data), so units too small
+/// to see stay reachable; the same projection, colours and scale as [`render_map`], with a
+/// colour bar below. Units without an outline are dots at their seat.
+pub fn hover_svg(chart: &MapChart, tooltip: &dyn Fn(u32, f64) -> String) -> String {
+    use std::fmt::Write as _;
+    const WIDTH: i32 = 960;
+    const MAP_H: i32 = 720;
+    const BAR_AREA: i32 = 70;
+    let extent = chart.extent.unwrap_or(Extent::CHINA);
+    let zoomed = chart.extent.is_some();
+    let shown = |points: &[(f64, f64)]| {
+        points.iter().any(|&p| extent.contains(p)) || (zoomed && extent.touches(points))
+    };
+    let proj = Projection::fit(
+        extent,
+        PxRect {
+            x0: 0,
+            y0: 0,
+            x1: WIDTH,
+            y1: MAP_H,
+        },
+    );
+    let (w, h) = (proj.width(), proj.height());
+    let mut values: std::collections::HashMap<u32, &MapUnit> = Default::default();
+    for u in chart.units {
+        values.entry(u.code).or_insert(u);
+    }
+    let scale = Scale::from_values(chart.units.iter().map(|u| u.value));
+    let hex = |c: RGBColor| format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2);
+    let escape = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let point = |(lon, lat): (f64, f64)| {
+        let x = (lon - extent.lon.0) * X_SCALE * proj.px_per_deg;
+        let y = (extent.lat.1 - lat) * proj.px_per_deg;
+        (x, y)
+    };
+    let mut svg = format!(
+        "<svg class=\"map\" viewBox=\"0 0 {w} {}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\"><title>{}</title>",
+        h + BAR_AREA,
+        escape(chart.title)
+    );
+    let mut shapes: Vec<&Shape> = shapes().iter().collect();
+    shapes.sort_by(|a, b| b.area.total_cmp(&a.area).then(a.code.cmp(&b.code)));
+    let mut outlined = std::collections::HashSet::new();
+    for shape in shapes {
+        let mut d = String::new();
+        for part in shape.parts.iter().filter(|p| shown(p)) {
+            for (i, &p) in part.iter().enumerate() {
+                let (x, y) = point(p);
+                let _ = write!(d, "{}{x:.1} {y:.1}", if i == 0 { "M" } else { "L" });
+            }
+            d.push('Z');
+        }
+        if d.is_empty() {
+            continue;
+        }
+        outlined.insert(shape.code);
+        let value = values.get(&shape.code).map_or(f64::NAN, |u| u.value);
+        let _ = write!(
+            svg,
+            "<path d=\"{d}\" fill=\"{}\" stroke=\"{}\" stroke-width=\"0.5\"><title>{}</title></path>",
+            hex(scale.color(value)),
+            hex(UNIT_BORDER),
+            escape(&tooltip(shape.code, value))
+        );
+    }
+    // Province borders and the coast over the units, not catching the pointer.
+    let mut lines = String::new();
+    for line in borders().outer.iter().filter(|l| shown(l)) {
+        for (i, &p) in line.iter().enumerate() {
+            let (x, y) = point(p);
+            let _ = write!(lines, "{}{x:.1} {y:.1}", if i == 0 { "M" } else { "L" });
+        }
+    }
+    let _ = write!(
+        svg,
+        "<path d=\"{lines}\" fill=\"none\" stroke=\"{}\" stroke-width=\"0.9\" pointer-events=\"none\"/>",
+        hex(PROVINCE_BORDER)
+    );
+    for u in chart.units {
+        if outlined.contains(&u.code) || !extent.contains((u.lon, u.lat)) {
+            continue;
+        }
+        let (x, y) = point((u.lon, u.lat));
+        let _ = write!(
+            svg,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{}\" stroke=\"#3c3c3c\"><title>{}</title></circle>",
+            hex(scale.color(u.value)),
+            escape(&tooltip(u.code, u.value))
+        );
+    }
+    // Colour bar: −clip … +clip on the same square-root scale, ticks at the chart's values.
+    let (bar_x, bar_w, bar_y) = (f64::from(w) * 0.2, f64::from(w) * 0.6, f64::from(h) + 24.0);
+    let steps = 60;
+    for i in 0..steps {
+        let t = -1.0 + 2.0 * (f64::from(i) + 0.5) / f64::from(steps);
+        let _ = write!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{bar_y:.1}\" width=\"{:.2}\" height=\"14\" fill=\"{}\"/>",
+            bar_x + bar_w * f64::from(i) / f64::from(steps),
+            bar_w / f64::from(steps) + 0.3,
+            hex(ramp(t))
+        );
+    }
+    // Ticks from the ends inward, each at least 60 px from the last one kept.
+    let mut ticks: Vec<f64> = Vec::new();
+    for v in scale.ticks() {
+        let gap =
+            bar_w / 2.0 * (scale.position(*ticks.last().unwrap_or(&f64::MAX)) - scale.position(v));
+        if ticks.is_empty() || gap >= 60.0 {
+            ticks.push(v);
+        }
+    }
+    let ticks: Vec<f64> = ticks
+        .iter()
+        .flat_map(|&v| [v, -v])
+        .chain([0.0])
+        .filter(|&v| v == 0.0 || bar_w / 2.0 * scale.position(v.abs()) >= 50.0)
+        .collect();
+    for v in ticks {
+        let x = bar_x + bar_w * (scale.position(v) + 1.0) / 2.0;
+        let _ = write!(
+            svg,
+            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{bar_y:.1}\" y2=\"{:.1}\" stroke=\"#333\"/><text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"middle\" font-family=\"DejaVu Sans, sans-serif\">{}</text>",
+            bar_y + 18.0,
+            bar_y + 32.0,
+            compact_number(v, scale.clip / 4.0, scale.clip, true)
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"middle\" font-family=\"DejaVu Sans, sans-serif\">{}</text></svg>",
+        bar_x + bar_w / 2.0,
+        bar_y - 6.0,
+        escape(chart.legend_label)
+    );
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1036,6 +1180,22 @@ mod tests {
         assert!(Scale::from_values([f64::MAX]).clip.is_finite());
         assert_eq!(compact_number(-2e6, 2e6, 2e6, true), "−2M");
         assert_eq!(compact_number(5e5, 5e5, 2e6, true), "+0.5M");
+    }
+
+    #[test]
+    fn hover_map_names_every_unit_it_draws() {
+        let units = sample_units();
+        let svg = hover_svg(&chart(&units), &|code, value| {
+            format!("unit {code}: {value}")
+        });
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        for u in &units {
+            assert!(
+                svg.contains(&format!("<title>unit {}: {}</title>", u.code, u.value)),
+                "unit {} has no hover text",
+                u.code
+            );
+        }
     }
 
     #[test]

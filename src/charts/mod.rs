@@ -228,7 +228,7 @@ mod tornado;
 pub use band::{BandChart, BandPoint, BandSeries, render_band_chart};
 pub use curve::{CurveChart, render_curve};
 pub use lines::{LinesChart, render_lines_chart};
-pub use map::{Extent, MapChart, MapLabel, MapUnit, render_map};
+pub use map::{Extent, MapChart, MapLabel, MapUnit, hover_svg, render_map};
 pub use scatter::{ScatterChart, ScatterPoint, render_scatter};
 pub use stacked::{DivergingChart, StackedChart, render_diverging_chart, render_stacked_chart};
 pub use tornado::{TornadoBar, TornadoChart, render_tornado};

@@ -7,7 +7,8 @@ use super::subnational::{self, RunTablesText};
 use crate::charts::{self, Extent, MapLabel};
 use crate::ensemble::Band;
 use crate::geo::Geography;
-use crate::report::{ReportError, SOURCE_NOTE, write_file};
+use crate::html::HoverMap;
+use crate::report::{ReportError, SOURCE_NOTE, unit_tooltip, write_file};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -197,9 +198,10 @@ pub fn write_focus(
     run_tables: &RunTablesText,
     provinces: &[usize],
     year: i32,
-) -> Result<(String, Vec<PathBuf>), ReportError> {
+) -> Result<Focused, ReportError> {
     let mut md = String::new();
     let mut files = Vec::new();
+    let mut hover_maps = Vec::new();
     let first_year = compared[0].plan.scenario.run.first_year;
     let reference_name = &compared[0].plan.scenario.name;
     for &p in provinces {
@@ -335,19 +337,22 @@ pub fn write_focus(
             );
             let legend = format!("Difference in urban residents, {year} (persons)");
             let outside = format!("Outside {}", province.name_en);
-            let written = charts::render_map(
-                &staging.join("charts"),
-                &charts::MapChart {
-                    stem: &stem,
-                    title: &title,
-                    legend_label: &legend,
-                    units: &map_units,
-                    source_note: SOURCE_NOTE,
-                    extent: Extent::around(&codes),
-                    labels: &labels,
-                    no_data_label: &outside,
-                },
-            )?;
+            let map = charts::MapChart {
+                stem: &stem,
+                title: &title,
+                legend_label: &legend,
+                units: &map_units,
+                source_note: SOURCE_NOTE,
+                extent: Extent::around(&codes),
+                labels: &labels,
+                no_data_label: &outside,
+            };
+            let written = charts::render_map(&staging.join("charts"), &map)?;
+            let measure = format!("urban residents {year}, {name} − {reference_name}");
+            hover_maps.push(HoverMap {
+                stem: stem.clone(),
+                svg: charts::hover_svg(&map, &unit_tooltip(geo, &measure)),
+            });
             files.extend(
                 written
                     .iter()
@@ -379,5 +384,16 @@ pub fn write_focus(
         }
         files.push(write_file(staging, &format!("focus-{code}.csv"), &csv)?);
     }
-    Ok((md, files))
+    Ok(Focused {
+        markdown: md,
+        files,
+        hover_maps,
+    })
+}
+
+/// What the focus sections add to a comparison: report text, files written and hover maps.
+pub struct Focused {
+    pub markdown: String,
+    pub files: Vec<PathBuf>,
+    pub hover_maps: Vec<HoverMap>,
 }
