@@ -68,6 +68,9 @@ fn markdown_to_html(dir: &Path, markdown: &str, maps: &[HoverMap]) -> String {
                 events.push(Event::Html(figure(dir, &url, &alt, maps).into()));
             }
             (Some(_), _) => {}
+            // Raw HTML in the markdown is shown as text, never run: reports quote scenario
+            // names and descriptions, and a scenario file may come from a stranger.
+            (None, Event::Html(t) | Event::InlineHtml(t)) => events.push(Event::Text(t)),
             (None, event) => events.push(event),
         }
     }
@@ -165,7 +168,7 @@ mod tests {
             "<?xml version=\"1.0\"?>\n<svg width=\"1200\" height=\"750\" viewBox=\"0 0 1200 750\" xmlns=\"http://www.w3.org/2000/svg\"><rect/></svg>",
         )
         .unwrap();
-        let md = "# Run <a>\n\n| year | rate |\n|---|---|\n| 2024 | 67.1 |\n\n![The gap](charts/gap.png)\n\n![A map](charts/map.png)\n";
+        let md = "# Run <a>\n\n<script>alert(1)</script>\n\n| year | rate |\n|---|---|\n| 2024 | 67.1 |\n\n![The gap](charts/gap.png)\n\n![A map](charts/map.png)\n";
         let maps = [HoverMap {
             stem: "map".into(),
             svg: "<svg class=\"map\"><path><title>Chengdu</title></path></svg>".into(),
@@ -179,6 +182,12 @@ mod tests {
         );
         assert!(page.contains("<title>Run &amp; co</title>"));
         assert!(page.contains("<h1>Run &lt;a&gt;</h1>"));
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert_eq!(
+            page.matches("<script>").count(),
+            1,
+            "only the page's own script"
+        );
         assert!(page.contains("<td>67.1</td>"));
         assert!(
             page.contains("<svg viewBox=\"0 0 1200 750\""),
