@@ -48,6 +48,14 @@ pub enum Command {
     /// Goal seeking: the smallest change of the given levers that reaches the targets with the
     /// stated probability over the posterior's parameter sets, or how close the levers get.
     Solve(SolveArgs),
+    /// Print a shell completion script, e.g. `migrasim completions bash >
+    /// ~/.local/share/bash-completion/completions/migrasim`.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `migrasim man > migrasim.1; man ./migrasim.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +182,11 @@ pub struct Overrides {
     /// Random seed (overrides `run.seed`), 0 ..= 2^63 − 1 (what a scenario file can hold).
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     pub seed: Option<u64>,
+    /// Set any scenario key over the file and its `extends` chain, e.g. `--set
+    /// settlement.willingness.procedure_ease=0.5` or `--set 'jobs.growth_pct={2024=1.0,2027=2.0}'`
+    /// (repeatable; recorded in the manifest and a comparison's input differences).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -185,7 +198,7 @@ pub struct Execution {
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// Print nothing but errors.
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Print phase timings and synthesis details.
     #[arg(long, short)]
@@ -346,11 +359,18 @@ struct Prepared {
     plan: Plan,
     /// The `extends` chain, from the named file to its root.
     inputs: Vec<PathBuf>,
+    /// `--set` settings as given (`KEY=VALUE`).
+    settings: Vec<String>,
 }
 
 /// Loads, applies command-line overrides and resolves the scenario against the geography.
 fn prepare(path: &Path, overrides: &Overrides, geo: &Geography) -> Result<Prepared, CliError> {
-    let mut loaded = scenario::load(path)?;
+    let sets = overrides
+        .set
+        .iter()
+        .map(|text| scenario::Setting::parse(text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut loaded = scenario::load_with(path, &sets)?;
     if let Some(households) = overrides.households {
         if !(1000..=MAX_HOUSEHOLDS).contains(&households) {
             return Err(CliError::Input(format!(
@@ -366,6 +386,7 @@ fn prepare(path: &Path, overrides: &Overrides, geo: &Geography) -> Result<Prepar
     Ok(Prepared {
         plan: Plan::new(&loaded, geo)?,
         inputs,
+        settings: sets.into_iter().map(|s| s.text).collect(),
     })
 }
 
@@ -551,7 +572,9 @@ fn spreads(command: &Command) -> bool {
     match command {
         Command::Run(_) | Command::Compare(_) | Command::Sensitivity(_) | Command::Solve(_) => true,
         Command::Calibrate(args) => args.ensemble.is_some() && !args.check,
-        Command::Validate(_) | Command::Levers(_) => false,
+        Command::Validate(_) | Command::Levers(_) | Command::Completions { .. } | Command::Man => {
+            false
+        }
     }
 }
 
@@ -563,7 +586,9 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Calibrate(a) => a.quiet,
         Command::Sensitivity(a) => a.quiet,
         Command::Solve(a) => a.quiet,
-        Command::Validate(_) | Command::Levers(_) => false,
+        Command::Validate(_) | Command::Levers(_) | Command::Completions { .. } | Command::Man => {
+            false
+        }
     });
     if spread::size() > 1 && !spreads(&cli.command) {
         return Err(CliError::Input(format!(
@@ -603,6 +628,22 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Levers(args) => levers(&args, geo),
         Command::Sensitivity(args) => sensitivity(&args, geo),
         Command::Solve(args) => solve(&args, geo),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "migrasim",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => {
+            use clap::CommandFactory as _;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| CliError::Failure(format!("cannot write the manual page: {e}")))
+        }
     }
 }
 
@@ -610,8 +651,9 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
     let overrides = Overrides {
         households: Some(args.households.unwrap_or(1_000_000)),
         seed: None,
+        set: Vec::new(),
     };
-    let Prepared { plan, inputs } = prepare(&args.scenario, &overrides, geo)?;
+    let Prepared { plan, inputs, .. } = prepare(&args.scenario, &overrides, geo)?;
     let scenario = &plan.scenario;
     let run = &scenario.run;
     if !(args.probability > 0.0 && args.probability <= 1.0) {
@@ -827,8 +869,11 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
     let overrides = Overrides {
         households: Some(args.households.unwrap_or(1_000_000)),
         seed: None,
+        set: Vec::new(),
     };
-    let Prepared { plan, mut inputs } = prepare(&args.scenario, &overrides, geo)?;
+    let Prepared {
+        plan, mut inputs, ..
+    } = prepare(&args.scenario, &overrides, geo)?;
     let status_quo = prepare(&args.status_quo, &overrides, geo)?;
     inputs.extend(status_quo.inputs);
     let run = &plan.scenario.run;
@@ -1038,6 +1083,7 @@ fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
     let overrides = Overrides {
         households: Some(args.households),
         seed: None,
+        set: Vec::new(),
     };
     let baseline = prepare(&args.baseline, &overrides, geo)?.plan;
     let status_quo = prepare(&args.status_quo, &overrides, geo)?.plan;
@@ -1247,7 +1293,11 @@ fn years(plan: &Plan) -> u64 {
 }
 
 fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError> {
-    let Prepared { plan, inputs } = prepare(&args.scenario, &args.overrides, geo)?;
+    let Prepared {
+        plan,
+        inputs,
+        settings,
+    } = prepare(&args.scenario, &args.overrides, geo)?;
     let execution = &args.execution;
     let ensemble = load_posterior(&args.posterior)?;
     let members = ensemble.as_ref().map_or(1, |e| e.members.len());
@@ -1283,14 +1333,18 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
         if execution.verbose {
             for run in &runs {
                 eprintln!(
-                    "seed {}: synthesis {:.2}s, calibration {:.2}s, cities+tables {:.2}s, household passes {:.2}s; {:.4} persons per member; {:?}",
+                    "seed {}: synthesis {:.2}s, calibration {:.2}s, cities+tables {:.2}s, household passes {:.2}s; {:.4} persons per member; synthesis: urban logit shift {:+.4}, rural-hukou share of cross-county migrants {:.1}% (other province {:.1}%, same province {:.1}%), in-situ rural-hukou share of local urban residents {:.1}%",
                     run.seed,
                     run.timings.synthesis,
                     run.timings.calibration,
                     run.timings.cities_and_tables,
                     run.timings.household_passes,
                     run.persons_per_member,
-                    run.synthesis
+                    run.synthesis.urban_logit_shift,
+                    100.0 * run.synthesis.rural_origin_share_cross_county,
+                    100.0 * run.synthesis.rural_origin_share_other_province,
+                    100.0 * run.synthesis.rural_origin_share_same_province,
+                    100.0 * run.synthesis.in_situ_rural_hukou_share,
                 );
             }
         }
@@ -1304,6 +1358,7 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
             members,
             threads,
             ranks: spread::size(),
+            settings: &settings,
         };
         report::write_run(staging.path(), &output).map_err(|e| CliError::Failure(e.to_string()))?;
         Ok(())
@@ -1372,10 +1427,12 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     }
     let mut plans = Vec::with_capacity(args.scenarios.len());
     let mut inputs = Vec::new();
+    let mut settings = Vec::new();
     for path in &args.scenarios {
         let prepared = prepare(path, &args.overrides, geo)?;
         plans.push(prepared.plan);
         inputs.extend(prepared.inputs);
+        settings = prepared.settings;
     }
     let ensemble = load_posterior(&args.posterior)?;
     let members = ensemble.as_ref().map_or(1, |e| e.members.len());
@@ -1453,7 +1510,7 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
         })
         .collect();
     pool.install(|| -> Result<(), CliError> {
-        compare::write_comparison(staging.path(), geo, &compared, &focus, threads)
+        compare::write_comparison(staging.path(), geo, &compared, &focus, threads, &settings)
             .map_err(|e| CliError::Failure(e.to_string()))?;
         Ok(())
     })?;
@@ -1611,6 +1668,7 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
     let overrides = Overrides {
         households: Some(args.households),
         seed: None,
+        set: Vec::new(),
     };
     let plan = prepare(&args.backcast, &overrides, geo)?.plan;
     if !(1.0..=100.0).contains(&args.tolerance)

@@ -506,10 +506,21 @@ pub fn input_differences(plans: &[&Plan]) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn inputs_diff_md(compared: &[Compared]) -> String {
+fn inputs_diff_md(compared: &[Compared], settings: &[String]) -> String {
     let plans: Vec<&Plan> = compared.iter().map(|c| &c.plan).collect();
     let differences = input_differences(&plans);
     let mut md = String::from("# Input differences\n\n");
+    if !settings.is_empty() {
+        let _ = writeln!(
+            md,
+            "Set on the command line for every scenario (the resolved values below include them): {}.\n",
+            settings
+                .iter()
+                .map(|s| format!("`--set {s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if differences.is_empty() {
         md.push_str("The resolved scenarios are identical (apart from name and description).\n");
         return md;
@@ -552,8 +563,9 @@ pub fn write_comparison(
     compared: &[Compared],
     focus: &[usize],
     threads: usize,
+    settings: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
-    write_into(dir, geo, compared, focus, threads)
+    write_into(dir, geo, compared, focus, threads, settings)
 }
 
 fn write_into(
@@ -562,6 +574,7 @@ fn write_into(
     compared: &[Compared],
     focus: &[usize],
     threads: usize,
+    settings: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
     let year = compared
         .iter()
@@ -576,7 +589,11 @@ fn write_into(
             "summary_by_year.csv",
             &summary_by_year_csv(compared),
         )?,
-        write_file(staging, "inputs-diff.md", &inputs_diff_md(compared))?,
+        write_file(
+            staging,
+            "inputs-diff.md",
+            &inputs_diff_md(compared, settings),
+        )?,
     ];
     let mut focus_md = String::new();
     let mut hover_maps = Vec::new();
@@ -799,6 +816,7 @@ fn write_into(
         "parameter_sets": compared[0].members,
         "seeds": compared[0].runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
         "threads": threads,
+        "command_line_settings": settings,
         // MPI ranks the runs were spread over (1 without MPI); no table depends on it.
         "ranks": crate::spread::size(),
     });

@@ -14,7 +14,7 @@ fn run(cli: migrasim::cli::Cli) -> i32 {
     let _session = match migrasim::spread::launch() {
         Ok(session) => session,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            anstream::eprintln!("error: {}", failure.message);
             return failure.code;
         }
     };
@@ -25,8 +25,13 @@ fn run(cli: migrasim::cli::Cli) -> i32 {
             // In an MPI job every rank knows every failure (inputs are agreed on, units of work
             // report through the gather, the rest is the same computation on every rank), so
             // rank 0 alone prints it.
+            // "error:" styled as clap styles its own errors; anstream drops the colour when
+            // stderr is not a terminal or NO_COLOR is set (and keeps it with CLICOLOR_FORCE).
             if migrasim::spread::is_root() {
-                eprintln!("error: {error}");
+                let style = anstyle::Style::new()
+                    .bold()
+                    .fg_color(Some(anstyle::AnsiColor::Red.into()));
+                anstream::eprintln!("{style}error:{style:#} {error}");
             }
             error.exit_code()
         }

@@ -214,6 +214,8 @@ pub struct RunOutput<'a> {
     pub threads: usize,
     /// Processes (MPI ranks) the runs were spread over (1 without MPI).
     pub ranks: usize,
+    /// Keys set on the command line (`--set KEY=VALUE`), as given.
+    pub settings: &'a [String],
 }
 
 fn f0(v: f64) -> String {
@@ -1085,6 +1087,8 @@ struct Manifest<'a> {
     threads: usize,
     /// MPI ranks the runs were spread over (1 without MPI); tables do not depend on it.
     ranks: usize,
+    /// `--set KEY=VALUE` settings applied over the scenario file (the resolved scenario has them).
+    command_line_settings: &'a [String],
     first_year: i32,
     last_year: i32,
     synthesis: Vec<&'a SynthesisReport>,
@@ -1223,6 +1227,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
         persons_per_household_member: out.runs.iter().map(|r| r.persons_per_member).collect(),
         threads: out.threads,
         ranks: out.ranks,
+        command_line_settings: out.settings,
         first_year: scenario.run.first_year,
         last_year: scenario.run.last_year,
         synthesis: out.runs.iter().map(|r| &r.synthesis).collect(),

@@ -290,6 +290,113 @@ fn missing_parent_in_extends_is_refused() {
     fs::write(&path, "extends = \"gone.toml\"\n").unwrap();
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
         .stderr(predicate::str::contains("gone.toml"));
+    // A typo: the referring file and line, the resolved path and the closest file are named.
+    fs::write(dir.path().join("baseline.toml"), "").unwrap();
+    fs::write(&path, "# a child\nextends = \"./sub/../baselin.toml\"\n").unwrap();
+    let resolved = dir.path().canonicalize().unwrap().join("baselin.toml");
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out")).stderr(
+        predicate::str::contains("child.toml:2: cannot read scenario file")
+            .and(predicate::str::contains(format!(
+                "resolves to {}",
+                resolved.display()
+            )))
+            .and(predicate::str::contains(
+                "the closest file there is `baseline.toml`",
+            )),
+    );
+}
+
+#[test]
+fn set_overrides_any_key_and_names_itself_when_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = scenarios().join("tiny.toml");
+    let out = dir.path().join("set");
+    migrasim()
+        .args(["run", tiny.to_str().unwrap(), "--quiet", "--set"])
+        .arg("settlement.willingness.procedure_ease=0.7")
+        .args(["--set", "jobs.growth_pct={2024=1.0,2027=2.0}", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let manifest = fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"settlement.willingness.procedure_ease=0.7\""));
+    assert!(
+        manifest.contains("procedure_ease = 0.7"),
+        "the resolved scenario has it"
+    );
+    for (set, expect) in [
+        (
+            "settlement.willingness.procedure_ease=70",
+            "--set settlement.willingness.procedure_ease=70: `settlement.willingness.procedure_ease` = 70 is out of range; allowed: -5 ..= 5",
+        ),
+        ("settlement.nosuch=1", "unknown field `nosuch`"),
+        (
+            "settlement.willingness.procedure_ease=abc",
+            "invalid type: string \"abc\"",
+        ),
+        ("procedure_ease", "no `=`; allowed: KEY=VALUE"),
+        ("a..b=1", "is not a dotted key"),
+        ("name=other", "belongs to the scenario file"),
+    ] {
+        run_bad(
+            &["run", tiny.to_str().unwrap(), "--set", set],
+            &dir.path().join("bad"),
+        )
+        .stderr(predicate::str::contains(expect));
+    }
+}
+
+#[test]
+fn quiet_and_verbose_together_are_refused() {
+    migrasim()
+        .args([
+            "run",
+            scenarios().join("tiny.toml").to_str().unwrap(),
+            "-q",
+            "-v",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot be used with"));
+}
+
+#[test]
+fn completions_and_man_page_are_printed() {
+    for shell in ["bash", "zsh", "fish"] {
+        migrasim()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("migrasim").and(predicate::str::contains("compare")));
+    }
+    migrasim().args(["completions", "tcsh"]).assert().code(2);
+    migrasim()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".TH migrasim").and(predicate::str::contains("compare")));
+}
+
+#[test]
+fn errors_are_coloured_only_on_a_terminal_and_never_with_no_color() {
+    // Not a terminal here (captured): no escape codes, with or without NO_COLOR.
+    for no_color in [None, Some("1")] {
+        let mut cmd = migrasim();
+        cmd.args(["run", "scenarios/does-not-exist.toml"]);
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        cmd.assert().code(2).stderr(
+            predicate::str::starts_with("error: ").and(predicate::str::contains("\u{1b}[").not()),
+        );
+    }
+    // Forced colour (CLICOLOR_FORCE, as clap honours it): "error:" in bold red.
+    migrasim()
+        .args(["run", "scenarios/does-not-exist.toml"])
+        .env("CLICOLOR_FORCE", "1")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("\u{1b}[1m\u{1b}[31merror:"));
 }
 
 #[test]

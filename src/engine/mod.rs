@@ -339,6 +339,7 @@ impl Plan {
         let loaded = LoadedScenario {
             scenario,
             chain: Vec::new(),
+            sets: Vec::new(),
         };
         Plan::new(&loaded, geo)
     }

@@ -975,6 +975,63 @@ pub struct LoadedScenario {
     pub scenario: Scenario,
     /// Files from the one named on the command line to the root of the `extends` chain.
     pub chain: Vec<SourceFile>,
+    /// Keys set on the command line (`--set KEY=VALUE`), applied over the whole chain.
+    pub sets: Vec<Setting>,
+}
+
+/// One `--set KEY=VALUE`: a dotted key and the TOML value it takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub key: String,
+    pub value: toml::Value,
+    /// As given, for messages and the manifest.
+    pub text: String,
+}
+
+impl Setting {
+    /// Reads `KEY=VALUE`: a dotted key of letters, digits, `_` and `-` (a place or year name may
+    /// be quoted), and a TOML value (`0.5`, `true`, `{ 2024 = 1.0, 2027 = 2.0 }`, `"open"`); a
+    /// value that is not TOML is taken as a string (`relaxed`).
+    pub fn parse(text: &str) -> Result<Setting, ScenarioError> {
+        let invalid = |message: String| ScenarioError::Invalid {
+            location: "--set".to_string(),
+            key: text.to_string(),
+            message,
+        };
+        let Some((key, value)) = text.split_once('=') else {
+            return Err(invalid(
+                "no `=`; allowed: KEY=VALUE, e.g. settlement.willingness.procedure_ease=0.5"
+                    .to_string(),
+            ));
+        };
+        let key = key.trim();
+        let valid_part = |p: &str| {
+            !p.is_empty()
+                && p.len() <= 64
+                && p.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'))
+        };
+        if key.split('.').any(|p| !valid_part(p)) || key.len() > 200 {
+            return Err(invalid(format!(
+                "`{key}` is not a dotted key; allowed: names of letters, digits, `_` and `-` joined by `.` (docs/scenarios.md lists every key)"
+            )));
+        }
+        let value_text = value.trim();
+        if value_text.len() > 4096 {
+            return Err(invalid(
+                "the value is longer than 4096 characters".to_string(),
+            ));
+        }
+        let value = match toml::from_str::<toml::Table>(&format!("v = {value_text}")) {
+            Ok(mut t) => t.remove("v").expect("parsed as v"),
+            Err(_) => toml::Value::String(value_text.to_string()),
+        };
+        Ok(Setting {
+            key: key.to_string(),
+            value,
+            text: format!("{key}={value_text}"),
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -989,6 +1046,13 @@ impl LoadedScenario {
     /// `(default)` when no file sets it.
     pub fn locate(&self, key: &str) -> String {
         let parts: Vec<&str> = key.split('.').collect();
+        if let Some(s) = self.sets.iter().rev().find(|s| {
+            let mut t = toml::Table::new();
+            set_dotted(&mut t, &s.key, s.value.clone());
+            lookup(&t, &parts).is_some()
+        }) {
+            return format!("--set {}", s.text);
+        }
         for file in &self.chain {
             if lookup(&file.table, &parts).is_some() {
                 let leaf = parts.last().copied().unwrap_or(key);
@@ -1002,6 +1066,31 @@ impl LoadedScenario {
         match self.chain.first() {
             Some(file) => format!("{} (default value)", file.path.display()),
             None => "(default value)".to_string(),
+        }
+    }
+}
+
+/// Sets `value` at a dotted `key` of `table`, creating (or replacing by) tables on the way. A
+/// table value replaces a year table whole and merges into any other table, as `extends` does.
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut current = table;
+    for part in &parts[..parts.len() - 1] {
+        let entry = current
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        current = entry.as_table_mut().expect("made a table above");
+    }
+    let leaf = parts[parts.len() - 1].to_string();
+    match (current.get_mut(&leaf), value) {
+        (Some(toml::Value::Table(existing)), toml::Value::Table(new)) if !is_year_table(&new) => {
+            merge_into(existing, &new)
+        }
+        (_, value) => {
+            current.insert(leaf, value);
         }
     }
 }
@@ -1055,25 +1144,94 @@ fn find_key_line(text: &str, parts: &[&str], leaf: &str) -> Option<usize> {
     fallback
 }
 
+/// `path` made absolute with `.` and `..` removed by name (it may not exist, so not canonicalized).
+fn resolved_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The name of the `.toml` file in `path`'s folder whose name is closest to `path`'s (edit
+/// distance at most a third of the name, at least 2), for a mistyped `extends`.
+fn closest_file(path: &Path) -> Option<String> {
+    let wanted = path.file_name()?.to_string_lossy().to_string();
+    let folder = path.parent()?;
+    let limit = (wanted.chars().count() / 3).max(2);
+    std::fs::read_dir(folder)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .map(|name| (edit_distance(&wanted, &name), name))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, name)| name)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// Reads a scenario file, applies its `extends` chain and checks every value.
 pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
+    load_with(path, &[])
+}
+
+/// [`load`] with keys set on the command line over the whole chain (`--set`); a setting's error
+/// names it rather than a file.
+pub fn load_with(path: &Path, sets: &[Setting]) -> Result<LoadedScenario, ScenarioError> {
     let mut chain = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut next = Some(path.to_path_buf());
-    // A file named by `extends` that cannot be read is reported with the line naming it.
+    // A file named by `extends` that cannot be read is reported at the line naming it, with the
+    // path it resolves to and the closest file name there.
     let named_by = |chain: &[SourceFile], error: ScenarioError| match (error, chain.last()) {
-        (ScenarioError::Read { path, reason }, Some(parent)) => ScenarioError::Read {
-            path: if path.is_empty() {
-                "\"\"".to_string()
-            } else {
-                path
-            },
-            reason: format!(
-                "{reason} (named by `extends` at {}:{})",
-                parent.path.display(),
-                find_key_line(&parent.text, &["extends"], "extends").unwrap_or(1)
-            ),
-        },
+        (ScenarioError::Read { path, reason }, Some(parent)) => {
+            let named = parent
+                .table
+                .get("extends")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            let resolved = resolved_path(Path::new(&path));
+            ScenarioError::Read {
+                path: format!(
+                    "{}:{}",
+                    parent.path.display(),
+                    find_key_line(&parent.text, &["extends"], "extends").unwrap_or(1)
+                ),
+                reason: format!(
+                    "`extends = {named:?}` resolves to {}: {reason}{}",
+                    resolved.display(),
+                    closest_file(&resolved)
+                        .map(|name| format!("; the closest file there is `{name}`"))
+                        .unwrap_or_default()
+                ),
+            }
+        }
         (error, _) => error,
     };
     while let Some(current) = next.take() {
@@ -1124,6 +1282,34 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
     merged.remove("extends");
     merged.remove("name");
     merged.remove("description");
+    if !sets.is_empty() {
+        let mut set = merged.clone();
+        for s in sets {
+            if matches!(s.key.as_str(), "extends" | "name" | "description") {
+                return Err(ScenarioError::Invalid {
+                    location: "--set".to_string(),
+                    key: s.text.clone(),
+                    message: format!(
+                        "`{}` belongs to the scenario file; allowed: any key of a section (docs/scenarios.md)",
+                        s.key
+                    ),
+                });
+            }
+            set_dotted(&mut set, &s.key, s.value.clone());
+        }
+        if let Err(e) = set.clone().try_into::<Scenario>() {
+            return Err(ScenarioError::Invalid {
+                location: "--set".to_string(),
+                key: sets
+                    .iter()
+                    .map(|s| s.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                message: format!("{}; keys and types: docs/scenarios.md", e.message().trim()),
+            });
+        }
+        merged = set;
+    }
     let mut scenario: Scenario = merged.try_into().map_err(|e: toml::de::Error| {
         // Each file parsed on its own already, so this is a conflict between files.
         ScenarioError::Parse {
@@ -1144,7 +1330,11 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
     };
     scenario.description = own.description;
     scenario.extends = None;
-    let loaded = LoadedScenario { scenario, chain };
+    let loaded = LoadedScenario {
+        scenario,
+        chain,
+        sets: sets.to_vec(),
+    };
     validate(&loaded)?;
     Ok(loaded)
 }
@@ -1328,6 +1518,7 @@ pub fn check(scenario: &Scenario) -> Result<(), ScenarioError> {
     let loaded = LoadedScenario {
         scenario: scenario.clone(),
         chain: Vec::new(),
+        sets: Vec::new(),
     };
     run_checks(&loaded, None)
 }
@@ -1338,6 +1529,7 @@ pub fn allowed_ranges(scenario: &Scenario) -> BTreeMap<String, (f64, f64)> {
     let loaded = LoadedScenario {
         scenario: scenario.clone(),
         chain: Vec::new(),
+        sets: Vec::new(),
     };
     let mut ranges = BTreeMap::new();
     let _ = run_checks(&loaded, Some(&mut ranges));
@@ -2088,6 +2280,7 @@ pub fn from_str(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
             text: text.to_string(),
             table,
         }],
+        sets: Vec::new(),
     };
     validate(&loaded)?;
     Ok(loaded.scenario)
