@@ -9,7 +9,8 @@
 use crate::charts::{self, ScatterChart, ScatterPoint};
 use crate::engine::{Plan, Simulation, YearRecord};
 use crate::geo::Geography;
-use crate::report::{ReportError, national_row};
+use crate::report::ReportError;
+use crate::results::national_row;
 use crate::scenario::{Scenario, YearValue};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

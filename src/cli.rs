@@ -1,6 +1,7 @@
 //! Command-line interface: arguments parsed once into typed values, errors mapped to exit codes
 //! (0 success, 2 bad input, 1 anything else). CLI types stay in this module.
 
+use crate::results;
 use crate::calibrate::posterior;
 use crate::compare::{self, Compared};
 use crate::engine::Plan;
@@ -1387,12 +1388,12 @@ fn key_figures(geo: &Geography, plan: &Plan, runs: &[ensemble::RunResult]) -> St
     use std::fmt::Write as _;
     let metrics: Vec<_> = runs
         .iter()
-        .map(|r| ensemble::metrics(geo, plan, r))
+        .map(|r| results::metrics(geo, plan, r))
         .collect();
-    let urban = ensemble::bands(&metrics, |m| m.urbanization_rate_pct);
-    let hukou = ensemble::bands(&metrics, |m| m.hukou_urbanization_rate_pct);
-    let gap = ensemble::bands(&metrics, |m| m.gap_pp);
-    let settled = ensemble::bands(&metrics, |m| m.settlements / 1e6);
+    let urban = results::bands(&metrics, |m| m.urbanization_rate_pct);
+    let hukou = results::bands(&metrics, |m| m.hukou_urbanization_rate_pct);
+    let gap = results::bands(&metrics, |m| m.gap_pp);
+    let settled = results::bands(&metrics, |m| m.settlements / 1e6);
     let mut text = format!(
         "{:>4}  {:>14}  {:>8}  {:>7}  {:>14}\n",
         "year", "urbanization %", "hukou %", "gap pp", "settlements M"

@@ -4,7 +4,8 @@
 
 use crate::charts::{self, BandChart, BandSeries};
 use crate::engine::Plan;
-use crate::ensemble::{self, Band, RunResult, YearMetrics};
+use crate::ensemble::RunResult;
+use crate::results::{self, Band, YearMetrics};
 use crate::geo::Geography;
 use crate::report::{
     GOAL_PCT, GOAL_YEAR, ReportError, SOURCE_NOTE, band_series, official_history, write_file,
@@ -41,7 +42,7 @@ impl Compared {
     ) -> Compared {
         let metrics = runs
             .iter()
-            .map(|r| ensemble::metrics(geo, &plan, r))
+            .map(|r| results::metrics(geo, &plan, r))
             .collect();
         Compared {
             plan,
@@ -161,7 +162,7 @@ fn chance_of_reaching(c: &Compared, threshold: f64, year: i32) -> f64 {
 
 /// First year the mean urbanization rate reaches `threshold`, if it does.
 fn first_year_reaching(c: &Compared, threshold: f64) -> Option<i32> {
-    ensemble::bands(&c.metrics, |m| m.urbanization_rate_pct)
+    results::bands(&c.metrics, |m| m.urbanization_rate_pct)
         .into_iter()
         .find(|(_, band)| band.mean >= threshold)
         .map(|(year, _)| year)
@@ -182,7 +183,7 @@ fn format_value(v: f64, unit: &str) -> String {
 /// The spread of `values` (runs ordered parameter set × replicate): total standard deviation,
 /// the draws' alone (within parameter sets) and the share of variance from the parameters.
 fn split_cells(c: &Compared, values: &[f64]) -> String {
-    match ensemble::VarianceSplit::of(values, c.members) {
+    match results::VarianceSplit::of(values, c.members) {
         Some(split) => format!(
             "{:.4},{:.4},{:.4}",
             split.total.sqrt(),
@@ -420,7 +421,7 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
             } else {
                 paired_differences(&v, &reference)
             };
-            match ensemble::VarianceSplit::of(&target, c.members) {
+            match results::VarianceSplit::of(&target, c.members) {
                 Some(s) => {
                     let _ = write!(
                         md,
@@ -695,7 +696,7 @@ fn write_into(
     ];
     // One chart per regime: the regimes differ by an order of magnitude, so a shared axis
     // would hide the differences between scenarios.
-    for (i, regime) in ensemble::regime_names().into_iter().enumerate() {
+    for (i, regime) in results::regime_names().into_iter().enumerate() {
         charts_to_draw.push(OverlayChart {
             stem: format!("urban-{regime}"),
             title: format!("Urban population of {regime} cities ({n})"),

@@ -7,7 +7,7 @@
 use crate::engine::Plan;
 use crate::ensemble::{self, RunResult};
 use crate::geo::Geography;
-use crate::report::national_row;
+use crate::results::national_row;
 use crate::scenario::Scenario;
 use std::fmt::Write as _;
 

@@ -18,6 +18,7 @@ pub mod levers;
 pub mod output;
 pub mod population;
 pub mod report;
+pub mod results;
 pub mod rng;
 pub mod scenario;
 pub mod sensitivity;

@@ -9,7 +9,8 @@ use crate::charts::{self, ChartInput, NationalPoint, OfficialPoint};
 use crate::engine::aggregate::UnitCounts;
 use crate::engine::city::SCHOOL_AGE_SHARE;
 use crate::engine::{Plan, Simulation, Timings, YearRecord};
-use crate::ensemble::{self, Band, RunResult, YearMetrics};
+use crate::ensemble::RunResult;
+use crate::results::{self, Band, NationalRow, YearMetrics, national_row, pct};
 use crate::geo::{Geography, TIERS};
 use crate::population::SynthesisReport;
 use serde::Serialize;
@@ -51,122 +52,6 @@ pub fn official_history() -> Vec<OfficialPoint> {
             })
         })
         .collect()
-}
-
-/// One row of `national.csv`, computed from a year's record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NationalRow {
-    pub year: i32,
-    pub population: f64,
-    pub urban_residents: f64,
-    pub urbanization_rate_pct: f64,
-    pub hukou_urban_population: f64,
-    pub hukou_urbanization_rate_pct: f64,
-    pub gap_pp: f64,
-    pub nonhukou_urban_residents: f64,
-    pub settlements: f64,
-    /// Urban-hukou inter-city migrants who transferred their hukou where they live.
-    pub urban_hukou_transfers: f64,
-    pub applicants: f64,
-    pub movers: f64,
-    pub rural_to_urban: f64,
-    pub urban_to_rural: f64,
-    pub in_place_urbanized: f64,
-    pub births: f64,
-    pub deaths: f64,
-    pub left_behind_children: f64,
-    pub public_school_share_pct: f64,
-    pub migrant_heads_senior_plus_pct: f64,
-    pub outgoing_migrant_workers: f64,
-    pub cross_province_migrant_workers: f64,
-}
-
-impl NationalRow {
-    /// The value of a `national.csv` column by name (`None` for `year` and unknown names).
-    pub fn column(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "population" => self.population,
-            "urban_residents" => self.urban_residents,
-            "rural_residents" => self.population - self.urban_residents,
-            "urbanization_rate_pct" => self.urbanization_rate_pct,
-            "hukou_urban_population" => self.hukou_urban_population,
-            "hukou_urbanization_rate_pct" => self.hukou_urbanization_rate_pct,
-            "gap_pp" => self.gap_pp,
-            "nonhukou_urban_residents" => self.nonhukou_urban_residents,
-            "settlements" => self.settlements,
-            "applicants" => self.applicants,
-            "movers" => self.movers,
-            "rural_to_urban" => self.rural_to_urban,
-            "urban_to_rural" => self.urban_to_rural,
-            "in_place_urbanized" => self.in_place_urbanized,
-            "births" => self.births,
-            "deaths" => self.deaths,
-            "left_behind_children" => self.left_behind_children,
-            "public_school_share_pct" => self.public_school_share_pct,
-            "migrant_heads_senior_plus_pct" => self.migrant_heads_senior_plus_pct,
-            "outgoing_migrant_workers" => self.outgoing_migrant_workers,
-            "cross_province_migrant_workers" => self.cross_province_migrant_workers,
-            "urban_hukou_transfers" => self.urban_hukou_transfers,
-            _ => return None,
-        })
-    }
-}
-
-fn sum(units: &[UnitCounts], f: impl Fn(&UnitCounts) -> u64) -> u64 {
-    units.iter().map(f).sum()
-}
-
-fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        100.0 * part as f64 / whole as f64
-    }
-}
-
-pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
-    let u = &record.units;
-    let population = sum(u, UnitCounts::population);
-    let urban = sum(u, |c| c.urban);
-    let hukou = sum(u, |c| c.hukou_urban_residents);
-    let n = &record.national;
-    // Public-school share: seats ÷ non-hukou children, weighted by those children.
-    let children: f64 = u.iter().map(|c| c.migrant_children as f64).sum();
-    let seated: f64 = u
-        .iter()
-        .zip(&record.cities)
-        .map(|(c, city)| c.migrant_children as f64 * city.school_access)
-        .sum();
-    let urbanization = pct(urban, population);
-    let hukou_rate = pct(hukou, population);
-    NationalRow {
-        year: record.year,
-        population: population as f64 * scale,
-        urban_residents: urban as f64 * scale,
-        urbanization_rate_pct: urbanization,
-        hukou_urban_population: hukou as f64 * scale,
-        hukou_urbanization_rate_pct: hukou_rate,
-        gap_pp: urbanization - hukou_rate,
-        nonhukou_urban_residents: sum(u, |c| c.nonhukou_urban) as f64 * scale,
-        settlements: sum(u, |c| c.settlements) as f64 * scale,
-        urban_hukou_transfers: sum(u, |c| c.transfers) as f64 * scale,
-        applicants: sum(u, |c| c.applicants) as f64 * scale,
-        movers: n.movers as f64 * scale,
-        rural_to_urban: n.rural_to_urban as f64 * scale,
-        urban_to_rural: n.urban_to_rural as f64 * scale,
-        in_place_urbanized: n.in_place as f64 * scale,
-        births: n.births as f64 * scale,
-        deaths: n.deaths as f64 * scale,
-        left_behind_children: sum(u, |c| c.left_behind_children) as f64 * scale,
-        public_school_share_pct: if children > 0.0 {
-            100.0 * seated / children
-        } else {
-            100.0
-        },
-        migrant_heads_senior_plus_pct: pct(n.migrant_heads_senior_plus, n.migrant_heads),
-        outgoing_migrant_workers: n.migrant_adults as f64 * scale,
-        cross_province_migrant_workers: n.migrant_adults_cross_province as f64 * scale,
-    }
 }
 
 /// What the per-run tables read: one run's yearly records and how to label them.
@@ -1044,7 +929,7 @@ fn national_summary_csv(out: &RunOutput) -> String {
             let values: Vec<f64> = rows.iter().map(|r| value(&r[i])).collect();
             let band = Band::of(&values);
             // Only with parameter sets and replicates can the two sources be told apart.
-            let split = crate::ensemble::VarianceSplit::of(&values, out.members).map_or(
+            let split = crate::results::VarianceSplit::of(&values, out.members).map_or(
                 ",,".to_string(),
                 |s| {
                     format!(
@@ -1195,7 +1080,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     let metrics: Vec<Vec<YearMetrics>> = out
         .runs
         .iter()
-        .map(|run| ensemble::metrics(out.geo, plan, run))
+        .map(|run| results::metrics(out.geo, plan, run))
         .collect();
     charts.extend(detail_charts(&chart_dir, out, &metrics, &official)?);
     for chart in &charts {
@@ -1253,7 +1138,7 @@ fn runs_label(out: &RunOutput) -> String {
 
 /// Mean over replicates of a per-year value, as (year, value) points.
 fn mean_path(metrics: &[Vec<YearMetrics>], value: impl Fn(&YearMetrics) -> f64) -> Vec<(i32, f64)> {
-    ensemble::bands(metrics, value)
+    results::bands(metrics, value)
         .into_iter()
         .map(|(year, band)| (year, band.mean))
         .collect()
@@ -1267,7 +1152,7 @@ pub fn band_series(
 ) -> charts::BandSeries {
     charts::BandSeries {
         label: label.to_string(),
-        points: ensemble::bands(metrics, value)
+        points: results::bands(metrics, value)
             .into_iter()
             .map(|(year, b)| charts::BandPoint {
                 year,
@@ -1413,7 +1298,7 @@ fn detail_charts(
             .collect()
     };
 
-    let regime_layers: Vec<(String, Vec<f64>)> = ensemble::regime_names()
+    let regime_layers: Vec<(String, Vec<f64>)> = results::regime_names()
         .iter()
         .enumerate()
         .map(|(i, regime)| {
@@ -1756,11 +1641,11 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
         md,
         "| year | urbanization rate (%) | hukou rate (%) | gap (pp) | settlements (M) | movers (M) |\n|---|---|---|---|---|---|"
     );
-    let rates = ensemble::bands(metrics, |m| m.urbanization_rate_pct);
-    let hukou = ensemble::bands(metrics, |m| m.hukou_urbanization_rate_pct);
-    let gap = ensemble::bands(metrics, |m| m.gap_pp);
-    let settle = ensemble::bands(metrics, |m| millions(m.settlements));
-    let movers = ensemble::bands(metrics, |m| millions(m.movers));
+    let rates = results::bands(metrics, |m| m.urbanization_rate_pct);
+    let hukou = results::bands(metrics, |m| m.hukou_urbanization_rate_pct);
+    let gap = results::bands(metrics, |m| m.gap_pp);
+    let settle = results::bands(metrics, |m| millions(m.settlements));
+    let movers = results::bands(metrics, |m| millions(m.movers));
     let shown = |b: &Band| {
         if out.runs.len() > 1 {
             format!("{:.2} [{:.2}, {:.2}]", b.mean, b.p5, b.p95)

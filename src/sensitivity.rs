@@ -15,7 +15,7 @@ use crate::calibrate::posterior;
 use crate::engine::{Plan, Simulation};
 use crate::geo::Geography;
 use crate::levers::{self, MEASURES};
-use crate::report::national_row;
+use crate::results::national_row;
 use crate::rng::{Draws, Purpose};
 use crate::scenario::Scenario;
 use crate::spread;
@@ -96,8 +96,8 @@ pub fn factors(scenario: &Scenario, ensemble: Option<&posterior::Posterior>) -> 
                     let values: Vec<f64> = e.members.iter().map(|m| m.values[k]).collect();
                     let shift = value - e.reference.values[k];
                     (
-                        crate::ensemble::percentile(&values, 5.0) + shift,
-                        crate::ensemble::percentile(&values, 95.0) + shift,
+                        crate::results::percentile(&values, 5.0) + shift,
+                        crate::results::percentile(&values, 95.0) + shift,
                     )
                 }
                 _ => p.range(value),

@@ -12,7 +12,7 @@
 use crate::calibrate::posterior::{self, Posterior};
 use crate::engine::{Plan, Simulation};
 use crate::geo::Geography;
-use crate::report::national_row;
+use crate::results::national_row;
 use crate::scenario::{self, PlaceValue, Scenario};
 use crate::spread;
 use std::fmt::Write as _;

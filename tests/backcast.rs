@@ -6,7 +6,7 @@ use migrasim::calibrate::{
 };
 use migrasim::engine::{Plan, Simulation, YearRecord};
 use migrasim::geo::Geography;
-use migrasim::report::{NationalRow, national_row};
+use migrasim::results::{NationalRow, national_row};
 use migrasim::scenario;
 use std::path::Path;
 use std::sync::OnceLock;

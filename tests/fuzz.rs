@@ -38,7 +38,7 @@
 use assert_cmd::Command;
 use migrasim::engine::{Plan, Simulation, YearRecord};
 use migrasim::geo::Geography;
-use migrasim::report::national_row;
+use migrasim::results::national_row;
 use migrasim::scenario::{self, Scenario};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};

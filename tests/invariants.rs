@@ -5,7 +5,7 @@
 use migrasim::engine::{Plan, Simulation};
 use migrasim::geo::Geography;
 use migrasim::household::{Household, flags};
-use migrasim::report::national_row;
+use migrasim::results::national_row;
 use migrasim::scenario::Scenario;
 use proptest::prelude::*;
 

@@ -4,7 +4,7 @@
 
 use migrasim::engine::{Plan, Simulation, YearRecord};
 use migrasim::geo::Geography;
-use migrasim::report::national_row;
+use migrasim::results::national_row;
 use migrasim::scenario::{self, Regime};
 
 const HOUSEHOLDS: u64 = 40_000;
@@ -68,7 +68,7 @@ impl Outcome {
             .sum()
     }
 
-    fn national_last(&self) -> migrasim::report::NationalRow {
+    fn national_last(&self) -> migrasim::results::NationalRow {
         national_row(self.last(), self.persons_per_member)
     }
 

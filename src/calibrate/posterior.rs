@@ -786,8 +786,8 @@ pub fn posterior_section(posterior: &Posterior) -> String {
         let _ = writeln!(
             md,
             "| `{key}` | {prior} | {source} | {reference:.3} | {mean:.3} | {:.3} | {:.3} |",
-            crate::ensemble::percentile(&values, 5.0),
-            crate::ensemble::percentile(&values, 95.0)
+            crate::results::percentile(&values, 5.0),
+            crate::results::percentile(&values, 95.0)
         );
     }
     md.push_str("\n| target | tolerance | calibrated error | ensemble errors, 5% | 95% | largest |\n|---|--:|--:|--:|--:|--:|\n");
@@ -800,15 +800,15 @@ pub fn posterior_section(posterior: &Posterior) -> String {
             "| {label} | {} | {:+.3} | {:+.3} | {:+.3} | {largest:.3} |",
             tolerances[t],
             posterior.reference.errors[t],
-            crate::ensemble::percentile(&errors, 5.0),
-            crate::ensemble::percentile(&errors, 95.0)
+            crate::results::percentile(&errors, 5.0),
+            crate::results::percentile(&errors, 95.0)
         );
     }
     let distances: Vec<f64> = posterior.members.iter().map(|m| m.distance).collect();
     let _ = writeln!(
         md,
         "\nDistances of the members: median {:.3}, largest {:.3} (the calibrated point: {:.3}).",
-        crate::ensemble::percentile(&distances, 50.0),
+        crate::results::percentile(&distances, 50.0),
         distances.iter().copied().fold(0.0, f64::max),
         posterior.reference.distance
     );

@@ -5,7 +5,7 @@
 use super::Compared;
 use super::subnational::{self, RunTablesText};
 use crate::charts::{self, Extent, MapLabel};
-use crate::ensemble::Band;
+use crate::results::Band;
 use crate::geo::Geography;
 use crate::html::HoverMap;
 use crate::report::{ReportError, SOURCE_NOTE, unit_tooltip, write_file};

@@ -3,7 +3,7 @@
 //! paired difference of each scenario from the first, per year, over the replicates.
 
 use super::Compared;
-use crate::ensemble::Band;
+use crate::results::Band;
 use crate::geo::Geography;
 use crate::report::{RunTables, tables};
 use std::collections::BTreeMap;
