@@ -1,7 +1,6 @@
 //! Command-line interface: arguments parsed once into typed values, errors mapped to exit codes
 //! (0 success, 2 bad input, 1 anything else). CLI types stay in this module.
 
-use crate::results;
 use crate::calibrate::posterior;
 use crate::compare::{self, Compared};
 use crate::engine::Plan;
@@ -10,6 +9,7 @@ use crate::geo::Geography;
 use crate::household::Household;
 use crate::output::{self, OutputError, Staging};
 use crate::report::{self, RunOutput};
+use crate::results;
 use crate::scenario::{self, MAX_HOUSEHOLDS, ScenarioError};
 use crate::spread;
 use clap::{Args, Parser, Subcommand};
@@ -833,6 +833,7 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
         "ranks": spread::size(),
         "seconds": started.elapsed().as_secs_f64(),
     });
+    crate::report::write_codebook(dir).map_err(|e| CliError::Failure(e.to_string()))?;
     crate::report::write_html(
         dir,
         &format!("migrasim solve: {}", scenario.name),
@@ -1047,6 +1048,7 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
         "ranks": spread::size(),
         "seconds": started.elapsed().as_secs_f64(),
     });
+    crate::report::write_codebook(dir).map_err(|e| CliError::Failure(e.to_string()))?;
     crate::report::write_html(
         dir,
         &format!("migrasim sensitivity: {}", plan.scenario.name),

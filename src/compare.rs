@@ -5,12 +5,12 @@
 use crate::charts::{self, BandChart, BandSeries};
 use crate::engine::Plan;
 use crate::ensemble::RunResult;
-use crate::results::{self, Band, YearMetrics};
 use crate::geo::Geography;
 use crate::report::{
     GOAL_PCT, GOAL_YEAR, ReportError, SOURCE_NOTE, band_series, official_history, write_file,
     write_html,
 };
+use crate::results::{self, Band, YearMetrics};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -795,6 +795,7 @@ fn write_into(
 
     let report = comparison_report(compared, year, &focus_md);
     files.push(write_file(staging, "report.md", &report)?);
+    files.push(crate::report::write_codebook(staging)?);
     let names: Vec<&str> = compared.iter().map(Compared::name).collect();
     let inputs = std::fs::read_to_string(staging.join("inputs-diff.md")).unwrap_or_default();
     files.push(write_html(

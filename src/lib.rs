@@ -8,6 +8,7 @@
 pub mod calibrate;
 pub mod charts;
 pub mod cli;
+pub mod codebook;
 pub mod compare;
 pub mod engine;
 pub mod ensemble;

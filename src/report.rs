@@ -10,9 +10,9 @@ use crate::engine::aggregate::UnitCounts;
 use crate::engine::city::SCHOOL_AGE_SHARE;
 use crate::engine::{Plan, Simulation, Timings, YearRecord};
 use crate::ensemble::RunResult;
-use crate::results::{self, Band, NationalRow, YearMetrics, national_row, pct};
 use crate::geo::{Geography, TIERS};
 use crate::population::SynthesisReport;
+use crate::results::{self, Band, NationalRow, YearMetrics, national_row, pct};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -112,19 +112,123 @@ fn f4(v: f64) -> String {
     format!("{v:.4}")
 }
 
+/// Columns that count what happened during a year: empty in the base-year row, whose state was
+/// synthesised and saw no year go by (0 there would read as "nothing happened").
+pub const FLOW_COLUMNS: [&str; 33] = [
+    "settlements",
+    "family_settlements",
+    "applicants",
+    "movers",
+    "rural_to_urban",
+    "urban_to_rural",
+    "in_place_urbanized",
+    "births",
+    "deaths",
+    "urban_hukou_transfers",
+    "arrivals",
+    "departures",
+    "arrivals_urban",
+    "arrivals_rural",
+    "departures_urban",
+    "departures_rural",
+    "births_urban",
+    "births_rural",
+    "deaths_urban",
+    "deaths_rural",
+    "affordable_units_built",
+    "settled_persons",
+    "settled_cross_province",
+    "settled_pupils",
+    "cost_education_yuan",
+    "cost_health_yuan",
+    "cost_social_insurance_yuan",
+    "cost_housing_yuan",
+    "cost_infrastructure_yuan",
+    "cost_total_yuan",
+    "cost_per_settled_person_yuan",
+    "reward_fund_yuan",
+    "construction_land_ha",
+];
+
+/// `text` (a table with a `year` column) with the [`FLOW_COLUMNS`] of `base_year`'s rows emptied.
+/// Other rows keep their bytes.
+fn blank_base_year_flows(text: &str, base_year: i32) -> String {
+    let mut lines = text.lines();
+    let Some(header_line) = lines.next() else {
+        return text.to_string();
+    };
+    let header: Vec<&str> = header_line.split(',').collect();
+    let Some(year) = header.iter().position(|h| *h == "year") else {
+        return text.to_string();
+    };
+    let flows: Vec<usize> = (0..header.len())
+        .filter(|&i| FLOW_COLUMNS.contains(&header[i]))
+        .collect();
+    let base = base_year.to_string();
+    let mut out = String::with_capacity(text.len());
+    out.push_str(header_line);
+    out.push('\n');
+    for line in lines {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes());
+        let record = reader.records().next().and_then(Result::ok);
+        match record {
+            Some(r) if !flows.is_empty() && r.get(year) == Some(base.as_str()) => {
+                let fields: Vec<String> = r
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        if flows.contains(&i) {
+                            String::new()
+                        } else {
+                            csv_field(v)
+                        }
+                    })
+                    .collect();
+                out.push_str(&fields.join(","));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The CSV tables as (file name, contents). Deterministic text: same records, same bytes.
 pub fn tables(out: &RunTables) -> Vec<(&'static str, String)> {
+    let base_year = out.records.first().map_or(0, |r| r.year);
+    every_table(out)
+        .into_iter()
+        .map(|(name, text)| (name, blank_base_year_flows(&text, base_year)))
+        .collect()
+}
+
+fn every_table(out: &RunTables) -> Vec<(&'static str, String)> {
     vec![
         ("national.csv", national_csv(out)),
         (
             "tiers.csv",
-            group_csv(out, "tier", |u, _| TIERS[out.geo.units[u].tier].to_string()),
+            group_csv(
+                out,
+                "tier",
+                |u, _| TIERS[out.geo.units[u].tier].to_string(),
+                |t| TIERS.iter().position(|x| *x == t).unwrap_or(TIERS.len()),
+            ),
         ),
         (
             "regimes.csv",
-            group_csv(out, "regime", |u, record| {
-                record.cities[u].regime.name().to_string()
-            }),
+            group_csv(
+                out,
+                "regime",
+                |u, record| record.cities[u].regime.name().to_string(),
+                |r| {
+                    crate::scenario::Regime::ALL
+                        .iter()
+                        .position(|x| x.name() == r)
+                        .unwrap_or(3)
+                },
+            ),
         ),
         ("provinces.csv", provinces_csv(out)),
         ("units.csv", units_csv(out)),
@@ -621,7 +725,7 @@ fn decomposition_csv(out: &RunTables) -> String {
     text
 }
 
-pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_population,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct,migrant_heads_senior_plus_pct,outgoing_migrant_workers,cross_province_migrant_workers,urban_hukou_transfers";
+pub const NATIONAL_COLUMNS: &str = "year,population,urban_residents,rural_residents,urbanization_rate_pct,hukou_urban_residents,hukou_urbanization_rate_pct,gap_pp,nonhukou_urban_residents,settlements,applicants,movers,rural_to_urban,urban_to_rural,in_place_urbanized,births,deaths,left_behind_children,public_school_share_pct,migrant_heads_senior_plus_pct,outgoing_migrant_workers,cross_province_migrant_workers,urban_hukou_transfers";
 
 fn national_csv(out: &RunTables) -> String {
     let mut text = String::from(NATIONAL_COLUMNS);
@@ -636,7 +740,7 @@ fn national_csv(out: &RunTables) -> String {
             f0(r.urban_residents),
             f0(r.population - r.urban_residents),
             f4(r.urbanization_rate_pct),
-            f0(r.hukou_urban_population),
+            f0(r.hukou_urban_residents),
             f4(r.hukou_urbanization_rate_pct),
             f4(r.gap_pp),
             f0(r.nonhukou_urban_residents),
@@ -665,6 +769,7 @@ fn group_csv(
     out: &RunTables,
     column: &str,
     label: impl Fn(usize, &YearRecord) -> String,
+    rank: impl Fn(&str) -> usize,
 ) -> String {
     let mut groups: Vec<String> = out
         .records
@@ -675,7 +780,8 @@ fn group_csv(
                 .collect::<Vec<_>>()
         })
         .collect();
-    groups.sort();
+    // In the groups' own order (largest size class first, most open regime first), not by name.
+    groups.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
     groups.dedup();
     let mut text = format!(
         "year,{column},units,population,urban_residents,urbanization_rate_pct,nonhukou_urban_residents,settlements,arrivals,departures\n"
@@ -775,9 +881,15 @@ fn csv_field(text: &str) -> String {
     }
 }
 
+/// A unit's code as city statistical tables give it: the four municipalities (whole-province
+/// units, code `PP0000`) under their urban-district code `PP0100`; every other unit unchanged.
+fn code_city_tables(code: u32) -> u32 {
+    if code % 10_000 == 0 { code + 100 } else { code }
+}
+
 fn units_csv(out: &RunTables) -> String {
     let mut text = String::from(
-        "year,code,name_en,name_zh,province_en,tier,regime,potential_region,metro_area,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,family_settlements,applicants,arrivals,departures,arrivals_urban,arrivals_rural,departures_urban,departures_rural,births_urban,births_rural,deaths_urban,deaths_rural,in_place_urbanized,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct,urban_hukou_transfers\n",
+        "year,code,code_city_tables,name_en,name_zh,province_code,province_en,tier,regime,potential_region,metro_area,population,urban_residents,rural_residents,urbanization_rate_pct,nonhukou_urban_residents,rural_hukou_urban_residents,left_behind_children,settlements,family_settlements,applicants,arrivals,departures,arrivals_urban,arrivals_rural,departures_urban,departures_rural,births_urban,births_rural,deaths_urban,deaths_rural,in_place_urbanized,jobs,wage_yuan_month,housing_cost_index,public_school_access_pct,affordable_coverage_pct,urban_hukou_transfers\n",
     );
     let scale = out.persons_per_member;
     // The run's own memberships (a scenario may redraw potential regions and metro areas).
@@ -803,11 +915,13 @@ fn units_csv(out: &RunTables) -> String {
             let city = &record.cities[u];
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{:.2},{:.2},{}",
                 record.year,
                 unit.code,
+                code_city_tables(unit.code),
                 csv_field(&unit.name_en),
                 unit.name_zh,
+                out.geo.provinces[unit.province].code,
                 csv_field(&out.geo.provinces[unit.province].name_en),
                 TIERS[unit.tier],
                 city.regime,
@@ -910,7 +1024,7 @@ fn national_summary_csv(out: &RunOutput) -> String {
         ("population", |r| r.population),
         ("urban_residents", |r| r.urban_residents),
         ("urbanization_rate_pct", |r| r.urbanization_rate_pct),
-        ("hukou_urban_population", |r| r.hukou_urban_population),
+        ("hukou_urban_residents", |r| r.hukou_urban_residents),
         ("hukou_urbanization_rate_pct", |r| {
             r.hukou_urbanization_rate_pct
         }),
@@ -926,6 +1040,11 @@ fn national_summary_csv(out: &RunOutput) -> String {
     let years = rows.first().map(|r| r.len()).unwrap_or(0);
     for i in 0..years {
         for (name, value) in &variables {
+            if i == 0 && FLOW_COLUMNS.contains(name) {
+                // The base year saw no flows (as in the tables).
+                let _ = writeln!(text, "{},{name},{},,,,,,", rows[0][i].year, rows.len());
+                continue;
+            }
             let values: Vec<f64> = rows.iter().map(|r| value(&r[i])).collect();
             let band = Band::of(&values);
             // Only with parameter sets and replicates can the two sources be told apart.
@@ -986,6 +1105,15 @@ struct Manifest<'a> {
 /// [`crate::output::Staging`], which puts it in place). Returns the files written.
 pub fn write_run(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
     write_into(dir, out)
+}
+
+/// Writes `columns.csv` (`crate::codebook`) for the tables already in `staging`.
+pub(crate) fn write_codebook(staging: &Path) -> Result<PathBuf, ReportError> {
+    let text = crate::codebook::codebook_csv(staging).map_err(|reason| ReportError::Io {
+        path: staging.join("columns.csv").display().to_string(),
+        reason,
+    })?;
+    write_file(staging, "columns.csv", &text)
 }
 
 /// Writes `report.html` (`crate::html`) into `staging`; returns its relative path.
@@ -1091,6 +1219,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
 
     let report = run_report(out, &metrics);
     files.push(write_file(staging, "report.md", &report)?);
+    files.push(write_codebook(staging)?);
     let hover = net_migration_hover(out);
     files.push(write_html(
         staging,
@@ -1661,8 +1790,17 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
             shown(&rates[i].1),
             shown(&hukou[i].1),
             shown(&gap[i].1),
-            shown(&settle[i].1),
-            shown(&movers[i].1)
+            // The base year saw no flows: a dash, not 0.
+            if i == 0 {
+                "–".to_string()
+            } else {
+                shown(&settle[i].1)
+            },
+            if i == 0 {
+                "–".to_string()
+            } else {
+                shown(&movers[i].1)
+            }
         );
     }
     if out.runs.len() > 1 {

@@ -71,6 +71,30 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
         assert!(path.is_file(), "{file} missing");
         assert!(fs::metadata(&path).unwrap().len() > 100, "{file} is empty");
     }
+    // The codebook defines every column of every table, identifiers and vintage included.
+    let codebook = fs::read_to_string(out.join("columns.csv")).unwrap();
+    assert!(codebook.starts_with("file,column,unit,definition\n"));
+    for entry in [
+        "units.csv,province_code,code,",
+        "units.csv,code_city_tables,code,",
+        "national.csv,hukou_urban_residents,persons,",
+        "fiscal.csv,reward_fund_yuan,yuan,",
+    ] {
+        assert!(codebook.contains(entry), "{entry} missing from columns.csv");
+    }
+    assert!(codebook.contains("2020 administrative division code"));
+    // Base-year flows are empty, not 0; stocks are there.
+    let national_text = fs::read_to_string(out.join("national.csv")).unwrap();
+    let base = national_text.lines().nth(1).unwrap();
+    let header: Vec<&str> = national_text.lines().next().unwrap().split(',').collect();
+    let cell = |name: &str| {
+        base.split(',')
+            .nth(header.iter().position(|h| *h == name).unwrap())
+            .unwrap()
+    };
+    assert_eq!(cell("settlements"), "");
+    assert_eq!(cell("births"), "");
+    assert!(cell("population").parse::<f64>().unwrap() > 1e9);
     // report.html: self-contained, one inline SVG figure per chart, the hover map's units named.
     let html = fs::read_to_string(out.join("report.html")).unwrap();
     let svgs = fs::read_dir(out.join("charts"))
@@ -94,7 +118,7 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
         "population",
         "urban_residents",
         "urbanization_rate_pct",
-        "hukou_urban_population",
+        "hukou_urban_residents",
         "hukou_urbanization_rate_pct",
         "gap_pp",
         "settlements",

@@ -503,7 +503,14 @@ fn region_tables_add_up() {
             .map(Result::unwrap)
             .collect()
     };
-    let number = |r: &csv::StringRecord, i: usize| -> f64 { r[i].parse().unwrap() };
+    // Flows are empty in the base-year row (nothing has happened yet): they add up as 0.
+    let number = |r: &csv::StringRecord, i: usize| -> f64 {
+        if r[i].is_empty() {
+            0.0
+        } else {
+            r[i].parse().unwrap()
+        }
+    };
     let national = table("national.csv");
     let regions = table("potential_regions.csv");
     assert_eq!(
@@ -672,8 +679,15 @@ fn citizenization_cost_per_settled_person_lies_within_the_published_range() {
         // Province names may be quoted with commas; the numeric tail is what matters.
         let fields: Vec<&str> = line.split(',').collect();
         let shift = fields.len() - header.len();
-        let value =
-            |i: usize| -> f64 { fields[i + if i > 0 { shift } else { 0 }].parse().unwrap() };
+        // Base-year flows are empty: none happened.
+        let value = |i: usize| -> f64 {
+            let v = fields[i + if i > 0 { shift } else { 0 }];
+            if v.is_empty() {
+                0.0
+            } else {
+                v.parse().unwrap()
+            }
+        };
         let entry = by_year.entry(fields[year].to_string()).or_default();
         entry[0] += value(settled);
         entry[1] += value(cost);
@@ -733,7 +747,14 @@ fn reward_fund_follows_cross_province_settlers_by_their_weight() {
         for (i, line) in lines.enumerate() {
             let fields: Vec<&str> = line.split(',').collect();
             let shift = fields.len() - header.len();
-            let value = |c: usize| -> f64 { fields[c + shift].parse().unwrap() };
+            let value = |c: usize| -> f64 {
+                let v = fields[c + shift];
+                if v.is_empty() {
+                    0.0
+                } else {
+                    v.parse().unwrap()
+                }
+            };
             let p = i % geo.provinces.len();
             sums[p][0] += value(settled);
             sums[p][1] += value(cross);

@@ -63,7 +63,7 @@ fn refused(assert: assert_cmd::assert::Assert) -> String {
 fn run_tiny(cwd: &Path, out: &str) -> assert_cmd::assert::Assert {
     migrasim()
         .current_dir(cwd)
-        .args(["run", &tiny(), "--quiet", "-v", "--out", out])
+        .args(["run", &tiny(), "-v", "--out", out])
         .assert()
 }
 

@@ -5,10 +5,10 @@
 use super::Compared;
 use super::subnational::{self, RunTablesText};
 use crate::charts::{self, Extent, MapLabel};
-use crate::results::Band;
 use crate::geo::Geography;
 use crate::html::HoverMap;
 use crate::report::{ReportError, SOURCE_NOTE, unit_tooltip, write_file};
+use crate::results::Band;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

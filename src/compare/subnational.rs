@@ -3,9 +3,9 @@
 //! paired difference of each scenario from the first, per year, over the replicates.
 
 use super::Compared;
-use crate::results::Band;
 use crate::geo::Geography;
 use crate::report::{RunTables, tables};
+use crate::results::Band;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -74,9 +74,13 @@ fn numeric_table(
             .filter(|&i| {
                 i != year
                     && i != key
+                    // Identifiers are not measures.
+                    && !matches!(header[i].as_str(), "province_code" | "code_city_tables")
+                    // Numbers, or empty (a flow in the base year).
                     && rows
                         .iter()
-                        .all(|r| r.get(i).is_some_and(|v| v.parse::<f64>().is_ok()))
+                        .all(|r| r.get(i).is_some_and(|v| v.is_empty() || v.parse::<f64>().is_ok()))
+                    && rows.iter().any(|r| r.get(i).is_some_and(|v| !v.is_empty()))
             })
             .collect();
         names.extend(numeric.iter().map(|&i| header[i].clone()));
