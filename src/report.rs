@@ -884,7 +884,11 @@ fn csv_field(text: &str) -> String {
 /// A unit's code as city statistical tables give it: the four municipalities (whole-province
 /// units, code `PP0000`) under their urban-district code `PP0100`; every other unit unchanged.
 fn code_city_tables(code: u32) -> u32 {
-    if code % 10_000 == 0 { code + 100 } else { code }
+    if code.is_multiple_of(10_000) {
+        code + 100
+    } else {
+        code
+    }
 }
 
 fn units_csv(out: &RunTables) -> String {
