@@ -1420,6 +1420,23 @@ fn detail_charts(
     metrics: &[Vec<YearMetrics>],
     official: &[OfficialPoint],
 ) -> Result<Vec<PathBuf>, ReportError> {
+    // One function per group of charts, in reading order.
+    let mut written = Vec::new();
+    written.extend(group_stack_charts(dir, out, metrics)?);
+    written.extend(decomposition_chart(dir, out)?);
+    written.extend(region_charts(dir, out, metrics)?);
+    written.extend(service_charts(dir, out)?);
+    written.extend(net_migration_chart(dir, out)?);
+    written.extend(band_charts(dir, out, metrics, official)?);
+    Ok(written)
+}
+
+/// Urban residents without local hukou stacked by settlement regime and by size class.
+fn group_stack_charts(
+    dir: &Path,
+    out: &RunOutput,
+    metrics: &[Vec<YearMetrics>],
+) -> Result<Vec<PathBuf>, ReportError> {
     let plan = out.plan;
     let name = &plan.scenario.name;
     let mut written = Vec::new();
@@ -1430,7 +1447,6 @@ fn detail_charts(
             .map(|(_, v)| v)
             .collect()
     };
-
     let regime_layers: Vec<(String, Vec<f64>)> = results::regime_names()
         .iter()
         .enumerate()
@@ -1470,6 +1486,14 @@ fn detail_charts(
         )?);
     }
 
+    Ok(written)
+}
+
+/// What changed the urbanization rate each year, by source.
+fn decomposition_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
+    let plan = out.plan;
+    let name = &plan.scenario.name;
+    let mut written = Vec::new();
     // Sources of each year's change in the urbanization rate, means over replicates.
     let simulated_years: Vec<i32> = out.runs[0].records.iter().skip(1).map(|r| r.year).collect();
     let decomposition_layers: Vec<(String, Vec<f64>)> = DECOMPOSITION_SOURCES
@@ -1510,6 +1534,18 @@ fn detail_charts(
         },
     )?);
 
+    Ok(written)
+}
+
+/// Urban population of the potential regions and (as an index) the metropolitan areas.
+fn region_charts(
+    dir: &Path,
+    out: &RunOutput,
+    metrics: &[Vec<YearMetrics>],
+) -> Result<Vec<PathBuf>, ReportError> {
+    let plan = out.plan;
+    let name = &plan.scenario.name;
+    let mut written = Vec::new();
     let regions: Vec<(String, Vec<(i32, f64)>)> = plan
         .potential_region_names
         .iter()
@@ -1562,6 +1598,14 @@ fn detail_charts(
         },
     )?);
 
+    Ok(written)
+}
+
+/// School-place and housing gaps and citizenization cost where they are largest.
+fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
+    let plan = out.plan;
+    let name = &plan.scenario.name;
+    let mut written = Vec::new();
     // Service gaps and citizenization cost: the places where they are largest in the last year.
     let persons = |run: &RunResult, r: usize, u: usize| {
         ServiceFigures::of(&run.records[r], u, run.persons_per_member)
@@ -1667,6 +1711,14 @@ fn detail_charts(
         )?);
     }
 
+    Ok(written)
+}
+
+/// The net-migration map.
+fn net_migration_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
+    let plan = out.plan;
+    let name = &plan.scenario.name;
+    let mut written = Vec::new();
     // Net migration by unit over the simulated years, mean over replicates.
     let first_year = plan.scenario.run.first_year;
     let units = net_migration_units(out);
@@ -1687,6 +1739,20 @@ fn detail_charts(
         },
     )?);
 
+    Ok(written)
+}
+
+/// The two rates and settlements with their bands over runs (several runs only).
+fn band_charts(
+    dir: &Path,
+    out: &RunOutput,
+    metrics: &[Vec<YearMetrics>],
+    official: &[OfficialPoint],
+) -> Result<Vec<PathBuf>, ReportError> {
+    let plan = out.plan;
+    let name = &plan.scenario.name;
+    let mut written = Vec::new();
+    let first_year = plan.scenario.run.first_year;
     if out.runs.len() > 1 {
         let official_urban: Vec<(i32, f64)> = official
             .iter()
