@@ -739,12 +739,53 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
     let Some(staging) = staging else {
         return Ok(());
     };
-    let dir = staging.path();
+    let report = write_solve(
+        staging.path(),
+        scenario,
+        &solution,
+        ensemble.as_ref(),
+        &seeds,
+        threads,
+        started,
+    )?;
+    if !args.quiet {
+        print!("{report}");
+    }
+    let (files, warnings) = staging.commit()?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !args.quiet {
+        eprintln!(
+            "{}: {} points × {} runs in {:.0}s; wrote {} files to {}",
+            scenario.name,
+            solution.points.len(),
+            solution.runs_per_point,
+            started.elapsed().as_secs_f64(),
+            files.len(),
+            out_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes what `solve` found into `dir`: `solve.csv`, `report.md` (returned), `solved.toml`, the
+/// chance chart, the codebook, `report.html` and the manifest.
+fn write_solve(
+    dir: &Path,
+    scenario: &scenario::Scenario,
+    solution: &crate::solve::Solution,
+    ensemble: Option<&posterior::Posterior>,
+    seeds: &[u64],
+    threads: usize,
+    started: Instant,
+) -> Result<String, CliError> {
+    let run = &scenario.run;
     let write = |name: &str, text: &str| {
         crate::report::write_file(dir, name, text).map_err(|e| CliError::Failure(e.to_string()))
     };
-    write("solve.csv", &crate::solve::solve_csv(&solution))?;
-    let mut report = crate::solve::solve_md(&solution, &scenario.name, run.households);
+    write("solve.csv", &crate::solve::solve_csv(solution))?;
+    let mut report = crate::solve::solve_md(solution, &scenario.name, run.households);
     if let Some(t) = solution.answer {
         // The solved scenario, fully resolved, so the answer can be checked by running it.
         let mut solved =
@@ -846,25 +887,7 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
         "manifest.json",
         &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
     )?;
-    if !args.quiet {
-        print!("{report}");
-    }
-    let (files, warnings) = staging.commit()?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
-    if !args.quiet {
-        eprintln!(
-            "{}: {} points × {} runs in {:.0}s; wrote {} files to {}",
-            scenario.name,
-            solution.points.len(),
-            solution.runs_per_point,
-            started.elapsed().as_secs_f64(),
-            files.len(),
-            out_dir.display()
-        );
-    }
-    Ok(())
+    Ok(report)
 }
 
 fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), CliError> {
@@ -967,20 +990,57 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
     let Some(staging) = staging else {
         return Ok(());
     };
-    let dir = staging.path();
+    let report = write_sensitivity(
+        staging.path(),
+        &plan,
+        &analysis,
+        &settings,
+        ensemble.as_ref(),
+        threads,
+        started,
+    )?;
+    if !args.quiet {
+        print!("{report}");
+    }
+    let (files, warnings) = staging.commit()?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !args.quiet {
+        eprintln!(
+            "{}: {} runs on {} in {:.0}s; wrote {} files to {}",
+            plan.scenario.name,
+            analysis.runs,
+            workers(threads),
+            started.elapsed().as_secs_f64(),
+            files.len(),
+            out_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes the sensitivity analysis into `dir`: `sensitivity.csv`, `report.md` (returned), a tornado
+/// chart per outcome, the codebook, `report.html` and the manifest.
+fn write_sensitivity(
+    dir: &Path,
+    plan: &Plan,
+    analysis: &crate::sensitivity::Sensitivity,
+    settings: &crate::sensitivity::Settings,
+    ensemble: Option<&posterior::Posterior>,
+    threads: usize,
+    started: Instant,
+) -> Result<String, CliError> {
+    let run = &plan.scenario.run;
     let write = |name: &str, text: &str| {
         crate::report::write_file(dir, name, text).map_err(|e| CliError::Failure(e.to_string()))
     };
     write(
         "sensitivity.csv",
-        &crate::sensitivity::sensitivity_csv(&analysis),
+        &crate::sensitivity::sensitivity_csv(analysis),
     )?;
-    let report = crate::sensitivity::sensitivity_md(
-        &analysis,
-        &plan.scenario.name,
-        &settings,
-        run.households,
-    );
+    let report =
+        crate::sensitivity::sensitivity_md(analysis, &plan.scenario.name, settings, run.households);
     write("report.md", &report)?;
     for (o, outcome) in analysis.outcomes.iter().enumerate() {
         let bars: Vec<crate::charts::TornadoBar> = analysis
@@ -1061,25 +1121,7 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
         "manifest.json",
         &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
     )?;
-    if !args.quiet {
-        print!("{report}");
-    }
-    let (files, warnings) = staging.commit()?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
-    if !args.quiet {
-        eprintln!(
-            "{}: {} runs on {} in {:.0}s; wrote {} files to {}",
-            plan.scenario.name,
-            analysis.runs,
-            workers(threads),
-            started.elapsed().as_secs_f64(),
-            files.len(),
-            out_dir.display()
-        );
-    }
-    Ok(())
+    Ok(report)
 }
 
 fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
