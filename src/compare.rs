@@ -616,6 +616,51 @@ fn write_into(
         )?);
     }
 
+    files.extend(overlay_charts(staging, compared)?);
+    let (map_files, difference_maps) = difference_maps(staging, geo, compared, year)?;
+    files.extend(map_files);
+    hover_maps.extend(difference_maps);
+    let report = comparison_report(compared, year, &focus_md);
+    files.push(write_file(staging, "report.md", &report)?);
+    files.push(crate::report::write_codebook(staging)?);
+    let names: Vec<&str> = compared.iter().map(Compared::name).collect();
+    let inputs = std::fs::read_to_string(staging.join("inputs-diff.md")).unwrap_or_default();
+    files.push(write_html(
+        staging,
+        &format!("migrasim comparison: {}", names.join(" vs ")),
+        &report,
+        &[("Inputs that differ", inputs.as_str())],
+        &hover_maps,
+    )?);
+    let manifest = serde_json::json!({
+        "migrasim_version": env!("CARGO_PKG_VERSION"),
+        "scenarios": compared.iter().map(|c| serde_json::json!({
+            "name": c.name(),
+            "scenario_hash": c.plan.scenario.hash(),
+            "households": c.plan.scenario.run.households,
+            "resolved_scenario": c.plan.scenario.to_toml(),
+            "timings_seconds": c.runs.iter().map(|r| &r.timings).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "runs": compared[0].runs.len(),
+        "parameter_sets": compared[0].members,
+        "seeds": compared[0].runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
+        "threads": threads,
+        "command_line_settings": settings,
+        // MPI ranks the runs were spread over (1 without MPI); no table depends on it.
+        "ranks": crate::spread::size(),
+    });
+    files.push(write_file(
+        staging,
+        "manifest.json",
+        &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
+    )?);
+    Ok(files)
+}
+
+/// The overlay band charts: every scenario's path of each measure with its band, official history
+/// and the plan's goal where they apply, one chart per settlement regime.
+fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>, ReportError> {
+    let mut files = Vec::new();
     let chart_dir = staging.join("charts");
     let official = official_history();
     let official_urban: Vec<(i32, f64)> = official
@@ -730,6 +775,21 @@ fn write_into(
         );
     }
 
+    Ok(files)
+}
+
+/// Where each scenario differs from the first: a map of the difference in urban residents in the
+/// comparison year per unit (paired by run, mean over runs), and its hover version for
+/// `report.html`.
+fn difference_maps(
+    staging: &Path,
+    geo: &Geography,
+    compared: &[Compared],
+    year: i32,
+) -> Result<(Vec<PathBuf>, Vec<crate::html::HoverMap>), ReportError> {
+    let chart_dir = staging.join("charts");
+    let mut files = Vec::new();
+    let mut hover_maps = Vec::new();
     // Where each scenario differs from the first: urban residents in the comparison year, per
     // unit, paired by replicate (mean over replicates).
     let n = compared[0].runs.len();
@@ -793,41 +853,7 @@ fn write_into(
         );
     }
 
-    let report = comparison_report(compared, year, &focus_md);
-    files.push(write_file(staging, "report.md", &report)?);
-    files.push(crate::report::write_codebook(staging)?);
-    let names: Vec<&str> = compared.iter().map(Compared::name).collect();
-    let inputs = std::fs::read_to_string(staging.join("inputs-diff.md")).unwrap_or_default();
-    files.push(write_html(
-        staging,
-        &format!("migrasim comparison: {}", names.join(" vs ")),
-        &report,
-        &[("Inputs that differ", inputs.as_str())],
-        &hover_maps,
-    )?);
-    let manifest = serde_json::json!({
-        "migrasim_version": env!("CARGO_PKG_VERSION"),
-        "scenarios": compared.iter().map(|c| serde_json::json!({
-            "name": c.name(),
-            "scenario_hash": c.plan.scenario.hash(),
-            "households": c.plan.scenario.run.households,
-            "resolved_scenario": c.plan.scenario.to_toml(),
-            "timings_seconds": c.runs.iter().map(|r| &r.timings).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "runs": compared[0].runs.len(),
-        "parameter_sets": compared[0].members,
-        "seeds": compared[0].runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
-        "threads": threads,
-        "command_line_settings": settings,
-        // MPI ranks the runs were spread over (1 without MPI); no table depends on it.
-        "ranks": crate::spread::size(),
-    });
-    files.push(write_file(
-        staging,
-        "manifest.json",
-        &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
-    )?);
-    Ok(files)
+    Ok((files, hover_maps))
 }
 
 fn comparison_report(compared: &[Compared], year: i32, focus_md: &str) -> String {
