@@ -1111,6 +1111,18 @@ pub fn write_run(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErro
     write_into(dir, out)
 }
 
+/// Urban-district population bounds of the 2014 size classes (国发〔2014〕51号), in `TIERS` order.
+const TIER_THRESHOLDS: [&str; 8] = [
+    "≥10M",
+    "5–10M",
+    "3–5M",
+    "1–3M",
+    "0.5–1M",
+    "0.2–0.5M",
+    "<0.2M",
+    "unknown",
+];
+
 /// Writes `columns.csv` (`crate::codebook`) for the tables already in `staging`.
 pub(crate) fn write_codebook(staging: &Path) -> Result<PathBuf, ReportError> {
     let text = crate::codebook::codebook_csv(staging).map_err(|reason| ReportError::Io {
@@ -1463,7 +1475,7 @@ fn group_stack_charts(
         .filter(|(t, _)| *t < TIERS.len() - 1)
         .map(|(t, tier)| {
             (
-                tier.replace('_', " "),
+                format!("{} ({})", tier.replace('_', " "), TIER_THRESHOLDS[t]),
                 mean_of(&|m: &YearMetrics| millions(m.nonhukou_by_tier[t])),
             )
         })
@@ -1482,6 +1494,8 @@ fn group_stack_charts(
                 years: &years,
                 layers,
                 source_note: SOURCE_NOTE,
+                // Both stacks show the same total: one axis top for both.
+                headroom_rows: regime_layers.len().max(tier_layers.len()),
             },
         )?);
     }
@@ -1546,27 +1560,34 @@ fn region_charts(
     let plan = out.plan;
     let name = &plan.scenario.name;
     let mut written = Vec::new();
+    // As an index, like the metropolitan areas: on a level scale from zero the regions' growth,
+    // a few per cent, would be invisible beside their sizes.
     let regions: Vec<(String, Vec<(i32, f64)>)> = plan
         .potential_region_names
         .iter()
         .enumerate()
         .map(|(i, region)| {
+            let path = mean_path(metrics, |m| m.potential_urban[i]);
+            let base = path.first().map(|p| p.1).unwrap_or(1.0).max(1.0);
             (
                 region.clone(),
-                mean_path(metrics, |m| millions(m.potential_urban[i])),
+                path.into_iter()
+                    .map(|(y, v)| (y, 100.0 * v / base))
+                    .collect(),
             )
         })
         .collect();
-    let title = format!("Urban population of the plan's potential regions — {name}");
+    let title =
+        format!("Urban population of the plan's potential regions (base year = 100) — {name}");
     written.extend(charts::render_lines_chart(
         dir,
         &charts::LinesChart {
             stem: "potential-regions",
             title: &title,
-            y_label: "Urban residents (millions)",
+            y_label: "Index, base year = 100",
             series: &regions,
             source_note: SOURCE_NOTE,
-            y_from_zero: true,
+            y_from_zero: false,
         },
     )?);
 
@@ -1913,8 +1934,8 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
     sections.extend([
         ("decomposition", "What changed the urbanization rate each year, in percentage points: moves and joins from villages to cities, returns, places reclassified urban, and demography (urban births minus deaths, and the change of the total population the rate divides by). The bars sum to the net change (black); `decomposition.csv` has the figures in persons and points."),
         ("migrants-by-regime", "Urban residents without local hukou, stacked by the settlement regime of the city they live in."),
-        ("migrants-by-tier", "The same residents stacked by city size class (2014 standard)."),
-        ("potential-regions", "Urban population of each of the plan's seven potential regions."),
+        ("migrants-by-tier", "The same residents stacked by city size class (2014 standard, by urban-district population), on the same axis."),
+        ("potential-regions", "Urban population of each of the plan's seven potential regions as an index of the base year (on a level scale their growth would not show)."),
         ("metro-areas", "Urban population of each metropolitan area (core and members) as an index of the base year."),
         ("net-migration-map", "Net migration by prefecture over the simulated years: arrivals minus departures (blue gains, red losses)."),
         ("school-gaps-cities", "School-age migrant children without a public-school place in the eight cities with the largest gap in any year; gaps open where migrant children grow faster than places follow (`services.csv`)."),

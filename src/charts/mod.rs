@@ -1681,7 +1681,15 @@ fn draw_chart<DB: DrawingBackend>(
     } else {
         format!("Scenario: {}", input.scenario_name)
     };
-    draw_footer(&mut frame.canvas, input.source_note, &scenario)
+    // Settlements are the Ministry of Public Security's series, not the NBS's: the chart cites
+    // what it shows.
+    let source = match kind {
+        ChartKind::Settlements => {
+            "Reference: MPS, about 15M rural migrants a year granted urban hukou 2014–2023; migrasim simulation"
+        }
+        _ => input.source_note,
+    };
+    draw_footer(&mut frame.canvas, source, &scenario)
 }
 
 /// Source note bottom-left, `right` (e.g. the scenario name) bottom-right,
@@ -1796,6 +1804,23 @@ fn draw_urbanization<'r, DB: DrawingBackend>(
     }
     if legend.is_empty() {
         f.centre_note("No data")?;
+    }
+    // The official hukou rate jumps from 35.9% (2014) to 39.9% (2015) where its source changes:
+    // say so on the chart, or the step reads as a policy effect.
+    let hukou_at = |year: i32| {
+        input
+            .official
+            .iter()
+            .find(|p| p.year == year)
+            .and_then(|p| p.hukou_urbanization_rate_pct)
+    };
+    if let (Some(before), Some(after)) = (hukou_at(2014), hukou_at(2015)) {
+        let (x, y) = f.px(2014.5, 0.5 * (before + after));
+        f.canvas.text(
+            "← series break 2014→2015, not a policy effect",
+            (x + 12, y),
+            &anchored(font(NOTE_PX).color(&RED), HPos::Left, VPos::Center),
+        )?;
     }
     use Corner::*;
     f.legend(&legend, &[LowerRight, UpperLeft, LowerLeft, UpperRight])?;
@@ -1916,7 +1941,11 @@ fn draw_settlements<'r, DB: DrawingBackend>(
         Axis::new(0.0, y_top),
         if dual { RIGHT_AXIS_PX } else { RIGHT_MARGIN_PX },
     )?;
-    f.plan_band(input.goal_year)?;
+    // Shade the plan period only where the chart also shows years outside it: over simulated
+    // years alone the whole plot would be shaded, which says nothing.
+    if years.0 < PLAN_START_YEAR {
+        f.plan_band(input.goal_year)?;
+    }
     f.axes("Persons (millions)")?;
 
     let mut legend = Vec::new();

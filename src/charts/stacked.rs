@@ -17,6 +17,9 @@ pub struct StackedChart<'a> {
     pub layers: &'a [(String, Vec<f64>)],
     /// Printed small at the bottom left.
     pub source_note: &'a str,
+    /// Legend rows to leave room for above the stack (at least the layers): charts of the same
+    /// total with different layers pass the same number so their value axes share a top.
+    pub headroom_rows: usize,
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` (1200×750) into `dir` (created if
@@ -70,7 +73,8 @@ impl Drawing for StackedChart<'_> {
 
         // Headroom keeps the legend above the stack: at least ~35 %, more when the legend has
         // many rows (about 26 px each in a plot about 560 px tall).
-        let legend_share = ((self.layers.len() * 26 + 40) as f64 / 560.0).min(0.6);
+        let rows = self.layers.len().max(self.headroom_rows);
+        let legend_share = ((rows * 26 + 40) as f64 / 560.0).min(0.6);
         let top = if legend_share > 0.26 {
             let top = max_total.max(1e-9) / (1.0 - legend_share);
             let step = tick_step(top);
@@ -366,6 +370,7 @@ mod tests {
             years,
             layers,
             source_note: "Source: migrasim simulation, mean of replicates",
+            headroom_rows: 0,
         }
     }
 
