@@ -1894,6 +1894,25 @@ fn draw_gap<'r, DB: DrawingBackend>(
         f.centre_note("No data")?;
     }
     use Corner::*;
+    // The same break as in the official hukou series (see `draw_urbanization`).
+    let gap_at = |year: i32| {
+        input
+            .official
+            .iter()
+            .find(|p| p.year == year)
+            .and_then(|p| {
+                p.hukou_urbanization_rate_pct
+                    .map(|h| p.urbanization_rate_pct - h)
+            })
+    };
+    if let (Some(before), Some(after)) = (gap_at(2014), gap_at(2015)) {
+        let (x, y) = f.px(2014.5, 0.5 * (before + after));
+        f.canvas.text(
+            "↑ series break 2014→2015 in the official hukou rate",
+            (x - 6, y + 62),
+            &anchored(font(NOTE_PX).color(&RED), HPos::Left, VPos::Center),
+        )?;
+    }
     f.legend(&legend, &[LowerRight, LowerLeft, UpperRight, UpperLeft])?;
     Ok(f)
 }
