@@ -108,7 +108,8 @@ struct OverlayChart<'a> {
     series: Vec<BandSeries>,
     official: &'a [(i32, f64)],
     official_label: &'static str,
-    goal: bool,
+    /// A horizontal reference line and its label: the plan's goal, or a historical level.
+    reference: Option<(f64, &'static str)>,
     from_zero: bool,
 }
 
@@ -686,46 +687,52 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
     };
     let first_year = compared[0].plan.scenario.run.first_year;
     let flows = |v: f64, year: i32| if year >= first_year { v } else { f64::NAN };
-    let n = compared[0].runs_label();
+    // What the bands range over; one run has none.
+    let n = if compared[0].runs.len() > 1 {
+        format!("5–95% over {}", compared[0].runs_label())
+    } else {
+        "one run (no band)".to_string()
+    };
     let mut charts_to_draw: Vec<OverlayChart> = vec![
         OverlayChart {
             stem: "urbanization".to_string(),
-            title: format!("Urbanization rate by scenario, 5–95% over {n}"),
+            title: format!("Urbanization rate by scenario, {n}"),
             y_label: "Share of total population (%)",
             series: per_scenario(&|m| m.urbanization_rate_pct),
             official: &official_urban,
             official_label: "Official (NBS)",
-            goal: true,
+            reference: Some((GOAL_PCT, "Plan goal ≈70% by 2029")),
             from_zero: false,
         },
         OverlayChart {
             stem: "hukou-urbanization".to_string(),
-            title: format!("Hukou rate by scenario, 5–95% over {n}"),
+            title: format!("Hukou rate by scenario, {n}"),
             y_label: "Share of total population (%)",
             series: per_scenario(&|m| m.hukou_urbanization_rate_pct),
             official: &official_hukou,
             official_label: "Official (NBS/MPS)",
-            goal: false,
+            reference: None,
             from_zero: false,
         },
         OverlayChart {
             stem: "gap".to_string(),
-            title: format!("Gap between the two rates, 5–95% over {n}"),
+            title: format!("Gap between the two rates, {n}"),
             y_label: "Gap (percentage points)",
             series: per_scenario(&|m| m.gap_pp),
             official: &official_gap,
             official_label: "Official gap",
-            goal: false,
+            reference: None,
             from_zero: true,
         },
         OverlayChart {
             stem: "settlements".to_string(),
-            title: format!("Settlements per year, 5–95% over {n}"),
+            title: format!("Settlements per year, {n}"),
             y_label: "Persons (millions)",
             series: per_scenario(&|m| flows(m.settlements / 1e6, m.year)),
             official: &[],
             official_label: "",
-            goal: false,
+            // As the run's settlements chart: the level of 2014–2023 (Ministry of Public Security).
+            reference: Some((15.0, "≈15M/yr settled 2014–2023 (MPS)")),
             from_zero: true,
         },
         OverlayChart {
@@ -735,7 +742,7 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
             series: per_scenario(&|m| m.potential_urban_total() / 1e6),
             official: &[],
             official_label: "",
-            goal: false,
+            reference: None,
             from_zero: false,
         },
     ];
@@ -749,7 +756,7 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
             series: per_scenario(&|m| m.urban_by_regime[i] / 1e6),
             official: &[],
             official_label: "",
-            goal: false,
+            reference: None,
             from_zero: false,
         });
     }
@@ -763,8 +770,12 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
                 series: &chart.series,
                 official: chart.official,
                 official_label: chart.official_label,
-                goal: chart.goal.then_some((GOAL_PCT, "Plan goal ≈70% by 2029")),
-                source_note: SOURCE_NOTE,
+                goal: chart.reference,
+                source_note: if chart.stem == "settlements" {
+                    charts::SETTLEMENTS_SOURCE_NOTE
+                } else {
+                    SOURCE_NOTE
+                },
                 y_from_zero: chart.from_zero,
             },
         )?;

@@ -115,7 +115,11 @@ impl Drawing for BandChart<'_> {
         let years = span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR));
 
         let mut f = Frame::new(root, ink, self.title, years, y, RIGHT_MARGIN_PX)?;
-        f.plan_band(PLAN_END_YEAR)?;
+        // Shaded only where the chart also shows years before the plan: over the plan's years
+        // alone the whole plot would be shaded, which says nothing.
+        if years.0 < PLAN_START_YEAR {
+            f.plan_band(PLAN_END_YEAR)?;
+        }
         f.axes(self.y_label)?;
         if let Some((v, label)) = goal {
             let label = (!label.is_empty()).then_some(label);

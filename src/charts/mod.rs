@@ -1664,6 +1664,9 @@ impl<'r, DB: DrawingBackend> Frame<'r, DB> {
 // The three charts
 // ---------------------------------------------------------------------------
 
+/// Source note of settlement charts: their reference is the Ministry of Public Security's series.
+pub const SETTLEMENTS_SOURCE_NOTE: &str = "Reference: MPS, about 15M rural migrants a year granted urban hukou 2014–2023; migrasim simulation";
+
 fn draw_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     ink: Ink,
@@ -1684,9 +1687,7 @@ fn draw_chart<DB: DrawingBackend>(
     // Settlements are the Ministry of Public Security's series, not the NBS's: the chart cites
     // what it shows.
     let source = match kind {
-        ChartKind::Settlements => {
-            "Reference: MPS, about 15M rural migrants a year granted urban hukou 2014–2023; migrasim simulation"
-        }
+        ChartKind::Settlements => SETTLEMENTS_SOURCE_NOTE,
         _ => input.source_note,
     };
     draw_footer(&mut frame.canvas, source, &scenario)
