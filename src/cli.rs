@@ -748,13 +748,7 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
         threads,
         started,
     )?;
-    if !args.quiet {
-        print!("{report}");
-    }
-    let (files, warnings) = staging.commit()?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
+    let files = print_and_commit(staging, &report, args.quiet)?;
     if !args.quiet {
         eprintln!(
             "{}: {} points × {} runs in {:.0}s; wrote {} files to {}",
@@ -767,6 +761,19 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// Prints `report` (unless `quiet`), puts the staged output in place and reports any warning of
+/// the swap; returns the files written.
+fn print_and_commit(staging: Staging, report: &str, quiet: bool) -> Result<Vec<PathBuf>, CliError> {
+    if !quiet {
+        print!("{report}");
+    }
+    let (files, warnings) = staging.commit()?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(files)
 }
 
 /// Writes what `solve` found into `dir`: `solve.csv`, `report.md` (returned), `solved.toml`, the
@@ -999,13 +1006,7 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
         threads,
         started,
     )?;
-    if !args.quiet {
-        print!("{report}");
-    }
-    let (files, warnings) = staging.commit()?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
+    let files = print_and_commit(staging, &report, args.quiet)?;
     if !args.quiet {
         eprintln!(
             "{}: {} runs on {} in {:.0}s; wrote {} files to {}",

@@ -1313,6 +1313,18 @@ pub fn band_series(
 /// its net migration on hover.
 fn net_migration_hover(out: &RunOutput) -> crate::html::HoverMap {
     let run = &out.plan.scenario.run;
+    let measure = format!("net migration {}–{}", run.first_year, run.last_year);
+    let tooltip = unit_tooltip(out.geo, &measure);
+    with_net_migration_map(out, |chart| crate::html::HoverMap {
+        stem: chart.stem.to_string(),
+        svg: charts::hover_svg(chart, &tooltip),
+    })
+}
+
+/// The net-migration map of a run (every unit's arrivals − departures over the simulated years,
+/// mean over runs), handed to `draw`: the chart and the report's hover map are the same map.
+fn with_net_migration_map<R>(out: &RunOutput, draw: impl FnOnce(&charts::MapChart) -> R) -> R {
+    let run = &out.plan.scenario.run;
     let (first_year, last_year) = (run.first_year, run.last_year);
     let units = net_migration_units(out);
     let title = format!(
@@ -1320,7 +1332,7 @@ fn net_migration_hover(out: &RunOutput) -> crate::html::HoverMap {
         out.plan.scenario.name
     );
     let legend = format!("Net migration {first_year}–{last_year} (persons)");
-    let chart = charts::MapChart {
+    draw(&charts::MapChart {
         stem: "net-migration-map",
         title: &title,
         legend_label: &legend,
@@ -1329,13 +1341,7 @@ fn net_migration_hover(out: &RunOutput) -> crate::html::HoverMap {
         extent: None,
         labels: &[],
         no_data_label: "No data / not simulated",
-    };
-    let measure = format!("net migration {first_year}–{last_year}");
-    let tooltip = unit_tooltip(out.geo, &measure);
-    crate::html::HoverMap {
-        stem: chart.stem.to_string(),
-        svg: charts::hover_svg(&chart, &tooltip),
-    }
+    })
 }
 
 /// Hover text of a unit on a map: "Chengdu 成都 (Sichuan): MEASURE +12,345 persons", or that
@@ -1551,6 +1557,14 @@ fn decomposition_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, Repo
     Ok(written)
 }
 
+/// A path as an index of its first value (= 100; a first value below 1 counts as 1).
+fn as_index(path: Vec<(i32, f64)>) -> Vec<(i32, f64)> {
+    let base = path.first().map(|p| p.1).unwrap_or(1.0).max(1.0);
+    path.into_iter()
+        .map(|(y, v)| (y, 100.0 * v / base))
+        .collect()
+}
+
 /// Urban population of the potential regions and (as an index) the metropolitan areas.
 fn region_charts(
     dir: &Path,
@@ -1567,13 +1581,9 @@ fn region_charts(
         .iter()
         .enumerate()
         .map(|(i, region)| {
-            let path = mean_path(metrics, |m| m.potential_urban[i]);
-            let base = path.first().map(|p| p.1).unwrap_or(1.0).max(1.0);
             (
                 region.clone(),
-                path.into_iter()
-                    .map(|(y, v)| (y, 100.0 * v / base))
-                    .collect(),
+                as_index(mean_path(metrics, |m| m.potential_urban[i])),
             )
         })
         .collect();
@@ -1596,13 +1606,9 @@ fn region_charts(
         .iter()
         .enumerate()
         .map(|(i, metro)| {
-            let path = mean_path(metrics, |m| m.metro_urban[i]);
-            let base = path.first().map(|p| p.1).unwrap_or(1.0).max(1.0);
             (
                 metro.name.clone(),
-                path.into_iter()
-                    .map(|(y, v)| (y, 100.0 * v / base))
-                    .collect(),
+                as_index(mean_path(metrics, |m| m.metro_urban[i])),
             )
         })
         .collect();
@@ -1737,30 +1743,9 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
 
 /// The net-migration map.
 fn net_migration_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
-    let plan = out.plan;
-    let name = &plan.scenario.name;
-    let mut written = Vec::new();
-    // Net migration by unit over the simulated years, mean over replicates.
-    let first_year = plan.scenario.run.first_year;
-    let units = net_migration_units(out);
-    let last_year = plan.scenario.run.last_year;
-    let title = format!("Net migration by prefecture, {first_year}–{last_year} — {name}");
-    let legend = format!("Net migration {first_year}–{last_year} (persons)");
-    written.extend(charts::render_map(
-        dir,
-        &charts::MapChart {
-            stem: "net-migration-map",
-            title: &title,
-            legend_label: &legend,
-            units: &units,
-            source_note: SOURCE_NOTE,
-            extent: None,
-            labels: &[],
-            no_data_label: "No data / not simulated",
-        },
-    )?);
-
-    Ok(written)
+    Ok(with_net_migration_map(out, |chart| {
+        charts::render_map(dir, chart)
+    })?)
 }
 
 /// The two rates and settlements with their bands over runs (several runs only).
