@@ -777,6 +777,7 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
                     SOURCE_NOTE
                 },
                 y_from_zero: chart.from_zero,
+                runs: compared[0].runs.len(),
             },
         )?;
         files.extend(
@@ -842,7 +843,7 @@ fn difference_maps(
             title: &title,
             legend_label: &legend,
             units: &units,
-            source_note: SOURCE_NOTE,
+            source_note: crate::report::MAP_SOURCE_NOTE,
             extent: None,
             labels: &[],
             no_data_label: "No data / not simulated",
@@ -855,7 +856,7 @@ fn difference_maps(
         );
         hover_maps.push(crate::html::HoverMap {
             stem: stem.clone(),
-            svg: charts::hover_svg(&map, &crate::report::unit_tooltip(geo, &measure)),
+            svg: charts::hover_svg(&map, &crate::report::unit_tooltip(geo, &measure, "persons")),
         });
         files.extend(
             written

@@ -5,6 +5,7 @@
 //! households) → [`engine`] (yearly step) → [`report`] (tables, manifest) and [`charts`].
 //! `ARCHITECTURE.md` maps the modules and states the invariants.
 
+pub mod boundaries;
 pub mod calibrate;
 pub mod charts;
 pub mod cli;

