@@ -9,17 +9,11 @@ use std::time::{Duration, Instant};
 
 fn simulation(households: u64) -> Simulation<'static> {
     let geo = Geography::embedded();
-    let mut scenario = Scenario {
-        name: "bench".into(),
-        ..Scenario::default()
-    };
+    let mut scenario = Scenario { name: "bench".into(), ..Scenario::default() };
     scenario.run.households = households;
     // The longest accepted horizon, so a benchmark rarely has to rebuild the population.
     scenario.run.last_year = scenario.run.first_year + migrasim::scenario::MAX_SIMULATED_YEARS - 1;
-    Simulation::new(
-        geo,
-        Plan::from_scenario(scenario, geo).expect("default scenario is valid"),
-    )
+    Simulation::new(geo, Plan::from_scenario(scenario, geo).expect("default scenario is valid"))
 }
 
 fn yearly_step(c: &mut Criterion) {
@@ -30,10 +24,7 @@ fn yearly_step(c: &mut Criterion) {
     for households in [1_000_000u64, 10_000_000] {
         group.throughput(Throughput::Elements(households));
         for threads in [1usize, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool");
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
             let mut sim = pool.install(|| simulation(households));
             group.bench_with_input(
                 BenchmarkId::new(format!("{threads}_threads"), households),

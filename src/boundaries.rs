@@ -17,38 +17,21 @@ pub struct Extent {
 
 impl Extent {
     /// The national map without the South China Sea Islands (they are in their inset).
-    pub const CHINA: Extent = Extent {
-        lon: (73.0, 135.5),
-        lat: (17.5, 54.0),
-    };
-    pub(crate) const SOUTH_CHINA_SEA: Extent = Extent {
-        lon: (106.0, 123.0),
-        lat: (3.0, 24.5),
-    };
-    pub(crate) const BEIJING_TIANJIN: Extent = Extent {
-        lon: (115.4, 118.1),
-        lat: (38.5, 41.1),
-    };
-    pub(crate) const YANGTZE_DELTA: Extent = Extent {
-        lon: (118.6, 122.1),
-        lat: (29.8, 32.6),
-    };
-    pub(crate) const PEARL_DELTA: Extent = Extent {
-        lon: (112.3, 114.6),
-        lat: (21.8, 23.8),
-    };
+    pub const CHINA: Extent = Extent { lon: (73.0, 135.5), lat: (17.5, 54.0) };
+    pub(crate) const SOUTH_CHINA_SEA: Extent = Extent { lon: (106.0, 123.0), lat: (3.0, 24.5) };
+    pub(crate) const BEIJING_TIANJIN: Extent = Extent { lon: (115.4, 118.1), lat: (38.5, 41.1) };
+    pub(crate) const YANGTZE_DELTA: Extent = Extent { lon: (118.6, 122.1), lat: (29.8, 32.6) };
+    pub(crate) const PEARL_DELTA: Extent = Extent { lon: (112.3, 114.6), lat: (21.8, 23.8) };
 
     /// The outlines of the units `codes` with a margin of 8% (at least 0.3°), or `None` if none
     /// of them has an outline.
     pub fn around(codes: &[u32]) -> Option<Extent> {
-        let pts = shapes()
-            .iter()
-            .filter(|s| codes.contains(&s.code))
-            .flat_map(|s| s.parts.iter().flatten());
-        let (lon, lat) = pts.filter(|&&p| Extent::CHINA.contains(p)).fold(
-            ((f64::MAX, f64::MIN), (f64::MAX, f64::MIN)),
-            |(a, b), &(x, y)| ((a.0.min(x), a.1.max(x)), (b.0.min(y), b.1.max(y))),
-        );
+        let pts = shapes().iter().filter(|s| codes.contains(&s.code)).flat_map(|s| s.parts.iter().flatten());
+        let (lon, lat) = pts
+            .filter(|&&p| Extent::CHINA.contains(p))
+            .fold(((f64::MAX, f64::MIN), (f64::MAX, f64::MIN)), |(a, b), &(x, y)| {
+                ((a.0.min(x), a.1.max(x)), (b.0.min(y), b.1.max(y)))
+            });
         let margin = |(a, b): (f64, f64)| ((b - a) * 0.08).max(0.3);
         (lon.0 <= lon.1).then(|| Extent {
             lon: (lon.0 - margin(lon), lon.1 + margin(lon)),
@@ -62,13 +45,7 @@ impl Extent {
 
     /// Points along the box's edges (parallels are arcs in a conic projection).
     pub(crate) fn outline(&self) -> Vec<(f64, f64)> {
-        let (
-            Extent {
-                lon: (a, b),
-                lat: (c, d),
-            },
-            k,
-        ) = (*self, 24);
+        let (Extent { lon: (a, b), lat: (c, d) }, k) = (*self, 24);
         let t = |i: usize| i as f64 / k as f64;
         let bottom = (0..=k).map(|i| (a + (b - a) * t(i), c));
         let top = (0..=k).map(|i| (b - (b - a) * t(i), d));
@@ -103,10 +80,7 @@ pub(crate) fn parse_table(text: &str) -> Vec<Result<Shape, String>> {
     rows(text)
         .into_iter()
         .map(|(key, wkt)| {
-            let code: u32 = key
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad unit code {key:?}"))?;
+            let code: u32 = key.trim().parse().map_err(|_| format!("bad unit code {key:?}"))?;
             let mut polygons = parse_wkt(&wkt).map_err(|e| format!("unit {code}: {e}"))?;
             polygons.retain(|p| p.first().is_some_and(|r| r.len() >= 3));
             let mut parts: Vec<Line> = polygons.iter().map(|p| p[0].clone()).collect();
@@ -116,12 +90,7 @@ pub(crate) fn parse_table(text: &str) -> Vec<Result<Shape, String>> {
             if parts.is_empty() {
                 return Err(format!("unit {code}: no exterior ring"));
             }
-            Ok(Shape {
-                code,
-                parts,
-                holes,
-                area,
-            })
+            Ok(Shape { code, parts, holes, area })
         })
         .collect()
 }
@@ -131,12 +100,7 @@ fn rows(text: &str) -> Vec<(String, String)> {
     reader
         .records()
         .flatten()
-        .map(|r| {
-            (
-                r.get(0).unwrap_or("").to_string(),
-                r.get(1).unwrap_or("").to_string(),
-            )
-        })
+        .map(|r| (r.get(0).unwrap_or("").to_string(), r.get(1).unwrap_or("").to_string()))
         .collect()
 }
 
@@ -144,10 +108,7 @@ fn rows(text: &str) -> Vec<(String, String)> {
 pub(crate) fn context(feature: &str) -> &'static [Line] {
     static CONTEXT: OnceLock<BTreeMap<String, Vec<Line>>> = OnceLock::new();
     let all = CONTEXT.get_or_init(|| {
-        rows(CONTEXT_CSV)
-            .into_iter()
-            .filter_map(|(k, wkt)| Some((k, parse_wkt(&wkt).ok()?.concat())))
-            .collect()
+        rows(CONTEXT_CSV).into_iter().filter_map(|(k, wkt)| Some((k, parse_wkt(&wkt).ok()?.concat()))).collect()
     });
     all.get(feature).map_or(&[], |v| v.as_slice())
 }
@@ -158,21 +119,14 @@ pub(crate) fn parse_wkt(wkt: &str) -> Result<Vec<Vec<Line>>, String> {
     let body = wkt.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c.is_whitespace());
     // Per open parenthesis: its points, whether it holds lists, and its group.
     let mut open: Vec<(Line, bool, Option<usize>)> = Vec::new();
-    let (mut groups, mut number, mut coords): (Vec<Vec<Line>>, String, Vec<f64>) =
-        Default::default();
+    let (mut groups, mut number, mut coords): (Vec<Vec<Line>>, String, Vec<f64>) = Default::default();
     for c in body.chars() {
         if c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E') {
             number.push(c);
             continue;
         }
         if !number.is_empty() {
-            coords.push(
-                number
-                    .parse()
-                    .ok()
-                    .filter(|v: &f64| v.is_finite())
-                    .ok_or(format!("bad number {number:?}"))?,
-            );
+            coords.push(number.parse().ok().filter(|v: &f64| v.is_finite()).ok_or(format!("bad number {number:?}"))?);
             number.clear();
         }
         match c {
@@ -239,9 +193,7 @@ pub(crate) fn borders() -> &'static Borders {
                 for i in 0..ring.len() {
                     let (a, b) = (milli(ring[i]), milli(ring[(i + 1) % ring.len()]));
                     if a != b {
-                        let e = edges
-                            .entry((a.min(b), a.max(b)))
-                            .or_insert((province, 0, false));
+                        let e = edges.entry((a.min(b), a.max(b))).or_insert((province, 0, false));
                         e.1 += 1;
                         e.2 |= e.0 != province;
                     }
@@ -250,16 +202,9 @@ pub(crate) fn borders() -> &'static Borders {
         }
         let (mut inner, mut outer) = (Vec::new(), Vec::new());
         for (edge, (_, count, mixed)) in edges {
-            if count == 1 || mixed {
-                outer.push(edge)
-            } else {
-                inner.push(edge)
-            }
+            if count == 1 || mixed { outer.push(edge) } else { inner.push(edge) }
         }
-        Borders {
-            inner: chain(inner),
-            outer: chain(outer),
-        }
+        Borders { inner: chain(inner), outer: chain(outer) }
     })
 }
 
@@ -282,11 +227,7 @@ fn chain(edges: Vec<(Milli, Milli)>) -> Vec<Line> {
             let (mut line, mut cur) = (vec![deg(start)], start);
             while let Some(&e) = at[&cur].iter().find(|&&e| !used[e]) {
                 used[e] = true;
-                cur = if edges[e].0 == cur {
-                    edges[e].1
-                } else {
-                    edges[e].0
-                };
+                cur = if edges[e].0 == cur { edges[e].1 } else { edges[e].0 };
                 line.push(deg(cur));
             }
             if line.len() < 2 {
@@ -322,30 +263,18 @@ pub(crate) mod tests {
         reader
             .records()
             .map(|r| r.unwrap())
-            .map(|r| {
-                (
-                    r[code].parse().unwrap(),
-                    r[lon].parse().unwrap(),
-                    r[lat].parse().unwrap(),
-                )
-            })
+            .map(|r| (r[code].parse().unwrap(), r[lon].parse().unwrap(), r[lat].parse().unwrap()))
             .collect()
     }
 
     #[test]
     fn outlines_cover_every_unit_and_the_whole_territory() {
-        let bad: Vec<String> = parse_table(POLYGON_CSV)
-            .into_iter()
-            .filter_map(Result::err)
-            .collect();
+        let bad: Vec<String> = parse_table(POLYGON_CSV).into_iter().filter_map(Result::err).collect();
         assert!(bad.is_empty(), "unparsable rows: {bad:?}");
         let units = units();
         assert_eq!(units.len(), 367);
         for (code, lon, lat) in &units {
-            let shape = shapes()
-                .iter()
-                .find(|s| s.code == *code)
-                .unwrap_or_else(|| panic!("{code} has no outline"));
+            let shape = shapes().iter().find(|s| s.code == *code).unwrap_or_else(|| panic!("{code} has no outline"));
             let pts = shape.parts.iter().flatten();
             let (x0, x1, y0, y1) = pts.fold((f64::MAX, f64::MIN, f64::MAX, f64::MIN), |a, p| {
                 (a.0.min(p.0), a.1.max(p.0), a.2.min(p.1), a.3.max(p.1))
@@ -356,31 +285,18 @@ pub(crate) mod tests {
             );
         }
         for context in [710000, 810000, 820000] {
-            assert!(
-                shapes().iter().any(|s| s.code == context),
-                "{context} (Taiwan, Hong Kong, Macau) is drawn"
-            );
+            assert!(shapes().iter().any(|s| s.code == context), "{context} (Taiwan, Hong Kong, Macau) is drawn");
         }
         let line = context("south_china_sea_line");
         assert!(line.len() >= 9, "the dashed line has its dashes");
-        assert!(
-            line.iter()
-                .flatten()
-                .all(|&(lon, lat)| (105.0..126.0).contains(&lon) && (2.0..27.0).contains(&lat))
-        );
+        assert!(line.iter().flatten().all(|&(lon, lat)| (105.0..126.0).contains(&lon) && (2.0..27.0).contains(&lat)));
         assert!(!context("south_china_sea_islands").is_empty());
     }
 
     #[test]
     fn wkt_of_every_kind_parses_and_garbage_is_refused() {
-        assert_eq!(
-            parse_wkt("LINESTRING(1 2,3 4)").unwrap(),
-            vec![vec![vec![(1.0, 2.0), (3.0, 4.0)]]]
-        );
-        let multi = parse_wkt(
-            "MULTIPOLYGON(((0 0,1 0,1 1,0 0),(0.1 0.1,0.2 0.1,0.2 0.2)),((5 5,6 5,6 6)))",
-        )
-        .unwrap();
+        assert_eq!(parse_wkt("LINESTRING(1 2,3 4)").unwrap(), vec![vec![vec![(1.0, 2.0), (3.0, 4.0)]]]);
+        let multi = parse_wkt("MULTIPOLYGON(((0 0,1 0,1 1,0 0),(0.1 0.1,0.2 0.1,0.2 0.2)),((5 5,6 5,6 6)))").unwrap();
         assert_eq!((multi.len(), multi[0].len(), multi[1].len()), (2, 2, 1));
         for bad in [
             "POLYGON((0 0,1 0,1))",

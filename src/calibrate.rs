@@ -85,12 +85,8 @@ impl Target {
             Target::UrbanizationLast => "urbanization rate, last year",
             Target::HukouLast => "hukou urbanization rate, last year",
             Target::PublicSchoolLast => "public-school share of migrant children, last year",
-            Target::CrossProvinceShareBase => {
-                "cross-province share of outgoing migrant workers, base year"
-            }
-            Target::CrossProvinceShareLast => {
-                "cross-province share of outgoing migrant workers, last year"
-            }
+            Target::CrossProvinceShareBase => "cross-province share of outgoing migrant workers, base year",
+            Target::CrossProvinceShareLast => "cross-province share of outgoing migrant workers, last year",
         }
     }
 }
@@ -110,11 +106,7 @@ fn parameters() -> Vec<Parameter> {
             key: "initial.rural_origin_share_other_province",
             low: 0.3,
             high: 1.0,
-            get: |s| {
-                s.initial
-                    .rural_origin_share_other_province
-                    .at(s.initial.year)
-            },
+            get: |s| s.initial.rural_origin_share_other_province.at(s.initial.year),
             set: |s, v| s.initial.rural_origin_share_other_province = v.into(),
             target: Target::CrossProvinceShareBase,
             rising: true,
@@ -159,12 +151,7 @@ fn parameters() -> Vec<Parameter> {
             key: "services.school_seat_growth_pct",
             low: -5.0,
             high: 10.0,
-            get: |s| {
-                s.services
-                    .school_seat_growth_pct
-                    .default_value()
-                    .at(s.run.first_year)
-            },
+            get: |s| s.services.school_seat_growth_pct.default_value().at(s.run.first_year),
             set: |s, v| s.services.school_seat_growth_pct = v.into(),
             target: Target::PublicSchoolLast,
             rising: true,
@@ -175,8 +162,7 @@ fn parameters() -> Vec<Parameter> {
 /// Sets the move rate of one year, keeping the others (a table over the simulated years).
 fn set_move_rate(s: &mut Scenario, year: i32, rate: f64) {
     let current = &s.behaviour.rural_urban_move_rate_pct;
-    let mut table: std::collections::BTreeMap<i32, f64> =
-        s.years().map(|y| (y, current.at(y))).collect();
+    let mut table: std::collections::BTreeMap<i32, f64> = s.years().map(|y| (y, current.at(y))).collect();
     table.insert(year, rate);
     s.behaviour.rural_urban_move_rate_pct = YearValue::Table(table);
 }
@@ -211,22 +197,13 @@ fn official() -> Official {
     let mut reader = csv::Reader::from_reader(MIGRANT_WORKERS_CSV.as_bytes());
     let headers = reader.headers().cloned().unwrap_or_default();
     let column = |name: &str| headers.iter().position(|h| h == name);
-    let (outgoing, cross) = (
-        column("outgoing_10k"),
-        column("outgoing_cross_province_10k"),
-    );
+    let (outgoing, cross) = (column("outgoing_10k"), column("outgoing_cross_province_10k"));
     for r in reader.records().filter_map(Result::ok) {
         let year: i32 = r.get(0).and_then(|v| v.parse().ok()).unwrap_or(0);
-        if let Some(v) = outgoing
-            .and_then(|c| r.get(c))
-            .and_then(|v| v.parse::<f64>().ok())
-        {
+        if let Some(v) = outgoing.and_then(|c| r.get(c)).and_then(|v| v.parse::<f64>().ok()) {
             o.outgoing.push((year, v * 1e4));
         }
-        if let Some(v) = cross
-            .and_then(|c| r.get(c))
-            .and_then(|v| v.parse::<f64>().ok())
-        {
+        if let Some(v) = cross.and_then(|c| r.get(c)).and_then(|v| v.parse::<f64>().ok()) {
             o.cross_province.push((year, v * 1e4));
         }
     }
@@ -238,20 +215,16 @@ fn lookup(series: &[(i32, f64)], year: i32) -> Option<f64> {
 }
 
 fn lookup3(series: &[(i32, f64, String)], year: i32) -> Option<(f64, &str)> {
-    series
-        .iter()
-        .find(|(y, _, _)| *y == year)
-        .map(|(_, v, s)| (*v, s.as_str()))
+    series.iter().find(|(y, _, _)| *y == year).map(|(_, v, s)| (*v, s.as_str()))
 }
 
 /// Verification status of one field from a row status like
 /// `partial;unverified=hukou;derived=total+urban` (data/official_national.csv).
 fn field_status(row_status: &str, field: &str) -> &'static str {
     let listed = |kind: &str| {
-        row_status.split(';').any(|part| {
-            part.strip_prefix(kind)
-                .is_some_and(|fields| fields.split('+').any(|f| f == field))
-        })
+        row_status
+            .split(';')
+            .any(|part| part.strip_prefix(kind).is_some_and(|fields| fields.split('+').any(|f| f == field)))
     };
     if listed("unverified=") {
         "UNVERIFIED"
@@ -439,11 +412,7 @@ fn province_errors(geo: &Geography, records: &[YearRecord]) -> Vec<(u32, f64)> {
             }
         }
     }
-    geo.provinces
-        .iter()
-        .zip(latest)
-        .filter_map(|(province, error)| Some((province.code / 10_000, error?)))
-        .collect()
+    geo.provinces.iter().zip(latest).filter_map(|(province, error)| Some((province.code / 10_000, error?))).collect()
 }
 const GOLDEN_STEPS: usize = 10;
 
@@ -455,10 +424,7 @@ const SETTLEMENTS_PER_YEAR_2014_2023: f64 = 15.0e6;
 
 /// The survey's cross-province share of outgoing migrant workers in `year` (%).
 fn cross_share(official: &Official, year: i32) -> f64 {
-    match (
-        lookup(&official.cross_province, year),
-        lookup(&official.outgoing, year),
-    ) {
+    match (lookup(&official.cross_province, year), lookup(&official.outgoing, year)) {
         (Some(cross), Some(outgoing)) => 100.0 * cross / outgoing,
         _ => f64::NAN,
     }
@@ -468,9 +434,7 @@ fn target_value(target: Target, official: &Official, base: i32, last: i32) -> f6
     match target {
         Target::OutgoingWorkersBase => lookup(&official.outgoing, base).unwrap_or(f64::NAN),
         Target::OutgoingWorkersLast => lookup(&official.outgoing, last).unwrap_or(f64::NAN),
-        Target::UrbanizationIn(year) => {
-            lookup3(&official.urbanization, year).map_or(f64::NAN, |v| v.0)
-        }
+        Target::UrbanizationIn(year) => lookup3(&official.urbanization, year).map_or(f64::NAN, |v| v.0),
         Target::UrbanizationLast => lookup3(&official.urbanization, last).map_or(f64::NAN, |v| v.0),
         Target::HukouLast => lookup3(&official.hukou, last).map_or(f64::NAN, |v| v.0),
         Target::PublicSchoolLast => PUBLIC_SCHOOL_2023_PRIMARY,
@@ -485,19 +449,14 @@ fn simulated_value(target: Target, records: &[YearRecord], scale: f64) -> f64 {
     match target {
         Target::OutgoingWorkersBase => base.outgoing_migrant_workers,
         Target::OutgoingWorkersLast => last.outgoing_migrant_workers,
-        Target::UrbanizationIn(year) => records
-            .iter()
-            .find(|r| r.year == year)
-            .map_or(f64::NAN, |r| national_row(r, scale).urbanization_rate_pct),
+        Target::UrbanizationIn(year) => {
+            records.iter().find(|r| r.year == year).map_or(f64::NAN, |r| national_row(r, scale).urbanization_rate_pct)
+        }
         Target::UrbanizationLast => last.urbanization_rate_pct,
         Target::HukouLast => last.hukou_urbanization_rate_pct,
         Target::PublicSchoolLast => last.public_school_share_pct,
-        Target::CrossProvinceShareBase => {
-            100.0 * base.cross_province_migrant_workers / base.outgoing_migrant_workers
-        }
-        Target::CrossProvinceShareLast => {
-            100.0 * last.cross_province_migrant_workers / last.outgoing_migrant_workers
-        }
+        Target::CrossProvinceShareBase => 100.0 * base.cross_province_migrant_workers / base.outgoing_migrant_workers,
+        Target::CrossProvinceShareLast => 100.0 * last.cross_province_migrant_workers / last.outgoing_migrant_workers,
     }
 }
 
@@ -511,11 +470,7 @@ impl Damping {
     /// The factor for this step of `province`, given its current error.
     fn step(&mut self, province: u32, error: f64) -> f64 {
         let (last_error, factor) = self.last.get(&province).copied().unwrap_or((0.0, 1.0));
-        let factor = if last_error * error < 0.0 {
-            (factor * 0.5).max(1.0 / 16.0)
-        } else {
-            factor
-        };
+        let factor = if last_error * error < 0.0 { (factor * 0.5).max(1.0 / 16.0) } else { factor };
         self.last.insert(province, (error, factor));
         factor
     }
@@ -566,10 +521,7 @@ pub struct Fit {
 impl Fit {
     /// Parameters on a bound whose target is missed: the backcast cannot be fitted.
     pub fn failures(&self) -> Vec<&AtBound> {
-        self.at_bounds
-            .iter()
-            .filter(|b| b.misses_target())
-            .collect()
+        self.at_bounds.iter().filter(|b| b.misses_target()).collect()
     }
 }
 
@@ -606,10 +558,7 @@ pub fn fit(
     let mut cache: std::collections::HashMap<String, Measured> = std::collections::HashMap::new();
     let mut evaluate = |trial: &Scenario, target: Target| {
         let mut trial = trial.clone();
-        if matches!(
-            target,
-            Target::OutgoingWorkersBase | Target::CrossProvinceShareBase
-        ) {
+        if matches!(target, Target::OutgoingWorkersBase | Target::CrossProvinceShareBase) {
             trial.run.last_year = trial.run.first_year;
         }
         let (values, urbanization_by_year) = cache.entry(trial.to_toml()).or_insert_with(|| {
@@ -618,11 +567,7 @@ pub fn fit(
             let scale = result.persons_per_member;
             (
                 TARGETS.map(|t| simulated_value(t, &result.records, scale)),
-                result
-                    .records
-                    .iter()
-                    .map(|r| (r.year, national_row(r, scale).urbanization_rate_pct))
-                    .collect(),
+                result.records.iter().map(|r| (r.year, national_row(r, scale).urbanization_rate_pct)).collect(),
             )
         });
         match target {
@@ -649,12 +594,7 @@ pub fn fit(
         }
         (0.5 * (low + high) * 1e4).round() / 1e4
     };
-    let find = |key: &str| {
-        params
-            .iter()
-            .find(|p| p.key == key)
-            .expect("known parameter")
-    };
+    let find = |key: &str| params.iter().find(|p| p.key == key).expect("known parameter");
     let move_rate = find("behaviour.rural_urban_move_rate_pct");
     let in_place = find("in_place.rate_pct");
     let urbanization_goal = target_value(Target::UrbanizationLast, &official, base, last);
@@ -685,13 +625,7 @@ pub fn fit(
                     let fitted = if at_zero >= urbanization_goal {
                         0.0
                     } else {
-                        bisect(
-                            &trial,
-                            in_place,
-                            Target::UrbanizationLast,
-                            urbanization_goal,
-                            evaluate,
-                        )
+                        bisect(&trial, in_place, Target::UrbanizationLast, urbanization_goal, evaluate)
                     };
                     (in_place.set)(&mut trial, fitted);
                     let urbanization = evaluate(&trial, Target::UrbanizationLast);
@@ -746,11 +680,7 @@ pub fn fit(
                     }
                     let fitted = (0.5 * (low + high) * 1e4).round() / 1e4;
                     set_move_rate(&mut scenario, year, fitted);
-                    progress(&format!(
-                        "round {}: {} in {year} = {fitted}",
-                        round + 1,
-                        move_rate.key
-                    ));
+                    progress(&format!("round {}: {} in {year} = {fitted}", round + 1, move_rate.key));
                 }
                 continue;
             }
@@ -787,35 +717,24 @@ pub fn fit(
                 let rate = outflows.entry(code.to_string()).or_insert(0.0);
                 let error = simulated - official;
                 let damping = outflow_damping.step(code, error);
-                *rate =
-                    ((*rate + OUTFLOW_GAIN * damping * error).clamp(0.0, 10.0) * 1e3).round() / 1e3;
+                *rate = ((*rate + OUTFLOW_GAIN * damping * error).clamp(0.0, 10.0) * 1e3).round() / 1e3;
             }
             // How new movers divide within each province: one shift per unit large enough to
             // measure, a damped Newton step on its pace relative to its province (the pace moves
             // by about the unit's yearly arrivals ÷ urban residents per unit of shift), then
             // centred within the province so the province's shift keeps the provincial level.
             let paces = unit_paces(geo, &result.records, unit_slowdown);
-            worst_unit = paces
-                .iter()
-                .filter(|p| p.fitted)
-                .map(|p| (p.simulated - p.target).abs())
-                .fold(0.0, f64::max);
+            worst_unit = paces.iter().filter(|p| p.fitted).map(|p| (p.simulated - p.target).abs()).fold(0.0, f64::max);
             let units = &mut scenario.behaviour.unit_destination_shift;
             // Per province: (code, base weight, new shift), the base weight being the unit's
             // arrivals with its current shift taken out.
-            let mut by_province: Vec<Vec<(String, f64, f64)>> =
-                vec![Vec::new(); geo.provinces.len()];
+            let mut by_province: Vec<Vec<(String, f64, f64)>> = vec![Vec::new(); geo.provinces.len()];
             for p in paces.iter().filter(|p| p.fitted) {
                 let code = geo.units[p.unit].code.to_string();
                 let current = units.get(&code).copied().unwrap_or(0.0);
-                let step = (-(p.simulated - p.target) / p.arrival_share.max(1e-3))
-                    .clamp(-UNIT_MAX_STEP, UNIT_MAX_STEP);
+                let step = (-(p.simulated - p.target) / p.arrival_share.max(1e-3)).clamp(-UNIT_MAX_STEP, UNIT_MAX_STEP);
                 let weight = p.arrival_share.max(1e-6) * (-current).exp();
-                by_province[geo.units[p.unit].province].push((
-                    code,
-                    weight,
-                    current + UNIT_GAIN * step,
-                ));
+                by_province[geo.units[p.unit].province].push((code, weight, current + UNIT_GAIN * step));
             }
             // Centred so the province's movers in total are unchanged to first order (the
             // arrival-weighted log-sum of its units' shifts is zero): the unit shifts divide new
@@ -824,10 +743,7 @@ pub fn fit(
                 let total: f64 = members.iter().map(|m| m.1).sum();
                 let centre = (members.iter().map(|m| m.1 * m.2.exp()).sum::<f64>() / total).ln();
                 for (code, _, shift) in members {
-                    units.insert(
-                        code.clone(),
-                        (((shift - centre) * 1e3).round() / 1e3).clamp(-10.0, 10.0),
-                    );
+                    units.insert(code.clone(), (((shift - centre) * 1e3).round() / 1e3).clamp(-10.0, 10.0));
                 }
             }
         }
@@ -843,8 +759,7 @@ pub fn fit(
             scenario.behaviour.province_destination_shift.len()
         ));
     }
-    let values: Vec<(&'static str, f64)> =
-        params.iter().map(|p| (p.key, (p.get)(&scenario))).collect();
+    let values: Vec<(&'static str, f64)> = params.iter().map(|p| (p.key, (p.get)(&scenario))).collect();
     // The forward runs start from the end-2023 state, whose stock of cross-province migrants
     // differs from 2020's: the same base-year split is fitted there to the 2023 survey share
     // (a base-year run of the code defaults, which describe end-2023, with the fitted values).
@@ -856,17 +771,9 @@ pub fn fit(
     forward.run.households = households;
     forward.run.seed = scenario.run.seed;
     let forward_goal = cross_share(&official, forward.initial.year);
-    let forward_other_share = bisect(
-        &forward,
-        other_share,
-        Target::CrossProvinceShareBase,
-        forward_goal,
-        &mut evaluate,
-    );
-    progress(&format!(
-        "{} for the end-{} state = {forward_other_share}",
-        other_share.key, forward.initial.year
-    ));
+    let forward_other_share =
+        bisect(&forward, other_share, Target::CrossProvinceShareBase, forward_goal, &mut evaluate);
+    progress(&format!("{} for the end-{} state = {forward_other_share}", other_share.key, forward.initial.year));
     let backcast = run(geo, &scenario);
     // A parameter on (or within one search step of) its bound did not find an interior
     // optimum: the target is out of the model's reach in that direction, or the bracket is
@@ -896,19 +803,13 @@ pub fn fit(
             target: p.target.label(),
             error,
             tolerance: p.target.tolerance(),
-            relative: matches!(
-                p.target,
-                Target::OutgoingWorkersBase | Target::OutgoingWorkersLast
-            ),
+            relative: matches!(p.target, Target::OutgoingWorkersBase | Target::OutgoingWorkersLast),
         });
     }
     let evaluations = evaluations + province_runs;
     Fit {
         values,
-        move_rate_by_year: scenario
-            .years()
-            .map(|y| (y, scenario.behaviour.rural_urban_move_rate_pct.at(y)))
-            .collect(),
+        move_rate_by_year: scenario.years().map(|y| (y, scenario.behaviour.rural_urban_move_rate_pct.at(y))).collect(),
         province_shift: scenario.behaviour.province_destination_shift.clone(),
         unit_shift: scenario.behaviour.unit_destination_shift.clone(),
         urban_outflow: scenario.behaviour.province_urban_outflow_pct.clone(),
@@ -943,15 +844,9 @@ impl AtBound {
 
     pub fn describe(&self) -> String {
         let (error, tolerance) = if self.relative {
-            (
-                format!("{:+.1}%", 100.0 * self.error),
-                format!("{:.0}%", 100.0 * self.tolerance),
-            )
+            (format!("{:+.1}%", 100.0 * self.error), format!("{:.0}%", 100.0 * self.tolerance))
         } else {
-            (
-                format!("{:+.2} pp", self.error),
-                format!("{} pp", self.tolerance),
-            )
+            (format!("{:+.2} pp", self.error), format!("{} pp", self.tolerance))
         };
         format!(
             "`{}` = {} is at the bound {} of its search range; its target ({}) is {} {} (tolerance {})",
@@ -959,11 +854,7 @@ impl AtBound {
             self.value,
             self.bound,
             self.target,
-            if self.misses_target() {
-                "missed by"
-            } else {
-                "met within"
-            },
+            if self.misses_target() { "missed by" } else { "met within" },
             error,
             tolerance
         )
@@ -972,13 +863,7 @@ impl AtBound {
 
 /// `scenarios/calibration.toml` for fitted values.
 pub fn calibration_toml(fit: &Fit, households: u64) -> String {
-    let value = |key: &str| {
-        fit.values
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
-            .unwrap_or(f64::NAN)
-    };
+    let value = |key: &str| fit.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v).unwrap_or(f64::NAN);
     format!(
         "# Calibrated parameters, generated by `migrasim calibrate` from the 2020→2023 backcast
 # (scenarios/backcast-2020.toml, {households} households, seed {seed}). Do not edit by hand:
@@ -1044,18 +929,9 @@ school_seat_growth_pct = {}
                 .collect::<String>()
         },
         value("behaviour.beta_same_province"),
-        fit.province_shift
-            .iter()
-            .map(|(code, shift)| format!("{code} = {shift}\n"))
-            .collect::<String>(),
-        fit.urban_outflow
-            .iter()
-            .map(|(code, rate)| format!("{code} = {rate}\n"))
-            .collect::<String>(),
-        fit.unit_shift
-            .iter()
-            .map(|(code, shift)| format!("{code} = {shift}\n"))
-            .collect::<String>(),
+        fit.province_shift.iter().map(|(code, shift)| format!("{code} = {shift}\n")).collect::<String>(),
+        fit.urban_outflow.iter().map(|(code, rate)| format!("{code} = {rate}\n")).collect::<String>(),
+        fit.unit_shift.iter().map(|(code, shift)| format!("{code} = {shift}\n")).collect::<String>(),
         value("in_place.rate_pct"),
         value("settlement.willingness.base"),
         value("services.school_seat_growth_pct"),
@@ -1084,30 +960,15 @@ fn fit_statistics(points: &[ScatterPoint]) -> (f64, f64) {
 
 /// Mean absolute error, correlation and worst five of units' relative paces (%/yr).
 fn pace_statistics(geo: &Geography, paces: &[&UnitPace]) -> (f64, f64, String) {
-    let points: Vec<ScatterPoint> = paces
-        .iter()
-        .map(|p| ScatterPoint {
-            x: 100.0 * p.target,
-            y: 100.0 * p.simulated,
-        })
-        .collect();
+    let points: Vec<ScatterPoint> =
+        paces.iter().map(|p| ScatterPoint { x: 100.0 * p.target, y: 100.0 * p.simulated }).collect();
     let (r, mae) = fit_statistics(&points);
     let mut worst: Vec<&&UnitPace> = paces.iter().collect();
-    worst.sort_by(|a, b| {
-        (b.simulated - b.target)
-            .abs()
-            .total_cmp(&(a.simulated - a.target).abs())
-    });
+    worst.sort_by(|a, b| (b.simulated - b.target).abs().total_cmp(&(a.simulated - a.target).abs()));
     let worst = worst
         .iter()
         .take(5)
-        .map(|p| {
-            format!(
-                "{} {:+.2}",
-                geo.units[p.unit].name_en,
-                100.0 * (p.simulated - p.target)
-            )
-        })
+        .map(|p| format!("{} {:+.2}", geo.units[p.unit].name_en, 100.0 * (p.simulated - p.target)))
         .collect::<Vec<_>>()
         .join(", ");
     (mae, r, worst)
@@ -1126,29 +987,13 @@ Yearly population growth from the 2020 census to each province's latest year wit
     );
     let mut errors = Vec::new();
     for (code, simulated, official) in &growth {
-        let name = geo
-            .provinces
-            .iter()
-            .find(|p| p.code / 10_000 == *code)
-            .map_or("?", |p| p.name_en.as_str());
-        let rate = fit
-            .urban_outflow
-            .get(&code.to_string())
-            .copied()
-            .unwrap_or(0.0);
+        let name = geo.provinces.iter().find(|p| p.code / 10_000 == *code).map_or("?", |p| p.name_en.as_str());
+        let rate = fit.urban_outflow.get(&code.to_string()).copied().unwrap_or(0.0);
         errors.push((simulated - official).abs());
-        let _ = writeln!(
-            md,
-            "| {name} | {official:+.2} | {simulated:+.2} | {:+.2} | {rate} |",
-            simulated - official
-        );
+        let _ = writeln!(md, "| {name} | {official:+.2} | {simulated:+.2} | {:+.2} | {rate} |", simulated - official);
     }
     let mae = errors.iter().sum::<f64>() / errors.len().max(1) as f64;
-    let _ = writeln!(
-        md,
-        "\nMean absolute error over {} provinces: {mae:.2} %/yr.\n",
-        errors.len()
-    );
+    let _ = writeln!(md, "\nMean absolute error over {} provinces: {mae:.2} %/yr.\n", errors.len());
 }
 
 /// `docs/validation.md`: how new movers divide within provinces.
@@ -1169,11 +1014,7 @@ No figures by unit exist after the 2020 census. The within-province targets assu
             continue;
         }
         let (mae, r, worst) = pace_statistics(geo, &group);
-        let _ = writeln!(
-            md,
-            "| {} | {role} | {mae:.2} %/yr | {r:.3} | {worst} |",
-            group.len()
-        );
+        let _ = writeln!(md, "| {} | {role} | {mae:.2} %/yr | {r:.3} | {worst} |", group.len());
     }
     let clamped: Vec<String> = fit
         .unit_shift
@@ -1188,11 +1029,7 @@ No figures by unit exist after the 2020 census. The within-province targets assu
         md,
         "\nUnits whose shift reached the bound ±10 (the target is out of reach by choosing destinations alone): {}.\n\n\
 A unit's pace can only be lowered to what births, deaths, family joining and returns give it when no mover chooses it: the model has no outflow of urban-hukou residents, so units whose urban population shrank in 2010–2020 (mostly in the Northeast) cannot shrink as fast (`docs/model.md`, known limitations).\n",
-        if clamped.is_empty() {
-            "none".to_string()
-        } else {
-            clamped.join(", ")
-        }
+        if clamped.is_empty() { "none".to_string() } else { clamped.join(", ") }
     );
 }
 
@@ -1235,10 +1072,7 @@ verification status is copied from there. Errors are simulated − official.\n",
         b.scenario.run.seed
     );
 
-    let _ = writeln!(
-        md,
-        "## Fitted parameters\n\n| parameter | fitted value | fitted to |\n|---|---|---|"
-    );
+    let _ = writeln!(md, "## Fitted parameters\n\n| parameter | fitted value | fitted to |\n|---|---|---|");
     for (p, (key, value)) in parameters().iter().zip(&fit.values) {
         if p.key == "behaviour.rural_urban_move_rate_pct" {
             for (year, rate) in &fit.move_rate_by_year {
@@ -1383,10 +1217,7 @@ verification status is copied from there. Errors are simulated − official.\n",
         format!("MAE = {:.0}k persons", mae1 / 1e3),
         format!("{} units", last_points.len()),
     ];
-    let title = format!(
-        "Residents with hukou in another province: census 2020 vs simulated {}",
-        last.year
-    );
+    let title = format!("Residents with hukou in another province: census 2020 vs simulated {}", last.year);
     let charts = charts::render_scatter(
         chart_dir,
         &ScatterChart {
@@ -1460,27 +1291,14 @@ far the dynamics drift from the 2020 pattern; not fitted):\n\n\
         }
         let mae = errors.iter().map(|e| e.1.abs()).sum::<f64>() / errors.len() as f64;
         errors.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-        let worst: Vec<String> = errors
-            .iter()
-            .take(5)
-            .map(|(p, e)| format!("{} {e:+.2}", geo.provinces[*p].name_en))
-            .collect();
-        let _ = writeln!(
-            md,
-            "| {} | {} | {mae:.2} pp | {} |",
-            record.year,
-            errors.len(),
-            worst.join(", ")
-        );
+        let worst: Vec<String> =
+            errors.iter().take(5).map(|(p, e)| format!("{} {e:+.2}", geo.provinces[*p].name_en)).collect();
+        let _ = writeln!(md, "| {} | {} | {mae:.2} pp | {} |", record.year, errors.len(), worst.join(", "));
     }
     let _ = writeln!(
         md,
         "\n| province | {} |\n|---|{}",
-        b.records
-            .iter()
-            .map(|r| format!("{} official / simulated", r.year))
-            .collect::<Vec<_>>()
-            .join(" | "),
+        b.records.iter().map(|r| format!("{} official / simulated", r.year)).collect::<Vec<_>>().join(" | "),
         "---|".repeat(b.records.len())
     );
     for (p, cells) in by_province.iter().enumerate() {
@@ -1492,12 +1310,7 @@ far the dynamics drift from the 2020 pattern; not fitted):\n\n\
                 None => "–".to_string(),
             })
             .collect();
-        let _ = writeln!(
-            md,
-            "| {} | {} |",
-            geo.provinces[p].name_en,
-            shown.join(" | ")
-        );
+        let _ = writeln!(md, "| {} | {} |", geo.provinces[p].name_en, shown.join(" | "));
     }
     let _ = writeln!(
         md,
@@ -1538,29 +1351,15 @@ mod tests {
     #[test]
     fn field_status_reads_the_row_status() {
         assert_eq!(field_status("verified", "rate"), "verified");
-        assert_eq!(
-            field_status("partial;unverified=hukou", "hukou"),
-            "UNVERIFIED"
-        );
+        assert_eq!(field_status("partial;unverified=hukou", "hukou"), "UNVERIFIED");
         assert_eq!(field_status("partial;unverified=hukou", "rate"), "verified");
-        assert_eq!(
-            field_status("partial;unverified=deaths+birth_rate+death_rate", "rate"),
-            "verified"
-        );
-        assert_eq!(
-            field_status("partial;derived=total+urban+rate", "rate"),
-            "derived"
-        );
+        assert_eq!(field_status("partial;unverified=deaths+birth_rate+death_rate", "rate"), "verified");
+        assert_eq!(field_status("partial;derived=total+urban+rate", "rate"), "derived");
     }
 
     #[test]
     fn correlation_and_error_of_a_perfect_fit() {
-        let points: Vec<ScatterPoint> = (1..50)
-            .map(|i| ScatterPoint {
-                x: i as f64,
-                y: i as f64,
-            })
-            .collect();
+        let points: Vec<ScatterPoint> = (1..50).map(|i| ScatterPoint { x: i as f64, y: i as f64 }).collect();
         let (r, mae) = fit_statistics(&points);
         assert!((r - 1.0).abs() < 1e-12);
         assert_eq!(mae, 0.0);

@@ -259,11 +259,7 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
     pub rounds: u32,
     /// Where to write the fitted parameters.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "scenarios/calibration.toml"
-    )]
+    #[arg(long, value_name = "FILE", default_value = "scenarios/calibration.toml")]
     pub calibration: PathBuf,
     /// Folder for validation.md and its chart.
     #[arg(long, value_name = "DIR", default_value = "docs")]
@@ -370,11 +366,7 @@ struct Prepared {
 
 /// Loads, applies command-line overrides and resolves the scenario against the geography.
 fn prepare(path: &Path, overrides: &Overrides, geo: &Geography) -> Result<Prepared, CliError> {
-    let sets = overrides
-        .set
-        .iter()
-        .map(|text| scenario::Setting::parse(text))
-        .collect::<Result<Vec<_>, _>>()?;
+    let sets = overrides.set.iter().map(|text| scenario::Setting::parse(text)).collect::<Result<Vec<_>, _>>()?;
     let mut loaded = scenario::load_with(path, &sets)?;
     if let Some(households) = overrides.households {
         if !(1000..=MAX_HOUSEHOLDS).contains(&households) {
@@ -388,11 +380,7 @@ fn prepare(path: &Path, overrides: &Overrides, geo: &Geography) -> Result<Prepar
         loaded.scenario.run.seed = seed;
     }
     let inputs = loaded.chain.iter().map(|f| f.path.clone()).collect();
-    Ok(Prepared {
-        plan: Plan::new(&loaded, geo)?,
-        inputs,
-        settings: sets.into_iter().map(|s| s.text).collect(),
-    })
+    Ok(Prepared { plan: Plan::new(&loaded, geo)?, inputs, settings: sets.into_iter().map(|s| s.text).collect() })
 }
 
 /// Memory a run needs, from measurements of the release binary (docs/performance.md): the
@@ -415,13 +403,8 @@ fn memory_need(households: u64, threads: usize, simulated_years: u64) -> MemoryN
     let threads = threads as u64;
     MemoryNeed {
         // Ten per cent on top: allocator rounding and the tables written at the end.
-        resident: heap
-            .saturating_add(heap / 10)
-            .saturating_add(threads * 8 * MIB),
-        address_space: heap
-            .saturating_add(heap / 10)
-            .saturating_add(64 * MIB)
-            .saturating_add(threads * 72 * MIB),
+        resident: heap.saturating_add(heap / 10).saturating_add(threads * 8 * MIB),
+        address_space: heap.saturating_add(heap / 10).saturating_add(64 * MIB).saturating_add(threads * 72 * MIB),
     }
 }
 
@@ -435,14 +418,9 @@ fn memory_limits() -> Vec<(u64, &'static str, bool)> {
         (libc::RLIMIT_AS, "the address-space limit (ulimit -v)"),
         (libc::RLIMIT_DATA, "the data-segment limit (ulimit -d)"),
     ] {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: getrlimit writes one rlimit struct, which `limit` is.
-        if unsafe { libc::getrlimit(resource, &mut limit) } == 0
-            && limit.rlim_cur != libc::RLIM_INFINITY
-        {
+        if unsafe { libc::getrlimit(resource, &mut limit) } == 0 && limit.rlim_cur != libc::RLIM_INFINITY {
             limits.push((limit.rlim_cur, name, true));
         }
     }
@@ -477,8 +455,7 @@ fn memory_limits() -> Vec<(u64, &'static str, bool)> {
 /// Free room under the cgroup v2 `memory.max` (or v1 `memory.limit_in_bytes`) of this process.
 fn cgroup_memory_free() -> Option<u64> {
     let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let read =
-        |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
+    let read = |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
     // v2: a single line "0::/path".
     if let Some(path) = membership.lines().find_map(|l| l.strip_prefix("0::")) {
         let dir = format!("/sys/fs/cgroup{}", path.trim_end_matches('/'));
@@ -499,19 +476,10 @@ fn cgroup_memory_free() -> Option<u64> {
 
 /// Refuses, before allocating anything, a run that would not fit in the memory this process
 /// may use.
-fn check_memory(
-    households: u64,
-    threads: usize,
-    simulated_years: u64,
-    path: &Path,
-) -> Result<(), CliError> {
+fn check_memory(households: u64, threads: usize, simulated_years: u64, path: &Path) -> Result<(), CliError> {
     let need = memory_need(households, threads, simulated_years);
     for (limit, what, address_space) in memory_limits() {
-        let needed = if address_space {
-            need.address_space
-        } else {
-            need.resident
-        };
+        let needed = if address_space { need.address_space } else { need.resident };
         if needed > limit {
             // The largest household count that fits under this limit.
             let mut fits = 0u64;
@@ -519,12 +487,7 @@ fn check_memory(
             while lo < hi {
                 let mid = lo + (hi - lo).div_ceil(2);
                 let m = memory_need(mid, threads, simulated_years);
-                if (if address_space {
-                    m.address_space
-                } else {
-                    m.resident
-                }) <= limit
-                {
+                if (if address_space { m.address_space } else { m.resident }) <= limit {
                     lo = mid;
                     fits = mid;
                 } else {
@@ -578,9 +541,7 @@ fn spreads(command: &Command) -> bool {
     match command {
         Command::Run(_) | Command::Compare(_) | Command::Sensitivity(_) | Command::Solve(_) => true,
         Command::Calibrate(args) => args.ensemble.is_some() && !args.check,
-        Command::Validate(_) | Command::Levers(_) | Command::Completions { .. } | Command::Man => {
-            false
-        }
+        Command::Validate(_) | Command::Levers(_) | Command::Completions { .. } | Command::Man => false,
     }
 }
 
@@ -592,9 +553,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Calibrate(a) => a.quiet,
         Command::Sensitivity(a) => a.quiet,
         Command::Solve(a) => a.quiet,
-        Command::Validate(_) | Command::Levers(_) | Command::Completions { .. } | Command::Man => {
-            false
-        }
+        Command::Validate(_) | Command::Levers(_) | Command::Completions { .. } | Command::Man => false,
     });
     if spread::size() > 1 && !spreads(&cli.command) {
         return Err(CliError::Input(format!(
@@ -605,16 +564,10 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Validate(args) => {
             let plan = prepare(&args.scenario, &args.overrides, geo)?.plan;
-            check_memory(
-                plan.scenario.run.households,
-                default_threads(),
-                years(&plan) + 1,
-                &args.scenario,
-            )?;
+            check_memory(plan.scenario.run.households, default_threads(), years(&plan) + 1, &args.scenario)?;
             print!("{}", plan.scenario.to_toml());
             let first_year_regimes = plan.regimes_in(plan.scenario.run.first_year);
-            let counts = crate::scenario::Regime::ALL
-                .map(|r| first_year_regimes.iter().filter(|x| **x == r).count());
+            let counts = crate::scenario::Regime::ALL.map(|r| first_year_regimes.iter().filter(|x| **x == r).count());
             eprintln!(
                 "{}: valid; {} households, years {}–{}, regimes open/relaxed/points in the first year = {}/{}/{}, hash {}",
                 args.scenario.display(),
@@ -636,12 +589,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Solve(args) => solve(&args, geo),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "migrasim",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut Cli::command(), "migrasim", &mut std::io::stdout());
             Ok(())
         }
         Command::Man => {
@@ -654,11 +602,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
 }
 
 fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
-    let overrides = Overrides {
-        households: Some(args.households.unwrap_or(1_000_000)),
-        seed: None,
-        set: Vec::new(),
-    };
+    let overrides = Overrides { households: Some(args.households.unwrap_or(1_000_000)), seed: None, set: Vec::new() };
     let Prepared { plan, inputs, .. } = prepare(&args.scenario, &overrides, geo)?;
     let scenario = &plan.scenario;
     let run = &scenario.run;
@@ -679,35 +623,16 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
     let levers: Vec<crate::solve::Lever> = args
         .lever
         .iter()
-        .map(|l| {
-            crate::solve::Lever::parse(l, scenario)
-                .map_err(|e| CliError::Input(format!("--lever {l}: {e}")))
-        })
+        .map(|l| crate::solve::Lever::parse(l, scenario).map_err(|e| CliError::Input(format!("--lever {l}: {e}"))))
         .collect::<Result<_, _>>()?;
     let ensemble = if args.draws_only {
         None
     } else {
-        load_posterior(&PosteriorArgs {
-            posterior: Some(args.posterior.clone()),
-            members: Some(args.members),
-        })?
+        load_posterior(&PosteriorArgs { posterior: Some(args.posterior.clone()), members: Some(args.members) })?
     };
-    let execution = Execution {
-        replicates: args.replicates,
-        threads: args.threads,
-        quiet: args.quiet,
-        verbose: false,
-    };
-    check_memory(
-        run.households,
-        threads_of(&execution),
-        years(&plan) + 1,
-        &args.scenario,
-    )?;
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("output").join(format!("solve-{}", scenario.name)));
+    let execution = Execution { replicates: args.replicates, threads: args.threads, quiet: args.quiet, verbose: false };
+    check_memory(run.households, threads_of(&execution), years(&plan) + 1, &args.scenario)?;
+    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join(format!("solve-{}", scenario.name)));
     let (pool, threads) = thread_pool(&execution)?;
     let staging = begin_output(&output::Request {
         path: &out_dir,
@@ -720,39 +645,18 @@ fn solve(args: &SolveArgs, geo: &'static Geography) -> Result<(), CliError> {
     let quiet = args.quiet;
     let solution = pool
         .install(|| {
-            crate::solve::solve(
-                geo,
-                scenario,
-                levers,
-                targets,
-                args.probability,
-                ensemble.as_ref(),
-                &seeds,
-                |p| {
-                    if !quiet && spread::is_root() {
-                        eprintln!(
-                            "solve: {:.1}% of the way: chance {:.0}%",
-                            100.0 * p.t,
-                            100.0 * p.probability
-                        );
-                    }
-                },
-            )
+            crate::solve::solve(geo, scenario, levers, targets, args.probability, ensemble.as_ref(), &seeds, |p| {
+                if !quiet && spread::is_root() {
+                    eprintln!("solve: {:.1}% of the way: chance {:.0}%", 100.0 * p.t, 100.0 * p.probability);
+                }
+            })
         })
         .map_err(CliError::Failure)?;
     // Rank 0 writes; the other ranks are done.
     let Some(staging) = staging else {
         return Ok(());
     };
-    let report = write_solve(
-        staging.path(),
-        scenario,
-        &solution,
-        ensemble.as_ref(),
-        &seeds,
-        threads,
-        started,
-    )?;
+    let report = write_solve(staging.path(), scenario, &solution, ensemble.as_ref(), &seeds, threads, started)?;
     let files = print_and_commit(staging, &report, args.quiet)?;
     if !args.quiet {
         eprintln!(
@@ -800,8 +704,7 @@ fn write_solve(
     let mut report = crate::solve::solve_md(solution, &scenario.name, run.households);
     if let Some(t) = solution.answer {
         // The solved scenario, fully resolved, so the answer can be checked by running it.
-        let mut solved =
-            crate::solve::moved(scenario, &solution.levers, t).map_err(CliError::Failure)?;
+        let mut solved = crate::solve::moved(scenario, &solution.levers, t).map_err(CliError::Failure)?;
         solved.name = format!("{}-solved", scenario.name);
         let members = ensemble.as_ref().map_or(0, |e| e.members.len());
         write(
@@ -815,33 +718,17 @@ fn write_solve(
         let _ = writeln!(
             report,
             "\nThe solved scenario is `solved.toml`; check the answer by running it over the same runs: `migrasim run solved.toml{}{}`.",
-            if members > 0 {
-                format!(" --posterior --members {members}")
-            } else {
-                String::new()
-            },
-            if seeds.len() > 1 {
-                format!(" --replicates {}", seeds.len())
-            } else {
-                String::new()
-            }
+            if members > 0 { format!(" --posterior --members {members}") } else { String::new() },
+            if seeds.len() > 1 { format!(" --replicates {}", seeds.len()) } else { String::new() }
         );
     }
     write("report.md", &report)?;
     let first = &solution.levers[0];
-    let points: Vec<(f64, f64)> = solution
-        .points
-        .iter()
-        .map(|p| (first.start + p.t * (first.end - first.start), p.probability))
-        .collect();
+    let points: Vec<(f64, f64)> =
+        solution.points.iter().map(|p| (first.start + p.t * (first.end - first.start), p.probability)).collect();
     let title = format!(
         "Chance of reaching {} — {}",
-        solution
-            .targets
-            .iter()
-            .map(|t| t.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" and "),
+        solution.targets.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" and "),
         scenario.name
     );
     let x_label = if solution.levers.len() > 1 {
@@ -861,9 +748,7 @@ fn write_solve(
             x_label: &x_label,
             points: &points,
             required: solution.required,
-            answer: solution
-                .answer
-                .map(|t| first.start + t * (first.end - first.start)),
+            answer: solution.answer.map(|t| first.start + t * (first.end - first.start)),
             source_note: &format!(
                 "migrasim solve: {} runs per point ({} parameter set(s) × {} seed(s))",
                 solution.runs_per_point,
@@ -887,45 +772,23 @@ fn write_solve(
         "seconds": started.elapsed().as_secs_f64(),
     });
     crate::report::write_codebook(dir).map_err(|e| CliError::Failure(e.to_string()))?;
-    crate::report::write_html(
-        dir,
-        &format!("migrasim solve: {}", scenario.name),
-        &report,
-        &[],
-        &[],
-    )
-    .map_err(|e| CliError::Failure(e.to_string()))?;
-    write(
-        "manifest.json",
-        &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
-    )?;
+    crate::report::write_html(dir, &format!("migrasim solve: {}", scenario.name), &report, &[], &[])
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    write("manifest.json", &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"))?;
     Ok(report)
 }
 
 fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), CliError> {
-    let overrides = Overrides {
-        households: Some(args.households.unwrap_or(1_000_000)),
-        seed: None,
-        set: Vec::new(),
-    };
-    let Prepared {
-        plan, mut inputs, ..
-    } = prepare(&args.scenario, &overrides, geo)?;
+    let overrides = Overrides { households: Some(args.households.unwrap_or(1_000_000)), seed: None, set: Vec::new() };
+    let Prepared { plan, mut inputs, .. } = prepare(&args.scenario, &overrides, geo)?;
     let status_quo = prepare(&args.status_quo, &overrides, geo)?;
     inputs.extend(status_quo.inputs);
     let run = &plan.scenario.run;
     let outcomes: Vec<crate::sensitivity::Outcome> = if args.outcome.is_empty() {
-        [
-            "urbanization_rate_pct",
-            "hukou_urbanization_rate_pct",
-            "gap_pp",
-        ]
-        .iter()
-        .map(|c| crate::sensitivity::Outcome {
-            column: (*c).to_string(),
-            year: run.last_year,
-        })
-        .collect()
+        ["urbanization_rate_pct", "hukou_urbanization_rate_pct", "gap_pp"]
+            .iter()
+            .map(|c| crate::sensitivity::Outcome { column: (*c).to_string(), year: run.last_year })
+            .collect()
     } else {
         args.outcome
             .iter()
@@ -938,18 +801,12 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
     let ensemble = if args.prior_ranges {
         None
     } else {
-        load_posterior(&PosteriorArgs {
-            posterior: Some(args.posterior.clone()),
-            members: None,
-        })?
+        load_posterior(&PosteriorArgs { posterior: Some(args.posterior.clone()), members: None })?
     };
     let factors = crate::sensitivity::factors(&plan.scenario, ensemble.as_ref()).len();
     let settings = crate::sensitivity::Settings {
         ranges: if ensemble.is_some() {
-            format!(
-                "the 5–95% range of the posterior ensemble `{}`",
-                args.posterior.display()
-            )
+            format!("the 5–95% range of the posterior ensemble `{}`", args.posterior.display())
         } else {
             "their prior ranges".to_string()
         },
@@ -958,21 +815,10 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
         leading: (args.leading as usize).min(factors),
         seed: run.seed,
     };
-    let execution = Execution {
-        replicates: 1,
-        threads: args.threads,
-        quiet: args.quiet,
-        verbose: false,
-    };
-    check_memory(
-        run.households,
-        threads_of(&execution),
-        years(&plan) + 1,
-        &args.scenario,
-    )?;
-    let out_dir = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("output").join(format!("sensitivity-{}", plan.scenario.name))
-    });
+    let execution = Execution { replicates: 1, threads: args.threads, quiet: args.quiet, verbose: false };
+    check_memory(run.households, threads_of(&execution), years(&plan) + 1, &args.scenario)?;
+    let out_dir =
+        args.out.clone().unwrap_or_else(|| PathBuf::from("output").join(format!("sensitivity-{}", plan.scenario.name)));
     let (pool, threads) = thread_pool(&execution)?;
     let staging = begin_output(&output::Request {
         path: &out_dir,
@@ -980,8 +826,7 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
         force: args.force,
         inputs: &inputs,
     })?;
-    let total =
-        1 + settings.trajectories * (factors + 1) + settings.sobol_samples * (settings.leading + 2);
+    let total = 1 + settings.trajectories * (factors + 1) + settings.sobol_samples * (settings.leading + 2);
     let bar = progress_bar(&execution, total as u64);
     let started = Instant::now();
     let analysis = pool
@@ -1002,15 +847,7 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
     let Some(staging) = staging else {
         return Ok(());
     };
-    let report = write_sensitivity(
-        staging.path(),
-        &plan,
-        &analysis,
-        &settings,
-        ensemble.as_ref(),
-        threads,
-        started,
-    )?;
+    let report = write_sensitivity(staging.path(), &plan, &analysis, &settings, ensemble.as_ref(), threads, started)?;
     let files = print_and_commit(staging, &report, args.quiet)?;
     if !args.quiet {
         eprintln!(
@@ -1041,12 +878,8 @@ fn write_sensitivity(
     let write = |name: &str, text: &str| {
         crate::report::write_file(dir, name, text).map_err(|e| CliError::Failure(e.to_string()))
     };
-    write(
-        "sensitivity.csv",
-        &crate::sensitivity::sensitivity_csv(analysis),
-    )?;
-    let report =
-        crate::sensitivity::sensitivity_md(analysis, &plan.scenario.name, settings, run.households);
+    write("sensitivity.csv", &crate::sensitivity::sensitivity_csv(analysis))?;
+    let report = crate::sensitivity::sensitivity_md(analysis, &plan.scenario.name, settings, run.households);
     write("report.md", &report)?;
     for (o, outcome) in analysis.outcomes.iter().enumerate() {
         let bars: Vec<crate::charts::TornadoBar> = analysis
@@ -1067,10 +900,7 @@ fn write_sensitivity(
                 },
             })
             .collect();
-        let title = format!(
-            "What moves {} in {}: Morris μ* — {}",
-            outcome.column, outcome.year, plan.scenario.name
-        );
+        let title = format!("What moves {} in {}: Morris μ* — {}", outcome.column, outcome.year, plan.scenario.name);
         let x_label = format!(
             "Change over a factor's full range, mean absolute ({})",
             if outcome.column.ends_with("_pct") || outcome.column.ends_with("_pp") {
@@ -1115,27 +945,14 @@ fn write_sensitivity(
         "seconds": started.elapsed().as_secs_f64(),
     });
     crate::report::write_codebook(dir).map_err(|e| CliError::Failure(e.to_string()))?;
-    crate::report::write_html(
-        dir,
-        &format!("migrasim sensitivity: {}", plan.scenario.name),
-        &report,
-        &[],
-        &[],
-    )
-    .map_err(|e| CliError::Failure(e.to_string()))?;
-    write(
-        "manifest.json",
-        &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
-    )?;
+    crate::report::write_html(dir, &format!("migrasim sensitivity: {}", plan.scenario.name), &report, &[], &[])
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    write("manifest.json", &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"))?;
     Ok(report)
 }
 
 fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
-    let overrides = Overrides {
-        households: Some(args.households),
-        seed: None,
-        set: Vec::new(),
-    };
+    let overrides = Overrides { households: Some(args.households), seed: None, set: Vec::new() };
     let baseline = prepare(&args.baseline, &overrides, geo)?.plan;
     let status_quo = prepare(&args.status_quo, &overrides, geo)?.plan;
     check_memory(
@@ -1148,42 +965,26 @@ fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
     if !args.check {
         output::check_generated_file(&path, crate::levers::LEVERS_HEADER)?;
     }
-    let execution = Execution {
-        replicates: args.replicates,
-        threads: args.threads,
-        quiet: args.quiet,
-        verbose: false,
-    };
+    let execution = Execution { replicates: args.replicates, threads: args.threads, quiet: args.quiet, verbose: false };
     let (pool, _) = thread_pool(&execution)?;
     let seeds = crate::ensemble::replicate_seeds(baseline.scenario.run.seed, args.replicates);
     let quiet = args.quiet;
     let (measured, attraction) = pool
         .install(|| {
-            let measured =
-                crate::levers::measure(geo, &baseline, &status_quo.scenario, &seeds, |name| {
-                    if !quiet {
-                        eprintln!("measuring: {name}");
-                    }
-                })?;
+            let measured = crate::levers::measure(geo, &baseline, &status_quo.scenario, &seeds, |name| {
+                if !quiet {
+                    eprintln!("measuring: {name}");
+                }
+            })?;
             if !quiet {
                 eprintln!("measuring: the services measure's attraction channel alone");
             }
-            let attraction = crate::levers::services_attraction_only(
-                geo,
-                &baseline,
-                &status_quo.scenario,
-                &seeds,
-            )?;
+            let attraction = crate::levers::services_attraction_only(geo, &baseline, &status_quo.scenario, &seeds)?;
             Ok((measured, attraction))
         })
         .map_err(CliError::Failure)?;
-    let text = crate::levers::levers_md(
-        &measured,
-        &attraction,
-        args.households,
-        &seeds,
-        baseline.scenario.run.last_year,
-    );
+    let text =
+        crate::levers::levers_md(&measured, &attraction, args.households, &seeds, baseline.scenario.run.last_year);
     if args.check {
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
             return Err(CliError::Failure(format!(
@@ -1209,13 +1010,7 @@ fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
 fn agreed<T>(status: Result<T, CliError>) -> Result<T, CliError> {
     let (value, mine) = match status {
         Ok(v) => (Some(v), Ok(())),
-        Err(e) => (
-            None,
-            Err(spread::Failure {
-                code: e.exit_code(),
-                message: e.to_string(),
-            }),
-        ),
+        Err(e) => (None, Err(spread::Failure { code: e.exit_code(), message: e.to_string() })),
     };
     match spread::agree(mine) {
         Ok(()) => Ok(value.expect("a rank that passed has its value")),
@@ -1227,11 +1022,7 @@ fn agreed<T>(status: Result<T, CliError>) -> Result<T, CliError> {
 /// Claims the output folder (rank 0 alone writes; `None` on the other ranks) as the last input
 /// check, and agrees with every rank that the inputs passed before any work starts.
 fn begin_output(request: &output::Request) -> Result<Option<Staging>, CliError> {
-    agreed(if spread::is_root() {
-        Staging::begin(request).map(Some).map_err(CliError::from)
-    } else {
-        Ok(None)
-    })
+    agreed(if spread::is_root() { Staging::begin(request).map(Some).map_err(CliError::from) } else { Ok(None) })
 }
 
 /// "2 threads", or "3 ranks × 1 thread(s)" in an MPI job, for the closing line of a command.
@@ -1344,11 +1135,7 @@ fn years(plan: &Plan) -> u64 {
 }
 
 fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError> {
-    let Prepared {
-        plan,
-        inputs,
-        settings,
-    } = prepare(&args.scenario, &args.overrides, geo)?;
+    let Prepared { plan, inputs, settings } = prepare(&args.scenario, &args.overrides, geo)?;
     let execution = &args.execution;
     let ensemble = load_posterior(&args.posterior)?;
     let members = ensemble.as_ref().map_or(1, |e| e.members.len());
@@ -1358,10 +1145,7 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
         (years(&plan) + 1) * u64::from(execution.replicates) * members as u64,
         &args.scenario,
     )?;
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("output").join(&plan.scenario.name));
+    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join(&plan.scenario.name));
     let plans = member_plans(geo, &plan, ensemble.as_ref())?;
     // Checked and claimed before any work: a refused path costs nothing.
     let (pool, threads) = thread_pool(execution)?;
@@ -1436,10 +1220,7 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
 /// The results a run prints on stdout: one row per simulated year (replicate means).
 fn key_figures(geo: &Geography, plan: &Plan, runs: &[ensemble::RunResult]) -> String {
     use std::fmt::Write as _;
-    let metrics: Vec<_> = runs
-        .iter()
-        .map(|r| results::metrics(geo, plan, r))
-        .collect();
+    let metrics: Vec<_> = runs.iter().map(|r| results::metrics(geo, plan, r)).collect();
     let urban = results::bands(&metrics, |m| m.urbanization_rate_pct);
     let hukou = results::bands(&metrics, |m| m.hukou_urbanization_rate_pct);
     let gap = results::bands(&metrics, |m| m.gap_pp);
@@ -1488,17 +1269,9 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     let ensemble = load_posterior(&args.posterior)?;
     let members = ensemble.as_ref().map_or(1, |e| e.members.len());
     // Scenarios run one after another; the year records of all of them are kept.
-    let kept_years: u64 = plans
-        .iter()
-        .map(|p| (years(p) + 1) * u64::from(execution.replicates) * members as u64)
-        .sum();
+    let kept_years: u64 = plans.iter().map(|p| (years(p) + 1) * u64::from(execution.replicates) * members as u64).sum();
     for (path, plan) in args.scenarios.iter().zip(&plans) {
-        check_memory(
-            plan.scenario.run.households,
-            threads_of(execution),
-            kept_years,
-            path,
-        )?;
+        check_memory(plan.scenario.run.households, threads_of(execution), kept_years, path)?;
     }
     // Differences are only meaningful between runs over the same years from the same state.
     let span = |plan: &Plan| (plan.scenario.run.first_year, plan.scenario.run.last_year);
@@ -1522,10 +1295,7 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
             plans[i].scenario.name = names[i].clone();
         }
     }
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("output").join(default_compare_folder(&names)));
+    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join(default_compare_folder(&names)));
     let mut every_plan = Vec::with_capacity(plans.len() * members);
     for plan in &plans {
         every_plan.extend(member_plans(geo, plan, ensemble.as_ref())?);
@@ -1540,10 +1310,7 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     let started = Instant::now();
     // Common random numbers: every scenario uses the first scenario's replicate seeds.
     let seeds = ensemble::replicate_seeds(plans[0].scenario.run.seed, execution.replicates);
-    let total: u64 = plans
-        .iter()
-        .map(|p| years(p) * (seeds.len() * members) as u64)
-        .sum();
+    let total: u64 = plans.iter().map(|p| years(p) * (seeds.len() * members) as u64).sum();
     let bar = progress_bar(execution, total);
     // Every scenario × parameter set × replicate is one unit of work, scenario-major.
     let runs = pool.install(|| simulate(geo, &every_plan, &seeds, &bar))?;
@@ -1591,11 +1358,7 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
 /// `compare-A-vs-B[-vs-C…]`, shortened with a count when the names would make an unwieldy path.
 fn default_compare_folder(names: &[String]) -> String {
     let full = format!("compare-{}", names.join("-vs-"));
-    if full.len() <= 120 {
-        full
-    } else {
-        format!("compare-{}-and-{}-more", names[0], names.len() - 1)
-    }
+    if full.len() <= 120 { full } else { format!("compare-{}-and-{}-more", names[0], names.len() - 1) }
 }
 
 /// First line of the files `calibrate` generates: a file is replaced only if it starts so.
@@ -1617,16 +1380,9 @@ fn calibrate_ensemble(
             .map_err(|e| CliError::Input(format!("{}: {e}", args.posterior.display())))?;
         let mut problems = Vec::new();
         if shipped.members.len() != n {
-            problems.push(format!(
-                "{} holds {} members, not {n}",
-                args.posterior.display(),
-                shipped.members.len()
-            ));
+            problems.push(format!("{} holds {} members, not {n}", args.posterior.display(), shipped.members.len()));
         }
-        let expected_keys: Vec<String> = posterior::parameters()
-            .iter()
-            .map(|p| p.key.to_string())
-            .collect();
+        let expected_keys: Vec<String> = posterior::parameters().iter().map(|p| p.key.to_string()).collect();
         if shipped.keys != expected_keys {
             problems.push("its parameter columns differ from the code's priors".to_string());
         }
@@ -1637,9 +1393,7 @@ fn calibrate_ensemble(
                 eprintln!("row {row}: distance {recorded:.6} recorded, {recomputed:.6} now");
             }
             if (recorded - recomputed).abs() > 5e-6 {
-                problems.push(format!(
-                    "row {row} now has distance {recomputed:.6}, recorded {recorded:.6}"
-                ));
+                problems.push(format!("row {row} now has distance {recomputed:.6}, recorded {recorded:.6}"));
             }
         }
         if let Some(m) = shipped.members.iter().position(|m| m.distance > 1.0) {
@@ -1716,15 +1470,9 @@ const VALIDATION_HEADER: &str = "# Validation: the 2020→2023 backcast";
 const VALIDATION_CHARTS: [&str; 2] = ["validation-stocks.png", "validation-stocks.svg"];
 
 fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliError> {
-    let overrides = Overrides {
-        households: Some(args.households),
-        seed: None,
-        set: Vec::new(),
-    };
+    let overrides = Overrides { households: Some(args.households), seed: None, set: Vec::new() };
     let plan = prepare(&args.backcast, &overrides, geo)?.plan;
-    if !(1.0..=100.0).contains(&args.tolerance)
-        || (args.tolerance != 1.0 && args.ensemble.is_none())
-    {
+    if !(1.0..=100.0).contains(&args.tolerance) || (args.tolerance != 1.0 && args.ensemble.is_none()) {
         return Err(CliError::Input(format!(
             "--tolerance {}: allowed: 1 to 100, and only with --ensemble",
             args.tolerance
@@ -1754,12 +1502,7 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
             }
         }
     }
-    let execution = Execution {
-        replicates: 1,
-        threads: args.threads,
-        quiet: args.quiet,
-        verbose: false,
-    };
+    let execution = Execution { replicates: 1, threads: args.threads, quiet: args.quiet, verbose: false };
     let (pool, _) = thread_pool(&execution)?;
     if let Some(n) = args.ensemble {
         return pool.install(|| calibrate_ensemble(args, geo, &plan.scenario, n as usize));
@@ -1767,17 +1510,11 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
     let started = Instant::now();
     let quiet = args.quiet;
     let fit = pool.install(|| {
-        crate::calibrate::fit(
-            geo,
-            &plan.scenario,
-            args.households,
-            args.rounds as usize,
-            |line| {
-                if !quiet {
-                    eprintln!("{line}");
-                }
-            },
-        )
+        crate::calibrate::fit(geo, &plan.scenario, args.households, args.rounds as usize, |line| {
+            if !quiet {
+                eprintln!("{line}");
+            }
+        })
     });
     for at_bound in &fit.at_bounds {
         eprintln!("warning: {}", at_bound.describe());
@@ -1786,11 +1523,7 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
     if !failures.is_empty() {
         return Err(CliError::Failure(format!(
             "the backcast cannot be fitted: {}. Nothing was written; check {} (can its targets be reached?) or the search range in src/calibrate.rs",
-            failures
-                .iter()
-                .map(|f| f.describe())
-                .collect::<Vec<_>>()
-                .join("; "),
+            failures.iter().map(|f| f.describe()).collect::<Vec<_>>().join("; "),
             args.backcast.display()
         )));
     }
@@ -1800,21 +1533,14 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
         .prefix("migrasim-calibrate-")
         .tempdir()
         .map_err(|e| CliError::Failure(format!("cannot create a scratch folder: {e}")))?;
-    let (validation, charts) =
-        crate::calibrate::validation_report(geo, &fit, args.households, scratch.path())
-            .map_err(|e| CliError::Failure(e.to_string()))?;
+    let (validation, charts) = crate::calibrate::validation_report(geo, &fit, args.households, scratch.path())
+        .map_err(|e| CliError::Failure(e.to_string()))?;
     // The posterior section belongs to `--ensemble`: the point fit keeps it as it is.
     let current = std::fs::read_to_string(&validation_path).unwrap_or_default();
-    let validation = posterior::with_section(
-        &validation,
-        posterior::section_of(&current).as_deref().unwrap_or(""),
-    );
+    let validation = posterior::with_section(&validation, posterior::section_of(&current).as_deref().unwrap_or(""));
     if args.check {
         let mut stale = Vec::new();
-        for (path, text) in [
-            (&args.calibration, &calibration),
-            (&validation_path, &validation),
-        ] {
+        for (path, text) in [(&args.calibration, &calibration), (&validation_path, &validation)] {
             if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
                 stale.push(path.display().to_string());
             }
@@ -1837,8 +1563,7 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
     output::write_generated_file(&args.calibration, calibration.as_bytes())?;
     for chart in charts {
         if let Some(name) = chart.file_name() {
-            let bytes = std::fs::read(&chart)
-                .map_err(|e| CliError::Failure(format!("{}: {e}", chart.display())))?;
+            let bytes = std::fs::read(&chart).map_err(|e| CliError::Failure(format!("{}: {e}", chart.display())))?;
             output::write_generated_file(&args.docs.join(name), &bytes)?;
         }
     }

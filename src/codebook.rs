@@ -35,12 +35,7 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
     ),
     ("*", "name_en", "text", "Unit name in English"),
     ("*", "name_zh", "text", "Unit name in Chinese"),
-    (
-        "*",
-        "province_code",
-        "code",
-        "Province: 2020 administrative division code (6 digits, e.g. 410000 = Henan)",
-    ),
+    ("*", "province_code", "code", "Province: 2020 administrative division code (6 digits, e.g. 410000 = Henan)"),
     ("*", "province_en", "text", "Province name in English"),
     ("*", "province_zh", "text", "Province name in Chinese"),
     (
@@ -49,104 +44,39 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "category",
         "City size class of the 2014 standard by urban-district population: super_large ≥ 10M, mega 5–10M, large_I 3–5M, large_II 1–3M, medium 0.5–1M, small_I 0.2–0.5M, small_II < 0.2M",
     ),
-    (
-        "*",
-        "regime",
-        "category",
-        "Settlement regime in the year after overrides: open, relaxed or points",
-    ),
-    (
-        "*",
-        "potential_region",
-        "text",
-        "The run's potential region of the unit (empty outside every region)",
-    ),
-    (
-        "*",
-        "metro_area",
-        "text",
-        "The run's metropolitan areas the unit belongs to (`; `-separated), empty if none",
-    ),
-    (
-        "*",
-        "part",
-        "category",
-        "Part of a metropolitan area: core, members or whole",
-    ),
+    ("*", "regime", "category", "Settlement regime in the year after overrides: open, relaxed or points"),
+    ("*", "potential_region", "text", "The run's potential region of the unit (empty outside every region)"),
+    ("*", "metro_area", "text", "The run's metropolitan areas the unit belongs to (`; `-separated), empty if none"),
+    ("*", "part", "category", "Part of a metropolitan area: core, members or whole"),
     ("*", "units", "count", "Prefecture-level units in the group"),
     // Stocks.
-    (
-        "*",
-        "population",
-        "persons",
-        "Residents: members present plus members left behind at their rural origin",
-    ),
-    (
-        "*",
-        "urban_residents",
-        "persons",
-        "Members present in households living in urban parts",
-    ),
+    ("*", "population", "persons", "Residents: members present plus members left behind at their rural origin"),
+    ("*", "urban_residents", "persons", "Members present in households living in urban parts"),
     (
         "*",
         "rural_residents",
         "persons",
         "population − urban_residents: rural residents present plus every left-behind member",
     ),
-    (
-        "*",
-        "urbanization_rate_pct",
-        "percent",
-        "urban_residents ÷ population × 100",
-    ),
+    ("*", "urbanization_rate_pct", "percent", "urban_residents ÷ population × 100"),
     (
         "*",
         "hukou_urban_residents",
         "persons",
         "Residents holding urban hukou (of any place); left-behind members hold rural hukou",
     ),
-    (
-        "*",
-        "hukou_urbanization_rate_pct",
-        "percent",
-        "hukou_urban_residents ÷ population × 100",
-    ),
-    (
-        "*",
-        "gap_pp",
-        "percentage points",
-        "urbanization_rate_pct − hukou_urbanization_rate_pct",
-    ),
+    ("*", "hukou_urbanization_rate_pct", "percent", "hukou_urban_residents ÷ population × 100"),
+    ("*", "gap_pp", "percentage points", "urbanization_rate_pct − hukou_urbanization_rate_pct"),
     (
         "*",
         "nonhukou_urban_residents",
         "persons",
         "Urban residents without local urban hukou (rural hukou, or urban hukou of another unit)",
     ),
-    (
-        "*",
-        "rural_hukou_urban_residents",
-        "persons",
-        "Urban residents holding rural hukou",
-    ),
-    (
-        "*",
-        "left_behind_children",
-        "persons",
-        "Children 0–14 left behind, counted at their rural origin",
-    ),
-    (
-        "*",
-        "registered_population",
-        "persons",
-        "Persons whose hukou is registered in the province, wherever they live",
-    ),
-    (
-        "*",
-        "registered_urban_hukou",
-        "persons",
-        "Of them, those holding urban hukou",
-    ),
+    ("*", "rural_hukou_urban_residents", "persons", "Urban residents holding rural hukou"),
+    ("*", "left_behind_children", "persons", "Children 0–14 left behind, counted at their rural origin"),
+    ("*", "registered_population", "persons", "Persons whose hukou is registered in the province, wherever they live"),
+    ("*", "registered_urban_hukou", "persons", "Of them, those holding urban hukou"),
     (
         "*",
         "hukou_rate_registered_pct",
@@ -166,36 +96,21 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "persons",
         "Persons granted local urban hukou in the year (agricultural migrants, as the Ministry of Public Security counts), including left-behind children who join and left-behind adults joining a settled household",
     ),
-    (
-        "*",
-        "family_settlements",
-        "persons",
-        "Of the settlements, left-behind adults joining a settled household (投靠)",
-    ),
+    ("*", "family_settlements", "persons", "Of the settlements, left-behind adults joining a settled household (投靠)"),
     (
         "*",
         "applicants",
         "persons",
         "Persons in households that applied to settle in the year (present members and left-behind children)",
     ),
-    (
-        "*",
-        "movers",
-        "persons",
-        "Persons who changed place (unit, or rural ↔ urban part) in the year",
-    ),
+    ("*", "movers", "persons", "Persons who changed place (unit, or rural ↔ urban part) in the year"),
     (
         "*",
         "rural_to_urban",
         "persons",
         "Persons who moved from a rural part to an urban part in the year, whatever the reason",
     ),
-    (
-        "*",
-        "urban_to_rural",
-        "persons",
-        "Persons who moved from an urban part to a rural part in the year",
-    ),
+    ("*", "urban_to_rural", "persons", "Persons who moved from an urban part to a rural part in the year"),
     (
         "*",
         "in_place_urbanized",
@@ -210,36 +125,11 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "persons",
         "Persons arriving in the unit or group in the year (a rural ↔ urban move within a unit counts as an arrival and a departure)",
     ),
-    (
-        "*",
-        "departures",
-        "persons",
-        "Persons leaving the unit or group in the year",
-    ),
-    (
-        "*",
-        "arrivals_urban",
-        "persons",
-        "Arrivals in the urban part",
-    ),
-    (
-        "*",
-        "arrivals_rural",
-        "persons",
-        "Arrivals in the rural part",
-    ),
-    (
-        "*",
-        "departures_urban",
-        "persons",
-        "Departures from the urban part",
-    ),
-    (
-        "*",
-        "departures_rural",
-        "persons",
-        "Departures from the rural part",
-    ),
+    ("*", "departures", "persons", "Persons leaving the unit or group in the year"),
+    ("*", "arrivals_urban", "persons", "Arrivals in the urban part"),
+    ("*", "arrivals_rural", "persons", "Arrivals in the rural part"),
+    ("*", "departures_urban", "persons", "Departures from the urban part"),
+    ("*", "departures_rural", "persons", "Departures from the rural part"),
     ("*", "births_urban", "persons", "Births in the urban part"),
     (
         "*",
@@ -248,12 +138,7 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "Births in the rural part (including children born to migrants and sent to the village)",
     ),
     ("*", "deaths_urban", "persons", "Deaths in the urban part"),
-    (
-        "*",
-        "deaths_rural",
-        "persons",
-        "Deaths in the rural part (including left-behind members)",
-    ),
+    ("*", "deaths_rural", "persons", "Deaths in the rural part (including left-behind members)"),
     (
         "*",
         "urban_hukou_transfers",
@@ -261,12 +146,7 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "Urban-hukou inter-city migrants who transferred their hukou where they live in the year (not in settlements)",
     ),
     // National measures.
-    (
-        "*",
-        "public_school_share_pct",
-        "percent",
-        "Share of school-age migrant children with a public-school place",
-    ),
+    ("*", "public_school_share_pct", "percent", "Share of school-age migrant children with a public-school place"),
     (
         "*",
         "migrant_heads_senior_plus_pct",
@@ -279,31 +159,11 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "persons",
         "Model analogue of the migrant-worker survey's outgoing migrant workers: working-age adults of urban households holding rural hukou who moved there",
     ),
-    (
-        "*",
-        "cross_province_migrant_workers",
-        "persons",
-        "Of them, those living in another province than their hukou",
-    ),
+    ("*", "cross_province_migrant_workers", "persons", "Of them, those living in another province than their hukou"),
     // City indicators.
-    (
-        "*",
-        "jobs",
-        "jobs",
-        "Jobs in the year (after metropolitan relocation and potential-region boosts)",
-    ),
-    (
-        "*",
-        "wage_yuan_month",
-        "yuan per month",
-        "Nominal urban wage of the unit",
-    ),
-    (
-        "*",
-        "housing_cost_index",
-        "index",
-        "Housing cost; 1 = a unit of mean urban size in the base year",
-    ),
+    ("*", "jobs", "jobs", "Jobs in the year (after metropolitan relocation and potential-region boosts)"),
+    ("*", "wage_yuan_month", "yuan per month", "Nominal urban wage of the unit"),
+    ("*", "housing_cost_index", "index", "Housing cost; 1 = a unit of mean urban size in the base year"),
     (
         "*",
         "public_school_access_pct",
@@ -323,60 +183,25 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "persons",
         "Children 6–14 of urban households whose hukou is in another unit (children 0–14 × 0.6214, census 2020)",
     ),
-    (
-        "*",
-        "public_school_places",
-        "places",
-        "Public-school places for them",
-    ),
+    ("*", "public_school_places", "places", "Public-school places for them"),
     (
         "*",
         "school_place_gap",
         "persons",
         "Children without a public-school place: max(children − places, 0) per unit, summed for a province",
     ),
-    (
-        "*",
-        "nonhukou_households",
-        "households",
-        "Non-hukou urban households (real households)",
-    ),
-    (
-        "*",
-        "affordable_units",
-        "dwellings",
-        "Affordable rental units standing",
-    ),
-    (
-        "*",
-        "affordable_units_built",
-        "dwellings",
-        "Affordable rental units added in the year",
-    ),
-    (
-        "*",
-        "affordable_units_open",
-        "dwellings",
-        "Units open to non-hukou residents",
-    ),
-    (
-        "*",
-        "affordable_tenant_households",
-        "households",
-        "Households renting one at the end of the year",
-    ),
+    ("*", "nonhukou_households", "households", "Non-hukou urban households (real households)"),
+    ("*", "affordable_units", "dwellings", "Affordable rental units standing"),
+    ("*", "affordable_units_built", "dwellings", "Affordable rental units added in the year"),
+    ("*", "affordable_units_open", "dwellings", "Units open to non-hukou residents"),
+    ("*", "affordable_tenant_households", "households", "Households renting one at the end of the year"),
     (
         "*",
         "affordable_waiting_households",
         "households",
         "Non-hukou renters without one (not owners, not in-situ urbanized)",
     ),
-    (
-        "*",
-        "affordable_vacant_open_units",
-        "dwellings",
-        "max(open units − tenants, 0)",
-    ),
+    ("*", "affordable_vacant_open_units", "dwellings", "max(open units − tenants, 0)"),
     (
         "*",
         "affordable_gap_households",
@@ -384,85 +209,20 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "max(waiting − vacant open units, 0) per unit, summed for a province",
     ),
     // Fiscal.
-    (
-        "*",
-        "settled_persons",
-        "persons",
-        "Agricultural settlements in the year (as settlements)",
-    ),
-    (
-        "*",
-        "settled_cross_province",
-        "persons",
-        "Of them, settlers whose hukou was in another province",
-    ),
-    (
-        "*",
-        "settled_pupils",
-        "persons",
-        "School-age children among them (children × 0.6214)",
-    ),
-    (
-        "*",
-        "cost_education_yuan",
-        "yuan",
-        "Yearly education cost of the year's settlers (per pupil)",
-    ),
-    (
-        "*",
-        "cost_health_yuan",
-        "yuan",
-        "Yearly health cost of the year's settlers",
-    ),
-    (
-        "*",
-        "cost_social_insurance_yuan",
-        "yuan",
-        "Yearly social-insurance cost of the year's settlers",
-    ),
-    (
-        "*",
-        "cost_housing_yuan",
-        "yuan",
-        "Yearly housing cost of the year's settlers",
-    ),
-    (
-        "*",
-        "cost_infrastructure_yuan",
-        "yuan",
-        "Yearly infrastructure cost of the year's settlers",
-    ),
+    ("*", "settled_persons", "persons", "Agricultural settlements in the year (as settlements)"),
+    ("*", "settled_cross_province", "persons", "Of them, settlers whose hukou was in another province"),
+    ("*", "settled_pupils", "persons", "School-age children among them (children × 0.6214)"),
+    ("*", "cost_education_yuan", "yuan", "Yearly education cost of the year's settlers (per pupil)"),
+    ("*", "cost_health_yuan", "yuan", "Yearly health cost of the year's settlers"),
+    ("*", "cost_social_insurance_yuan", "yuan", "Yearly social-insurance cost of the year's settlers"),
+    ("*", "cost_housing_yuan", "yuan", "Yearly housing cost of the year's settlers"),
+    ("*", "cost_infrastructure_yuan", "yuan", "Yearly infrastructure cost of the year's settlers"),
     ("*", "cost_total_yuan", "yuan", "Sum of the five items"),
-    (
-        "*",
-        "cost_per_settled_person_yuan",
-        "yuan per person",
-        "cost_total_yuan ÷ settled_persons",
-    ),
-    (
-        "*",
-        "settled_since_base_year",
-        "persons",
-        "Everyone settled since the base year",
-    ),
-    (
-        "*",
-        "recurring_cost_yuan",
-        "yuan",
-        "The yearly public cost of everyone settled since the base year, this year",
-    ),
-    (
-        "*",
-        "reward_fund_yuan",
-        "yuan",
-        "The central reward fund's allocation (人地钱挂钩), by weighted settlers",
-    ),
-    (
-        "*",
-        "construction_land_ha",
-        "hectares",
-        "Construction land the fiscal link adds for the year's settlers",
-    ),
+    ("*", "cost_per_settled_person_yuan", "yuan per person", "cost_total_yuan ÷ settled_persons"),
+    ("*", "settled_since_base_year", "persons", "Everyone settled since the base year"),
+    ("*", "recurring_cost_yuan", "yuan", "The yearly public cost of everyone settled since the base year, this year"),
+    ("*", "reward_fund_yuan", "yuan", "The central reward fund's allocation (人地钱挂钩), by weighted settlers"),
+    ("*", "construction_land_ha", "hectares", "Construction land the fiscal link adds for the year's settlers"),
     // Flows between provinces.
     (
         "flows.csv",
@@ -470,24 +230,9 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "code",
         "Province of residence before the move: 2020 administrative division code",
     ),
-    (
-        "flows.csv",
-        "origin_province_en",
-        "text",
-        "Its name in English",
-    ),
-    (
-        "flows.csv",
-        "destination_province_code",
-        "code",
-        "Province moved to: 2020 administrative division code",
-    ),
-    (
-        "flows.csv",
-        "destination_province_en",
-        "text",
-        "Its name in English",
-    ),
+    ("flows.csv", "origin_province_en", "text", "Its name in English"),
+    ("flows.csv", "destination_province_code", "code", "Province moved to: 2020 administrative division code"),
+    ("flows.csv", "destination_province_en", "text", "Its name in English"),
     (
         "flows.csv",
         "movers",
@@ -501,12 +246,7 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "category",
         "Source of the year's change of the urbanization rate (moves, joins, returns, reclassification, demography, total_change)",
     ),
-    (
-        "decomposition.csv",
-        "persons",
-        "persons",
-        "The source's contribution in urban-equivalent persons",
-    ),
+    ("decomposition.csv", "persons", "persons", "The source's contribution in urban-equivalent persons"),
     (
         "decomposition.csv",
         "pp",
@@ -514,181 +254,61 @@ const ENTRIES: &[(&str, &str, &str, &str)] = &[
         "The source's contribution to the change of urbanization_rate_pct; a year's sources sum to total_change",
     ),
     // Summaries over runs.
-    (
-        "national_summary.csv",
-        "variable",
-        "text",
-        "A column of national.csv",
-    ),
-    (
-        "*",
-        "runs",
-        "count",
-        "Runs the summary is over (parameter sets × replicate seeds)",
-    ),
+    ("national_summary.csv", "variable", "text", "A column of national.csv"),
+    ("*", "runs", "count", "Runs the summary is over (parameter sets × replicate seeds)"),
     ("*", "mean", "as the measure", "Mean over the runs"),
-    (
-        "*",
-        "p5",
-        "as the measure",
-        "5th percentile over the runs (type 7: interpolated between order statistics)",
-    ),
-    (
-        "*",
-        "p95",
-        "as the measure",
-        "95th percentile over the runs (type 7: interpolated between order statistics)",
-    ),
-    (
-        "*",
-        "sd",
-        "as the measure",
-        "Standard deviation over the runs",
-    ),
+    ("*", "p5", "as the measure", "5th percentile over the runs (type 7: interpolated between order statistics)"),
+    ("*", "p95", "as the measure", "95th percentile over the runs (type 7: interpolated between order statistics)"),
+    ("*", "sd", "as the measure", "Standard deviation over the runs"),
     (
         "*",
         "sd_draws",
         "as the measure",
         "The part of the standard deviation due to random draws: √(mean variance within a parameter set); empty without a posterior or with one replicate",
     ),
-    (
-        "*",
-        "parameter_share",
-        "share (0–1)",
-        "Share of the variance due to the parameter sets: 1 − sd_draws² ÷ sd²",
-    ),
+    ("*", "parameter_share", "share (0–1)", "Share of the variance due to the parameter sets: 1 − sd_draws² ÷ sd²"),
     ("*", "scenario", "text", "Scenario name"),
-    (
-        "*",
-        "reference",
-        "text",
-        "The first scenario, which differences are taken from",
-    ),
+    ("*", "reference", "text", "The first scenario, which differences are taken from"),
     ("*", "measure", "text", "What the row measures"),
     ("*", "unit", "text", "Unit of the row's measure"),
     ("*", "years", "text", "Years the row covers"),
-    (
-        "*",
-        "column",
-        "text",
-        "The run-table column the row compares",
-    ),
-    (
-        "*",
-        "reference_mean",
-        "as the measure",
-        "Mean over the runs of the reference scenario",
-    ),
+    ("*", "column", "text", "The run-table column the row compares"),
+    ("*", "reference_mean", "as the measure", "Mean over the runs of the reference scenario"),
     (
         "*",
         "diff_mean",
         "as the measure",
         "Mean over the runs of the paired difference (scenario − reference, run by run)",
     ),
-    (
-        "*",
-        "diff_p5",
-        "as the measure",
-        "5th percentile of the paired difference",
-    ),
-    (
-        "*",
-        "diff_p95",
-        "as the measure",
-        "95th percentile of the paired difference",
-    ),
-    (
-        "*",
-        "diff_sd",
-        "as the measure",
-        "Standard deviation of the paired difference",
-    ),
-    (
-        "*",
-        "diff_sd_draws",
-        "as the measure",
-        "Its part due to random draws",
-    ),
-    (
-        "*",
-        "diff_parameter_share",
-        "share (0–1)",
-        "Share of the paired difference's variance due to the parameter sets",
-    ),
+    ("*", "diff_p5", "as the measure", "5th percentile of the paired difference"),
+    ("*", "diff_p95", "as the measure", "95th percentile of the paired difference"),
+    ("*", "diff_sd", "as the measure", "Standard deviation of the paired difference"),
+    ("*", "diff_sd_draws", "as the measure", "Its part due to random draws"),
+    ("*", "diff_parameter_share", "share (0–1)", "Share of the paired difference's variance due to the parameter sets"),
     // Sensitivity.
-    (
-        "sensitivity.csv",
-        "outcome",
-        "text",
-        "The outcome, COLUMN@YEAR of national.csv",
-    ),
-    (
-        "sensitivity.csv",
-        "factor",
-        "text",
-        "The factor: an uncertain parameter (scenario key) or a plan measure",
-    ),
-    (
-        "sensitivity.csv",
-        "kind",
-        "category",
-        "parameter or measure",
-    ),
-    (
-        "sensitivity.csv",
-        "low",
-        "as the factor",
-        "Low end of the factor's range (a measure: off, the status quo)",
-    ),
-    (
-        "sensitivity.csv",
-        "high",
-        "as the factor",
-        "High end of the factor's range (a measure: on)",
-    ),
+    ("sensitivity.csv", "outcome", "text", "The outcome, COLUMN@YEAR of national.csv"),
+    ("sensitivity.csv", "factor", "text", "The factor: an uncertain parameter (scenario key) or a plan measure"),
+    ("sensitivity.csv", "kind", "category", "parameter or measure"),
+    ("sensitivity.csv", "low", "as the factor", "Low end of the factor's range (a measure: off, the status quo)"),
+    ("sensitivity.csv", "high", "as the factor", "High end of the factor's range (a measure: on)"),
     (
         "sensitivity.csv",
         "mu_star",
         "as the outcome",
         "Morris μ*: mean absolute elementary effect over the factor's full range",
     ),
-    (
-        "sensitivity.csv",
-        "mu",
-        "as the outcome",
-        "Morris μ: mean signed elementary effect",
-    ),
+    ("sensitivity.csv", "mu", "as the outcome", "Morris μ: mean signed elementary effect"),
     (
         "sensitivity.csv",
         "sigma",
         "as the outcome",
         "Morris σ: standard deviation of the elementary effects (interactions, non-linearity)",
     ),
-    (
-        "sensitivity.csv",
-        "sobol_first",
-        "share (0–1)",
-        "First-order Sobol index (empty outside the leading factors)",
-    ),
-    (
-        "sensitivity.csv",
-        "sobol_total",
-        "share (0–1)",
-        "Total-order Sobol index (empty outside the leading factors)",
-    ),
+    ("sensitivity.csv", "sobol_first", "share (0–1)", "First-order Sobol index (empty outside the leading factors)"),
+    ("sensitivity.csv", "sobol_total", "share (0–1)", "Total-order Sobol index (empty outside the leading factors)"),
     // Goal seeking.
-    (
-        "solve.csv",
-        "t",
-        "share (0–1)",
-        "Share of the way from the scenario's values to the levers' ends",
-    ),
-    (
-        "solve.csv",
-        "probability",
-        "share (0–1)",
-        "Chance over the runs that every target is met",
-    ),
+    ("solve.csv", "t", "share (0–1)", "Share of the way from the scenario's values to the levers' ends"),
+    ("solve.csv", "probability", "share (0–1)", "Chance over the runs that every target is met"),
 ];
 
 /// Unit and definition of `column` in `file`: its own entry, the shared one, or one of the
@@ -697,20 +317,13 @@ pub fn describe(file: &str, column: &str) -> Option<(String, String)> {
     let found = ENTRIES
         .iter()
         .find(|(f, c, _, _)| *f == file && *c == column)
-        .or_else(|| {
-            ENTRIES
-                .iter()
-                .find(|(f, c, _, _)| *f == "*" && *c == column)
-        });
+        .or_else(|| ENTRIES.iter().find(|(f, c, _, _)| *f == "*" && *c == column));
     if let Some((_, _, unit, definition)) = found {
         return Some((unit.to_string(), definition.to_string()));
     }
     if file == "solve.csv" {
         if let Some(target) = column.strip_prefix("mean: ") {
-            return Some((
-                "as the target's column".to_string(),
-                format!("Mean over the runs of the target {target}"),
-            ));
+            return Some(("as the target's column".to_string(), format!("Mean over the runs of the target {target}")));
         }
         if column.contains('.') {
             return Some((
@@ -734,22 +347,16 @@ pub fn codebook_csv(dir: &Path) -> Result<String, String> {
     files.sort();
     let mut out = csv::Writer::from_writer(Vec::new());
     let write_error = |e: csv::Error| e.to_string();
-    out.write_record(["file", "column", "unit", "definition"])
-        .map_err(write_error)?;
+    out.write_record(["file", "column", "unit", "definition"]).map_err(write_error)?;
     for file in files {
-        let text = std::fs::read_to_string(dir.join(&file))
-            .map_err(|e| format!("{}: {e}", dir.join(&file).display()))?;
+        let text =
+            std::fs::read_to_string(dir.join(&file)).map_err(|e| format!("{}: {e}", dir.join(&file).display()))?;
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let header = reader
-            .headers()
-            .map_err(|e| format!("{file}: {e}"))?
-            .clone();
+        let header = reader.headers().map_err(|e| format!("{file}: {e}"))?.clone();
         for column in header.iter() {
-            let (unit, definition) = describe(&file, column).ok_or_else(|| {
-                format!("{file}: column `{column}` has no definition in the codebook")
-            })?;
-            out.write_record([file.as_str(), column, unit.as_str(), definition.as_str()])
-                .map_err(write_error)?;
+            let (unit, definition) = describe(&file, column)
+                .ok_or_else(|| format!("{file}: column `{column}` has no definition in the codebook"))?;
+            out.write_record([file.as_str(), column, unit.as_str(), definition.as_str()]).map_err(write_error)?;
         }
     }
     let bytes = out.into_inner().map_err(|e| e.to_string())?;
@@ -763,18 +370,8 @@ mod tests {
     #[test]
     fn a_file_entry_wins_over_the_shared_one_and_unknown_columns_fail() {
         assert_eq!(describe("flows.csv", "movers").unwrap().0, "persons");
-        assert!(
-            describe("flows.csv", "movers")
-                .unwrap()
-                .1
-                .contains("origin")
-        );
-        assert!(
-            describe("national.csv", "movers")
-                .unwrap()
-                .1
-                .contains("changed place")
-        );
+        assert!(describe("flows.csv", "movers").unwrap().1.contains("origin"));
+        assert!(describe("national.csv", "movers").unwrap().1.contains("changed place"));
         assert!(describe("national.csv", "no_such_column").is_none());
         assert!(describe("solve.csv", "settlement.willingness.procedure_ease").is_some());
         assert!(describe("units.csv", "settlement.willingness.procedure_ease").is_none());

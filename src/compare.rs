@@ -7,8 +7,7 @@ use crate::engine::Plan;
 use crate::ensemble::RunResult;
 use crate::geo::Geography;
 use crate::report::{
-    GOAL_PCT, GOAL_YEAR, ReportError, SOURCE_NOTE, band_series, official_history, write_file,
-    write_html,
+    GOAL_PCT, GOAL_YEAR, ReportError, SOURCE_NOTE, band_series, official_history, write_file, write_html,
 };
 use crate::results::{self, Band, YearMetrics};
 use std::collections::BTreeMap;
@@ -34,22 +33,9 @@ impl Compared {
     }
 
     /// Runs of `members` parameter sets of a posterior, each over the same replicate seeds.
-    pub fn with_members(
-        geo: &Geography,
-        plan: Plan,
-        runs: Vec<RunResult>,
-        members: usize,
-    ) -> Compared {
-        let metrics = runs
-            .iter()
-            .map(|r| results::metrics(geo, &plan, r))
-            .collect();
-        Compared {
-            plan,
-            runs,
-            metrics,
-            members: members.max(1),
-        }
+    pub fn with_members(geo: &Geography, plan: Plan, runs: Vec<RunResult>, members: usize) -> Compared {
+        let metrics = runs.iter().map(|r| results::metrics(geo, &plan, r)).collect();
+        Compared { plan, runs, metrics, members: members.max(1) }
     }
 
     /// What the bands range over, for titles and notes.
@@ -68,24 +54,13 @@ impl Compared {
 
     /// Value of `metric` in `year`, one per replicate.
     fn at_year(&self, year: i32, metric: &dyn Fn(&YearMetrics) -> f64) -> Vec<f64> {
-        self.metrics
-            .iter()
-            .map(|run| {
-                run.iter()
-                    .find(|m| m.year == year)
-                    .map(metric)
-                    .unwrap_or(f64::NAN)
-            })
-            .collect()
+        self.metrics.iter().map(|run| run.iter().find(|m| m.year == year).map(metric).unwrap_or(f64::NAN)).collect()
     }
 
     /// Sum of `metric` over the simulated years, one per replicate.
     fn over_years(&self, metric: &dyn Fn(&YearMetrics) -> f64) -> Vec<f64> {
         let first = self.plan.scenario.run.first_year;
-        self.metrics
-            .iter()
-            .map(|run| run.iter().filter(|m| m.year >= first).map(metric).sum())
-            .collect()
+        self.metrics.iter().map(|run| run.iter().filter(|m| m.year >= first).map(metric).sum()).collect()
     }
 }
 
@@ -125,16 +100,8 @@ fn measures(year: i32) -> Vec<Measure> {
             unit: "%",
             values: Box::new(move |c| c.at_year(year, &|m| m.hukou_urbanization_rate_pct)),
         },
-        Measure {
-            name: "gap_pp",
-            unit: "pp",
-            values: Box::new(move |c| c.at_year(year, &|m| m.gap_pp)),
-        },
-        Measure {
-            name: "settlements_total",
-            unit: "persons",
-            values: Box::new(|c| c.over_years(&|m| m.settlements)),
-        },
+        Measure { name: "gap_pp", unit: "pp", values: Box::new(move |c| c.at_year(year, &|m| m.gap_pp)) },
+        Measure { name: "settlements_total", unit: "persons", values: Box::new(|c| c.over_years(&|m| m.settlements)) },
         Measure {
             name: "nonhukou_urban_residents",
             unit: "persons",
@@ -153,10 +120,7 @@ fn chance_of_reaching(c: &Compared, threshold: f64, year: i32) -> f64 {
     let reached = c
         .metrics
         .iter()
-        .filter(|run| {
-            run.iter()
-                .any(|m| m.year <= year && m.urbanization_rate_pct >= threshold)
-        })
+        .filter(|run| run.iter().any(|m| m.year <= year && m.urbanization_rate_pct >= threshold))
         .count();
     reached as f64 / c.metrics.len().max(1) as f64
 }
@@ -174,28 +138,20 @@ fn paired_differences(values: &[f64], reference: &[f64]) -> Vec<f64> {
 }
 
 fn format_value(v: f64, unit: &str) -> String {
-    if unit == "persons" {
-        format!("{:.2}M", v / 1e6)
-    } else {
-        format!("{v:.2}")
-    }
+    if unit == "persons" { format!("{:.2}M", v / 1e6) } else { format!("{v:.2}") }
 }
 
 /// The spread of `values` (runs ordered parameter set × replicate): total standard deviation,
 /// the draws' alone (within parameter sets) and the share of variance from the parameters.
 fn split_cells(c: &Compared, values: &[f64]) -> String {
     match results::VarianceSplit::of(values, c.members) {
-        Some(split) => format!(
-            "{:.4},{:.4},{:.4}",
-            split.total.sqrt(),
-            split.draws.sqrt(),
-            split.parameter_share()
-        ),
+        Some(split) => format!("{:.4},{:.4},{:.4}", split.total.sqrt(), split.draws.sqrt(), split.parameter_share()),
         None => ",,".to_string(),
     }
 }
 
-const SUMMARY_COLUMNS: &str = "mean,p5,p95,sd,sd_draws,parameter_share,diff_mean,diff_p5,diff_p95,diff_sd,diff_sd_draws,diff_parameter_share";
+const SUMMARY_COLUMNS: &str =
+    "mean,p5,p95,sd,sd_draws,parameter_share,diff_mean,diff_p5,diff_p95,diff_sd,diff_sd_draws,diff_parameter_share";
 
 /// One row's cells after the identifying columns: the band of `values`, its spread and the same
 /// for the paired differences from `reference`.
@@ -264,14 +220,10 @@ type YearlyMeasure = (&'static str, &'static str, fn(&YearMetrics) -> f64);
 fn yearly_measures() -> Vec<YearlyMeasure> {
     vec![
         ("urbanization_rate_pct", "%", |m| m.urbanization_rate_pct),
-        ("hukou_urbanization_rate_pct", "%", |m| {
-            m.hukou_urbanization_rate_pct
-        }),
+        ("hukou_urbanization_rate_pct", "%", |m| m.hukou_urbanization_rate_pct),
         ("gap_pp", "pp", |m| m.gap_pp),
         ("settlements", "persons", |m| m.settlements),
-        ("nonhukou_urban_residents", "persons", |m| {
-            m.nonhukou_by_regime.iter().sum()
-        }),
+        ("nonhukou_urban_residents", "persons", |m| m.nonhukou_by_regime.iter().sum()),
     ]
 }
 
@@ -334,10 +286,7 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
     let mut md = String::new();
     let members = compared[0].members;
     let replicates = compared[0].runs.len() / members;
-    let mut seeds: Vec<String> = compared[0].runs[..replicates]
-        .iter()
-        .map(|r| r.seed.to_string())
-        .collect();
+    let mut seeds: Vec<String> = compared[0].runs[..replicates].iter().map(|r| r.seed.to_string()).collect();
     seeds.dedup();
     let _ = writeln!(
         md,
@@ -366,10 +315,7 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
     for measure in measures(year) {
         let reference = (measure.values)(&compared[0]);
         let label = match measure.name {
-            "settlements_total" => format!(
-                "settlements {}–{year} (persons)",
-                compared[0].plan.scenario.run.first_year
-            ),
+            "settlements_total" => format!("settlements {}–{year} (persons)", compared[0].plan.scenario.run.first_year),
             name => format!("{} {year} ({})", name.replace('_', " "), measure.unit),
         };
         let _ = write!(md, "| {label} |");
@@ -400,28 +346,17 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
     for threshold in [GOAL_PCT, GOAL_PCT - 0.5] {
         let _ = write!(md, "| chance of reaching {threshold}% by {year} |");
         for c in compared {
-            let _ = write!(
-                md,
-                " {:.0}% |",
-                100.0 * chance_of_reaching(c, threshold, year)
-            );
+            let _ = write!(md, " {:.0}% |", 100.0 * chance_of_reaching(c, threshold, year));
         }
         md.push('\n');
     }
     if members > 1 && replicates > 1 {
         let values = |c: &Compared| c.at_year(year, &|m| m.urbanization_rate_pct);
         let reference = values(&compared[0]);
-        let _ = write!(
-            md,
-            "| spread of the {year} urbanization rate: sd, sd of draws alone, share from parameters |"
-        );
+        let _ = write!(md, "| spread of the {year} urbanization rate: sd, sd of draws alone, share from parameters |");
         for (i, c) in compared.iter().enumerate() {
             let v = values(c);
-            let target = if i == 0 {
-                v
-            } else {
-                paired_differences(&v, &reference)
-            };
+            let target = if i == 0 { v } else { paired_differences(&v, &reference) };
             match results::VarianceSplit::of(&target, c.members) {
                 Some(s) => {
                     let _ = write!(
@@ -443,8 +378,7 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
         let _ = write!(
             md,
             " {} |",
-            first_year_reaching(c, GOAL_PCT)
-                .map_or("not by the last year".to_string(), |y| y.to_string())
+            first_year_reaching(c, GOAL_PCT).map_or("not by the last year".to_string(), |y| y.to_string())
         );
     }
     md.push('\n');
@@ -454,15 +388,9 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
 /// Every key of a resolved scenario as `dotted.key → value`.
 pub(crate) fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
     for (key, value) in table {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         match value {
-            toml::Value::Table(inner)
-                if !inner.is_empty() && !inner.keys().all(|k| k.parse::<i32>().is_ok()) =>
-            {
+            toml::Value::Table(inner) if !inner.is_empty() && !inner.keys().all(|k| k.parse::<i32>().is_ok()) => {
                 flatten(&path, inner, out)
             }
             other => {
@@ -478,8 +406,7 @@ pub fn input_differences(plans: &[&Plan]) -> Vec<(String, Vec<String>)> {
     let flat: Vec<BTreeMap<String, String>> = plans
         .iter()
         .map(|p| {
-            let table: toml::Table =
-                toml::from_str(&p.scenario.to_toml()).expect("resolved scenarios parse");
+            let table: toml::Table = toml::from_str(&p.scenario.to_toml()).expect("resolved scenarios parse");
             let mut map = BTreeMap::new();
             flatten("", &table, &mut map);
             map.remove("name");
@@ -492,18 +419,9 @@ pub fn input_differences(plans: &[&Plan]) -> Vec<(String, Vec<String>)> {
     keys.dedup();
     keys.into_iter()
         .filter_map(|key| {
-            let values: Vec<String> = flat
-                .iter()
-                .map(|m| {
-                    m.get(key)
-                        .cloned()
-                        .unwrap_or_else(|| "(absent)".to_string())
-                })
-                .collect();
-            values
-                .iter()
-                .any(|v| *v != values[0])
-                .then(|| (key.clone(), values))
+            let values: Vec<String> =
+                flat.iter().map(|m| m.get(key).cloned().unwrap_or_else(|| "(absent)".to_string())).collect();
+            values.iter().any(|v| *v != values[0]).then(|| (key.clone(), values))
         })
         .collect()
 }
@@ -516,22 +434,15 @@ fn inputs_diff_md(compared: &[Compared], settings: &[String]) -> String {
         let _ = writeln!(
             md,
             "Set on the command line for every scenario (the resolved values below include them): {}.\n",
-            settings
-                .iter()
-                .map(|s| format!("`--set {s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            settings.iter().map(|s| format!("`--set {s}`")).collect::<Vec<_>>().join(", ")
         );
     }
     if differences.is_empty() {
         md.push_str("The resolved scenarios are identical (apart from name and description).\n");
         return md;
     }
-    let _ = writeln!(
-        md,
-        "{} resolved keys differ (after `extends`; name and description left out).\n",
-        differences.len()
-    );
+    let _ =
+        writeln!(md, "{} resolved keys differ (after `extends`; name and description left out).\n", differences.len());
     let _ = write!(md, "| key |");
     for c in compared {
         let _ = write!(md, " {} |", c.name());
@@ -544,11 +455,8 @@ fn inputs_diff_md(compared: &[Compared], settings: &[String]) -> String {
     for (key, values) in differences {
         let _ = write!(md, "| `{key}` |");
         for value in values {
-            let shown = if value.len() > 60 {
-                format!("{}…", &value.chars().take(57).collect::<String>())
-            } else {
-                value
-            };
+            let shown =
+                if value.len() > 60 { format!("{}…", &value.chars().take(57).collect::<String>()) } else { value };
             let _ = write!(md, " `{}` |", shown.replace('|', "\\|"));
         }
         md.push('\n');
@@ -578,24 +486,12 @@ fn write_into(
     threads: usize,
     settings: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let year = compared
-        .iter()
-        .map(|c| c.plan.scenario.run.last_year)
-        .min()
-        .unwrap_or(GOAL_YEAR);
+    let year = compared.iter().map(|c| c.plan.scenario.run.last_year).min().unwrap_or(GOAL_YEAR);
     let mut files = vec![
         write_file(staging, "summary.csv", &summary_csv(compared, year))?,
         write_file(staging, "summary.md", &summary_md(compared, year))?,
-        write_file(
-            staging,
-            "summary_by_year.csv",
-            &summary_by_year_csv(compared),
-        )?,
-        write_file(
-            staging,
-            "inputs-diff.md",
-            &inputs_diff_md(compared, settings),
-        )?,
+        write_file(staging, "summary_by_year.csv", &summary_by_year_csv(compared))?,
+        write_file(staging, "inputs-diff.md", &inputs_diff_md(compared, settings))?,
     ];
     let mut focus_md = String::new();
     let mut hover_maps = Vec::new();
@@ -610,11 +506,7 @@ fn write_into(
             "provinces_diff.csv",
             &subnational::diff_csv(geo, compared, &run_tables, true),
         )?);
-        files.push(write_file(
-            staging,
-            "units_diff.csv",
-            &subnational::diff_csv(geo, compared, &run_tables, false),
-        )?);
+        files.push(write_file(staging, "units_diff.csv", &subnational::diff_csv(geo, compared, &run_tables, false))?);
     }
 
     files.extend(overlay_charts(staging, compared)?);
@@ -664,26 +556,15 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
     let mut files = Vec::new();
     let chart_dir = staging.join("charts");
     let official = official_history();
-    let official_urban: Vec<(i32, f64)> = official
-        .iter()
-        .map(|o| (o.year, o.urbanization_rate_pct))
-        .collect();
-    let official_hukou: Vec<(i32, f64)> = official
-        .iter()
-        .filter_map(|o| o.hukou_urbanization_rate_pct.map(|h| (o.year, h)))
-        .collect();
+    let official_urban: Vec<(i32, f64)> = official.iter().map(|o| (o.year, o.urbanization_rate_pct)).collect();
+    let official_hukou: Vec<(i32, f64)> =
+        official.iter().filter_map(|o| o.hukou_urbanization_rate_pct.map(|h| (o.year, h))).collect();
     let official_gap: Vec<(i32, f64)> = official
         .iter()
-        .filter_map(|o| {
-            o.hukou_urbanization_rate_pct
-                .map(|h| (o.year, o.urbanization_rate_pct - h))
-        })
+        .filter_map(|o| o.hukou_urbanization_rate_pct.map(|h| (o.year, o.urbanization_rate_pct - h)))
         .collect();
     let per_scenario = |value: &dyn Fn(&YearMetrics) -> f64| -> Vec<BandSeries> {
-        compared
-            .iter()
-            .map(|c| band_series(c.name(), &c.metrics, value))
-            .collect()
+        compared.iter().map(|c| band_series(c.name(), &c.metrics, value)).collect()
     };
     let first_year = compared[0].plan.scenario.run.first_year;
     let flows = |v: f64, year: i32| if year >= first_year { v } else { f64::NAN };
@@ -771,20 +652,12 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
                 official: chart.official,
                 official_label: chart.official_label,
                 goal: chart.reference,
-                source_note: if chart.stem == "settlements" {
-                    charts::SETTLEMENTS_SOURCE_NOTE
-                } else {
-                    SOURCE_NOTE
-                },
+                source_note: if chart.stem == "settlements" { charts::SETTLEMENTS_SOURCE_NOTE } else { SOURCE_NOTE },
                 y_from_zero: chart.from_zero,
                 runs: compared[0].runs.len(),
             },
         )?;
-        files.extend(
-            written
-                .iter()
-                .filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)),
-        );
+        files.extend(written.iter().filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)));
     }
 
     Ok(files)
@@ -811,18 +684,14 @@ fn difference_maps(
             r.records
                 .iter()
                 .find(|record| record.year == year)
-                .map_or(f64::NAN, |record| {
-                    record.units[u].urban as f64 * r.persons_per_member
-                })
+                .map_or(f64::NAN, |record| record.units[u].urban as f64 * r.persons_per_member)
         };
         let units: Vec<charts::MapUnit> = geo
             .units
             .iter()
             .enumerate()
             .map(|(u, unit)| {
-                let diffs: Vec<f64> = (0..n)
-                    .map(|run| urban_at(c, run, u) - urban_at(&compared[0], run, u))
-                    .collect();
+                let diffs: Vec<f64> = (0..n).map(|run| urban_at(c, run, u) - urban_at(&compared[0], run, u)).collect();
                 charts::MapUnit {
                     code: unit.code,
                     lon: unit.lon,
@@ -832,11 +701,7 @@ fn difference_maps(
             })
             .collect();
         let stem = format!("difference-map-{i}");
-        let title = format!(
-            "Urban residents in {year}: {} minus {}",
-            c.name(),
-            compared[0].name()
-        );
+        let title = format!("Urban residents in {year}: {} minus {}", c.name(), compared[0].name());
         let legend = format!("Difference in urban residents, {year} (persons)");
         let map = charts::MapChart {
             stem: &stem,
@@ -849,20 +714,12 @@ fn difference_maps(
             no_data_label: "No data / not simulated",
         };
         let written = charts::render_map(&chart_dir, &map)?;
-        let measure = format!(
-            "urban residents {year}, {} − {}",
-            c.name(),
-            compared[0].name()
-        );
+        let measure = format!("urban residents {year}, {} − {}", c.name(), compared[0].name());
         hover_maps.push(crate::html::HoverMap {
             stem: stem.clone(),
             svg: charts::hover_svg(&map, &crate::report::unit_tooltip(geo, &measure, "persons")),
         });
-        files.extend(
-            written
-                .iter()
-                .filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)),
-        );
+        files.extend(written.iter().filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)));
     }
 
     Ok((files, hover_maps))
@@ -885,39 +742,15 @@ fn comparison_report(compared: &[Compared], year: i32, focus_md: &str) -> String
             "urbanization",
             "The resident urbanization rate of each scenario with its 5–95% replicate band, against the official history and the ~70% goal.",
         ),
-        (
-            "hukou-urbanization",
-            "The hukou urbanization rate of each scenario with its band.",
-        ),
-        (
-            "gap",
-            "The gap between the two rates, which the plan aims to narrow.",
-        ),
-        (
-            "settlements",
-            "Persons granted local urban hukou each year.",
-        ),
-        (
-            "urban-open",
-            "Urban population of open cities (urban districts under 3M by default), per scenario.",
-        ),
-        (
-            "urban-relaxed",
-            "Urban population of relaxed cities (3–5M).",
-        ),
-        (
-            "urban-points",
-            "Urban population of points-based cities (5M and more).",
-        ),
-        (
-            "potential-regions",
-            "Urban population of the seven potential regions together.",
-        ),
+        ("hukou-urbanization", "The hukou urbanization rate of each scenario with its band."),
+        ("gap", "The gap between the two rates, which the plan aims to narrow."),
+        ("settlements", "Persons granted local urban hukou each year."),
+        ("urban-open", "Urban population of open cities (urban districts under 3M by default), per scenario."),
+        ("urban-relaxed", "Urban population of relaxed cities (3–5M)."),
+        ("urban-points", "Urban population of points-based cities (5M and more)."),
+        ("potential-regions", "Urban population of the seven potential regions together."),
     ] {
-        let _ = writeln!(
-            md,
-            "### {stem}\n\n{sentence}\n\n![{stem}](charts/{stem}.png)\n"
-        );
+        let _ = writeln!(md, "### {stem}\n\n{sentence}\n\n![{stem}](charts/{stem}.png)\n");
     }
     for (i, c) in compared.iter().enumerate().skip(1) {
         let _ = writeln!(
@@ -951,14 +784,7 @@ mod tests {
         );
         let diff = input_differences(&[&a, &b]);
         let keys: Vec<&str> = diff.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            keys,
-            [
-                "fiscal.link",
-                "services.nonhukou_share",
-                "settlement.points.no_quota_from"
-            ]
-        );
+        assert_eq!(keys, ["fiscal.link", "services.nonhukou_share", "settlement.points.no_quota_from"]);
         assert_eq!(diff[0].1, ["true", "false"]);
         assert_eq!(diff[2].1[0], "(absent)");
         assert!(input_differences(&[&a, &plan("name = \"other\"\n")]).is_empty());

@@ -45,11 +45,7 @@ pub fn run_replicates(
     seeds: &[u64],
     mut progress: impl FnMut(usize, i32),
 ) -> Vec<RunResult> {
-    seeds
-        .iter()
-        .enumerate()
-        .map(|(r, &seed)| run_one(geo, plan, seed, |year| progress(r, year)))
-        .collect()
+    seeds.iter().enumerate().map(|(r, &seed)| run_one(geo, plan, seed, |year| progress(r, year))).collect()
 }
 
 /// One run of `plan` with `seed` in place of the scenario's seed; `progress` hears each year.

@@ -41,16 +41,7 @@ impl MacroRegion {
 
 /// City size classes of the 2014 State Council standard (by urban-district population), the
 /// model's city tiers.
-pub const TIERS: [&str; 8] = [
-    "super_large",
-    "mega",
-    "large_I",
-    "large_II",
-    "medium",
-    "small_I",
-    "small_II",
-    "none",
-];
+pub const TIERS: [&str; 8] = ["super_large", "mega", "large_I", "large_II", "medium", "small_I", "small_II", "none"];
 
 #[derive(Debug, Clone, Deserialize)]
 struct UnitRow {
@@ -130,9 +121,7 @@ impl Geography {
     /// The embedded census geography, parsed once per process.
     pub fn embedded() -> &'static Geography {
         static GEO: OnceLock<Geography> = OnceLock::new();
-        GEO.get_or_init(|| {
-            Geography::from_csv(UNITS_CSV).expect("embedded data/units.csv is valid (tested)")
-        })
+        GEO.get_or_init(|| Geography::from_csv(UNITS_CSV).expect("embedded data/units.csv is valid (tested)"))
     }
 
     pub fn from_csv(text: &str) -> Result<Geography, String> {
@@ -152,10 +141,7 @@ impl Geography {
                     provinces.len() - 1
                 }
             };
-            let tier = TIERS
-                .iter()
-                .position(|t| *t == row.size_class)
-                .unwrap_or(TIERS.len() - 1);
+            let tier = TIERS.iter().position(|t| *t == row.size_class).unwrap_or(TIERS.len() - 1);
             units.push(Unit {
                 code: row.code,
                 name_zh: row.name_zh,
@@ -177,14 +163,8 @@ impl Geography {
                 avg_years_schooling: row.avg_years_schooling,
                 rent_share: row.rent_share_pct / 100.0,
                 macro_region: MacroRegion::of_province(row.province_code),
-                potential_region: (!row.potential_region.is_empty())
-                    .then_some(row.potential_region),
-                metro_areas: row
-                    .metro_area
-                    .split(';')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
+                potential_region: (!row.potential_region.is_empty()).then_some(row.potential_region),
+                metro_areas: row.metro_area.split(';').filter(|s| !s.is_empty()).map(str::to_string).collect(),
                 metro_core: row.metro_role == "core",
             });
         }
@@ -198,11 +178,7 @@ impl Geography {
                 distance_km[a * n + b] = great_circle_km(&units[a], &units[b]) as f32;
             }
         }
-        Ok(Geography {
-            units,
-            provinces,
-            distance_km,
-        })
+        Ok(Geography { units, provinces, distance_km })
     }
 
     pub fn len(&self) -> usize {
@@ -292,8 +268,7 @@ impl Geography {
             .filter(|&i| {
                 let p = &self.provinces[i];
                 let en = p.name_en.to_ascii_lowercase();
-                en.strip_prefix(&key.to_ascii_lowercase())
-                    .is_some_and(|rest| rest.starts_with(' '))
+                en.strip_prefix(&key.to_ascii_lowercase()).is_some_and(|rest| rest.starts_with(' '))
                     || p.name_zh.strip_prefix(key).is_some_and(|rest| {
                         ["省", "市", "自治区"].contains(&rest)
                             || (rest.ends_with("自治区") && rest.chars().count() <= 6)
@@ -318,23 +293,18 @@ impl Geography {
             _ => None,
         };
         if let Some(region) = region {
-            let units = (0..self.len())
-                .filter(|&u| self.units[u].macro_region == region)
-                .collect();
+            let units = (0..self.len()).filter(|&u| self.units[u].macro_region == region).collect();
             return Ok((PlaceLevel::MacroRegion, units));
         }
         if let Some(p) = self.find_province(name) {
-            let units = (0..self.len())
-                .filter(|&u| self.units[u].province == p)
-                .collect();
+            let units = (0..self.len()).filter(|&u| self.units[u].province == p).collect();
             return Ok((PlaceLevel::Province, units));
         }
         if name.contains(',') {
             let mut units = Vec::new();
             for part in name.split(',') {
-                let unit = self.find(part).map_err(|m| {
-                    format!("in the list `{name}`: {m}; allowed: {PLACE_KEYS_ALLOWED}")
-                })?;
+                let unit =
+                    self.find(part).map_err(|m| format!("in the list `{name}`: {m}; allowed: {PLACE_KEYS_ALLOWED}"))?;
                 if !units.contains(&unit.index()) {
                     units.push(unit.index());
                 }

@@ -122,8 +122,7 @@ impl Household {
     /// Urban resident without local urban hukou: the people the plan wants to settle.
     #[inline]
     pub fn is_nonhukou_urban(&self) -> bool {
-        self.has(flags::RES_URBAN)
-            && (!self.has(flags::HUKOU_URBAN) || self.hukou_unit != self.res_unit)
+        self.has(flags::RES_URBAN) && (!self.has(flags::HUKOU_URBAN) || self.hukou_unit != self.res_unit)
     }
 
     /// Urban resident holding rural hukou (the gap between the two urbanization rates).

@@ -31,13 +31,7 @@ pub fn write_report(
 }
 
 /// The page: head with the style and the sorting script, the body from the markdown.
-pub fn render(
-    dir: &Path,
-    title: &str,
-    markdown: &str,
-    sections: &[(&str, &str)],
-    maps: &[HoverMap],
-) -> String {
+pub fn render(dir: &Path, title: &str, markdown: &str, sections: &[(&str, &str)], maps: &[HoverMap]) -> String {
     let mut body = markdown_to_html(dir, markdown, maps);
     for (heading, text) in sections {
         let _ = write!(body, "<section><h2>{}</h2>", escape(heading));
@@ -82,22 +76,12 @@ fn markdown_to_html(dir: &Path, markdown: &str, maps: &[HoverMap]) -> String {
 /// A chart as a figure: the hover map for its stem, else the SVG beside the PNG, else a plain
 /// image link (a chart without an SVG).
 fn figure(dir: &Path, url: &str, alt: &str, maps: &[HoverMap]) -> String {
-    let stem = Path::new(url)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("");
-    let svg = maps
-        .iter()
-        .find(|m| m.stem == stem)
-        .map(|m| m.svg.clone())
-        .or_else(|| {
-            let path = dir.join(url).with_extension("svg");
-            std::fs::read_to_string(path)
-                .ok()
-                .map(|text| inline_svg(&text))
-        });
-    let content =
-        svg.unwrap_or_else(|| format!("<img src=\"{}\" alt=\"{}\">", escape(url), escape(alt)));
+    let stem = Path::new(url).file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let svg = maps.iter().find(|m| m.stem == stem).map(|m| m.svg.clone()).or_else(|| {
+        let path = dir.join(url).with_extension("svg");
+        std::fs::read_to_string(path).ok().map(|text| inline_svg(&text))
+    });
+    let content = svg.unwrap_or_else(|| format!("<img src=\"{}\" alt=\"{}\">", escape(url), escape(alt)));
     let svg_url = Path::new(url).with_extension("svg");
     format!(
         "<figure class=\"chart\" data-chart=\"{}\" aria-label=\"{}\">{content}<figcaption>Chart files: <a href=\"{}\">PNG</a> · <a href=\"{}\">SVG</a></figcaption></figure>\n",
@@ -129,10 +113,7 @@ fn inline_svg(text: &str) -> String {
 }
 
 fn escape(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 const STYLE: &str = "body{margin:0;font:16px/1.5 'DejaVu Sans',system-ui,sans-serif;color:#1b1b1b;background:#fff}main{max-width:1100px;margin:0 auto;padding:1.5rem}h1{font-size:1.7rem}h2{margin-top:2.2rem;border-bottom:1px solid #ccc}h3{margin-bottom:.3rem}table{border-collapse:collapse;margin:1rem 0;font-size:.86rem;display:block;overflow-x:auto;max-width:100%}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;white-space:nowrap}th{background:#f0f0f0;cursor:pointer;user-select:none;position:sticky;top:0}th[data-sort=asc]::after{content:' \\25B2'}th[data-sort=desc]::after{content:' \\25BC'}td:first-child,th:first-child{text-align:left}figure.chart{margin:1rem 0}figure.chart svg{width:100%;height:auto;display:block}figure.chart svg.map g:hover>path,figure.chart svg.map g:hover>circle{stroke:#000;stroke-width:1.5}figcaption{font-size:.85rem;color:#555}code{background:#f4f4f4;padding:0 .2rem}";
@@ -173,37 +154,17 @@ mod tests {
             stem: "map".into(),
             svg: "<svg class=\"map\"><path><title>Chengdu</title></path></svg>".into(),
         }];
-        let page = render(
-            dir.path(),
-            "Run & co",
-            md,
-            &[("Inputs", "`a` differs")],
-            &maps,
-        );
+        let page = render(dir.path(), "Run & co", md, &[("Inputs", "`a` differs")], &maps);
         assert!(page.contains("<title>Run &amp; co</title>"));
         assert!(page.contains("<h1>Run &lt;a&gt;</h1>"));
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert_eq!(
-            page.matches("<script>").count(),
-            1,
-            "only the page's own script"
-        );
+        assert_eq!(page.matches("<script>").count(), 1, "only the page's own script");
         assert!(page.contains("<td>67.1</td>"));
-        assert!(
-            page.contains("<svg viewBox=\"0 0 1200 750\""),
-            "inline, scalable"
-        );
+        assert!(page.contains("<svg viewBox=\"0 0 1200 750\""), "inline, scalable");
         assert!(!page.contains("width=\"1200\""));
         assert!(page.contains("aria-label=\"The gap\""));
-        assert!(
-            page.contains(
-                "<a href=\"charts/gap.png\">PNG</a> · <a href=\"charts/gap.svg\">SVG</a>"
-            )
-        );
-        assert!(
-            page.contains("<title>Chengdu</title>"),
-            "the hover map replaces the image"
-        );
+        assert!(page.contains("<a href=\"charts/gap.png\">PNG</a> · <a href=\"charts/gap.svg\">SVG</a>"));
+        assert!(page.contains("<title>Chengdu</title>"), "the hover map replaces the image");
         assert!(page.contains("<h2>Inputs</h2>") && page.contains("<code>a</code>"));
         // Nothing is fetched: no external scripts, styles or images.
         assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));

@@ -43,11 +43,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         name: "Settlement rules eased",
         section: "§2.1",
-        keys: &[
-            ("settlement.open", None),
-            ("settlement.relaxed", None),
-            ("settlement.points", None),
-        ],
+        keys: &[("settlement.open", None), ("settlement.relaxed", None), ("settlement.points", None)],
         channel: "eligibility (residence and insurance years, a home bought in the city) and the points cities' quotas: who may apply and how many are admitted",
         coefficient: "relaxed cities 3 → 1 year of residence and insurance, and the home-purchase route (购房落户); points cities' quota 0.5 → 1.0% of non-hukou residents a year",
         source: "rules: plan text and the 2019 NDRC key tasks; home purchase: large cities' 2024 rules (《财经》 2024-07); quota path: assumption (0.5–2%)",
@@ -161,10 +157,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         name: "Metropolitan areas",
         section: "§4",
-        keys: &[
-            ("metro_areas.job_relocation_pct", None),
-            ("metro_areas.commute_share", None),
-        ],
+        keys: &[("metro_areas.job_relocation_pct", None), ("metro_areas.commute_share", None)],
         channel: "commuting lets members' residents earn at the core's level, widens members' labour markets (their wage level answers their own plus the commuting share of the rest of the area's size) and pools the area's job markets; core jobs relocate to members with their renting workers. People move within areas (members grow, `tests/levers.rs`), so the resident rate barely moves; movers into open members settle more easily",
         coefficient: "commuting share 0.04 → 0.08; commuting cost 0.2 of earnings; wage–size elasticity 0.05; 0.5% of core jobs a year",
         source: "commuting today: derived from ≈4% cross-city commuters (CAUPD 2025, N12; range 0.02–0.06); its doubling by 2029: assumption; cost: derived, weak (0.1–0.4); elasticity: `jobs.size_elasticity` (assumption); relocation: assumption (0–1)",
@@ -177,10 +170,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         name: "Urban renewal",
         section: "§5",
-        keys: &[
-            ("renewal.cheap_housing_removed_pct", None),
-            ("renewal.amenity_per_year", None),
-        ],
+        keys: &[("renewal.cheap_housing_removed_pct", None), ("renewal.amenity_per_year", None)],
         channel: "cheap urban-village housing removed (housing cost up) and amenity added (destination utility) in large cities",
         coefficient: "0.3% of the stock a year; +0.01 utility a year",
         source: "assumption (0–1%; 0–0.03)",
@@ -217,21 +207,13 @@ pub struct Measured {
 }
 
 /// `baseline` with the measure's keys taken from `status_quo` (or set to its off value).
-pub fn without(
-    baseline: &Scenario,
-    status_quo: &Scenario,
-    measure: &Measure,
-) -> Result<Scenario, String> {
-    let mut table: toml::Table =
-        toml::from_str(&baseline.to_toml()).map_err(|e| format!("baseline: {e}"))?;
-    let reference: toml::Table =
-        toml::from_str(&status_quo.to_toml()).map_err(|e| format!("status quo: {e}"))?;
+pub fn without(baseline: &Scenario, status_quo: &Scenario, measure: &Measure) -> Result<Scenario, String> {
+    let mut table: toml::Table = toml::from_str(&baseline.to_toml()).map_err(|e| format!("baseline: {e}"))?;
+    let reference: toml::Table = toml::from_str(&status_quo.to_toml()).map_err(|e| format!("status quo: {e}"))?;
     for (path, off) in measure.keys {
         let value = match off {
             Some(text) => Some(
-                toml::from_str::<toml::Table>(&format!("v = {text}"))
-                    .map_err(|e| format!("{path}: {e}"))?["v"]
-                    .clone(),
+                toml::from_str::<toml::Table>(&format!("v = {text}")).map_err(|e| format!("{path}: {e}"))?["v"].clone(),
             ),
             None => lookup(&reference, path).cloned(),
         };
@@ -277,10 +259,7 @@ fn set(table: &mut toml::Table, path: &str, value: Option<toml::Value>) -> Resul
 fn last_year(runs: &[RunResult]) -> Vec<[f64; 3]> {
     runs.iter()
         .map(|run| {
-            let row = national_row(
-                run.records.last().expect("a run has its base year"),
-                run.persons_per_member,
-            );
+            let row = national_row(run.records.last().expect("a run has its base year"), run.persons_per_member);
             [
                 row.urbanization_rate_pct,
                 row.hukou_urbanization_rate_pct,
@@ -302,9 +281,7 @@ pub fn measure(
     let mut measured = Vec::new();
     for measure in MEASURES {
         progress(measure.name);
-        measured.push(paired(
-            geo, baseline, &reference, status_quo, measure, seeds,
-        )?);
+        measured.push(paired(geo, baseline, &reference, status_quo, measure, seeds)?);
     }
     Ok(measured)
 }
@@ -321,13 +298,8 @@ fn paired(
     let scenario = without(&baseline.scenario, status_quo, measure)?;
     let plan = Plan::from_scenario(scenario, geo).map_err(|e| e.to_string())?;
     let runs = last_year(&ensemble::run_replicates(geo, &plan, seeds, |_, _| {}));
-    let paired = |i: usize| -> Vec<f64> {
-        reference
-            .iter()
-            .zip(&runs)
-            .map(|(with, without)| with[i] - without[i])
-            .collect()
-    };
+    let paired =
+        |i: usize| -> Vec<f64> { reference.iter().zip(&runs).map(|(with, without)| with[i] - without[i]).collect() };
     Ok(Measured {
         measure,
         resident: Effect::of(&paired(0)),
@@ -367,18 +339,8 @@ pub const SILENT_BELOW_PP: f64 = 0.0005;
 pub fn verdict(m: &Measured) -> String {
     let mut problems = Vec::new();
     for (label, effect, intent, minimum) in [
-        (
-            "resident rate",
-            &m.resident,
-            m.measure.intent[0],
-            m.measure.minimum[0],
-        ),
-        (
-            "hukou rate",
-            &m.hukou,
-            m.measure.intent[1],
-            m.measure.minimum[1],
-        ),
+        ("resident rate", &m.resident, m.measure.intent[0], m.measure.minimum[0]),
+        ("hukou rate", &m.hukou, m.measure.intent[1], m.measure.minimum[1]),
     ] {
         if intent == 0 {
             continue;
@@ -402,13 +364,7 @@ pub fn verdict(m: &Measured) -> String {
 }
 
 /// `docs/levers.md`.
-pub fn levers_md(
-    measured: &[Measured],
-    attraction: &Measured,
-    households: u64,
-    seeds: &[u64],
-    year: i32,
-) -> String {
+pub fn levers_md(measured: &[Measured], attraction: &Measured, households: u64, seeds: &[u64], year: i32) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -426,11 +382,7 @@ Effects are not additive: measures interact (services lower the gain from settli
 more apply). Sizes labelled **assumption** are not estimated; `docs/evidence.md` collects the published \
 evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
         seeds.len(),
-        seeds
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
     );
     let _ = writeln!(
         md,
@@ -439,17 +391,9 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
     let shown = |e: &Effect| format!("{:+.4} [{:+.4}, {:+.4}]", e.mean, e.low, e.high);
     let minimum = |m: &Measure| {
         let part = |intent: i8, value: f64| {
-            if intent == 0 {
-                "–".to_string()
-            } else {
-                format!("{value}")
-            }
+            if intent == 0 { "–".to_string() } else { format!("{value}") }
         };
-        format!(
-            "{} / {}",
-            part(m.intent[0], m.minimum[0]),
-            part(m.intent[1], m.minimum[1])
-        )
+        format!("{} / {}", part(m.intent[0], m.minimum[0]), part(m.intent[1], m.minimum[1]))
     };
     for m in measured {
         let keys = m
@@ -482,17 +426,10 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
         .filter(|m| m.resident.mean.abs() < SILENT_BELOW_PP && m.hukou.mean.abs() < SILENT_BELOW_PP)
         .map(|m| m.measure.name)
         .collect();
-    let astray: Vec<&str> = measured
-        .iter()
-        .filter(|m| verdict(m).starts_with("**no**"))
-        .map(|m| m.measure.name)
-        .collect();
+    let astray: Vec<&str> =
+        measured.iter().filter(|m| verdict(m).starts_with("**no**")).map(|m| m.measure.name).collect();
     let list = |names: &[&str]| {
-        if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        }
+        if names.is_empty() { "none".to_string() } else { names.join(", ") }
     };
     let _ = writeln!(
         md,
@@ -500,10 +437,7 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
         list(&silent),
         list(&astray)
     );
-    if let Some(full) = measured
-        .iter()
-        .find(|m| std::ptr::eq(m.measure, attraction.measure))
-    {
+    if let Some(full) = measured.iter().find(|m| std::ptr::eq(m.measure, attraction.measure)) {
         let substitution = full.hukou.mean - attraction.hukou.mean;
         let dominant = if substitution.abs() > attraction.hukou.mean.abs() {
             "the smaller gain from taking hukou dominates: services given by residence make a local hukou worth less, and fewer of those who stay apply"
@@ -550,11 +484,7 @@ mod tests {
             intent: [1, 1],
             minimum: [0.01, 0.1],
         };
-        let effect = |mean: f64, spread: f64| Effect {
-            mean,
-            low: mean - spread,
-            high: mean + spread,
-        };
+        let effect = |mean: f64, spread: f64| Effect { mean, low: mean - spread, high: mean + spread };
         let measured = |resident: Effect, hukou: Effect| Measured {
             measure: &MEASURE,
             resident,
@@ -563,23 +493,11 @@ mod tests {
         };
         let exact = |mean: f64| effect(mean, 0.0);
         assert_eq!(verdict(&measured(exact(0.05), exact(0.2))), "yes");
-        assert_eq!(
-            verdict(&measured(exact(-0.05), exact(0.2))),
-            "**no**: opposite on the resident rate"
-        );
-        assert_eq!(
-            verdict(&measured(exact(0.05), exact(0.0001))),
-            "**no**: silent on the hukou rate"
-        );
+        assert_eq!(verdict(&measured(exact(-0.05), exact(0.2))), "**no**: opposite on the resident rate");
+        assert_eq!(verdict(&measured(exact(0.05), exact(0.0001))), "**no**: silent on the hukou rate");
         // Replicates that disagree in sign are silent, whatever the mean.
-        assert_eq!(
-            verdict(&measured(effect(0.05, 0.06), exact(0.2))),
-            "**no**: silent on the resident rate"
-        );
-        assert_eq!(
-            verdict(&measured(exact(0.05), exact(0.05))),
-            "**no**: below its minimum on the hukou rate"
-        );
+        assert_eq!(verdict(&measured(effect(0.05, 0.06), exact(0.2))), "**no**: silent on the resident rate");
+        assert_eq!(verdict(&measured(exact(0.05), exact(0.05))), "**no**: below its minimum on the hukou rate");
     }
 
     /// Setting a measure back changes exactly its keys, and every measure changes something:
@@ -587,27 +505,16 @@ mod tests {
     #[test]
     fn a_measure_set_back_differs_from_the_baseline_in_its_keys_only() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-        let baseline = crate::scenario::load(&root.join("baseline.toml"))
-            .unwrap()
-            .scenario;
-        let status_quo = crate::scenario::load(&root.join("status-quo.toml"))
-            .unwrap()
-            .scenario;
+        let baseline = crate::scenario::load(&root.join("baseline.toml")).unwrap().scenario;
+        let status_quo = crate::scenario::load(&root.join("status-quo.toml")).unwrap().scenario;
         let before = flat(&baseline);
         for measure in MEASURES {
             let after = flat(&without(&baseline, &status_quo, measure).unwrap());
-            let changed: Vec<&String> = before
-                .keys()
-                .chain(after.keys())
-                .filter(|k| before.get(*k) != after.get(*k))
-                .collect();
+            let changed: Vec<&String> =
+                before.keys().chain(after.keys()).filter(|k| before.get(*k) != after.get(*k)).collect();
             assert!(!changed.is_empty(), "{}: nothing changes", measure.name);
             for key in changed {
-                assert!(
-                    measure.keys.iter().any(|(k, _)| key.starts_with(k)),
-                    "{}: {key} changed",
-                    measure.name
-                );
+                assert!(measure.keys.iter().any(|(k, _)| key.starts_with(k)), "{}: {key} changed", measure.name);
             }
         }
     }

@@ -28,9 +28,7 @@ fn run(cli: migrasim::cli::Cli) -> i32 {
             // "error:" styled as clap styles its own errors; anstream drops the colour when
             // stderr is not a terminal or NO_COLOR is set (and keeps it with CLICOLOR_FORCE).
             if migrasim::spread::is_root() {
-                let style = anstyle::Style::new()
-                    .bold()
-                    .fg_color(Some(anstyle::AnsiColor::Red.into()));
+                let style = anstyle::Style::new().bold().fg_color(Some(anstyle::AnsiColor::Red.into()));
                 anstream::eprintln!("{style}error:{style:#} {error}");
             }
             error.exit_code()

@@ -98,8 +98,7 @@ fn protected_places(inputs: &[PathBuf]) -> Vec<(PathBuf, String)> {
     if let Ok(cwd) = std::env::current_dir().and_then(|p| p.canonicalize()) {
         places.push((cwd, "the current folder".to_string()));
     }
-    if let Some(home) = std::env::var_os("HOME").and_then(|h| PathBuf::from(h).canonicalize().ok())
-    {
+    if let Some(home) = std::env::var_os("HOME").and_then(|h| PathBuf::from(h).canonicalize().ok()) {
         places.push((home, "the home folder".to_string()));
     }
     if let Ok(root) = Path::new(env!("CARGO_MANIFEST_DIR")).canonicalize() {
@@ -138,20 +137,13 @@ fn listed_files(dir: &Path) -> Option<Vec<PathBuf>> {
         let text = read_small(&dir.join("manifest.json")).ok()?;
         let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
         manifest.get("migrasim_version")?.as_str()?;
-        let mut files: Vec<PathBuf> = manifest
-            .get("files")?
-            .as_array()?
-            .iter()
-            .map(|f| f.as_str().map(PathBuf::from))
-            .collect::<Option<_>>()?;
+        let mut files: Vec<PathBuf> =
+            manifest.get("files")?.as_array()?.iter().map(|f| f.as_str().map(PathBuf::from)).collect::<Option<_>>()?;
         files.push(PathBuf::from("manifest.json"));
         files
     };
     // A listed path must stay inside the folder.
-    if files
-        .iter()
-        .any(|f| f.components().any(|c| !matches!(c, Component::Normal(_))))
-    {
+    if files.iter().any(|f| f.components().any(|c| !matches!(c, Component::Normal(_)))) {
         return None;
     }
     files.sort();
@@ -195,42 +187,24 @@ fn walk(dir: &Path) -> std::io::Result<(Vec<PathBuf>, bool)> {
 fn inspect(dir: &Path) -> Result<Contents, OutputError> {
     let (present, truncated) = walk(dir).map_err(|e| io(dir, e))?;
     if present.is_empty() && !truncated {
-        let any_folder = std::fs::read_dir(dir)
-            .map_err(|e| io(dir, e))?
-            .next()
-            .is_some();
+        let any_folder = std::fs::read_dir(dir).map_err(|e| io(dir, e))?.next().is_some();
         if !any_folder {
             return Ok(Contents::Empty);
         }
     }
     let listed = listed_files(dir).unwrap_or_default();
-    let foreign: Vec<&PathBuf> = present
-        .iter()
-        .filter(|p| listed.binary_search(p).is_err())
-        .collect();
+    let foreign: Vec<&PathBuf> = present.iter().filter(|p| listed.binary_search(p).is_err()).collect();
     if listed.is_empty() || !foreign.is_empty() || truncated {
-        let mut examples: Vec<String> = foreign
-            .iter()
-            .take(5)
-            .map(|p| p.display().to_string())
-            .collect();
+        let mut examples: Vec<String> = foreign.iter().take(5).map(|p| p.display().to_string()).collect();
         if examples.is_empty() {
-            examples = present
-                .iter()
-                .take(5)
-                .map(|p| p.display().to_string())
-                .collect();
+            examples = present.iter().take(5).map(|p| p.display().to_string()).collect();
         }
         if examples.is_empty() {
             examples.push("empty folders".to_string());
         }
         return Ok(Contents::Foreign {
             examples,
-            count: if truncated {
-                MAX_INSPECTED_ENTRIES
-            } else {
-                foreign.len().max(1)
-            },
+            count: if truncated { MAX_INSPECTED_ENTRIES } else { foreign.len().max(1) },
         });
     }
     Ok(Contents::Output)
@@ -264,10 +238,7 @@ fn delete_output(dir: &Path) -> Option<String> {
     }
     match std::fs::remove_dir(dir) {
         Ok(()) => None,
-        Err(_) => Some(format!(
-            "kept {}: it holds files migrasim did not write",
-            dir.display()
-        )),
+        Err(_) => Some(format!("kept {}: it holds files migrasim did not write", dir.display())),
     }
 }
 
@@ -281,10 +252,7 @@ fn clear_stale(parent: &Path, leaf: &str) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(rest) = name
-            .strip_prefix('.')
-            .and_then(|r| r.strip_prefix(leaf))
-            .and_then(|r| r.strip_prefix('.'))
+        let Some(rest) = name.strip_prefix('.').and_then(|r| r.strip_prefix(leaf)).and_then(|r| r.strip_prefix('.'))
         else {
             continue;
         };
@@ -327,8 +295,7 @@ impl Staging {
         let shown = raw.display().to_string();
         if raw.as_os_str().is_empty() {
             return Err(refused(
-                "--out is empty; allowed: a path to a new folder or to an earlier migrasim output"
-                    .to_string(),
+                "--out is empty; allowed: a path to a new folder or to an earlier migrasim output".to_string(),
             ));
         }
         let leaf = match raw.components().next_back() {
@@ -341,9 +308,7 @@ impl Staging {
             }
         };
         let Some(leaf) = leaf.to_str().map(str::to_string) else {
-            return Err(refused(format!(
-                "output folder `{shown}`: the name is not valid UTF-8"
-            )));
+            return Err(refused(format!("output folder `{shown}`: the name is not valid UTF-8")));
         };
         if leaf.len() > MAX_LEAF_BYTES {
             return Err(refused(format!(
@@ -357,16 +322,13 @@ impl Staging {
         };
         if !request.explicit && !parent_raw.exists() {
             std::fs::create_dir_all(&parent_raw).map_err(|e| {
-                refused(format!(
-                    "cannot create the output folder's parent {}: {e}",
-                    parent_raw.display()
-                ))
+                refused(format!("cannot create the output folder's parent {}: {e}", parent_raw.display()))
             })?;
         }
         let parent = match std::fs::metadata(&parent_raw) {
-            Ok(m) if m.is_dir() => parent_raw
-                .canonicalize()
-                .map_err(|e| refused(format!("output folder `{shown}`: {e}")))?,
+            Ok(m) if m.is_dir() => {
+                parent_raw.canonicalize().map_err(|e| refused(format!("output folder `{shown}`: {e}")))?
+            }
             Ok(_) => {
                 return Err(refused(format!(
                     "output folder `{shown}`: {} is not a folder; allowed: a path whose parent folder exists",
@@ -380,10 +342,7 @@ impl Staging {
                 )));
             }
             Err(e) => {
-                return Err(refused(format!(
-                    "output folder `{shown}`: cannot use {}: {e}",
-                    parent_raw.display()
-                )));
+                return Err(refused(format!("output folder `{shown}`: cannot use {}: {e}", parent_raw.display())));
             }
         };
         let final_dir = parent.join(&leaf);
@@ -437,31 +396,13 @@ impl Staging {
         }
         clear_stale(&parent, &leaf);
         let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
-        std::fs::create_dir(&staging).map_err(|e| {
-            refused(format!(
-                "output folder `{shown}`: cannot write in {}: {e}",
-                parent.display()
-            ))
-        })?;
-        let guard = Staging {
-            shown,
-            final_dir,
-            staging,
-            parent,
-            leaf,
-            committed: false,
-        };
-        std::fs::write(
-            guard.staging.join(STAGING_MARKER),
-            "a migrasim run is writing here; removed when it ends\n",
-        )
-        .map_err(|e| {
-            refused(format!(
-                "output folder `{}`: cannot write in {}: {e}",
-                guard.shown,
-                guard.parent.display()
-            ))
-        })?;
+        std::fs::create_dir(&staging)
+            .map_err(|e| refused(format!("output folder `{shown}`: cannot write in {}: {e}", parent.display())))?;
+        let guard = Staging { shown, final_dir, staging, parent, leaf, committed: false };
+        std::fs::write(guard.staging.join(STAGING_MARKER), "a migrasim run is writing here; removed when it ends\n")
+            .map_err(|e| {
+                refused(format!("output folder `{}`: cannot write in {}: {e}", guard.shown, guard.parent.display()))
+            })?;
         Ok(guard)
     }
 
@@ -489,22 +430,17 @@ impl Staging {
         // The output marker is written before the staging marker goes, so a killed run's
         // folder always carries one of the two and the next run can clear it.
         std::fs::write(self.staging.join(MARKER), json + "\n").map_err(|e| io(&self.staging, e))?;
-        std::fs::remove_file(self.staging.join(STAGING_MARKER))
-            .map_err(|e| io(&self.staging, e))?;
+        std::fs::remove_file(self.staging.join(STAGING_MARKER)).map_err(|e| io(&self.staging, e))?;
 
         let mut warnings = Vec::new();
         match std::fs::symlink_metadata(&self.final_dir) {
             Err(_) => {
-                rename_no_replace(&self.staging, &self.final_dir)
-                    .map_err(|e| io(&self.final_dir, e))?;
+                rename_no_replace(&self.staging, &self.final_dir).map_err(|e| io(&self.final_dir, e))?;
             }
             Ok(meta) => {
                 // Checked again: the folder may have changed while the run worked.
                 let replaceable = meta.file_type().is_dir()
-                    && matches!(
-                        inspect(&self.final_dir)?,
-                        Contents::Empty | Contents::Output
-                    );
+                    && matches!(inspect(&self.final_dir)?, Contents::Empty | Contents::Output);
                 if !replaceable {
                     self.committed = true;
                     return Err(OutputError::Io(format!(
@@ -513,11 +449,8 @@ impl Staging {
                         self.staging.display()
                     )));
                 }
-                let aside = self
-                    .parent
-                    .join(format!(".{}.old-{}", self.leaf, std::process::id()));
-                exchange(&self.staging, &self.final_dir, &aside)
-                    .map_err(|e| io(&self.final_dir, e))?;
+                let aside = self.parent.join(format!(".{}.old-{}", self.leaf, std::process::id()));
+                exchange(&self.staging, &self.final_dir, &aside).map_err(|e| io(&self.final_dir, e))?;
                 if let Some(warning) = delete_output(&aside) {
                     warnings.push(warning);
                 }
@@ -564,10 +497,7 @@ fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     if std::fs::symlink_metadata(to).is_ok() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            "appeared while this run worked",
-        ));
+        return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "appeared while this run worked"));
     }
     std::fs::rename(from, to)
 }
@@ -598,20 +528,8 @@ fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<()>
     };
     let (from, to) = (c(from)?, c(to)?);
     // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
-    let result = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            flags,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    let result = unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), flags) };
+    if result == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// Writes one generated file (`--calibration`, `docs/validation.md`) through a temporary
@@ -624,10 +542,7 @@ pub fn check_generated_file(path: &Path, header: &str) -> Result<(), OutputError
         _ => Path::new("."),
     };
     if !parent.is_dir() {
-        return Err(refused(format!(
-            "{shown}: the folder {} does not exist; create it first",
-            parent.display()
-        )));
+        return Err(refused(format!("{shown}: the folder {} does not exist; create it first", parent.display())));
     }
     if path.file_name().is_none_or(|n| n == OsStr::new("")) {
         return Err(refused(format!("{shown}: not a file name")));
@@ -658,19 +573,13 @@ pub fn write_generated_file(path: &Path, contents: &[u8]) -> Result<(), OutputEr
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temporary = parent.join(format!(".{name}.partial-{}", std::process::id()));
     // `create_new`: never write into a file that happens to have the temporary's name.
     {
         use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-            .map_err(|e| io(&temporary, e))?;
+        let mut file =
+            std::fs::OpenOptions::new().write(true).create_new(true).open(&temporary).map_err(|e| io(&temporary, e))?;
         file.write_all(contents).map_err(|e| io(&temporary, e))?;
     }
     std::fs::rename(&temporary, path).map_err(|e| {
@@ -684,12 +593,7 @@ mod tests {
     use super::*;
 
     fn request<'a>(path: &'a Path, explicit: bool, force: bool) -> Request<'a> {
-        Request {
-            path,
-            explicit,
-            force,
-            inputs: &[],
-        }
+        Request { path, explicit, force, inputs: &[] }
     }
 
     fn write_output(staging: Staging, files: &[(&str, &str)]) -> (Vec<PathBuf>, Vec<String>) {
@@ -708,10 +612,7 @@ mod tests {
         let staging = Staging::begin(&request(&out, true, false)).unwrap();
         let (files, warnings) = write_output(staging, &[("a.csv", "1"), ("charts/b.svg", "2")]);
         assert!(warnings.is_empty());
-        assert_eq!(
-            files,
-            vec![PathBuf::from("a.csv"), PathBuf::from("charts/b.svg")]
-        );
+        assert_eq!(files, vec![PathBuf::from("a.csv"), PathBuf::from("charts/b.svg")]);
         assert!(out.join(MARKER).is_file());
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "no staging folder left");
@@ -727,19 +628,13 @@ mod tests {
         );
         let error = Staging::begin(&request(&out, true, false)).unwrap_err();
         assert!(matches!(error, OutputError::Refused(ref m) if m.contains("--force")));
-        write_output(
-            Staging::begin(&request(&out, true, true)).unwrap(),
-            &[("new.csv", "3")],
-        );
+        write_output(Staging::begin(&request(&out, true, true)).unwrap(), &[("new.csv", "3")]);
         assert!(out.join("new.csv").is_file());
         assert!(!out.join("old.csv").exists());
         assert!(!out.join("charts").exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         // The default location needs no --force.
-        write_output(
-            Staging::begin(&request(&out, false, false)).unwrap(),
-            &[("newer.csv", "4")],
-        );
+        write_output(Staging::begin(&request(&out, false, false)).unwrap(), &[("newer.csv", "4")]);
         assert!(out.join("newer.csv").is_file());
     }
 
@@ -747,17 +642,11 @@ mod tests {
     fn a_user_file_in_an_output_makes_it_untouchable_even_with_force() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("run");
-        write_output(
-            Staging::begin(&request(&out, true, false)).unwrap(),
-            &[("a.csv", "1")],
-        );
+        write_output(Staging::begin(&request(&out, true, false)).unwrap(), &[("a.csv", "1")]);
         std::fs::write(out.join("notes.txt"), "mine").unwrap();
         let error = Staging::begin(&request(&out, true, true)).unwrap_err();
         assert!(matches!(error, OutputError::Refused(ref m) if m.contains("notes.txt")));
-        assert_eq!(
-            std::fs::read_to_string(out.join("notes.txt")).unwrap(),
-            "mine"
-        );
+        assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
     }
 
     #[test]
@@ -788,10 +677,7 @@ mod tests {
         let foreign = dir.path().join(".run.partial-99999997");
         std::fs::create_dir(&foreign).unwrap();
         std::fs::write(foreign.join("user.txt"), "not ours").unwrap();
-        write_output(
-            Staging::begin(&request(&out, true, false)).unwrap(),
-            &[("a.csv", "1")],
-        );
+        write_output(Staging::begin(&request(&out, true, false)).unwrap(), &[("a.csv", "1")]);
         assert!(!dead.exists() && !dead_empty.exists());
         assert!(live_other.exists(), "a live process's staging folder stays");
         assert!(foreign.join("user.txt").exists(), "unmarked folders stay");
@@ -806,16 +692,10 @@ mod tests {
         let old = dir.path().join(".run.old-99999999");
         std::fs::create_dir(&old).unwrap();
         std::os::unix::fs::symlink(&victim, old.join("charts")).unwrap();
-        std::fs::write(
-            old.join(MARKER),
-            r#"{"written_by":"migrasim","version":"0","files":["charts/x.csv"]}"#,
-        )
-        .unwrap();
+        std::fs::write(old.join(MARKER), r#"{"written_by":"migrasim","version":"0","files":["charts/x.csv"]}"#)
+            .unwrap();
         assert!(delete_output(&old).is_some(), "kept, with a warning");
-        assert_eq!(
-            std::fs::read_to_string(victim.join("x.csv")).unwrap(),
-            "keep"
-        );
+        assert_eq!(std::fs::read_to_string(victim.join("x.csv")).unwrap(), "keep");
     }
 
     #[test]

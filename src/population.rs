@@ -92,25 +92,18 @@ const CELLS: [Cell; 9] = [
 impl Cell {
     /// Rural-hukou migrants: split households whose children and elderly may be left behind.
     fn is_rural_migrant(self) -> bool {
-        matches!(
-            self,
-            Cell::SameCountyRural | Cell::SameProvinceRural | Cell::OtherProvinceRural
-        )
+        matches!(self, Cell::SameCountyRural | Cell::SameProvinceRural | Cell::OtherProvinceRural)
     }
 
     fn is_migrant(self) -> bool {
-        !matches!(
-            self,
-            Cell::LocalUrbanHukou | Cell::LocalRuralHukou | Cell::Rural
-        )
+        !matches!(self, Cell::LocalUrbanHukou | Cell::LocalRuralHukou | Cell::Rural)
     }
 }
 
 /// Expected present and left-behind members of a rural-hukou migrant household.
 fn migrant_means(left_behind_child_share: f64, second_adult: f64) -> (f64, f64) {
     let children = 2.0 * MIGRANT_CHILD;
-    let present =
-        1.0 + second_adult + children * (1.0 - left_behind_child_share) + MIGRANT_ELDERLY_PRESENT;
+    let present = 1.0 + second_adult + children * (1.0 - left_behind_child_share) + MIGRANT_ELDERLY_PRESENT;
     let left = children * left_behind_child_share + 2.0 * MIGRANT_ELDERLY_LEFT;
     (present, left)
 }
@@ -120,11 +113,7 @@ fn ordinary_composition(size: f64, share_0_14: f64, share_65p: f64) -> (f64, f64
     let children = size * share_0_14;
     let elderly = size * share_65p;
     let adults = (size - children - elderly).max(1.0);
-    (
-        ((adults - 1.0) / 2.0).clamp(0.0, 1.0),
-        (children / 3.0).clamp(0.0, 1.0),
-        (elderly / 2.0).clamp(0.0, 1.0),
-    )
+    (((adults - 1.0) / 2.0).clamp(0.0, 1.0), (children / 3.0).clamp(0.0, 1.0), (elderly / 2.0).clamp(0.0, 1.0))
 }
 
 fn ordinary_mean(p: (f64, f64, f64)) -> f64 {
@@ -159,11 +148,7 @@ fn origin_tables(geo: &Geography, scenario: &Scenario) -> Origins {
                 continue;
             }
             let rural = (geo.units[o].pop_2020 - geo.units[o].pop_urban_2020).max(1.0);
-            let km = if o == dest {
-                own_km
-            } else {
-                geo.distance_km(o, dest)
-            };
+            let km = if o == dest { own_km } else { geo.distance_km(o, dest) };
             total += rural * (1.0 + km / 100.0).powf(-decay);
             cumulative.push((total, o as u16));
         }
@@ -211,12 +196,8 @@ pub fn province_figures(geo: &Geography, year: i32) -> Vec<ProvinceFigures> {
         if row_year != Some(year) {
             continue;
         }
-        if let Some(p) = code.and_then(|c| geo.provinces.iter().position(|p| p.code / 10_000 == c))
-        {
-            figures[p] = ProvinceFigures {
-                population: number(3),
-                urbanization_rate_pct: number(4),
-            };
+        if let Some(p) = code.and_then(|c| geo.provinces.iter().position(|p| p.code / 10_000 == c)) {
+            figures[p] = ProvinceFigures { population: number(3), urbanization_rate_pct: number(4) };
         }
     }
     figures
@@ -227,10 +208,7 @@ fn logit_shift(units: &[(f64, f64)], target: f64) -> f64 {
     let (mut lo, mut hi) = (-8.0, 8.0);
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
-        let urban: f64 = units
-            .iter()
-            .map(|&(weight, rate)| weight * logistic(logit(rate) + mid))
-            .sum();
+        let urban: f64 = units.iter().map(|&(weight, rate)| weight * logistic(logit(rate) + mid)).sum();
         if urban < target {
             lo = mid;
         } else {
@@ -260,38 +238,23 @@ fn base_year_units(geo: &Geography, scenario: &Scenario) -> (Vec<f64>, Vec<f64>,
     }
     // Population: official where known, the rest of the national total in census proportions.
     let known: f64 = figures.iter().filter_map(|f| f.population).sum();
-    let unknown_census: f64 = (0..provinces)
-        .filter(|&p| figures[p].population.is_none())
-        .map(|p| census[p])
-        .sum();
+    let unknown_census: f64 = (0..provinces).filter(|&p| figures[p].population.is_none()).map(|p| census[p]).sum();
     let remainder = init.population - known;
     let province_pop: Vec<f64> = (0..provinces)
         .map(|p| match figures[p].population {
             Some(pop) => pop,
-            None if unknown_census > 0.0 && remainder > 0.0 => {
-                census[p] * remainder / unknown_census
-            }
+            None if unknown_census > 0.0 && remainder > 0.0 => census[p] * remainder / unknown_census,
             None => census[p],
         })
         .collect();
     // Census day and year end differ (and the military is in the national total only): the
     // provinces scale together to the national total.
     let scale = init.population / province_pop.iter().sum::<f64>();
-    let pop: Vec<f64> = geo
-        .units
-        .iter()
-        .map(|u| u.pop_2020 / census[u.province].max(1.0) * province_pop[u.province] * scale)
-        .collect();
-    let rate_2020: Vec<f64> = geo
-        .units
-        .iter()
-        .map(|u| u.pop_urban_2020 / u.pop_2020.max(1.0))
-        .collect();
+    let pop: Vec<f64> =
+        geo.units.iter().map(|u| u.pop_2020 / census[u.province].max(1.0) * province_pop[u.province] * scale).collect();
+    let rate_2020: Vec<f64> = geo.units.iter().map(|u| u.pop_urban_2020 / u.pop_2020.max(1.0)).collect();
     let members_of = |p: usize| -> Vec<(f64, f64)> {
-        (0..n)
-            .filter(|&u| geo.units[u].province == p)
-            .map(|u| (pop[u], rate_2020[u]))
-            .collect()
+        (0..n).filter(|&u| geo.units[u].province == p).map(|u| (pop[u], rate_2020[u])).collect()
     };
     let mut shift = vec![0.0; provinces];
     let mut known_urban = 0.0;
@@ -300,19 +263,12 @@ fn base_year_units(geo: &Geography, scenario: &Scenario) -> (Vec<f64>, Vec<f64>,
             let units = members_of(p);
             let total: f64 = units.iter().map(|u| u.0).sum();
             shift[p] = logit_shift(&units, total * rate / 100.0);
-            known_urban += units
-                .iter()
-                .map(|&(w, r)| w * logistic(logit(r) + shift[p]))
-                .sum::<f64>();
+            known_urban += units.iter().map(|&(w, r)| w * logistic(logit(r) + shift[p])).sum::<f64>();
         }
     }
     let target_urban = init.population * init.urbanization_rate_pct / 100.0;
     let unknown: Vec<(f64, f64)> = (0..n)
-        .filter(|&u| {
-            figures[geo.units[u].province]
-                .urbanization_rate_pct
-                .is_none()
-        })
+        .filter(|&u| figures[geo.units[u].province].urbanization_rate_pct.is_none())
         .map(|u| (pop[u], rate_2020[u]))
         .collect();
     if !unknown.is_empty() {
@@ -324,9 +280,7 @@ fn base_year_units(geo: &Geography, scenario: &Scenario) -> (Vec<f64>, Vec<f64>,
         }
     }
     let urban_at = |delta: f64| -> Vec<f64> {
-        (0..n)
-            .map(|u| pop[u] * logistic(logit(rate_2020[u]) + shift[geo.units[u].province] + delta))
-            .collect()
+        (0..n).map(|u| pop[u] * logistic(logit(rate_2020[u]) + shift[geo.units[u].province] + delta)).collect()
     };
     // The national rate exactly: one more common shift (zero when the above already hit it).
     let (mut lo, mut hi) = (-2.0, 2.0);
@@ -339,11 +293,7 @@ fn base_year_units(geo: &Geography, scenario: &Scenario) -> (Vec<f64>, Vec<f64>,
         }
     }
     let delta = 0.5 * (lo + hi);
-    let mean_shift = (0..n)
-        .map(|u| pop[u] * shift[geo.units[u].province])
-        .sum::<f64>()
-        / init.population
-        + delta;
+    let mean_shift = (0..n).map(|u| pop[u] * shift[geo.units[u].province]).sum::<f64>() / init.population + delta;
     (pop.clone(), urban_at(delta), mean_shift)
 }
 
@@ -361,10 +311,8 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     let mut same_province = vec![0.0; n];
     let mut other_province = vec![0.0; n];
     for (u, unit) in geo.units.iter().enumerate() {
-        let total = (unit.elsewhere_same_county
-            + unit.elsewhere_same_province
-            + unit.elsewhere_other_province)
-            * growth;
+        let total =
+            (unit.elsewhere_same_county + unit.elsewhere_same_province + unit.elsewhere_other_province) * growth;
         let cap = 0.9 * urban[u];
         let factor = if total > cap { cap / total } else { 1.0 };
         same_county[u] = unit.elsewhere_same_county * growth * factor;
@@ -373,22 +321,15 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     }
 
     // Close the hukou rate: rural-hukou urban residents = population × (urban − hukou rate).
-    let gap_persons =
-        init.population * (init.urbanization_rate_pct - init.hukou_urbanization_rate_pct) / 100.0;
+    let gap_persons = init.population * (init.urbanization_rate_pct - init.hukou_urbanization_rate_pct) / 100.0;
     let cross: f64 = (0..n).map(|u| same_province[u] + other_province[u]).sum();
     let county: f64 = same_county.iter().sum();
-    let locals: f64 = (0..n)
-        .map(|u| urban[u] - same_county[u] - same_province[u] - other_province[u])
-        .sum();
+    let locals: f64 = (0..n).map(|u| urban[u] - same_county[u] - same_province[u] - other_province[u]).sum();
     let base_share = init.rural_origin_share_cross_county;
     let county_share = base_share * init.floating_share_same_county;
     let migrant_gap = base_share * cross + county_share * county;
     let (cross_share, county_share, in_situ_share) = if migrant_gap <= gap_persons {
-        (
-            base_share,
-            county_share,
-            (gap_persons - migrant_gap) / locals.max(1.0),
-        )
+        (base_share, county_share, (gap_persons - migrant_gap) / locals.max(1.0))
     } else {
         let f = gap_persons / migrant_gap;
         (base_share * f, county_share * f, 0.0)
@@ -399,17 +340,12 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     // cross-province migrant workers; the same-province share follows.
     let other_total: f64 = other_province.iter().sum();
     let same_total: f64 = same_province.iter().sum();
-    let other_share = (init.rural_origin_share_other_province.at(init.year) * cross_share
-        / base_share.max(1e-9))
-    .clamp(0.0, 1.0)
-    .min(cross_share * cross / other_total.max(1.0));
-    let same_share =
-        ((cross_share * cross - other_share * other_total) / same_total.max(1.0)).clamp(0.0, 1.0);
+    let other_share = (init.rural_origin_share_other_province.at(init.year) * cross_share / base_share.max(1e-9))
+        .clamp(0.0, 1.0)
+        .min(cross_share * cross / other_total.max(1.0));
+    let same_share = ((cross_share * cross - other_share * other_total) / same_total.max(1.0)).clamp(0.0, 1.0);
 
-    let (migrant_present, migrant_left) = migrant_means(
-        init.left_behind_child_share,
-        init.migrant_second_adult_share,
-    );
+    let (migrant_present, migrant_left) = migrant_means(init.left_behind_child_share, init.migrant_second_adult_share);
     let origins = origin_tables(geo, scenario);
 
     // Real households per (unit, cell); left-behind members live in their origin's rural part,
@@ -418,11 +354,7 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     let mut left_behind_at = vec![0.0f64; n];
     for u in 0..n {
         let unit = &geo.units[u];
-        let ordinary = ordinary_mean(ordinary_composition(
-            unit.household_size,
-            unit.share_0_14,
-            unit.share_65p,
-        ));
+        let ordinary = ordinary_mean(ordinary_composition(unit.household_size, unit.share_0_14, unit.share_65p));
         let locals = urban[u] - same_county[u] - same_province[u] - other_province[u];
         let persons = [
             locals * (1.0 - in_situ_share),
@@ -436,30 +368,21 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
             0.0, // rural: filled below
         ];
         for (c, cell) in CELLS.iter().enumerate() {
-            let mean = if cell.is_rural_migrant() {
-                migrant_present
-            } else {
-                ordinary
-            };
+            let mean = if cell.is_rural_migrant() { migrant_present } else { ordinary };
             households[u][c] = persons[c] / mean;
         }
         left_behind_at[u] += households[u][2] * migrant_left;
         for (table, cell) in [(&origins.same_province, 4), (&origins.other_province, 6)] {
             let mut previous = 0.0;
             for &(cumulative, o) in &table[u] {
-                left_behind_at[usize::from(o)] +=
-                    households[u][cell] * migrant_left * (cumulative - previous);
+                left_behind_at[usize::from(o)] += households[u][cell] * migrant_left * (cumulative - previous);
                 previous = cumulative;
             }
         }
     }
     for u in 0..n {
         let unit = &geo.units[u];
-        let ordinary = ordinary_mean(ordinary_composition(
-            unit.household_size,
-            unit.share_0_14,
-            unit.share_65p,
-        ));
+        let ordinary = ordinary_mean(ordinary_composition(unit.household_size, unit.share_0_14, unit.share_65p));
         let rural_persons = (pop[u] - urban[u] - left_behind_at[u]).max(0.05 * (pop[u] - urban[u]));
         households[u][8] = rural_persons / ordinary;
     }
@@ -480,10 +403,7 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
         }
     }
     remainders.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    for &(_, index) in remainders
-        .iter()
-        .take((scenario.run.households - assigned) as usize)
-    {
+    for &(_, index) in remainders.iter().take((scenario.run.households - assigned) as usize) {
         counts[index] += 1;
     }
 
@@ -497,25 +417,20 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     }
     let seed = scenario.run.seed;
     let mut people = vec![Household::default(); scenario.run.households as usize];
-    let cell_of: Vec<(usize, Cell)> = (0..n)
-        .flat_map(|u| CELLS.iter().map(move |c| (u, *c)))
-        .collect();
-    people
-        .par_chunks_mut(1 << 14)
-        .enumerate()
-        .for_each(|(chunk, slice)| {
-            let first = (chunk << 14) as u64;
-            // Find the cell of the chunk's first household, then walk forward.
-            let mut cell = starts.partition_point(|&s| s <= first).saturating_sub(1);
-            for (offset, household) in slice.iter_mut().enumerate() {
-                let id = first + offset as u64;
-                while cell + 1 < starts.len() && starts[cell + 1] <= id {
-                    cell += 1;
-                }
-                let (u, kind) = cell_of[cell];
-                *household = make_household(geo, scenario, &origins, u, kind, id, seed);
+    let cell_of: Vec<(usize, Cell)> = (0..n).flat_map(|u| CELLS.iter().map(move |c| (u, *c))).collect();
+    people.par_chunks_mut(1 << 14).enumerate().for_each(|(chunk, slice)| {
+        let first = (chunk << 14) as u64;
+        // Find the cell of the chunk's first household, then walk forward.
+        let mut cell = starts.partition_point(|&s| s <= first).saturating_sub(1);
+        for (offset, household) in slice.iter_mut().enumerate() {
+            let id = first + offset as u64;
+            while cell + 1 < starts.len() && starts[cell + 1] <= id {
+                cell += 1;
             }
-        });
+            let (u, kind) = cell_of[cell];
+            *household = make_household(geo, scenario, &origins, u, kind, id, seed);
+        }
+    });
 
     let members: u64 = people.iter().map(|h| u64::from(h.members())).sum();
     Population {
@@ -560,10 +475,7 @@ fn make_household(
     let urban_resident = kind != Cell::Rural;
     let urban_hukou = matches!(
         kind,
-        Cell::LocalUrbanHukou
-            | Cell::SameCountyUrban
-            | Cell::SameProvinceUrban
-            | Cell::OtherProvinceUrban
+        Cell::LocalUrbanHukou | Cell::SameCountyUrban | Cell::SameProvinceUrban | Cell::OtherProvinceUrban
     );
     h.set(flags::RES_URBAN, urban_resident);
     h.set(flags::HUKOU_URBAN, urban_hukou);
@@ -602,18 +514,14 @@ fn make_household(
         h.elderly = u8::from(d.chance(MIGRANT_ELDERLY_PRESENT));
         h.elderly_left = d.binomial(2, MIGRANT_ELDERLY_LEFT) as u8;
     } else {
-        let (p_adult, p_child, p_elderly) =
-            ordinary_composition(unit.household_size, unit.share_0_14, unit.share_65p);
+        let (p_adult, p_child, p_elderly) = ordinary_composition(unit.household_size, unit.share_0_14, unit.share_65p);
         h.adults = 1 + d.binomial(2, p_adult) as u8;
         h.children = d.binomial(3, p_child) as u8;
         h.elderly = d.binomial(2, p_elderly) as u8;
     }
 
     // Education from the unit's mean years of schooling (levels at 6, 9, 12, 16 years).
-    let years = d.normal(
-        unit.avg_years_schooling + if kind.is_migrant() { 0.5 } else { 0.0 },
-        3.0,
-    );
+    let years = d.normal(unit.avg_years_schooling + if kind.is_migrant() { 0.5 } else { 0.0 }, 3.0);
     h.set_education(match years {
         y if y < 7.5 => 0,
         y if y < 10.5 => 1,
@@ -655,33 +563,16 @@ mod tests {
         let geo = Geography::embedded();
         let pop = synthesize(geo, &small(400_000));
         let total: u64 = pop.households.iter().map(|h| u64::from(h.members())).sum();
-        let urban: u64 = pop
-            .households
-            .iter()
-            .map(|h| {
-                if h.has(flags::RES_URBAN) {
-                    u64::from(h.present())
-                } else {
-                    0
-                }
-            })
-            .sum();
-        let hukou: u64 = pop
-            .households
-            .iter()
-            .filter(|h| h.has(flags::HUKOU_URBAN))
-            .map(|h| u64::from(h.members()))
-            .sum();
+        let urban: u64 =
+            pop.households.iter().map(|h| if h.has(flags::RES_URBAN) { u64::from(h.present()) } else { 0 }).sum();
+        let hukou: u64 =
+            pop.households.iter().filter(|h| h.has(flags::HUKOU_URBAN)).map(|h| u64::from(h.members())).sum();
         let urban_pct = 100.0 * urban as f64 / total as f64;
         let hukou_pct = 100.0 * hukou as f64 / total as f64;
         // Left-behind members of urban-hukou households are absent, so urban counts only present.
         assert!((urban_pct - 66.16).abs() < 0.3, "urban {urban_pct}");
         assert!((hukou_pct - 48.3).abs() < 0.3, "hukou {hukou_pct}");
-        assert!(
-            pop.households
-                .iter()
-                .all(|h| usize::from(h.res_unit) < geo.len())
-        );
+        assert!(pop.households.iter().all(|h| usize::from(h.res_unit) < geo.len()));
         assert!(pop.households.iter().all(|h| h.members() > 0));
     }
 

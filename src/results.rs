@@ -73,11 +73,7 @@ pub(crate) fn sum(units: &[UnitCounts], f: impl Fn(&UnitCounts) -> u64) -> u64 {
 }
 
 pub(crate) fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        100.0 * part as f64 / whole as f64
-    }
+    if whole == 0 { 0.0 } else { 100.0 * part as f64 / whole as f64 }
 }
 
 pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
@@ -88,11 +84,8 @@ pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
     let n = &record.national;
     // Public-school share: seats ÷ non-hukou children, weighted by those children.
     let children: f64 = u.iter().map(|c| c.migrant_children as f64).sum();
-    let seated: f64 = u
-        .iter()
-        .zip(&record.cities)
-        .map(|(c, city)| c.migrant_children as f64 * city.school_access)
-        .sum();
+    let seated: f64 =
+        u.iter().zip(&record.cities).map(|(c, city)| c.migrant_children as f64 * city.school_access).sum();
     let urbanization = pct(urban, population);
     let hukou_rate = pct(hukou, population);
     NationalRow {
@@ -114,11 +107,7 @@ pub fn national_row(record: &YearRecord, scale: f64) -> NationalRow {
         births: n.births as f64 * scale,
         deaths: n.deaths as f64 * scale,
         left_behind_children: sum(u, |c| c.left_behind_children) as f64 * scale,
-        public_school_share_pct: if children > 0.0 {
-            100.0 * seated / children
-        } else {
-            100.0
-        },
+        public_school_share_pct: if children > 0.0 { 100.0 * seated / children } else { 100.0 },
         migrant_heads_senior_plus_pct: pct(n.migrant_heads_senior_plus, n.migrant_heads),
         outgoing_migrant_workers: n.migrant_adults as f64 * scale,
         cross_province_migrant_workers: n.migrant_adults_cross_province as f64 * scale,
@@ -150,16 +139,8 @@ pub struct Band {
 impl Band {
     pub fn of(values: &[f64]) -> Band {
         let finite: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-        let mean = if finite.is_empty() {
-            f64::NAN
-        } else {
-            finite.iter().sum::<f64>() / finite.len() as f64
-        };
-        Band {
-            mean,
-            p5: percentile(&finite, 5.0),
-            p95: percentile(&finite, 95.0),
-        }
+        let mean = if finite.is_empty() { f64::NAN } else { finite.iter().sum::<f64>() / finite.len() as f64 };
+        Band { mean, p5: percentile(&finite, 5.0), p95: percentile(&finite, 95.0) }
     }
 }
 
@@ -189,19 +170,12 @@ impl VarianceSplit {
             v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64
         };
         let draws = values.chunks(replicates).map(variance).sum::<f64>() / members as f64;
-        Some(VarianceSplit {
-            total: variance(values),
-            draws,
-        })
+        Some(VarianceSplit { total: variance(values), draws })
     }
 
     /// Share of the variance from the parameters (0–1).
     pub fn parameter_share(&self) -> f64 {
-        if self.total > 0.0 {
-            ((self.total - self.draws) / self.total).clamp(0.0, 1.0)
-        } else {
-            0.0
-        }
+        if self.total > 0.0 { ((self.total - self.draws) / self.total).clamp(0.0, 1.0) } else { 0.0 }
     }
 }
 
@@ -323,14 +297,8 @@ mod tests {
         assert!((split.total - 2.0).abs() < 1e-12);
         assert!((split.draws - 1.0).abs() < 1e-12);
         assert!((split.parameter_share() - 0.5).abs() < 1e-12);
-        assert!(
-            VarianceSplit::of(&[1.0, 2.0], 2).is_none(),
-            "one replicate each"
-        );
-        assert!(
-            VarianceSplit::of(&[1.0, 2.0, 3.0, 4.0], 1).is_none(),
-            "one set"
-        );
+        assert!(VarianceSplit::of(&[1.0, 2.0], 2).is_none(), "one replicate each");
+        assert!(VarianceSplit::of(&[1.0, 2.0, 3.0, 4.0], 1).is_none(), "one set");
     }
 
     #[test]

@@ -31,30 +31,19 @@ pub struct Outcome {
 impl Outcome {
     /// Parses `column@year`; the error names the allowed columns and years.
     pub fn parse(text: &str, first_year: i32, last_year: i32) -> Result<Outcome, String> {
-        let columns: Vec<&str> = crate::report::NATIONAL_COLUMNS
-            .split(',')
-            .filter(|c| *c != "year")
-            .collect();
-        let (column, year) = text.split_once('@').ok_or_else(|| {
-            format!("`{text}` is not COLUMN@YEAR, e.g. urbanization_rate_pct@2029")
-        })?;
+        let columns: Vec<&str> = crate::report::NATIONAL_COLUMNS.split(',').filter(|c| *c != "year").collect();
+        let (column, year) = text
+            .split_once('@')
+            .ok_or_else(|| format!("`{text}` is not COLUMN@YEAR, e.g. urbanization_rate_pct@2029"))?;
         if !columns.contains(&column) {
-            return Err(format!(
-                "`{column}` is not a column of national.csv; allowed: {}",
-                columns.join(", ")
-            ));
+            return Err(format!("`{column}` is not a column of national.csv; allowed: {}", columns.join(", ")));
         }
         let year: i32 = year
             .parse()
             .ok()
             .filter(|y| (first_year..=last_year).contains(y))
-            .ok_or_else(|| {
-                format!("`{year}` is not a simulated year; allowed: {first_year}–{last_year}")
-            })?;
-        Ok(Outcome {
-            column: column.to_string(),
-            year,
-        })
+            .ok_or_else(|| format!("`{year}` is not a simulated year; allowed: {first_year}–{last_year}"))?;
+        Ok(Outcome { column: column.to_string(), year })
     }
 
     pub fn label(&self) -> String {
@@ -102,12 +91,7 @@ pub fn factors(scenario: &Scenario, ensemble: Option<&posterior::Posterior>) -> 
                 }
                 _ => p.range(value),
             };
-            Factor {
-                name: p.key.to_string(),
-                kind: FactorKind::Parameter(i),
-                low,
-                high,
-            }
+            Factor { name: p.key.to_string(), kind: FactorKind::Parameter(i), low, high }
         })
         .collect();
     out.extend(MEASURES.iter().enumerate().map(|(i, m)| Factor {
@@ -221,13 +205,7 @@ pub fn analyse(
 ) -> Result<Sensitivity, String> {
     let factors = factors(scenario, ensemble);
     let k = factors.len();
-    let model = Model {
-        geo,
-        scenario,
-        status_quo,
-        factors: &factors,
-        outcomes,
-    };
+    let model = Model { geo, scenario, status_quo, factors: &factors, outcomes };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let eval = |point: &[f64]| -> Result<Vec<f64>, String> {
         let y = model.eval(point)?;
@@ -283,10 +261,7 @@ pub fn analyse(
             path
         })
         .collect();
-    let points: Vec<&Vec<f64>> = trajectories
-        .iter()
-        .flat_map(|path| path.iter().map(|(p, _)| p))
-        .collect();
+    let points: Vec<&Vec<f64>> = trajectories.iter().flat_map(|path| path.iter().map(|(p, _)| p)).collect();
     let values: Vec<Vec<f64>> = spread::map(
         points.len(),
         spread::Local::Parallel,
@@ -297,9 +272,7 @@ pub fn analyse(
     let mut at = 0;
     for path in &trajectories {
         for step in 1..path.len() {
-            let j = path[step]
-                .1
-                .expect("every step after the first moves a factor");
+            let j = path[step].1.expect("every step after the first moves a factor");
             let dx = path[step].0[j] - path[step - 1].0[j];
             for (o, per_outcome) in effects.iter_mut().enumerate() {
                 let dy = values[at + step][o] - values[at + step - 1][o];
@@ -320,9 +293,7 @@ pub fn analyse(
                     Morris {
                         mu,
                         mu_star: ee.iter().map(|e| e.abs()).sum::<f64>() / n,
-                        sigma: (ee.iter().map(|e| (e - mu).powi(2)).sum::<f64>()
-                            / (n - 1.0).max(1.0))
-                        .sqrt(),
+                        sigma: (ee.iter().map(|e| (e - mu).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt(),
                     }
                 })
                 .collect()
@@ -338,20 +309,11 @@ pub fn analyse(
     if settings.sobol_samples > 0 && !leading.is_empty() {
         let n = settings.sobol_samples;
         let sample = |matrix: u64, i: usize| -> Vec<f64> {
-            let mut draws = Draws::new(
-                settings.seed,
-                2,
-                (matrix << 32) | i as u64,
-                Purpose::Ensemble,
-            );
+            let mut draws = Draws::new(settings.seed, 2, (matrix << 32) | i as u64, Purpose::Ensemble);
             let mut x = nominal_point.clone();
             for &j in &leading {
                 let u = draws.uniform();
-                x[j] = if is_measure(j) {
-                    f64::from(u8::from(u < 0.5))
-                } else {
-                    u
-                };
+                x[j] = if is_measure(j) { f64::from(u8::from(u < 0.5)) } else { u };
             }
             x
         };
@@ -380,14 +342,8 @@ pub fn analyse(
             let fab = &y[2 * n + slot * n..2 * n + (slot + 1) * n];
             let (first, total) = if variance > 0.0 {
                 // Centred on the mean: the same estimator, far less noise from the level.
-                let first = (0..n)
-                    .map(|i| (fb[i] - mean) * (fab[i] - fa[i]))
-                    .sum::<f64>()
-                    / n as f64
-                    / variance;
-                let total = (0..n).map(|i| (fa[i] - fab[i]).powi(2)).sum::<f64>()
-                    / (2.0 * n as f64)
-                    / variance;
+                let first = (0..n).map(|i| (fb[i] - mean) * (fab[i] - fa[i])).sum::<f64>() / n as f64 / variance;
+                let total = (0..n).map(|i| (fa[i] - fab[i]).powi(2)).sum::<f64>() / (2.0 * n as f64) / variance;
                 (first, total)
             } else {
                 (0.0, 0.0)
@@ -395,31 +351,19 @@ pub fn analyse(
             sobol.push((j, Sobol { first, total }));
         }
     }
-    Ok(Sensitivity {
-        factors,
-        outcomes: outcomes.to_vec(),
-        morris,
-        sobol,
-        runs,
-        nominal,
-    })
+    Ok(Sensitivity { factors, outcomes: outcomes.to_vec(), morris, sobol, runs, nominal })
 }
 
 /// `sensitivity.csv`: one row per outcome × factor.
 pub fn sensitivity_csv(s: &Sensitivity) -> String {
-    let mut text =
-        String::from("outcome,factor,kind,low,high,mu_star,mu,sigma,sobol_first,sobol_total\n");
+    let mut text = String::from("outcome,factor,kind,low,high,mu_star,mu,sigma,sobol_first,sobol_total\n");
     for (o, outcome) in s.outcomes.iter().enumerate() {
         let mut order: Vec<usize> = (0..s.factors.len()).collect();
         order.sort_by(|&a, &b| s.morris[o][b].mu_star.total_cmp(&s.morris[o][a].mu_star));
         for k in order {
             let f = &s.factors[k];
             let m = s.morris[o][k];
-            let sobol = if o == 0 {
-                s.sobol.iter().find(|(j, _)| *j == k).map(|(_, x)| *x)
-            } else {
-                None
-            };
+            let sobol = if o == 0 { s.sobol.iter().find(|(j, _)| *j == k).map(|(_, x)| *x) } else { None };
             let _ = writeln!(
                 text,
                 "{},\"{}\",{},{},{},{:.6},{:.6},{:.6},{},{}",
@@ -443,12 +387,7 @@ pub fn sensitivity_csv(s: &Sensitivity) -> String {
 }
 
 /// The report: method, the top factors per outcome, the Sobol table.
-pub fn sensitivity_md(
-    s: &Sensitivity,
-    scenario: &str,
-    settings: &Settings,
-    households: u64,
-) -> String {
+pub fn sensitivity_md(s: &Sensitivity, scenario: &str, settings: &Settings, households: u64) -> String {
     let mut md = format!(
         "# Sensitivity of `{scenario}`\n\n{} factors: the {} uncertain behaviour parameters over {} (`docs/validation.md`, \"Posterior ensemble\"; the `low` and `high` columns of `sensitivity.csv`) and the plan's {} measures, each as in the scenario or set back to the status quo (`docs/levers.md`). Morris screening with {} trajectories on a 4-level grid; μ* is the mean absolute change of the outcome when the factor moves across its full range (a measure: switched on), μ the signed mean, σ the spread of the effect across the other factors' values (interactions, non-linearity). Sobol indices (first order, total) for the {} leading factors of the first outcome from {} base samples, the other factors held at the scenario's values. {} runs at {households} households, all with the scenario's seed.\n",
         s.factors.len(),
@@ -472,11 +411,7 @@ pub fn sensitivity_md(
         order.sort_by(|&a, &b| s.morris[o][b].mu_star.total_cmp(&s.morris[o][a].mu_star));
         for &k in order.iter().take(12) {
             let m = s.morris[o][k];
-            let _ = writeln!(
-                md,
-                "| {} | {:.3} | {:+.3} | {:.3} |",
-                s.factors[k].name, m.mu_star, m.mu, m.sigma
-            );
+            let _ = writeln!(md, "| {} | {:.3} | {:+.3} | {:.3} |", s.factors[k].name, m.mu_star, m.mu, m.sigma);
         }
     }
     if !s.sobol.is_empty() {
@@ -486,11 +421,7 @@ pub fn sensitivity_md(
             s.outcomes[0].label()
         );
         for (k, x) in &s.sobol {
-            let _ = writeln!(
-                md,
-                "| {} | {:.3} | {:.3} |",
-                s.factors[*k].name, x.first, x.total
-            );
+            let _ = writeln!(md, "| {} | {:.3} | {:.3} |", s.factors[*k].name, x.first, x.total);
         }
         md.push_str("\nWith few base samples the estimates are rough (they can fall slightly outside 0–1); `--sobol-samples` raises their number.\n");
     }

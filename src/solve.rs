@@ -63,9 +63,8 @@ impl Target {
             .ok()
             .filter(|v: &f64| v.is_finite())
             .ok_or_else(|| format!("`{value}` is not a number; allowed: {TARGET_FORM}"))?;
-        let (left, year) = left
-            .split_once('@')
-            .ok_or_else(|| format!("`{text}` has no @YEAR; allowed: {TARGET_FORM}"))?;
+        let (left, year) =
+            left.split_once('@').ok_or_else(|| format!("`{text}` has no @YEAR; allowed: {TARGET_FORM}"))?;
         let year: i32 = year
             .trim()
             .parse()
@@ -79,11 +78,9 @@ impl Target {
                     .ok_or_else(|| format!("`{left}` has no closing ]; allowed: {TARGET_FORM}"))?;
                 let place = match geo.find_province(name) {
                     Some(p) => Place::Province(p),
-                    None => Place::Unit(
-                        geo.find(name)
-                            .map_err(|m| format!("`{name}`: not a province, and {m}"))?
-                            .index(),
-                    ),
+                    None => {
+                        Place::Unit(geo.find(name).map_err(|m| format!("`{name}`: not a province, and {m}"))?.index())
+                    }
                 };
                 (column.trim().to_string(), place)
             }
@@ -101,14 +98,7 @@ impl Target {
                 allowed.join(", ")
             ));
         }
-        Ok(Target {
-            text: text.to_string(),
-            column,
-            place,
-            year,
-            op,
-            value,
-        })
+        Ok(Target { text: text.to_string(), column, place, year, op, value })
     }
 
     fn met(&self, v: f64) -> bool {
@@ -122,10 +112,7 @@ impl Target {
 /// The numeric columns a target may name at a place.
 fn columns_of(place: &Place) -> Vec<&'static str> {
     match place {
-        Place::National => crate::report::NATIONAL_COLUMNS
-            .split(',')
-            .filter(|c| *c != "year")
-            .collect(),
+        Place::National => crate::report::NATIONAL_COLUMNS.split(',').filter(|c| *c != "year").collect(),
         Place::Province(_) => PROVINCE_COLUMNS.to_vec(),
         Place::Unit(_) => UNIT_COLUMNS.to_vec(),
     }
@@ -158,9 +145,7 @@ fn read(target: &Target, sim: &Simulation) -> f64 {
     };
     let scale = sim.persons_per_member;
     match &target.place {
-        Place::National => national_row(record, scale)
-            .column(&target.column)
-            .unwrap_or(f64::NAN),
+        Place::National => national_row(record, scale).column(&target.column).unwrap_or(f64::NAN),
         Place::Province(p) => {
             let geo = sim.geo();
             let mut sums = [0u64; 6];
@@ -175,11 +160,7 @@ fn read(target: &Target, sim: &Simulation) -> f64 {
                 }
             }
             let pct = |a: u64, b: u64| {
-                if b > 0 {
-                    100.0 * a as f64 / b as f64
-                } else {
-                    0.0
-                }
+                if b > 0 { 100.0 * a as f64 / b as f64 } else { 0.0 }
             };
             match target.column.as_str() {
                 "population" => sums[0] as f64 * scale,
@@ -270,29 +251,18 @@ impl Lever {
             ));
         };
         let table: toml::Table = toml::from_str(&scenario.to_toml()).map_err(|e| e.to_string())?;
-        let value =
-            crate::levers::lookup(&table, key).ok_or_else(|| format!("`{key}` is not set"))?;
-        let place: PlaceValue = value
-            .clone()
-            .try_into()
-            .map_err(|_| format!("`{key}` does not hold a number or a year or place table"))?;
+        let value = crate::levers::lookup(&table, key).ok_or_else(|| format!("`{key}` is not set"))?;
+        let place: PlaceValue =
+            value.clone().try_into().map_err(|_| format!("`{key}` does not hold a number or a year or place table"))?;
         let start = place.default_value().at(scenario.run.last_year);
         let end = end.unwrap_or(hi);
         if !(lo..=hi).contains(&end) {
-            return Err(format!(
-                "the end {end} of `{key}` is outside its allowed range {lo} ..= {hi}"
-            ));
+            return Err(format!("the end {end} of `{key}` is outside its allowed range {lo} ..= {hi}"));
         }
         if (end - start).abs() < 1e-12 {
-            return Err(format!(
-                "`{key}` is already {start}, its end: give another end with {key}=VALUE"
-            ));
+            return Err(format!("`{key}` is already {start}, its end: give another end with {key}=VALUE"));
         }
-        Ok(Lever {
-            key: key.to_string(),
-            start,
-            end,
-        })
+        Ok(Lever { key: key.to_string(), start, end })
     }
 
     fn at(&self, t: f64) -> f64 {
@@ -358,14 +328,7 @@ pub fn solve(
         let values: Vec<Vec<f64>> = spread::map(
             runs,
             spread::Local::Serial,
-            |u| {
-                format!(
-                    "{:.2}% of the way, set {}, seed {}",
-                    100.0 * t,
-                    u / seeds.len(),
-                    seeds[u % seeds.len()]
-                )
-            },
+            |u| format!("{:.2}% of the way, set {}, seed {}", 100.0 * t, u / seeds.len(), seeds[u % seeds.len()]),
             |u| {
                 let mut s = base.clone();
                 if let Some(e) = ensemble {
@@ -388,11 +351,7 @@ pub fn solve(
                 *sum += v;
             }
         }
-        Ok(Point {
-            t,
-            probability: met as f64 / runs as f64,
-            means: sums.iter().map(|s| s / runs as f64).collect(),
-        })
+        Ok(Point { t, probability: met as f64 / runs as f64, means: sums.iter().map(|s| s / runs as f64).collect() })
     };
     let mut points = Vec::new();
     let mut record = |p: Point, points: &mut Vec<Point>| {
@@ -422,14 +381,7 @@ pub fn solve(
         }
     };
     points.sort_by(|a, b| a.t.total_cmp(&b.t));
-    Ok(Solution {
-        levers,
-        targets,
-        required,
-        points,
-        answer,
-        runs_per_point: members * seeds.len(),
-    })
+    Ok(Solution { levers, targets, required, points, answer, runs_per_point: members * seeds.len() })
 }
 
 /// `solve.csv`: every evaluated point with the levers' values, the chance and the targets' means.
@@ -465,24 +417,14 @@ pub fn solve_md(s: &Solution, scenario: &str, households: u64) -> String {
         targets.join("; "),
         100.0 * s.required,
         s.runs_per_point,
-        s.levers
-            .iter()
-            .map(|l| format!("`{}` {} → {}", l.key, l.start, l.end))
-            .collect::<Vec<_>>()
-            .join(", ")
+        s.levers.iter().map(|l| format!("`{}` {} → {}", l.key, l.start, l.end)).collect::<Vec<_>>().join(", ")
     );
     match s.answer {
         Some(0.0) => {
-            md.push_str(
-                "**Reached without any change**: the scenario as it is meets the targets.\n",
-            );
+            md.push_str("**Reached without any change**: the scenario as it is meets the targets.\n");
         }
         Some(t) => {
-            let values: Vec<String> = s
-                .levers
-                .iter()
-                .map(|l| format!("`{}` = {:.4}", l.key, l.at(t)))
-                .collect();
+            let values: Vec<String> = s.levers.iter().map(|l| format!("`{}` = {:.4}", l.key, l.at(t))).collect();
             let _ = writeln!(
                 md,
                 "**Smallest change found** ({:.1}% of the way to the ends, to within {:.1}%): {}.",

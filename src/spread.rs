@@ -80,14 +80,9 @@ pub fn agreed() -> bool {
 /// PMIx variables), so a build without MPI can refuse instead of running K copies that race for
 /// the same output.
 fn launched_size() -> Option<usize> {
-    [
-        "OMPI_COMM_WORLD_SIZE",
-        "PMI_SIZE",
-        "PMIX_SIZE",
-        "MPI_LOCALNRANKS",
-    ]
-    .iter()
-    .find_map(|v| std::env::var(v).ok()?.parse().ok())
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.parse().ok())
 }
 
 /// Joins the MPI job this process was started in, if any. Keep the returned session alive until
@@ -120,12 +115,8 @@ fn launch_mpi(k: usize) -> Result<Session, Failure> {
 #[cfg(feature = "mpi")]
 fn launch_mpi(_k: usize) -> Result<Session, Failure> {
     let (universe, world) = mpi_world::init()?;
-    WORLD
-        .set(world)
-        .map_err(|_| failure(1, "MPI was initialized twice".to_string()))?;
-    Ok(Session {
-        _mpi: Some(universe),
-    })
+    WORLD.set(world).map_err(|_| failure(1, "MPI was initialized twice".to_string()))?;
+    Ok(Session { _mpi: Some(universe) })
 }
 
 fn failure(code: i32, message: String) -> Failure {
@@ -143,12 +134,8 @@ pub fn agree(status: Result<(), Failure>) -> Result<(), Failure> {
     let all = exchange(mine, false);
     let mut failed: Vec<(usize, Failure)> = Vec::new();
     for (rank, bytes) in all.iter().enumerate() {
-        let theirs: Option<Failure> = postcard::from_bytes(bytes).unwrap_or_else(|e| {
-            Some(failure(
-                1,
-                format!("rank {rank}'s status did not decode: {e}"),
-            ))
-        });
+        let theirs: Option<Failure> = postcard::from_bytes(bytes)
+            .unwrap_or_else(|e| Some(failure(1, format!("rank {rank}'s status did not decode: {e}"))));
         if let Some(f) = theirs {
             failed.push((rank, f));
         }
@@ -175,22 +162,14 @@ fn combine(failed: &[(usize, Failure)], k: usize) -> Failure {
                 format!("every rank (of {k})")
             } else {
                 let names: Vec<String> = ranks.iter().map(|r| r.to_string()).collect();
-                format!(
-                    "rank{} {} of {k}",
-                    if ranks.len() > 1 { "s" } else { "" },
-                    names.join(", ")
-                )
+                format!("rank{} {} of {k}", if ranks.len() > 1 { "s" } else { "" }, names.join(", "))
             };
             format!("{who}: {}", f.message)
         })
         .collect::<Vec<_>>()
         .join("\n");
     // Bad input anywhere is bad input (2); otherwise the first failure's code.
-    let code = if groups.iter().any(|(_, f)| f.code == 2) {
-        2
-    } else {
-        groups[0].1.code
-    };
+    let code = if groups.iter().any(|(_, f)| f.code == 2) { 2 } else { groups[0].1.code };
     failure(code, message)
 }
 
@@ -203,12 +182,7 @@ fn share(n: usize, rank: usize, size: usize) -> Vec<usize> {
 /// order on every rank (for searches whose next step every rank must compute). `what(i)` names
 /// unit `i` in messages. Fails on every rank, naming the rank and the unit, when any unit fails
 /// (an error or a panic).
-pub fn map<T, F>(
-    n: usize,
-    local: Local,
-    what: impl Fn(usize) -> String + Sync,
-    work: F,
-) -> Result<Vec<T>, String>
+pub fn map<T, F>(n: usize, local: Local, what: impl Fn(usize) -> String + Sync, work: F) -> Result<Vec<T>, String>
 where
     T: Serialize + DeserializeOwned + Send,
     F: Fn(usize) -> Result<T, String> + Sync + Send,
@@ -278,8 +252,8 @@ where
     let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
     let mut first_failure: Option<(usize, usize, String)> = None;
     for (from, bytes) in all.iter().enumerate() {
-        let theirs: Vec<Result<T, String>> = postcard::from_bytes(bytes)
-            .map_err(|e| format!("rank {from}'s results did not decode: {e}"))?;
+        let theirs: Vec<Result<T, String>> =
+            postcard::from_bytes(bytes).map_err(|e| format!("rank {from}'s results did not decode: {e}"))?;
         for (i, r) in share(n, from, k).into_iter().zip(theirs) {
             match r {
                 Ok(v) => slots[i] = Some(v),
@@ -292,10 +266,7 @@ where
         }
     }
     if let Some((unit, from, e)) = first_failure {
-        return Err(format!(
-            "rank {from} of {k} failed on unit {unit} of {n} ({}): {e}",
-            what(unit)
-        ));
+        return Err(format!("rank {from} of {k} failed on unit {unit} of {n} ({}): {e}", what(unit)));
     }
     slots
         .into_iter()
@@ -306,12 +277,7 @@ where
 }
 
 /// Runs `units` here, one after another or side by side; a panic becomes the unit's error.
-fn run_local<T, F>(
-    units: &[usize],
-    local: Local,
-    work: &F,
-    started: impl Fn(usize),
-) -> Vec<Result<T, String>>
+fn run_local<T, F>(units: &[usize], local: Local, work: &F, started: impl Fn(usize)) -> Vec<Result<T, String>>
 where
     T: Send,
     F: Fn(usize) -> Result<T, String> + Sync + Send,
@@ -392,24 +358,14 @@ mod mpi_world {
         if threading < mpi::Threading::Serialized {
             return Err(failure(
                 1,
-                format!(
-                    "this MPI library offers only {threading:?} threading; migrasim needs MPI_THREAD_SERIALIZED"
-                ),
+                format!("this MPI library offers only {threading:?} threading; migrasim needs MPI_THREAD_SERIALIZED"),
             ));
         }
         let world = universe.world();
         let rank = world.rank() as usize;
         let size = world.size() as usize;
         let on_node = world.split_shared(0).size() as usize;
-        Ok((
-            universe,
-            World {
-                rank,
-                size,
-                on_node,
-                comm: std::sync::Mutex::new(Comm(world)),
-            },
-        ))
+        Ok((universe, World { rank, size, on_node, comm: std::sync::Mutex::new(Comm(world)) }))
     }
 
     impl Comm {
@@ -423,21 +379,13 @@ mod mpi_world {
             world.all_gather_into(&(mine.len() as u64), &mut lengths[..]);
             let mut out: Vec<Vec<u8>> = lengths
                 .iter()
-                .map(|&l| {
-                    if !to_root || is_root {
-                        Vec::with_capacity(l as usize)
-                    } else {
-                        Vec::new()
-                    }
-                })
+                .map(|&l| if !to_root || is_root { Vec::with_capacity(l as usize) } else { Vec::new() })
                 .collect();
             let longest = lengths.iter().copied().max().unwrap_or(0) as usize;
             let mut offset = 0usize;
             loop {
-                let counts: Vec<Count> = lengths
-                    .iter()
-                    .map(|&l| (l as usize).saturating_sub(offset).min(PIECE) as Count)
-                    .collect();
+                let counts: Vec<Count> =
+                    lengths.iter().map(|&l| (l as usize).saturating_sub(offset).min(PIECE) as Count).collect();
                 let mut displs = Vec::with_capacity(k);
                 let mut total = 0 as Count;
                 for &c in &counts {
@@ -450,9 +398,7 @@ mod mpi_world {
                     {
                         let mut part = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
                         if to_root {
-                            world
-                                .process_at_rank(0)
-                                .gather_varcount_into_root(send, &mut part);
+                            world.process_at_rank(0).gather_varcount_into_root(send, &mut part);
                         } else {
                             world.all_gather_varcount_into(send, &mut part);
                         }
@@ -493,22 +439,15 @@ mod tests {
     fn one_rank_runs_every_unit_in_order_and_reports_the_first_failure() {
         let squares = map(6, Local::Parallel, |i| format!("unit {i}"), |i| Ok(i * i)).unwrap();
         assert_eq!(squares, vec![0, 1, 4, 9, 16, 25]);
-        let failed: Result<Vec<usize>, String> = map(
-            6,
-            Local::Serial,
-            |i| format!("unit {i}"),
-            |i| if i == 3 { Err("bad".into()) } else { Ok(i) },
-        );
+        let failed: Result<Vec<usize>, String> =
+            map(6, Local::Serial, |i| format!("unit {i}"), |i| if i == 3 { Err("bad".into()) } else { Ok(i) });
         assert_eq!(failed.unwrap_err(), "bad");
     }
 
     #[test]
     fn failures_on_several_ranks_are_named_once_with_their_ranks() {
         let f = |code, m: &str| failure(code, m.to_string());
-        let combined = combine(
-            &[(1, f(1, "disk")), (2, f(2, "no file")), (3, f(1, "disk"))],
-            4,
-        );
+        let combined = combine(&[(1, f(1, "disk")), (2, f(2, "no file")), (3, f(1, "disk"))], 4);
         assert_eq!(combined.code, 2);
         assert!(combined.message.contains("ranks 1, 3 of 4: disk"));
         assert!(combined.message.contains("rank 2 of 4: no file"));

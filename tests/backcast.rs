@@ -1,9 +1,7 @@
 //! The 2020→2023 backcast with the shipped calibration reproduces what happened: these tests
 //! fail if the model or its calibrated defaults drift (MODEL §6; docs/validation.md).
 
-use migrasim::calibrate::{
-    UnitPace, province_population_growth, unit_paces, unit_reference_paces, unit_slowdown,
-};
+use migrasim::calibrate::{UnitPace, province_population_growth, unit_paces, unit_reference_paces, unit_slowdown};
 use migrasim::engine::{Plan, Simulation, YearRecord};
 use migrasim::geo::Geography;
 use migrasim::results::{NationalRow, national_row};
@@ -49,11 +47,8 @@ fn backcast_province_errors() -> Vec<(i32, Vec<f64>)> {
         .map(|record| {
             let figures = migrasim::population::province_figures(geo, record.year);
             let rates = migrasim::report::province_urbanization_pct(geo, record);
-            let errors = figures
-                .iter()
-                .zip(rates)
-                .filter_map(|(f, rate)| Some(rate - f.urbanization_rate_pct?))
-                .collect();
+            let errors =
+                figures.iter().zip(rates).filter_map(|(f, rate)| Some(rate - f.urbanization_rate_pct?)).collect();
             (record.year, errors)
         })
         .collect()
@@ -81,22 +76,14 @@ fn backcast_tracks_the_official_series() {
     // NBS urbanization rate (census-revised series), within 0.2 pp every year.
     for (row, official) in rows[1..].iter().zip([64.72, 65.22, 66.16]) {
         let error = row.urbanization_rate_pct - official;
-        assert!(
-            error.abs() <= 0.2,
-            "{}: urbanization off by {error:+.2} pp",
-            row.year
-        );
+        assert!(error.abs() <= 0.2, "{}: urbanization off by {error:+.2} pp", row.year);
     }
     // Hukou urbanization rate 2023 (MPS, verified), within 0.5 pp.
     let error = rows[3].hukou_urbanization_rate_pct - 48.3;
     assert!(error.abs() <= 0.5, "2023 hukou rate off by {error:+.2} pp");
     // Outgoing migrant workers 2023 (MWMS: 176.58M), within 3%.
     let error = rows[3].outgoing_migrant_workers / 176.58e6 - 1.0;
-    assert!(
-        error.abs() <= 0.03,
-        "2023 migrant workers off by {:+.1}%",
-        100.0 * error
-    );
+    assert!(error.abs() <= 0.03, "2023 migrant workers off by {:+.1}%", 100.0 * error);
     // Base year matches the census state it starts from.
     assert!((rows[0].urbanization_rate_pct - 63.89).abs() < 0.1);
     assert!((rows[0].hukou_urbanization_rate_pct - 45.4).abs() < 0.1);
@@ -107,27 +94,15 @@ fn backcast_tracks_the_official_series() {
 #[test]
 fn backcast_reproduces_the_cross_province_share_and_its_decline() {
     let rows = backcast();
-    let share =
-        |r: &NationalRow| 100.0 * r.cross_province_migrant_workers / r.outgoing_migrant_workers;
+    let share = |r: &NationalRow| 100.0 * r.cross_province_migrant_workers / r.outgoing_migrant_workers;
     for (row, official) in [(&rows[0], 41.58), (&rows[1], 41.52), (&rows[3], 38.23)] {
         let error = share(row) - official;
-        assert!(
-            error.abs() <= 2.0,
-            "{}: cross-province share {:.1}% vs {official}%",
-            row.year,
-            share(row)
-        );
+        assert!(error.abs() <= 2.0, "{}: cross-province share {:.1}% vs {official}%", row.year, share(row));
     }
     assert!(share(&rows[3]) < share(&rows[0]) - 2.0, "the share falls");
     for pair in rows.windows(2) {
-        let change =
-            pair[1].cross_province_migrant_workers / pair[0].cross_province_migrant_workers - 1.0;
-        assert!(
-            change.abs() < 0.05,
-            "{}: cross-province workers {:+.1}%",
-            pair[1].year,
-            100.0 * change
-        );
+        let change = pair[1].cross_province_migrant_workers / pair[0].cross_province_migrant_workers - 1.0;
+        assert!(change.abs() < 0.05, "{}: cross-province workers {:+.1}%", pair[1].year, 100.0 * change);
     }
 }
 
@@ -135,12 +110,7 @@ fn backcast_reproduces_the_cross_province_share_and_its_decline() {
 fn fitted_mae(paces: &[UnitPace]) -> f64 {
     let fitted: Vec<&UnitPace> = paces.iter().filter(|p| p.fitted).collect();
     assert!(fitted.len() >= 250, "{} units fitted", fitted.len());
-    100.0
-        * fitted
-            .iter()
-            .map(|p| (p.simulated - p.target).abs())
-            .sum::<f64>()
-        / fitted.len() as f64
+    100.0 * fitted.iter().map(|p| (p.simulated - p.target).abs()).sum::<f64>() / fitted.len() as f64
 }
 
 fn run_paces(file: &str, clear_unit_shifts: bool) -> Vec<UnitPace> {
@@ -163,10 +133,7 @@ fn backcast_divides_movers_within_provinces_like_the_census_decade() {
     let without = fitted_mae(&run_paces("scenarios/backcast-2020.toml", true));
     eprintln!("unit paces, backcast: MAE {with:.3} %/yr with unit shifts, {without:.3} without");
     assert!(with <= 0.15, "MAE {with:.2} %/yr");
-    assert!(
-        with < 0.5 * without,
-        "{with:.2} vs {without:.2} %/yr without unit shifts"
-    );
+    assert!(with < 0.5 * without, "{with:.2} vs {without:.2} %/yr without unit shifts");
 }
 
 /// Forward, the baseline keeps dividing new movers within provinces as the census decade did
@@ -177,14 +144,9 @@ fn backcast_divides_movers_within_provinces_like_the_census_decade() {
 fn baseline_keeps_units_near_their_pace() {
     let with = fitted_mae(&run_paces("scenarios/baseline.toml", false));
     let without = fitted_mae(&run_paces("scenarios/baseline.toml", true));
-    eprintln!(
-        "unit paces, baseline 2023-2029: MAE {with:.3} %/yr with unit shifts, {without:.3} without"
-    );
+    eprintln!("unit paces, baseline 2023-2029: MAE {with:.3} %/yr with unit shifts, {without:.3} without");
     assert!(with <= 0.45, "MAE {with:.2} %/yr");
-    assert!(
-        with < without,
-        "{with:.2} vs {without:.2} %/yr without unit shifts"
-    );
+    assert!(with < without, "{with:.2} vs {without:.2} %/yr without unit shifts");
 }
 
 /// Forward, no large unit grows much faster than its 2020–2023 pace suggests: in the status quo
@@ -212,16 +174,8 @@ fn status_quo_units_stay_near_their_reference_pace() {
     assert!(excesses.len() >= 200, "{} large units", excesses.len());
     let mean = excesses.iter().map(|e| e.0.abs()).sum::<f64>() / excesses.len() as f64;
     let worst = excesses.iter().max_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
-    eprintln!(
-        "status quo 2023-2029: largest excess {:+.2} %/yr ({}), mean |excess| {mean:.2}",
-        worst.0, worst.1
-    );
-    assert!(
-        worst.0 <= 1.2,
-        "{} grows {:+.2} %/yr faster than its reference",
-        worst.1,
-        worst.0
-    );
+    eprintln!("status quo 2023-2029: largest excess {:+.2} %/yr ({}), mean |excess| {mean:.2}", worst.0, worst.1);
+    assert!(worst.0 <= 1.2, "{} grows {:+.2} %/yr faster than its reference", worst.1, worst.0);
     assert!(mean <= 0.45, "mean |excess| {mean:.2} %/yr");
 }
 

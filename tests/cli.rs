@@ -17,22 +17,13 @@ fn scenarios() -> PathBuf {
 /// Writes a scenario into `dir` that extends the shipped tiny scenario.
 fn scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
-    let text = format!(
-        "extends = \"{}\"\n{body}",
-        scenarios().join("tiny.toml").display()
-    );
+    let text = format!("extends = \"{}\"\n{body}", scenarios().join("tiny.toml").display());
     fs::write(&path, text).unwrap();
     path
 }
 
 fn run_bad(args: &[&str], out: &Path) -> assert_cmd::assert::Assert {
-    let assert = migrasim()
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .assert()
-        .code(2);
+    let assert = migrasim().args(args).arg("--out").arg(out).arg("--quiet").assert().code(2);
     assert!(!out.exists(), "no output folder after a refused run");
     assert
 }
@@ -42,12 +33,7 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tiny");
     migrasim()
-        .args([
-            "run",
-            scenarios().join("tiny.toml").to_str().unwrap(),
-            "--quiet",
-            "--out",
-        ])
+        .args(["run", scenarios().join("tiny.toml").to_str().unwrap(), "--quiet", "--out"])
         .arg(&out)
         .assert()
         .success()
@@ -87,11 +73,7 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
     let national_text = fs::read_to_string(out.join("national.csv")).unwrap();
     let base = national_text.lines().nth(1).unwrap();
     let header: Vec<&str> = national_text.lines().next().unwrap().split(',').collect();
-    let cell = |name: &str| {
-        base.split(',')
-            .nth(header.iter().position(|h| *h == name).unwrap())
-            .unwrap()
-    };
+    let cell = |name: &str| base.split(',').nth(header.iter().position(|h| *h == name).unwrap()).unwrap();
     assert_eq!(cell("settlements"), "");
     assert_eq!(cell("births"), "");
     assert!(cell("population").parse::<f64>().unwrap() > 1e9);
@@ -99,13 +81,7 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
     let html = fs::read_to_string(out.join("report.html")).unwrap();
     let svgs = fs::read_dir(out.join("charts"))
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "svg")
-        })
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "svg"))
         .count();
     assert_eq!(html.matches("<figure class=\"chart\"").count(), svgs);
     assert!(!html.contains("<img ") && !html.contains("src=\"http"));
@@ -124,20 +100,10 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
         "settlements",
         "movers",
     ] {
-        assert!(
-            header.split(',').any(|c| c == column),
-            "national.csv lacks {column}"
-        );
+        assert!(header.split(',').any(|c| c == column), "national.csv lacks {column}");
     }
-    let years: Vec<&str> = national
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
-    assert_eq!(
-        years,
-        ["2023", "2024", "2025", "2026", "2027", "2028", "2029"]
-    );
+    let years: Vec<&str> = national.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(years, ["2023", "2024", "2025", "2026", "2027", "2028", "2029"]);
     let units = fs::read_to_string(out.join("units.csv")).unwrap();
     assert_eq!(units.lines().count(), 1 + 7 * 367);
     let manifest: serde_json::Value =
@@ -145,12 +111,7 @@ fn tiny_run_writes_every_table_chart_and_manifest() {
     assert_eq!(manifest["scenario_name"], "tiny");
     assert_eq!(manifest["households"], 20_000);
     assert_eq!(manifest["scenario_hash"].as_str().unwrap().len(), 64);
-    assert!(
-        manifest["resolved_scenario"]
-            .as_str()
-            .unwrap()
-            .contains("[settlement.points]")
-    );
+    assert!(manifest["resolved_scenario"].as_str().unwrap().contains("[settlement.points]"));
     assert!(manifest["timings_seconds"][0]["household_passes"].is_number());
     assert_eq!(manifest["seeds"][0], 20_240_731);
     // No staging folder is left beside the output.
@@ -168,26 +129,12 @@ fn tables_are_byte_identical_with_one_and_two_threads() {
     let tiny = scenarios().join("tiny.toml");
     for threads in ["1", "2"] {
         migrasim()
-            .args([
-                "run",
-                tiny.to_str().unwrap(),
-                "--quiet",
-                "--threads",
-                threads,
-                "--out",
-            ])
+            .args(["run", tiny.to_str().unwrap(), "--quiet", "--threads", threads, "--out"])
             .arg(dir.path().join(threads))
             .assert()
             .success();
     }
-    for table in [
-        "national.csv",
-        "tiers.csv",
-        "regimes.csv",
-        "provinces.csv",
-        "units.csv",
-        "flows.csv",
-    ] {
+    for table in ["national.csv", "tiers.csv", "regimes.csv", "provinces.csv", "units.csv", "flows.csv"] {
         let one = fs::read(dir.path().join("1").join(table)).unwrap();
         let two = fs::read(dir.path().join("2").join(table)).unwrap();
         assert!(one == two, "{table} differs between 1 and 2 threads");
@@ -200,14 +147,7 @@ fn a_different_seed_gives_different_results() {
     let tiny = scenarios().join("tiny.toml");
     for seed in ["1", "2"] {
         migrasim()
-            .args([
-                "run",
-                tiny.to_str().unwrap(),
-                "--quiet",
-                "--seed",
-                seed,
-                "--out",
-            ])
+            .args(["run", tiny.to_str().unwrap(), "--quiet", "--seed", seed, "--out"])
             .arg(dir.path().join(seed))
             .assert()
             .success();
@@ -220,10 +160,7 @@ fn a_different_seed_gives_different_results() {
 #[test]
 fn validate_prints_the_resolved_scenario() {
     migrasim()
-        .args([
-            "validate",
-            scenarios().join("status-quo.toml").to_str().unwrap(),
-        ])
+        .args(["validate", scenarios().join("status-quo.toml").to_str().unwrap()])
         .assert()
         .success()
         .stdout(predicate::str::contains("[settlement.relaxed]"))
@@ -238,10 +175,7 @@ fn every_shipped_scenario_validates() {
     for entry in fs::read_dir(scenarios()).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
-            migrasim()
-                .args(["validate", path.to_str().unwrap()])
-                .assert()
-                .success();
+            migrasim().args(["validate", path.to_str().unwrap()]).assert().success();
         }
     }
 }
@@ -249,11 +183,7 @@ fn every_shipped_scenario_validates() {
 #[test]
 fn unknown_key_is_refused_with_file_line_and_allowed_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "bad.toml",
-        "[run]\nhouseholds = 5000\nsede = 3\n",
-    );
+    let path = scenario(dir.path(), "bad.toml", "[run]\nhouseholds = 5000\nsede = 3\n");
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
         .stderr(predicate::str::contains("bad.toml:4:"))
         .stderr(predicate::str::contains("sede"))
@@ -274,11 +204,7 @@ fn wrong_type_is_refused() {
 #[test]
 fn bad_year_table_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "bad.toml",
-        "[in_place]\nrate_pct = { soon = 1.0 }\n",
-    );
+    let path = scenario(dir.path(), "bad.toml", "[in_place]\nrate_pct = { soon = 1.0 }\n");
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
         .stderr(predicate::str::contains("bad.toml:3:"))
         .stderr(predicate::str::contains("year table"));
@@ -287,11 +213,7 @@ fn bad_year_table_is_refused() {
 #[test]
 fn out_of_range_value_names_key_line_and_range() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "bad.toml",
-        "[services]\nnonhukou_share = { 2024 = 0.5, 2027 = 1.5 }\n",
-    );
+    let path = scenario(dir.path(), "bad.toml", "[services]\nnonhukou_share = { 2024 = 0.5, 2027 = 1.5 }\n");
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
         .stderr(predicate::str::contains("bad.toml:3"))
         .stderr(predicate::str::contains("services.nonhukou_share"))
@@ -312,21 +234,15 @@ fn missing_parent_in_extends_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("child.toml");
     fs::write(&path, "extends = \"gone.toml\"\n").unwrap();
-    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
-        .stderr(predicate::str::contains("gone.toml"));
+    run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out")).stderr(predicate::str::contains("gone.toml"));
     // A typo: the referring file and line, the resolved path and the closest file are named.
     fs::write(dir.path().join("baseline.toml"), "").unwrap();
     fs::write(&path, "# a child\nextends = \"./sub/../baselin.toml\"\n").unwrap();
     let resolved = dir.path().canonicalize().unwrap().join("baselin.toml");
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out")).stderr(
         predicate::str::contains("child.toml:2: cannot read scenario file")
-            .and(predicate::str::contains(format!(
-                "resolves to {}",
-                resolved.display()
-            )))
-            .and(predicate::str::contains(
-                "the closest file there is `baseline.toml`",
-            )),
+            .and(predicate::str::contains(format!("resolves to {}", resolved.display())))
+            .and(predicate::str::contains("the closest file there is `baseline.toml`")),
     );
 }
 
@@ -344,41 +260,27 @@ fn set_overrides_any_key_and_names_itself_when_wrong() {
         .success();
     let manifest = fs::read_to_string(out.join("manifest.json")).unwrap();
     assert!(manifest.contains("\"settlement.willingness.procedure_ease=0.7\""));
-    assert!(
-        manifest.contains("procedure_ease = 0.7"),
-        "the resolved scenario has it"
-    );
+    assert!(manifest.contains("procedure_ease = 0.7"), "the resolved scenario has it");
     for (set, expect) in [
         (
             "settlement.willingness.procedure_ease=70",
             "--set settlement.willingness.procedure_ease=70: `settlement.willingness.procedure_ease` = 70 is out of range; allowed: -5 ..= 5",
         ),
         ("settlement.nosuch=1", "unknown field `nosuch`"),
-        (
-            "settlement.willingness.procedure_ease=abc",
-            "invalid type: string \"abc\"",
-        ),
+        ("settlement.willingness.procedure_ease=abc", "invalid type: string \"abc\""),
         ("procedure_ease", "no `=`; allowed: KEY=VALUE"),
         ("a..b=1", "is not a dotted key"),
         ("name=other", "belongs to the scenario file"),
     ] {
-        run_bad(
-            &["run", tiny.to_str().unwrap(), "--set", set],
-            &dir.path().join("bad"),
-        )
-        .stderr(predicate::str::contains(expect));
+        run_bad(&["run", tiny.to_str().unwrap(), "--set", set], &dir.path().join("bad"))
+            .stderr(predicate::str::contains(expect));
     }
 }
 
 #[test]
 fn quiet_and_verbose_together_are_refused() {
     migrasim()
-        .args([
-            "run",
-            scenarios().join("tiny.toml").to_str().unwrap(),
-            "-q",
-            "-v",
-        ])
+        .args(["run", scenarios().join("tiny.toml").to_str().unwrap(), "-q", "-v"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cannot be used with"));
@@ -410,9 +312,9 @@ fn errors_are_coloured_only_on_a_terminal_and_never_with_no_color() {
         if let Some(v) = no_color {
             cmd.env("NO_COLOR", v);
         }
-        cmd.assert().code(2).stderr(
-            predicate::str::starts_with("error: ").and(predicate::str::contains("\u{1b}[").not()),
-        );
+        cmd.assert()
+            .code(2)
+            .stderr(predicate::str::starts_with("error: ").and(predicate::str::contains("\u{1b}[").not()));
     }
     // Forced colour (CLICOLOR_FORCE, as clap honours it): "error:" in bold red.
     migrasim()
@@ -438,17 +340,10 @@ fn extends_cycle_is_refused() {
 fn zero_and_absurd_household_counts_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let tiny = scenarios().join("tiny.toml");
-    run_bad(
-        &["run", tiny.to_str().unwrap(), "--households", "0"],
-        &dir.path().join("out"),
-    )
-    .stderr(predicate::str::contains("--households 0"))
-    .stderr(predicate::str::contains("1000 ..="));
-    let path = scenario(
-        dir.path(),
-        "huge.toml",
-        "[run]\nhouseholds = 1_000_000_000_000\n",
-    );
+    run_bad(&["run", tiny.to_str().unwrap(), "--households", "0"], &dir.path().join("out"))
+        .stderr(predicate::str::contains("--households 0"))
+        .stderr(predicate::str::contains("1000 ..="));
+    let path = scenario(dir.path(), "huge.toml", "[run]\nhouseholds = 1_000_000_000_000\n");
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
         .stderr(predicate::str::contains("huge.toml:3"))
         .stderr(predicate::str::contains("run.households"))
@@ -466,19 +361,11 @@ fn last_year_before_first_year_is_refused() {
 #[test]
 fn unknown_unit_in_regime_overrides_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "bad.toml",
-        "[settlement.regime_overrides]\nAtlantis = \"open\"\n",
-    );
+    let path = scenario(dir.path(), "bad.toml", "[settlement.regime_overrides]\nAtlantis = \"open\"\n");
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
         .stderr(predicate::str::contains("Atlantis"))
         .stderr(predicate::str::contains("data/units.csv"));
-    let path = scenario(
-        dir.path(),
-        "bad2.toml",
-        "[settlement.regime_overrides]\nShenzhen = \"closed\"\n",
-    );
+    let path = scenario(dir.path(), "bad2.toml", "[settlement.regime_overrides]\nShenzhen = \"closed\"\n");
     run_bad(&["run", path.to_str().unwrap()], &dir.path().join("out"))
         .stderr(predicate::str::contains("open"))
         .stderr(predicate::str::contains("points"));
@@ -487,10 +374,7 @@ fn unknown_unit_in_regime_overrides_is_refused() {
 #[test]
 fn bad_arguments_exit_with_code_2() {
     let tiny = scenarios().join("tiny.toml");
-    migrasim()
-        .args(["run", tiny.to_str().unwrap(), "--threads", "0"])
-        .assert()
-        .code(2);
+    migrasim().args(["run", tiny.to_str().unwrap(), "--threads", "0"]).assert().code(2);
     migrasim().args(["fly"]).assert().code(2);
 }
 
@@ -514,12 +398,7 @@ fn replicates_record_their_seeds_and_add_bands() {
         .success();
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    let seeds: Vec<u64> = manifest["seeds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_u64().unwrap())
-        .collect();
+    let seeds: Vec<u64> = manifest["seeds"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
     assert_eq!(seeds.len(), 3);
     assert_eq!(seeds[0], 5, "replicate 0 uses the scenario seed");
     let national = fs::read_to_string(out.join("national.csv")).unwrap();
@@ -530,25 +409,14 @@ fn replicates_record_their_seeds_and_add_bands() {
     // Without a posterior the variance cannot be split: the split columns stay empty.
     assert!(summary.lines().nth(1).unwrap().ends_with(",,,"));
     assert!(out.join("charts/urbanization-bands.png").is_file());
-    assert!(
-        fs::read_to_string(out.join("report.md"))
-            .unwrap()
-            .contains("charts/net-migration-map.png")
-    );
+    assert!(fs::read_to_string(out.join("report.md")).unwrap().contains("charts/net-migration-map.png"));
 }
 
 #[test]
 fn comparing_a_scenario_with_itself_shows_no_difference() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.toml");
-    fs::write(
-        &copy,
-        format!(
-            "extends = \"{}\"\nname = \"copy\"\n",
-            scenarios().join("tiny.toml").display()
-        ),
-    )
-    .unwrap();
+    fs::write(&copy, format!("extends = \"{}\"\nname = \"copy\"\n", scenarios().join("tiny.toml").display())).unwrap();
     let out = dir.path().join("cmp");
     migrasim()
         .args([
@@ -578,15 +446,11 @@ fn comparing_a_scenario_with_itself_shows_no_difference() {
     }
     let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
     let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
-    let diff_columns: Vec<usize> = ["diff_mean", "diff_p5", "diff_p95"]
-        .iter()
-        .map(|c| header.iter().position(|h| h == c).unwrap())
-        .collect();
+    let diff_columns: Vec<usize> =
+        ["diff_mean", "diff_p5", "diff_p95"].iter().map(|c| header.iter().position(|h| h == c).unwrap()).collect();
     let mut checked = 0;
-    for line in summary
-        .lines()
-        .skip(1)
-        .filter(|l| l.starts_with("copy,") && !l.contains("chance") && !l.contains("first_year"))
+    for line in
+        summary.lines().skip(1).filter(|l| l.starts_with("copy,") && !l.contains("chance") && !l.contains("first_year"))
     {
         let fields: Vec<&str> = line.split(',').collect();
         for &i in &diff_columns {
@@ -606,11 +470,7 @@ fn comparing_a_scenario_with_itself_shows_no_difference() {
         yearly += 1;
     }
     assert_eq!(yearly, 5 * 7, "five measures × seven years");
-    assert!(
-        fs::read_to_string(out.join("inputs-diff.md"))
-            .unwrap()
-            .contains("identical")
-    );
+    assert!(fs::read_to_string(out.join("inputs-diff.md")).unwrap().contains("identical"));
     // The sub-national tables: an identical scenario differs from the reference nowhere.
     for file in ["provinces_diff.csv", "units_diff.csv"] {
         let text = fs::read_to_string(out.join(file)).unwrap();
@@ -668,10 +528,7 @@ fn comparison_diff_lists_the_changed_inputs() {
     );
     assert!(
         units.lines().any(|l| l.contains(",construction_land_ha,")
-            && l.rsplit(',')
-                .nth(2)
-                .and_then(|d| d.parse::<f64>().ok())
-                .is_some_and(|d| d < 0.0)),
+            && l.rsplit(',').nth(2).and_then(|d| d.parse::<f64>().ok()).is_some_and(|d| d < 0.0)),
         "no unit lost construction land without the fiscal link"
     );
 }
@@ -723,20 +580,11 @@ fn compare_focus_writes_the_province_table_section_and_zoomed_map() {
 
     let refused = dir.path().join("refused");
     let assert = run_bad(
-        &[
-            "compare",
-            scenarios().join("tiny.toml").to_str().unwrap(),
-            changed.to_str().unwrap(),
-            "--focus",
-            "Atlantis",
-        ],
+        &["compare", scenarios().join("tiny.toml").to_str().unwrap(), changed.to_str().unwrap(), "--focus", "Atlantis"],
         &refused,
     );
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(
-        stderr.contains("--focus Atlantis: no such province"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--focus Atlantis: no such province"), "{stderr}");
     assert!(stderr.contains("Henan (河南省, 41)"), "{stderr}");
 }
 
@@ -746,11 +594,8 @@ fn compare_focus_writes_the_province_table_section_and_zoomed_map() {
 #[test]
 fn compare_with_the_posterior_widens_the_bands_and_splits_the_variance() {
     let dir = tempfile::tempdir().unwrap();
-    let changed = scenario(
-        dir.path(),
-        "open.toml",
-        "name = \"open\"\n[settlement.regime_overrides]\nGuangzhou = \"open\"\n",
-    );
+    let changed =
+        scenario(dir.path(), "open.toml", "name = \"open\"\n[settlement.regime_overrides]\nGuangzhou = \"open\"\n");
     let out = dir.path().join("cmp");
     migrasim()
         .args([
@@ -774,26 +619,14 @@ fn compare_with_the_posterior_widens_the_bands_and_splits_the_variance() {
     let mut lines = summary.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let row: Vec<&str> = lines
-        .find(|l| l.starts_with("tiny,urbanization_rate_pct,"))
-        .unwrap()
-        .split(',')
-        .collect();
+    let row: Vec<&str> = lines.find(|l| l.starts_with("tiny,urbanization_rate_pct,")).unwrap().split(',').collect();
     let value = |name: &str| -> f64 { row[col(name)].parse().unwrap() };
     assert_eq!(value("runs"), 8.0, "4 parameter sets × 2 replicates");
-    assert!(
-        value("sd") > 2.0 * value("sd_draws"),
-        "sd {} against draws alone {}",
-        value("sd"),
-        value("sd_draws")
-    );
+    assert!(value("sd") > 2.0 * value("sd_draws"), "sd {} against draws alone {}", value("sd"), value("sd_draws"));
     assert!(value("parameter_share") > 0.5);
     let by_year = fs::read_to_string(out.join("summary_by_year.csv")).unwrap();
     for year in 2023..=2029 {
-        assert!(
-            by_year.contains(&format!("open,urbanization_rate_pct,%,{year},8,")),
-            "{year} missing"
-        );
+        assert!(by_year.contains(&format!("open,urbanization_rate_pct,%,{year},8,")), "{year} missing");
     }
     let report = fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("4 parameter sets × 2 replicates"));
@@ -810,32 +643,12 @@ fn bad_posterior_arguments_are_refused() {
     let tiny = scenarios().join("tiny.toml");
     let tiny = tiny.to_str().unwrap();
     let broken = dir.path().join("broken.csv");
-    fs::write(
-        &broken,
-        "member,settlement.willingness.base,distance\ncalibration,-3.4,0.4\n0,oops,0.5\n",
-    )
-    .unwrap();
+    fs::write(&broken, "member,settlement.willingness.base,distance\ncalibration,-3.4,0.4\n0,oops,0.5\n").unwrap();
     let shipped = scenarios().join("posterior.csv");
     for (args, expected) in [
-        (
-            vec!["run", tiny, "--posterior", "/nonexistent/posterior.csv"],
-            "--posterior /nonexistent/posterior.csv",
-        ),
-        (
-            vec!["run", tiny, "--posterior", broken.to_str().unwrap()],
-            "line 3: `oops` is not a finite number",
-        ),
-        (
-            vec![
-                "run",
-                tiny,
-                "--posterior",
-                shipped.to_str().unwrap(),
-                "--members",
-                "100000",
-            ],
-            "--members 100000",
-        ),
+        (vec!["run", tiny, "--posterior", "/nonexistent/posterior.csv"], "--posterior /nonexistent/posterior.csv"),
+        (vec!["run", tiny, "--posterior", broken.to_str().unwrap()], "line 3: `oops` is not a finite number"),
+        (vec!["run", tiny, "--posterior", shipped.to_str().unwrap(), "--members", "100000"], "--members 100000"),
         (vec!["run", tiny, "--members", "3"], "--posterior"),
     ] {
         let out = dir.path().join("never");
@@ -877,22 +690,12 @@ fn sensitivity_ranks_the_factors_and_refuses_bad_outcomes() {
     let rows: Vec<&str> = table.lines().skip(1).collect();
     assert_eq!(rows.len(), 17 + 13, "one row per factor: {table}");
     let mu_star = |factor: &str| -> f64 {
-        let row = rows
-            .iter()
-            .find(|r| r.contains(&format!("\"{factor}\"")))
-            .unwrap();
+        let row = rows.iter().find(|r| r.contains(&format!("\"{factor}\""))).unwrap();
         row.split(',').nth(5).unwrap().parse().unwrap()
     };
-    assert!(
-        mu_star("settlement.willingness.base") > 5.0 * mu_star("behaviour.beta_housing"),
-        "{table}"
-    );
+    assert!(mu_star("settlement.willingness.base") > 5.0 * mu_star("behaviour.beta_housing"), "{table}");
     // The two leading factors carry Sobol indices.
-    assert_eq!(
-        rows.iter().filter(|r| !r.ends_with(",,")).count(),
-        2,
-        "{table}"
-    );
+    assert_eq!(rows.iter().filter(|r| !r.ends_with(",,")).count(), 2, "{table}");
     assert!(out.join("charts/tornado-0.png").is_file());
     let report = fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("## hukou_urbanization_rate_pct@2029"));
@@ -903,10 +706,7 @@ fn sensitivity_ranks_the_factors_and_refuses_bad_outcomes() {
         ("urbanization_rate_pct", "COLUMN@YEAR"),
     ] {
         let refused = dir.path().join("refused");
-        let assert = run_bad(
-            &["sensitivity", tiny.to_str().unwrap(), "--outcome", outcome],
-            &refused,
-        );
+        let assert = run_bad(&["sensitivity", tiny.to_str().unwrap(), "--outcome", outcome], &refused);
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
         assert!(stderr.contains(expected), "{outcome}: {stderr}");
     }
@@ -966,24 +766,13 @@ fn solve_finds_the_smallest_lever_change_and_refuses_bad_requests() {
     assert!(report.contains("migrasim run solved.toml --posterior --members 2"));
     let check = dir.path().join("check");
     migrasim()
-        .args([
-            "run",
-            solved.to_str().unwrap(),
-            "--posterior",
-            "--members",
-            "2",
-            "--quiet",
-            "--out",
-        ])
+        .args(["run", solved.to_str().unwrap(), "--posterior", "--members", "2", "--quiet", "--out"])
         .arg(&check)
         .assert()
         .success();
     let national = fs::read_to_string(check.join("national.csv")).unwrap();
     let header: Vec<&str> = national.lines().next().unwrap().split(',').collect();
-    let col = header
-        .iter()
-        .position(|h| *h == "hukou_urbanization_rate_pct")
-        .unwrap();
+    let col = header.iter().position(|h| *h == "hukou_urbanization_rate_pct").unwrap();
     let rates: Vec<f64> = national
         .lines()
         .filter(|l| l.split(',').nth(1) == Some("2029"))
@@ -993,46 +782,18 @@ fn solve_finds_the_smallest_lever_change_and_refuses_bad_requests() {
     assert!(rates.iter().all(|r| *r >= 57.0), "{rates:?}");
 
     for (args, expected) in [
+        (vec!["--target", "nonsense@2029>=1", "--lever", "jobs.growth_pct"], "is not a numeric column of national.csv"),
+        (vec!["--target", "urbanization_rate_pct[Atlantis]@2029>=1", "--lever", "jobs.growth_pct"], "Atlantis"),
         (
-            vec!["--target", "nonsense@2029>=1", "--lever", "jobs.growth_pct"],
-            "is not a numeric column of national.csv",
-        ),
-        (
-            vec![
-                "--target",
-                "urbanization_rate_pct[Atlantis]@2029>=1",
-                "--lever",
-                "jobs.growth_pct",
-            ],
-            "Atlantis",
-        ),
-        (
-            vec![
-                "--target",
-                "urbanization_rate_pct@2029>=70",
-                "--lever",
-                "settlement.land_surrender_required",
-            ],
+            vec!["--target", "urbanization_rate_pct@2029>=70", "--lever", "settlement.land_surrender_required"],
             "is not a numeric key with a range",
         ),
         (
-            vec![
-                "--target",
-                "urbanization_rate_pct@2029>=70",
-                "--lever",
-                "jobs.growth_pct=99",
-            ],
+            vec!["--target", "urbanization_rate_pct@2029>=70", "--lever", "jobs.growth_pct=99"],
             "outside its allowed range -20 ..= 20",
         ),
         (
-            vec![
-                "--target",
-                "urbanization_rate_pct@2029>=70",
-                "--lever",
-                "jobs.growth_pct",
-                "--probability",
-                "1.5",
-            ],
+            vec!["--target", "urbanization_rate_pct@2029>=70", "--lever", "jobs.growth_pct", "--probability", "1.5"],
             "--probability 1.5",
         ),
     ] {
@@ -1047,10 +808,7 @@ fn solve_finds_the_smallest_lever_change_and_refuses_bad_requests() {
 
 #[test]
 fn compare_needs_two_scenarios() {
-    migrasim()
-        .args(["compare", scenarios().join("tiny.toml").to_str().unwrap()])
-        .assert()
-        .code(2);
+    migrasim().args(["compare", scenarios().join("tiny.toml").to_str().unwrap()]).assert().code(2);
 }
 
 /// A backcast in which nobody can settle cannot reach the hukou rate: the willingness ends on
@@ -1071,15 +829,7 @@ fn calibrate_on_a_backcast_that_cannot_be_fitted_fails_and_writes_nothing() {
     fs::create_dir(&docs).unwrap();
     let calibration = dir.path().join("calibration.toml");
     let output = migrasim()
-        .args([
-            "calibrate",
-            backcast.to_str().unwrap(),
-            "--households",
-            "2000",
-            "--rounds",
-            "1",
-            "--calibration",
-        ])
+        .args(["calibrate", backcast.to_str().unwrap(), "--households", "2000", "--rounds", "1", "--calibration"])
         .arg(&calibration)
         .arg("--docs")
         .arg(&docs)
@@ -1087,10 +837,7 @@ fn calibrate_on_a_backcast_that_cannot_be_fitted_fails_and_writes_nothing() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("warning: `settlement.willingness.base`"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("warning: `settlement.willingness.base`"), "{stderr}");
     assert!(stderr.contains("cannot be fitted"), "{stderr}");
     assert!(stderr.contains("hukou urbanization rate"), "{stderr}");
     assert!(!calibration.exists());
@@ -1109,10 +856,7 @@ fn levers_refuses_to_replace_a_file_it_did_not_write() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("levers.md"));
-    assert_eq!(
-        fs::read_to_string(dir.path().join("levers.md")).unwrap(),
-        "my notes\n"
-    );
+    assert_eq!(fs::read_to_string(dir.path().join("levers.md")).unwrap(), "my notes\n");
 }
 
 /// `levers` on a small run writes a table with every measure and an effect for each.
@@ -1121,25 +865,13 @@ fn levers_writes_a_row_per_measure() {
     let dir = tempfile::tempdir().unwrap();
     migrasim()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "levers",
-            "--quiet",
-            "--households",
-            "20000",
-            "--replicates",
-            "1",
-            "--docs",
-        ])
+        .args(["levers", "--quiet", "--households", "20000", "--replicates", "1", "--docs"])
         .arg(dir.path())
         .assert()
         .success();
     let text = fs::read_to_string(dir.path().join("levers.md")).unwrap();
     for measure in migrasim::levers::MEASURES {
-        assert!(
-            text.contains(&format!("| {} |", measure.name)),
-            "{}",
-            measure.name
-        );
+        assert!(text.contains(&format!("| {} |", measure.name)), "{}", measure.name);
     }
 }
 
@@ -1155,31 +887,11 @@ fn dpi_sets_the_png_resolution_and_is_range_checked() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("print");
     let tiny = scenarios().join("tiny.toml");
-    migrasim()
-        .args([
-            "run",
-            tiny.to_str().unwrap(),
-            "--quiet",
-            "--dpi",
-            "300",
-            "--out",
-        ])
-        .arg(&out)
-        .assert()
-        .success();
+    migrasim().args(["run", tiny.to_str().unwrap(), "--quiet", "--dpi", "300", "--out"]).arg(&out).assert().success();
     assert_eq!(png_size(&out.join("charts/gap.png")), (3600, 2250));
-    assert_eq!(
-        png_size(&out.join("charts/net-migration-map.png")),
-        (3600, 2700)
-    );
+    assert_eq!(png_size(&out.join("charts/net-migration-map.png")), (3600, 2700));
     let svg = fs::read_to_string(out.join("charts/gap.svg")).unwrap();
-    assert!(
-        svg.contains("width=\"1200\" height=\"750\""),
-        "SVGs keep their size"
-    );
-    run_bad(
-        &["run", tiny.to_str().unwrap(), "--dpi", "20"],
-        &dir.path().join("bad"),
-    )
-    .stderr(predicate::str::contains("--dpi").and(predicate::str::contains("50..=600")));
+    assert!(svg.contains("width=\"1200\" height=\"750\""), "SVGs keep their size");
+    run_bad(&["run", tiny.to_str().unwrap(), "--dpi", "20"], &dir.path().join("bad"))
+        .stderr(predicate::str::contains("--dpi").and(predicate::str::contains("50..=600")));
 }

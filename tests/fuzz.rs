@@ -158,42 +158,12 @@ const KINDS: &[Kind] = &[
     Kind::Name,
 ];
 
-const STRINGS: &[&str] = &[
-    "\"text\"",
-    "\"5\"",
-    "\"\"",
-    "'literal'",
-    "\"\"\"multi\nline\"\"\"",
-    "\"2024\"",
-    "\"open\"",
-];
-const NUMBERS: &[&str] = &[
-    "0", "1", "-1", "42", "0.5", "1e3", "0x10", "0o17", "0b101", "1_000", "-0.0", "+7", "2024",
-];
+const STRINGS: &[&str] = &["\"text\"", "\"5\"", "\"\"", "'literal'", "\"\"\"multi\nline\"\"\"", "\"2024\"", "\"open\""];
+const NUMBERS: &[&str] = &["0", "1", "-1", "42", "0.5", "1e3", "0x10", "0o17", "0b101", "1_000", "-0.0", "+7", "2024"];
 const BOOLS: &[&str] = &["true", "false"];
-const ARRAYS: &[&str] = &[
-    "[]",
-    "[1, 2]",
-    "[\"a\", 1]",
-    "[[1], [2]]",
-    "[true]",
-    "[{ a = 1 }]",
-    "[\"Beijing\"]",
-];
-const TABLES: &[&str] = &[
-    "{}",
-    "{ a = 1 }",
-    "{ 2024 = 1 }",
-    "{ 2024 = \"x\" }",
-    "{ 2024 = true }",
-    "{ open = 1 }",
-];
-const DATES: &[&str] = &[
-    "1979-05-27",
-    "1979-05-27T07:32:00Z",
-    "07:32:00",
-    "1979-05-27 07:32:00.999+08:00",
-];
+const ARRAYS: &[&str] = &["[]", "[1, 2]", "[\"a\", 1]", "[[1], [2]]", "[true]", "[{ a = 1 }]", "[\"Beijing\"]"];
+const TABLES: &[&str] = &["{}", "{ a = 1 }", "{ 2024 = 1 }", "{ 2024 = \"x\" }", "{ 2024 = true }", "{ open = 1 }"];
+const DATES: &[&str] = &["1979-05-27", "1979-05-27T07:32:00Z", "07:32:00", "1979-05-27 07:32:00.999+08:00"];
 const HUGE: &[&str] = &[
     "1e308",
     "-1e308",
@@ -329,14 +299,8 @@ fn make_mutant(case: u64, bases: &[Base], own_name: &str) -> Mutant {
     let base = rng.pick(bases);
     let mut bytes = base.bytes.clone();
     let count = *rng.pick(&[1, 1, 1, 2, 2, 3]);
-    let steps = (0..count)
-        .map(|_| mutate(&mut rng, &mut bytes, bases, own_name))
-        .collect();
-    Mutant {
-        base: base.name.clone(),
-        bytes,
-        steps,
-    }
+    let steps = (0..count).map(|_| mutate(&mut rng, &mut bytes, bases, own_name)).collect();
+    Mutant { base: base.name.clone(), bytes, steps }
 }
 
 fn mutate(rng: &mut SplitMix, bytes: &mut Vec<u8>, bases: &[Base], own_name: &str) -> String {
@@ -352,20 +316,11 @@ fn mutate(rng: &mut SplitMix, bytes: &mut Vec<u8>, bases: &[Base], own_name: &st
         Kind::DuplicateLine => {
             let mut lines = split_lines(bytes);
             let from = rng.below(lines.len());
-            let to = if rng.chance(50) {
-                from + 1
-            } else {
-                rng.below(lines.len() + 1)
-            };
+            let to = if rng.chance(50) { from + 1 } else { rng.below(lines.len() + 1) };
             let line = lines[from].clone();
             lines.insert(to, line.clone());
             *bytes = join_lines(&lines);
-            format!(
-                "duplicated line {} `{}` as line {}",
-                from + 1,
-                show(&line),
-                to + 1
-            )
+            format!("duplicated line {} `{}` as line {}", from + 1, show(&line), to + 1)
         }
         Kind::MoveLine => {
             let mut lines = split_lines(bytes);
@@ -374,12 +329,7 @@ fn mutate(rng: &mut SplitMix, bytes: &mut Vec<u8>, bases: &[Base], own_name: &st
             let to = rng.below(lines.len() + 1);
             lines.insert(to, line.clone());
             *bytes = join_lines(&lines);
-            format!(
-                "moved line {} `{}` to line {}",
-                from + 1,
-                show(&line),
-                to + 1
-            )
+            format!("moved line {} `{}` to line {}", from + 1, show(&line), to + 1)
         }
         Kind::Truncate => {
             let at = rng.below(bytes.len() + 1);
@@ -431,12 +381,7 @@ fn mutate(rng: &mut SplitMix, bytes: &mut Vec<u8>, bases: &[Base], own_name: &st
             let at = rng.below(lines.len() + 1);
             lines.insert(at, line.clone());
             *bytes = join_lines(&lines);
-            format!(
-                "inserted `{}` from {} as line {}",
-                show(&line),
-                other.name,
-                at + 1
-            )
+            format!("inserted `{}` from {} as line {}", show(&line), other.name, at + 1)
         }
         Kind::AppendSection => append_section(rng, bytes),
         Kind::ScaleMany => scale_many(rng, bytes),
@@ -516,11 +461,7 @@ fn flip_bytes(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
         }
         let at = rng.below(bytes.len());
         let before = bytes[at];
-        bytes[at] = if rng.chance(50) {
-            before ^ (1 << rng.below(8))
-        } else {
-            rng.next_u64() as u8
-        };
+        bytes[at] = if rng.chance(50) { before ^ (1 << rng.below(8)) } else { rng.next_u64() as u8 };
         done.push(format!("byte {at}: {before:#04x}→{:#04x}", bytes[at]));
     }
     format!("flipped {}", done.join(", "))
@@ -528,15 +469,10 @@ fn flip_bytes(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
 
 fn interesting_number(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
     let lines = split_lines(bytes);
-    let current = pick_assignment(rng, &lines, is_numeric)
-        .and_then(|i| value_text(&lines[i]))
-        .and_then(|text| {
-            let integer = !text.contains(['.', 'e', 'E']);
-            text.replace('_', "")
-                .parse::<f64>()
-                .ok()
-                .map(|v| (v, integer))
-        });
+    let current = pick_assignment(rng, &lines, is_numeric).and_then(|i| value_text(&lines[i])).and_then(|text| {
+        let integer = !text.contains(['.', 'e', 'E']);
+        text.replace('_', "").parse::<f64>().ok().map(|v| (v, integer))
+    });
     let value = match (rng.below(10), current) {
         (0..=3, Some((v, integer))) => {
             let scaled = v * *rng.pick(&[0.0, 0.5, 0.9, 1.1, 2.0, 10.0, -1.0]);
@@ -546,16 +482,8 @@ fn interesting_number(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
                 format!("{scaled:?}")
             }
         }
-        (4..=5, _) => format!(
-            "{{ 2024 = {}, 2029 = {} }}",
-            rng.pick(INTERESTING),
-            rng.pick(INTERESTING)
-        ),
-        (6, _) => format!(
-            "{{ {} = {} }}",
-            rng.pick(&[1949, 2020, 2100]),
-            rng.pick(INTERESTING)
-        ),
+        (4..=5, _) => format!("{{ 2024 = {}, 2029 = {} }}", rng.pick(INTERESTING), rng.pick(INTERESTING)),
+        (6, _) => format!("{{ {} = {} }}", rng.pick(&[1949, 2020, 2100]), rng.pick(INTERESTING)),
         _ => rng_pick_str(rng, INTERESTING),
     };
     set_some_value(rng, bytes, &value, is_numeric, "number")
@@ -565,10 +493,8 @@ fn interesting_number(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
 /// several values sit at unusual but often allowed levels together.
 fn scale_many(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
     let mut lines = split_lines(bytes);
-    let numeric: Vec<usize> = assignments(&lines)
-        .into_iter()
-        .filter(|&i| value_class(&lines[i]) == Class::Number)
-        .collect();
+    let numeric: Vec<usize> =
+        assignments(&lines).into_iter().filter(|&i| value_class(&lines[i]) == Class::Number).collect();
     if numeric.is_empty() {
         return "scaled nothing (no plain numbers)".to_string();
     }
@@ -630,26 +556,11 @@ fn long_string(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
             set_top_level(bytes, "extends", &format!("\"{text}\""));
             format!("extends = \"{shown}\"")
         }
-        3 => append(
-            bytes,
-            &format!("[settlement.regime_overrides]\n\"{text}\" = \"open\""),
-        ),
-        4 => append(
-            bytes,
-            &format!("[settlement.quota_overrides]\n\"{text}\" = 1.0"),
-        ),
-        5 => append(
-            bytes,
-            &format!("[potential_regions.members]\n\"Fuzz region\" = [\"{text}\"]"),
-        ),
-        6 => append(
-            bytes,
-            &format!("[potential_regions.members]\n\"{text}\" = [\"Beijing\"]"),
-        ),
-        7 => append(
-            bytes,
-            &format!("[metro_areas.members]\n\"{text}\" = [\"Beijing\", \"Tianjin\"]"),
-        ),
+        3 => append(bytes, &format!("[settlement.regime_overrides]\n\"{text}\" = \"open\"")),
+        4 => append(bytes, &format!("[settlement.quota_overrides]\n\"{text}\" = 1.0")),
+        5 => append(bytes, &format!("[potential_regions.members]\n\"Fuzz region\" = [\"{text}\"]")),
+        6 => append(bytes, &format!("[potential_regions.members]\n\"{text}\" = [\"Beijing\"]")),
+        7 => append(bytes, &format!("[metro_areas.members]\n\"{text}\" = [\"Beijing\", \"Tianjin\"]")),
         8 => {
             let key = "k".repeat(text.chars().count());
             insert_line(bytes, 0, &format!("{key} = 1"));
@@ -668,18 +579,15 @@ fn deep_nesting(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
     match rng.below(6) {
         0 => {
             let value = format!("{}1{}", "{ a = ".repeat(depth), " }".repeat(depth));
-            set_some_value(rng, bytes, &value, |_| true, "nested inline tables")
-                + &format!(" (depth {depth})")
+            set_some_value(rng, bytes, &value, |_| true, "nested inline tables") + &format!(" (depth {depth})")
         }
         1 => {
             let value = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
-            set_some_value(rng, bytes, &value, |_| true, "nested arrays")
-                + &format!(" (depth {depth})")
+            set_some_value(rng, bytes, &value, |_| true, "nested arrays") + &format!(" (depth {depth})")
         }
         2 => {
             let value = format!("{}1{}", "[{ a = ".repeat(depth), " }]".repeat(depth));
-            set_some_value(rng, bytes, &value, |_| true, "nested arrays of tables")
-                + &format!(" (depth {depth})")
+            set_some_value(rng, bytes, &value, |_| true, "nested arrays of tables") + &format!(" (depth {depth})")
         }
         3 => {
             let key = vec!["a"; depth].join(".");
@@ -693,10 +601,7 @@ fn deep_nesting(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
         }
         _ => {
             let key = vec!["fuzz"; depth].join(".");
-            append(
-                bytes,
-                &format!("[settlement.regime_overrides]\n{key} = \"open\""),
-            );
+            append(bytes, &format!("[settlement.regime_overrides]\n{key} = \"open\""));
             format!("dotted unit name of depth {depth} in regime_overrides")
         }
     }
@@ -708,23 +613,12 @@ fn encoding(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
         0 | 1 => {
             let text = String::from_utf8_lossy(bytes).into_owned();
             let big = rng.chance(30);
-            let mut out = if big {
-                vec![0xfe, 0xff]
-            } else {
-                vec![0xff, 0xfe]
-            };
+            let mut out = if big { vec![0xfe, 0xff] } else { vec![0xff, 0xfe] };
             for unit in text.encode_utf16() {
-                out.extend(if big {
-                    unit.to_be_bytes()
-                } else {
-                    unit.to_le_bytes()
-                });
+                out.extend(if big { unit.to_be_bytes() } else { unit.to_le_bytes() });
             }
             *bytes = out;
-            format!(
-                "re-encoded as UTF-16{} with BOM",
-                if big { "BE" } else { "LE" }
-            )
+            format!("re-encoded as UTF-16{} with BOM", if big { "BE" } else { "LE" })
         }
         2 => {
             bytes.splice(0..0, [0xef, 0xbb, 0xbf]);
@@ -732,10 +626,7 @@ fn encoding(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
         }
         3 => {
             let text = String::from_utf8_lossy(bytes).into_owned();
-            *bytes = text
-                .chars()
-                .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-                .collect();
+            *bytes = text.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect();
             "re-encoded as Latin-1".to_string()
         }
         4 => {
@@ -758,10 +649,7 @@ fn encoding(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
                 }
                 "CRLF line endings".to_string()
             } else {
-                match bytes[at.min(bytes.len())..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                {
+                match bytes[at.min(bytes.len())..].iter().position(|&b| b == b'\n') {
                     Some(offset) => {
                         bytes[at + offset] = b'\r';
                         format!("lone CR instead of LF at {}", at + offset)
@@ -790,10 +678,7 @@ fn encoding(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
         9 => {
             let odd = rng_pick_str(
                 rng,
-                &[
-                    "\u{a0}", "\u{200b}", "\u{feff}", "\u{2028}", "\u{202e}", "\t", "\x0c", "\x7f",
-                    "\x01", "\x1b[31m",
-                ],
+                &["\u{a0}", "\u{200b}", "\u{feff}", "\u{2028}", "\u{202e}", "\t", "\x0c", "\x7f", "\x01", "\x1b[31m"],
             );
             bytes.splice(at..at, odd.bytes());
             format!("inserted {odd:?} at {at}")
@@ -838,13 +723,7 @@ fn extends(rng: &mut SplitMix, bytes: &mut Vec<u8>, own_name: &str) -> String {
         14 => "\"BASELINE.TOML\"".to_string(),
         _ => format!(
             "\"{}\"",
-            rng.pick(&[
-                "baseline.toml",
-                "calibration.toml",
-                "tiny.toml",
-                "status-quo.toml",
-                "./backcast-2020.toml",
-            ])
+            rng.pick(&["baseline.toml", "calibration.toml", "tiny.toml", "status-quo.toml", "./backcast-2020.toml",])
         ),
     };
     set_top_level(bytes, "extends", &value);
@@ -856,33 +735,14 @@ fn append_section(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
     let section = match rng.below(10) {
         0 | 1 => format!(
             "[settlement.regime_overrides]\n{unit} = {}",
-            rng.pick(&[
-                "\"open\"",
-                "\"relaxed\"",
-                "\"points\"",
-                "\"Open\"",
-                "\"closed\"",
-                "1",
-                "\"\""
-            ])
+            rng.pick(&["\"open\"", "\"relaxed\"", "\"points\"", "\"Open\"", "\"closed\"", "1", "\"\""])
         ),
         2 | 3 => format!(
             "[settlement.quota_overrides]\n{unit} = {}",
-            rng.pick(&[
-                "0",
-                "100",
-                "0.5",
-                "101",
-                "-1",
-                "nan",
-                "{ 2024 = 0, 2029 = 100 }",
-                "\"x\""
-            ])
+            rng.pick(&["0", "100", "0.5", "101", "-1", "nan", "{ 2024 = 0, 2029 = 100 }", "\"x\""])
         ),
         4 | 5 => {
-            let units: Vec<String> = (0..rng.below(4))
-                .map(|_| rng_pick_str(rng, UNITS))
-                .collect();
+            let units: Vec<String> = (0..rng.below(4)).map(|_| rng_pick_str(rng, UNITS)).collect();
             format!(
                 "[potential_regions.members]\n\"{}\" = [{}]",
                 rng.pick(&["North Anhui", "Fuzz region", "", "South-central Hebei"]),
@@ -890,14 +750,8 @@ fn append_section(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
             )
         }
         6 | 7 => {
-            let units: Vec<String> = (0..rng.below(4))
-                .map(|_| rng_pick_str(rng, UNITS))
-                .collect();
-            format!(
-                "[metro_areas.members]\n\"{}\" = [{}]",
-                rng.pick(&["Shenyang", "Fuzz metro", ""]),
-                units.join(", ")
-            )
+            let units: Vec<String> = (0..rng.below(4)).map(|_| rng_pick_str(rng, UNITS)).collect();
+            format!("[metro_areas.members]\n\"{}\" = [{}]", rng.pick(&["Shenyang", "Fuzz metro", ""]), units.join(", "))
         }
         8 => {
             // Many groups, or many units in one (limits: 100 groups, 400 units).
@@ -907,10 +761,7 @@ fn append_section(rng: &mut SplitMix, bytes: &mut Vec<u8>) -> String {
                 let groups: Vec<String> = (0..n).map(|g| format!("\"g{g}\" = []")).collect();
                 format!("[{section}.members]\n{}", groups.join("\n"))
             } else {
-                format!(
-                    "[{section}.members]\n\"Big\" = [{}]",
-                    vec![unit; n].join(", ")
-                )
+                format!("[{section}.members]\n\"Big\" = [{}]", vec![unit; n].join(", "))
             }
         }
         _ => rng_pick_str(
@@ -987,17 +838,9 @@ fn value_class(line: &[u8]) -> Class {
 }
 
 /// An assignment line, preferring those whose value class satisfies `prefer`.
-fn pick_assignment(
-    rng: &mut SplitMix,
-    lines: &[Vec<u8>],
-    prefer: impl Fn(Class) -> bool,
-) -> Option<usize> {
+fn pick_assignment(rng: &mut SplitMix, lines: &[Vec<u8>], prefer: impl Fn(Class) -> bool) -> Option<usize> {
     let all = assignments(lines);
-    let preferred: Vec<usize> = all
-        .iter()
-        .copied()
-        .filter(|&i| prefer(value_class(&lines[i])))
-        .collect();
+    let preferred: Vec<usize> = all.iter().copied().filter(|&i| prefer(value_class(&lines[i]))).collect();
     if !preferred.is_empty() && rng.chance(85) {
         Some(*rng.pick(&preferred))
     } else if !all.is_empty() {
@@ -1104,10 +947,7 @@ fn install_panic_hook() {
                     .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
                     .unwrap_or_else(|| "unknown location".to_string());
                 let message = info.payload_as_str().unwrap_or("(non-string payload)");
-                PANICS
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(format!("panicked at {at}: {message}"));
+                PANICS.lock().unwrap_or_else(|e| e.into_inner()).push(format!("panicked at {at}: {message}"));
             } else {
                 default(info);
             }
@@ -1225,10 +1065,7 @@ impl Workspace {
             .filter(|name| name.ends_with(".toml"))
             .collect();
         names.sort();
-        let dir = tempfile::Builder::new()
-            .prefix("migrasim-fuzz-")
-            .tempdir()
-            .expect("a scratch folder");
+        let dir = tempfile::Builder::new().prefix("migrasim-fuzz-").tempdir().expect("a scratch folder");
         let bases: Vec<Base> = names
             .into_iter()
             .map(|name| {
@@ -1271,11 +1108,7 @@ impl Workspace {
             let path = self.dir.path().join(&base.name);
             message.contains(&format!("{}:", path.display()))
         });
-        if parent_named {
-            Naming::Parent
-        } else {
-            Naming::Neither
-        }
+        if parent_named { Naming::Parent } else { Naming::Neither }
     }
 
     /// A copy of a failing mutant that outlives the scratch folder.
@@ -1301,10 +1134,7 @@ enum Naming {
 fn message_kind(message: &str) -> String {
     let message = message.trim();
     let message = message.strip_prefix("error: ").unwrap_or(message);
-    let after_path = message
-        .split_once(": ")
-        .map(|(_, rest)| rest)
-        .unwrap_or(message);
+    let after_path = message.split_once(": ").map(|(_, rest)| rest).unwrap_or(message);
     after_path.chars().take(60).collect()
 }
 
@@ -1324,11 +1154,7 @@ struct InProcess<'a> {
 
 impl InProcess<'_> {
     fn fail(&mut self, case: u64, kind: impl Into<String>, detail: impl Into<String>) {
-        self.failures.push(Failure {
-            case,
-            kind: kind.into(),
-            detail: detail.into(),
-        });
+        self.failures.push(Failure { case, kind: kind.into(), detail: detail.into() });
     }
 
     fn check_error(&mut self, case: u64, stage: &str, message: &str) {
@@ -1346,10 +1172,7 @@ impl InProcess<'_> {
             }
             Naming::Neither => self.fail(
                 case,
-                format!(
-                    "{stage}: error does not name the file: {}",
-                    message_kind(message)
-                ),
+                format!("{stage}: error does not name the file: {}", message_kind(message)),
                 format!("message: {}", show(message.as_bytes())),
             ),
         }
@@ -1359,11 +1182,7 @@ impl InProcess<'_> {
         let mut loaded = match guarded(|| scenario::load(path)) {
             Err(panic) => {
                 self.stats.panics += 1;
-                self.fail(
-                    case,
-                    format!("scenario::load {}", first_line(&panic)),
-                    panic,
-                );
+                self.fail(case, format!("scenario::load {}", first_line(&panic)), panic);
                 return Verdict::Panicked;
             }
             Ok(Err(error)) => {
@@ -1392,10 +1211,7 @@ impl InProcess<'_> {
             }
             Ok(Err(error)) => self.fail(
                 case,
-                format!(
-                    "resolved TOML does not read back: {}",
-                    message_kind(&error.to_string())
-                ),
+                format!("resolved TOML does not read back: {}", message_kind(&error.to_string())),
                 error.to_string(),
             ),
             Ok(Ok(Some((back, text)))) if back != resolved => self.fail(
@@ -1425,8 +1241,7 @@ impl InProcess<'_> {
         };
         self.stats.accepted += 1;
 
-        if self.stats.simulated >= self.simulation_budget
-            || !self.simulated.insert(scenario_key(&plan.scenario, false))
+        if self.stats.simulated >= self.simulation_budget || !self.simulated.insert(scenario_key(&plan.scenario, false))
         {
             return Verdict::Accepted;
         }
@@ -1451,12 +1266,7 @@ impl InProcess<'_> {
 }
 
 fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(160)
-        .collect()
+    text.lines().next().unwrap_or("").chars().take(160).collect()
 }
 
 /// A hash of a resolved scenario, with or without its name and description (which do not change
@@ -1512,9 +1322,7 @@ fn check_run(sim: &Simulation) -> Result<(), String> {
     }
     let units = sim.geo().len();
     if let Some(h) = sim.households.iter().find(|h| {
-        usize::from(h.res_unit) >= units
-            || usize::from(h.hukou_unit) >= units
-            || usize::from(h.origin_unit) >= units
+        usize::from(h.res_unit) >= units || usize::from(h.hukou_unit) >= units || usize::from(h.origin_unit) >= units
     }) {
         return Err(format!("household in an invalid unit: {h:?}"));
     }
@@ -1546,10 +1354,7 @@ fn check_binary(
         let at = lines.next().unwrap_or("").trim();
         let at = at.split_once("panicked ").map_or(at, |(_, rest)| rest);
         let message = lines.next().unwrap_or("").trim();
-        return Err((
-            format!("validate panicked {at} {}", first_line(message)),
-            format!("stderr: {shown}"),
-        ));
+        return Err((format!("validate panicked {at} {}", first_line(message)), format!("stderr: {shown}")));
     }
     match output.status.code() {
         Some(0) => {
@@ -1565,17 +1370,11 @@ fn check_binary(
         Some(2) => {
             stats.binary_exit2 += 1;
             if !stderr.starts_with("error:") {
-                return Err((
-                    "validate exit 2 without `error:`".to_string(),
-                    format!("stderr: {shown}"),
-                ));
+                return Err(("validate exit 2 without `error:`".to_string(), format!("stderr: {shown}")));
             }
             if workspace.names_file(&stderr, case) == Naming::Neither {
                 return Err((
-                    format!(
-                        "validate error does not name the file: {}",
-                        message_kind(&stderr)
-                    ),
+                    format!("validate error does not name the file: {}", message_kind(&stderr)),
                     format!("stderr: {shown}"),
                 ));
             }
@@ -1583,10 +1382,7 @@ fn check_binary(
         }
         code => {
             stats.binary_other += 1;
-            Err((
-                format!("validate exit code {code:?}"),
-                format!("status {}; stderr: {shown}", output.status),
-            ))
+            Err((format!("validate exit code {code:?}"), format!("status {}; stderr: {shown}", output.status)))
         }
     }
 }
@@ -1596,13 +1392,7 @@ fn check_binary(
 
 fn env_number(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
-    Some(
-        value
-            .trim()
-            .replace('_', "")
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value:?} is not a whole number")),
-    )
+    Some(value.trim().replace('_', "").parse().unwrap_or_else(|_| panic!("{name}={value:?} is not a whole number")))
 }
 
 /// In-process cases, the binary subset and the simulation budget, from the environment.
@@ -1614,19 +1404,12 @@ fn plan_cases() -> (Vec<u64>, Vec<u64>, u64, bool) {
     let first = env_number("MIGRASIM_FUZZ_FIRST").unwrap_or(0);
     let chosen = env_number("MIGRASIM_FUZZ_CASES");
     let count = chosen.unwrap_or(DEFAULT_CASES);
-    let budget = budget.unwrap_or(if chosen.is_some() {
-        u64::MAX
-    } else {
-        DEFAULT_SIMULATIONS
-    });
-    let binary = env_number("MIGRASIM_FUZZ_BINARY_CASES")
-        .unwrap_or(count.div_ceil(BINARY_EVERY))
-        .min(count);
+    let budget = budget.unwrap_or(if chosen.is_some() { u64::MAX } else { DEFAULT_SIMULATIONS });
+    let binary = env_number("MIGRASIM_FUZZ_BINARY_CASES").unwrap_or(count.div_ceil(BINARY_EVERY)).min(count);
     let cases = (first..first + count).collect();
     // Spread evenly over the in-process cases.
-    let binary_cases = (0..binary)
-        .map(|k| first + (u128::from(k) * u128::from(count) / u128::from(binary)) as u64)
-        .collect();
+    let binary_cases =
+        (0..binary).map(|k| first + (u128::from(k) * u128::from(count) / u128::from(binary)) as u64).collect();
     (cases, binary_cases, budget, false)
 }
 
@@ -1687,12 +1470,7 @@ fn mutated_scenarios_never_panic_and_errors_name_the_file() {
     }
     let in_process_seconds = started.elapsed().as_secs_f64();
 
-    let InProcess {
-        mut stats,
-        mut failures,
-        parent_example,
-        ..
-    } = fuzz;
+    let InProcess { mut stats, mut failures, parent_example, .. } = fuzz;
     let binary_started = Instant::now();
     for &case in &binary_cases {
         let name = Workspace::file_name(case);
@@ -1711,12 +1489,7 @@ fn mutated_scenarios_never_panic_and_errors_name_the_file() {
 
     println!(
         "fuzz: {} cases in-process in {in_process_seconds:.1}s: {} accepted ({} distinct scenarios simulated), {} rejected by scenario::load, {} by Plan::new, {} panics",
-        stats.tried,
-        stats.accepted,
-        stats.simulated,
-        stats.rejected_load,
-        stats.rejected_plan,
-        stats.panics,
+        stats.tried, stats.accepted, stats.simulated, stats.rejected_load, stats.rejected_plan, stats.panics,
     );
     if let Some((case, message)) = parent_example {
         println!(
@@ -1742,16 +1515,10 @@ fn mutated_scenarios_never_panic_and_errors_name_the_file() {
         report.push_str(&format!(
             "case {} [{}]: {}\n    {}\n    {}\n",
             failure.case,
-            descriptions
-                .get(&failure.case)
-                .map(String::as_str)
-                .unwrap_or(""),
+            descriptions.get(&failure.case).map(String::as_str).unwrap_or(""),
             failure.kind,
             failure.detail.replace('\n', "\n    "),
-            format_args!(
-                "replay: MIGRASIM_FUZZ_CASE={} cargo test --test fuzz -- --nocapture",
-                failure.case
-            )
+            format_args!("replay: MIGRASIM_FUZZ_CASE={} cargo test --test fuzz -- --nocapture", failure.case)
         ));
     }
     let mut kinds: BTreeMap<&str, (usize, u64)> = BTreeMap::new();

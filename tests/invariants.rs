@@ -11,10 +11,7 @@ use proptest::prelude::*;
 
 fn simulate(households: u64, seed: u64) -> Simulation<'static> {
     let geo = Geography::embedded();
-    let mut scenario = Scenario {
-        name: "invariants".into(),
-        ..Scenario::default()
-    };
+    let mut scenario = Scenario { name: "invariants".into(), ..Scenario::default() };
     scenario.run.households = households;
     scenario.run.seed = seed;
     let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
@@ -26,9 +23,7 @@ fn check_invariants(sim: &Simulation) {
     let geo = Geography::embedded();
     for pair in sim.records.windows(2) {
         let (before, after) = (&pair[0], &pair[1]);
-        let total = |r: &migrasim::engine::YearRecord| -> u64 {
-            r.units.iter().map(|u| u.population()).sum()
-        };
+        let total = |r: &migrasim::engine::YearRecord| -> u64 { r.units.iter().map(|u| u.population()).sum() };
         assert_eq!(
             total(after),
             total(before) + after.national.births - after.national.deaths,
@@ -38,16 +33,8 @@ fn check_invariants(sim: &Simulation) {
     }
     for record in &sim.records {
         let row = national_row(record, sim.persons_per_member);
-        for rate in [
-            row.urbanization_rate_pct,
-            row.hukou_urbanization_rate_pct,
-            row.public_school_share_pct,
-        ] {
-            assert!(
-                (0.0..=100.0).contains(&rate),
-                "rate {rate} in {}",
-                record.year
-            );
+        for rate in [row.urbanization_rate_pct, row.hukou_urbanization_rate_pct, row.public_school_share_pct] {
+            assert!((0.0..=100.0).contains(&rate), "rate {rate} in {}", record.year);
         }
         assert!(row.hukou_urbanization_rate_pct <= row.urbanization_rate_pct + 1e-9);
     }
@@ -57,17 +44,11 @@ fn check_invariants(sim: &Simulation) {
         assert!(usize::from(h.origin_unit) < geo.len());
         assert!(!h.has(flags::APPLIED), "no application survives the year");
         if h.has(flags::HUKOU_URBAN) && h.has(flags::RES_URBAN) && h.hukou_unit == h.res_unit {
-            assert_eq!(
-                h.children_left, 0,
-                "settled households brought their children"
-            );
+            assert_eq!(h.children_left, 0, "settled households brought their children");
         }
         if !h.has(flags::RES_URBAN) {
             assert_eq!(h.left_behind(), 0, "rural households are together");
-            assert_eq!(
-                h.res_unit, h.hukou_unit,
-                "rural households live at their hukou place"
-            );
+            assert_eq!(h.res_unit, h.hukou_unit, "rural households live at their hukou place");
         }
     }
 }
@@ -86,16 +67,9 @@ fn affordable_tenants_fill_the_open_units_and_do_not_exceed_them() {
         let open: f64 = record.cities.iter().map(|c| c.affordable_open).sum();
         let tenants: u64 = record.units.iter().map(|u| u.affordable_tenants).sum();
         let waiting: u64 = record.units.iter().map(|u| u.affordable_waiting).sum();
-        eprintln!(
-            "{}: open {open:.0}, tenants {tenants}, waiting {waiting}",
-            record.year
-        );
+        eprintln!("{}: open {open:.0}, tenants {tenants}, waiting {waiting}", record.year);
         assert!(open > 0.0, "{}: the stock exists", record.year);
-        assert!(
-            tenants as f64 <= 1.02 * open + 10.0,
-            "{}: {tenants} tenants in {open:.0} open units",
-            record.year
-        );
+        assert!(tenants as f64 <= 1.02 * open + 10.0, "{}: {tenants} tenants in {open:.0} open units", record.year);
         assert!(
             tenants as f64 >= 0.8 * open,
             "{}: {tenants} tenants leave most of {open:.0} open units empty",
@@ -121,10 +95,7 @@ fn base_year_matches_official_rates_within_a_tenth_of_a_point() {
     assert_eq!(row.year, 2023);
     assert!((row.population - 1_409_670_000.0).abs() < 1.0);
     assert!((row.urbanization_rate_pct - 66.16).abs() < 0.1, "{row:?}");
-    assert!(
-        (row.hukou_urbanization_rate_pct - 48.3).abs() < 0.1,
-        "{row:?}"
-    );
+    assert!((row.hukou_urbanization_rate_pct - 48.3).abs() < 0.1, "{row:?}");
 }
 
 #[test]
@@ -132,16 +103,8 @@ fn births_and_deaths_follow_the_crude_rates() {
     let sim = simulate(60_000, 11);
     let first = national_row(&sim.records[1], sim.persons_per_member);
     // 2023 rates: 6.39 and 7.87 per mille of ~1,410M; sampling noise at this size is a few %.
-    assert!(
-        (first.births / 9.0e6 - 1.0).abs() < 0.1,
-        "births {}",
-        first.births
-    );
-    assert!(
-        (first.deaths / 11.1e6 - 1.0).abs() < 0.1,
-        "deaths {}",
-        first.deaths
-    );
+    assert!((first.births / 9.0e6 - 1.0).abs() < 0.1, "births {}", first.births);
+    assert!((first.deaths / 11.1e6 - 1.0).abs() < 0.1, "deaths {}", first.deaths);
 }
 
 /// The most extreme accepted demography over the longest accepted horizon: births at the top of
@@ -151,15 +114,10 @@ fn births_and_deaths_follow_the_crude_rates() {
 fn persons_are_conserved_at_extreme_accepted_values_over_the_longest_horizon() {
     use migrasim::scenario::{MAX_BIRTH_RATE_PERMILLE, MAX_SIMULATED_YEARS, YearValue};
     let geo = Geography::embedded();
-    for (birth, death, ageing) in [
-        (MAX_BIRTH_RATE_PERMILLE, 0.0, 20.0),
-        (MAX_BIRTH_RATE_PERMILLE, 50.0, 0.0),
-        (0.0, 0.0, 20.0),
-    ] {
-        let mut scenario = Scenario {
-            name: "extreme".into(),
-            ..Scenario::default()
-        };
+    for (birth, death, ageing) in
+        [(MAX_BIRTH_RATE_PERMILLE, 0.0, 20.0), (MAX_BIRTH_RATE_PERMILLE, 50.0, 0.0), (0.0, 0.0, 20.0)]
+    {
+        let mut scenario = Scenario { name: "extreme".into(), ..Scenario::default() };
         scenario.run.households = 20_000;
         scenario.run.seed = 3;
         scenario.run.last_year = scenario.run.first_year + MAX_SIMULATED_YEARS - 1;
@@ -188,24 +146,14 @@ fn check_balances(sim: &Simulation) {
     for pair in sim.records.windows(2) {
         let (before, after) = (&pair[0], &pair[1]);
         for (u, (b, a)) in before.units.iter().zip(&after.units).enumerate() {
-            let urban = b.urban as i64 + a.arrivals_urban as i64 - a.departures_urban as i64
-                + a.births_urban as i64
+            let urban = b.urban as i64 + a.arrivals_urban as i64 - a.departures_urban as i64 + a.births_urban as i64
                 - a.deaths_urban as i64
                 + a.in_place as i64;
-            assert_eq!(
-                a.urban as i64, urban,
-                "urban part of unit {u} in {}",
-                after.year
-            );
-            let rural = b.rural as i64 + a.arrivals_rural as i64 - a.departures_rural as i64
-                + a.births_rural as i64
+            assert_eq!(a.urban as i64, urban, "urban part of unit {u} in {}", after.year);
+            let rural = b.rural as i64 + a.arrivals_rural as i64 - a.departures_rural as i64 + a.births_rural as i64
                 - a.deaths_rural as i64
                 - a.in_place as i64;
-            assert_eq!(
-                a.rural as i64, rural,
-                "rural part of unit {u} in {}",
-                after.year
-            );
+            assert_eq!(a.rural as i64, rural, "rural part of unit {u} in {}", after.year);
         }
         let sum = |r: &migrasim::engine::YearRecord,
                    f: &dyn Fn(&migrasim::engine::aggregate::UnitCounts) -> u64|
@@ -213,8 +161,7 @@ fn check_balances(sim: &Simulation) {
         let n = &after.national;
         assert_eq!(
             sum(after, &|c| c.urban),
-            sum(before, &|c| c.urban) + sum(after, &|c| c.births_urban)
-                - sum(after, &|c| c.deaths_urban)
+            sum(before, &|c| c.urban) + sum(after, &|c| c.births_urban) - sum(after, &|c| c.deaths_urban)
                 + n.in_place as i64
                 + n.rural_to_urban as i64
                 - n.urban_to_rural as i64,
@@ -225,21 +172,13 @@ fn check_balances(sim: &Simulation) {
         // only by settlements and its own births and deaths.
         assert_eq!(
             sum(after, &|c| c.hukou_urban_residents),
-            sum(before, &|c| c.hukou_urban_residents)
-                + sum(after, &|c| c.settlements)
-                + n.births_urban_hukou as i64
+            sum(before, &|c| c.hukou_urban_residents) + sum(after, &|c| c.settlements) + n.births_urban_hukou as i64
                 - n.deaths_urban_hukou as i64,
             "urban-hukou balance in {}",
             after.year
         );
-        assert_eq!(
-            n.births,
-            (sum(after, &|c| c.births_urban) + sum(after, &|c| c.births_rural)) as u64
-        );
-        assert_eq!(
-            n.deaths,
-            (sum(after, &|c| c.deaths_urban) + sum(after, &|c| c.deaths_rural)) as u64
-        );
+        assert_eq!(n.births, (sum(after, &|c| c.births_urban) + sum(after, &|c| c.births_rural)) as u64);
+        assert_eq!(n.deaths, (sum(after, &|c| c.deaths_urban) + sum(after, &|c| c.deaths_rural)) as u64);
     }
 }
 
@@ -257,10 +196,7 @@ fn every_change_of_place_is_counted_once_in_the_right_part() {
 #[test]
 fn quota_admissions_fill_the_quota_and_never_exceed_it() {
     let geo = Geography::embedded();
-    let mut scenario = Scenario {
-        name: "quota".into(),
-        ..Scenario::default()
-    };
+    let mut scenario = Scenario { name: "quota".into(), ..Scenario::default() };
     scenario.run.households = 200_000;
     // Willing applicants everywhere, so quotas bind.
     scenario.settlement.willingness.base = 3.0;
@@ -276,11 +212,7 @@ fn quota_admissions_fill_the_quota_and_never_exceed_it() {
             };
             let quota = fraction * before.units[u].nonhukou_urban as f64;
             let admitted = (counts.settlements - counts.family_settlements) as f64;
-            assert!(
-                admitted <= quota,
-                "unit {u} in {}: {admitted} > quota {quota}",
-                after.year
-            );
+            assert!(admitted <= quota, "unit {u} in {}: {admitted} > quota {quota}", after.year);
             if counts.applicants as f64 > quota {
                 binding += 1;
                 assert!(
@@ -303,20 +235,11 @@ fn every_unit_has_capacity_at_a_thousand_households() {
     let base = &sim.records[0];
     let without_sampled_workers = base.units.iter().filter(|u| u.urban_workers == 0).count();
     assert!(without_sampled_workers > 50, "{without_sampled_workers}");
-    let no_jobs: Vec<&str> = base
-        .cities
-        .iter()
-        .zip(&geo.units)
-        .filter(|(c, _)| c.jobs <= 0.0)
-        .map(|(_, u)| u.name_en.as_str())
-        .collect();
+    let no_jobs: Vec<&str> =
+        base.cities.iter().zip(&geo.units).filter(|(c, _)| c.jobs <= 0.0).map(|(_, u)| u.name_en.as_str()).collect();
     assert!(no_jobs.is_empty(), "units without jobs: {no_jobs:?}");
     for record in &sim.records {
-        assert!(
-            record.cities.iter().all(|c| c.jobs > 0.0),
-            "{}",
-            record.year
-        );
+        assert!(record.cities.iter().all(|c| c.jobs > 0.0), "{}", record.year);
     }
 }
 
@@ -325,10 +248,7 @@ fn every_unit_has_capacity_at_a_thousand_households() {
 #[test]
 fn large_households_lose_no_member() {
     let geo = Geography::embedded();
-    let mut scenario = Scenario {
-        name: "large".into(),
-        ..Scenario::default()
-    };
+    let mut scenario = Scenario { name: "large".into(), ..Scenario::default() };
     scenario.run.households = 20_000;
     scenario.demography.ageing_pct = 20.0;
     let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
@@ -344,8 +264,7 @@ fn large_households_lose_no_member() {
     assert!(sim.step(), "second year");
     let counted_from = sim.records.len() - 1;
     sim.run(|_| {});
-    let total =
-        |r: &migrasim::engine::YearRecord| -> u64 { r.units.iter().map(|u| u.population()).sum() };
+    let total = |r: &migrasim::engine::YearRecord| -> u64 { r.units.iter().map(|u| u.population()).sum() };
     for pair in sim.records[counted_from..].windows(2) {
         assert_eq!(
             total(&pair[1]),
@@ -401,12 +320,7 @@ fn the_decomposition_sums_to_the_change_with_nothing_unexplained() {
         let before = national_row(&pair[0], sim.persons_per_member).urbanization_rate_pct;
         let after = national_row(&pair[1], sim.persons_per_member).urbanization_rate_pct;
         let total: f64 = rows.iter().map(|r| r.2).sum();
-        assert!(
-            (total - (after - before)).abs() < 1e-9,
-            "{}: {total} vs {}",
-            pair[1].year,
-            after - before
-        );
+        assert!((total - (after - before)).abs() < 1e-9, "{}: {total} vs {}", pair[1].year, after - before);
         let unexplained = rows.iter().find(|r| r.0 == "unexplained").unwrap();
         assert_eq!(unexplained.1, 0.0, "{}", pair[1].year);
     }
@@ -419,10 +333,7 @@ fn the_decomposition_sums_to_the_change_with_nothing_unexplained() {
 #[test]
 fn with_behaviour_switched_off_only_in_place_and_demography_move_the_rate() {
     let geo = Geography::embedded();
-    let mut scenario = Scenario {
-        name: "frozen".into(),
-        ..Scenario::default()
-    };
+    let mut scenario = Scenario { name: "frozen".into(), ..Scenario::default() };
     scenario.run.households = 200_000;
     scenario.behaviour.reconsider_rural_pct = 0.0;
     scenario.behaviour.reconsider_urban_pct = 0.0;
@@ -434,9 +345,7 @@ fn with_behaviour_switched_off_only_in_place_and_demography_move_the_rate() {
     let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
     sim.run(|_| {});
     for pair in sim.records.windows(2) {
-        for (source, persons, _) in
-            migrasim::report::decomposition(&pair[0], &pair[1], sim.persons_per_member)
-        {
+        for (source, persons, _) in migrasim::report::decomposition(&pair[0], &pair[1], sim.persons_per_member) {
             if source.starts_with("rural_to_urban")
                 || source.starts_with("urban_to_rural")
                 || source == "in_place_reclassification"
@@ -446,12 +355,8 @@ fn with_behaviour_switched_off_only_in_place_and_demography_move_the_rate() {
         }
     }
     let first = national_row(&sim.records[0], sim.persons_per_member).urbanization_rate_pct;
-    let last =
-        national_row(sim.records.last().unwrap(), sim.persons_per_member).urbanization_rate_pct;
-    assert!(
-        (last - first).abs() < 0.6,
-        "demography alone moved the rate {first} → {last}"
-    );
+    let last = national_row(sim.records.last().unwrap(), sim.persons_per_member).urbanization_rate_pct;
+    assert!((last - first).abs() < 0.6, "demography alone moved the rate {first} → {last}");
 }
 
 /// The base year matches each province's official population and urbanization rate where
@@ -459,10 +364,9 @@ fn with_behaviour_switched_off_only_in_place_and_demography_move_the_rate() {
 #[test]
 fn the_base_year_matches_the_official_provincial_rates() {
     let geo = Geography::embedded();
-    for (year, population, urbanization, hukou) in [
-        (2023, 1_409_670_000.0, 66.16, 48.3),
-        (2020, 1_412_120_000.0, 63.89, 45.4),
-    ] {
+    for (year, population, urbanization, hukou) in
+        [(2023, 1_409_670_000.0, 66.16, 48.3), (2020, 1_412_120_000.0, 63.89, 45.4)]
+    {
         let mut scenario = Scenario::default();
         scenario.run.households = 2_000_000;
         scenario.initial.year = year;
@@ -475,17 +379,10 @@ fn the_base_year_matches_the_official_provincial_rates() {
         let sim = Simulation::new(geo, plan);
         let figures = migrasim::population::province_figures(geo, year);
         let rates = migrasim::report::province_urbanization_pct(geo, &sim.records[0]);
-        let errors: Vec<f64> = figures
-            .iter()
-            .zip(rates)
-            .filter_map(|(f, rate)| Some((rate - f.urbanization_rate_pct?).abs()))
-            .collect();
+        let errors: Vec<f64> =
+            figures.iter().zip(rates).filter_map(|(f, rate)| Some((rate - f.urbanization_rate_pct?).abs())).collect();
         let mae = errors.iter().sum::<f64>() / errors.len() as f64;
-        assert!(
-            errors.len() >= 27,
-            "{year}: {} provinces with data",
-            errors.len()
-        );
+        assert!(errors.len() >= 27, "{year}: {} provinces with data", errors.len());
         assert!(mae < 0.15, "{year}: provincial MAE {mae:.3} pp");
     }
 }
@@ -498,55 +395,28 @@ fn region_tables_add_up() {
     let tables = migrasim::report::run_tables(&sim);
     let table = |name: &str| -> Vec<csv::StringRecord> {
         let text = &tables.iter().find(|(n, _)| *n == name).expect(name).1;
-        csv::Reader::from_reader(text.as_bytes())
-            .records()
-            .map(Result::unwrap)
-            .collect()
+        csv::Reader::from_reader(text.as_bytes()).records().map(Result::unwrap).collect()
     };
     // Flows are empty in the base-year row (nothing has happened yet): they add up as 0.
-    let number = |r: &csv::StringRecord, i: usize| -> f64 {
-        if r[i].is_empty() {
-            0.0
-        } else {
-            r[i].parse().unwrap()
-        }
-    };
+    let number = |r: &csv::StringRecord, i: usize| -> f64 { if r[i].is_empty() { 0.0 } else { r[i].parse().unwrap() } };
     let national = table("national.csv");
     let regions = table("potential_regions.csv");
-    assert_eq!(
-        regions.len(),
-        national.len() * 8,
-        "7 regions + outside, every year"
-    );
+    assert_eq!(regions.len(), national.len() * 8, "7 regions + outside, every year");
     for (row, year) in national.iter().zip(sim.records.iter().map(|r| r.year)) {
-        let in_year: Vec<_> = regions
-            .iter()
-            .filter(|r| r[0] == *year.to_string())
-            .collect();
+        let in_year: Vec<_> = regions.iter().filter(|r| r[0] == *year.to_string()).collect();
         let population: f64 = in_year.iter().map(|r| number(r, 3)).sum();
         let units: f64 = in_year.iter().map(|r| number(r, 2)).sum();
         assert_eq!(units as usize, Geography::embedded().len());
         // Each cell is rounded to a person: the sum is within one person per row.
-        assert!(
-            (population - number(row, 1)).abs() <= 8.0,
-            "{year}: {population} vs {}",
-            &row[1]
-        );
+        assert!((population - number(row, 1)).abs() <= 8.0, "{year}: {population} vs {}", &row[1]);
     }
     let metros = table("metro_areas.csv");
     assert!(!metros.is_empty());
     for group in metros.chunks(3) {
-        assert_eq!(
-            (&group[0][2], &group[1][2], &group[2][2]),
-            ("core", "members", "whole")
-        );
+        assert_eq!((&group[0][2], &group[1][2], &group[2][2]), ("core", "members", "whole"));
         for column in [3, 4, 9, 10] {
             let parts = number(&group[0], column) + number(&group[1], column);
-            assert!(
-                (parts - number(&group[2], column)).abs() <= 2.0,
-                "{:?}",
-                group
-            );
+            assert!((parts - number(&group[2], column)).abs() <= 2.0, "{:?}", group);
         }
     }
 }
@@ -558,40 +428,25 @@ fn region_tables_add_up() {
 fn eligibility_rules_phase_in_by_year() {
     let geo = Geography::embedded();
     let run = |table: migrasim::scenario::YearValue| {
-        let mut scenario = Scenario {
-            name: "phase-in".into(),
-            ..Scenario::default()
-        };
+        let mut scenario = Scenario { name: "phase-in".into(), ..Scenario::default() };
         scenario.run.households = 50_000;
-        for regime in [
-            &mut scenario.settlement.open,
-            &mut scenario.settlement.relaxed,
-            &mut scenario.settlement.points,
-        ] {
+        for regime in [&mut scenario.settlement.open, &mut scenario.settlement.relaxed, &mut scenario.settlement.points]
+        {
             regime.min_insurance_years = table.clone();
             regime.education_exemption = None;
         }
         let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
         sim.run(|_| {});
-        sim.records
-            .iter()
-            .map(|r| (r.year, r.units.iter().map(|u| u.settlements).sum::<u64>()))
-            .collect::<Vec<_>>()
+        sim.records.iter().map(|r| (r.year, r.units.iter().map(|u| u.settlements).sum::<u64>())).collect::<Vec<_>>()
     };
     let strict = run(30.0.into());
-    let phased = run(migrasim::scenario::YearValue::Table(
-        [(2024, 30.0), (2025, 30.0), (2026, 0.0)]
-            .into_iter()
-            .collect(),
-    ));
+    let phased =
+        run(migrasim::scenario::YearValue::Table([(2024, 30.0), (2025, 30.0), (2026, 0.0)].into_iter().collect()));
     for ((year, s), (_, p)) in strict.iter().zip(&phased) {
         if *year <= 2025 {
             assert_eq!(s, p, "{year}: the rule has not changed yet");
         } else {
-            assert!(
-                p > s,
-                "{year}: {p} settlements vs {s} under the strict rule"
-            );
+            assert!(p > s, "{year}: {p} settlements vs {s} under the strict rule");
         }
     }
 }
@@ -603,16 +458,10 @@ fn regime_overrides_apply_from_their_year() {
     let geo = Geography::embedded();
     let shenzhen = geo.units.iter().position(|u| u.code == 440300).unwrap();
     let run = |setting: Option<migrasim::scenario::RegimeSetting>| {
-        let mut scenario = Scenario {
-            name: "regime-from".into(),
-            ..Scenario::default()
-        };
+        let mut scenario = Scenario { name: "regime-from".into(), ..Scenario::default() };
         scenario.run.households = 100_000;
         if let Some(setting) = setting {
-            scenario
-                .settlement
-                .regime_overrides
-                .insert("440300".into(), setting);
+            scenario.settlement.regime_overrides.insert("440300".into(), setting);
         }
         let mut sim = Simulation::new(geo, Plan::from_scenario(scenario, geo).unwrap());
         sim.run(|_| {});
@@ -620,18 +469,12 @@ fn regime_overrides_apply_from_their_year() {
     };
     use migrasim::scenario::{Regime, RegimeSetting};
     let unchanged = run(None);
-    let opened = run(Some(RegimeSetting::From(
-        [(2026, Regime::Open)].into_iter().collect(),
-    )));
+    let opened = run(Some(RegimeSetting::From([(2026, Regime::Open)].into_iter().collect())));
     for (a, b) in unchanged.iter().zip(&opened) {
         assert_eq!(a.cities[shenzhen].regime, Regime::Points);
         if b.year < 2026 {
             assert_eq!(b.cities[shenzhen].regime, Regime::Points, "{}", b.year);
-            assert_eq!(
-                a.units[shenzhen].settlements, b.units[shenzhen].settlements,
-                "{}",
-                b.year
-            );
+            assert_eq!(a.units[shenzhen].settlements, b.units[shenzhen].settlements, "{}", b.year);
         } else {
             assert_eq!(b.cities[shenzhen].regime, Regime::Open, "{}", b.year);
         }
@@ -639,10 +482,7 @@ fn regime_overrides_apply_from_their_year() {
     let total = |records: &[migrasim::engine::YearRecord]| -> u64 {
         records.iter().map(|r| r.units[shenzhen].settlements).sum()
     };
-    assert!(
-        total(&opened) > total(&unchanged),
-        "opening Shenzhen raises its settlements"
-    );
+    assert!(total(&opened) > total(&unchanged), "opening Shenzhen raises its settlements");
 }
 
 /// The baseline's citizenization cost per settled person, every simulated year, lies within the
@@ -653,17 +493,13 @@ fn regime_overrides_apply_from_their_year() {
 fn citizenization_cost_per_settled_person_lies_within_the_published_range() {
     let geo = Geography::embedded();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut scenario = migrasim::scenario::load(&root.join("baseline.toml"))
-        .unwrap()
-        .scenario;
+    let mut scenario = migrasim::scenario::load(&root.join("baseline.toml")).unwrap().scenario;
     scenario.run.households = 200_000;
     let plan = Plan::from_scenario(scenario, geo).unwrap();
     let runs = migrasim::ensemble::run_replicates(geo, &plan, &[plan.scenario.run.seed], |_, _| {});
     let tables = migrasim::report::tables(&migrasim::report::RunTables::of(geo, &plan, &runs[0]));
-    let (_, text) = tables
-        .iter()
-        .find(|(name, _)| *name == "fiscal_provinces.csv")
-        .expect("fiscal_provinces.csv is written");
+    let (_, text) =
+        tables.iter().find(|(name, _)| *name == "fiscal_provinces.csv").expect("fiscal_provinces.csv is written");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
@@ -682,11 +518,7 @@ fn citizenization_cost_per_settled_person_lies_within_the_published_range() {
         // Base-year flows are empty: none happened.
         let value = |i: usize| -> f64 {
             let v = fields[i + if i > 0 { shift } else { 0 }];
-            if v.is_empty() {
-                0.0
-            } else {
-                v.parse().unwrap()
-            }
+            if v.is_empty() { 0.0 } else { v.parse().unwrap() }
         };
         let entry = by_year.entry(fields[year].to_string()).or_default();
         entry[0] += value(settled);
@@ -699,15 +531,9 @@ fn citizenization_cost_per_settled_person_lies_within_the_published_range() {
     for (year, [persons, cost, reward, land]) in simulated {
         let per_person = cost / persons;
         eprintln!("{year}: {persons:.0} settled, {per_person:.0} yuan each, {land:.0} ha");
-        assert!(
-            (11_511.0..=16_859.0).contains(&per_person),
-            "{year}: {per_person:.0} yuan per settled person"
-        );
+        assert!((11_511.0..=16_859.0).contains(&per_person), "{year}: {per_person:.0} yuan per settled person");
         // The whole fund is shared out each year (rounding: under a yuan per province).
-        assert!(
-            (reward - 40.0e9).abs() < 31.0,
-            "{year}: {reward} yuan shared out"
-        );
+        assert!((reward - 40.0e9).abs() < 31.0, "{year}: {reward} yuan shared out");
         assert!(*land > 0.0 && land / persons * 10_000.0 < 100.0 + 1e-9);
     }
 }
@@ -719,29 +545,17 @@ fn reward_fund_follows_cross_province_settlers_by_their_weight() {
     let geo = Geography::embedded();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let shares = |weight: f64| -> Vec<(f64, f64)> {
-        let mut scenario = migrasim::scenario::load(&root.join("baseline.toml"))
-            .unwrap()
-            .scenario;
+        let mut scenario = migrasim::scenario::load(&root.join("baseline.toml")).unwrap().scenario;
         scenario.run.households = 200_000;
         scenario.fiscal.reward.cross_province_weight = weight;
         let plan = Plan::from_scenario(scenario, geo).unwrap();
-        let runs =
-            migrasim::ensemble::run_replicates(geo, &plan, &[plan.scenario.run.seed], |_, _| {});
-        let tables =
-            migrasim::report::tables(&migrasim::report::RunTables::of(geo, &plan, &runs[0]));
-        let text = &tables
-            .iter()
-            .find(|(name, _)| *name == "fiscal_provinces.csv")
-            .unwrap()
-            .1;
+        let runs = migrasim::ensemble::run_replicates(geo, &plan, &[plan.scenario.run.seed], |_, _| {});
+        let tables = migrasim::report::tables(&migrasim::report::RunTables::of(geo, &plan, &runs[0]));
+        let text = &tables.iter().find(|(name, _)| *name == "fiscal_provinces.csv").unwrap().1;
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
         let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-        let (settled, cross, reward) = (
-            col("settled_persons"),
-            col("settled_cross_province"),
-            col("reward_fund_yuan"),
-        );
+        let (settled, cross, reward) = (col("settled_persons"), col("settled_cross_province"), col("reward_fund_yuan"));
         // Per province over the run: (cross-province share of settlers, share of the fund).
         let mut sums = vec![[0.0f64; 3]; geo.provinces.len()];
         for (i, line) in lines.enumerate() {
@@ -749,11 +563,7 @@ fn reward_fund_follows_cross_province_settlers_by_their_weight() {
             let shift = fields.len() - header.len();
             let value = |c: usize| -> f64 {
                 let v = fields[c + shift];
-                if v.is_empty() {
-                    0.0
-                } else {
-                    v.parse().unwrap()
-                }
+                if v.is_empty() { 0.0 } else { v.parse().unwrap() }
             };
             let p = i % geo.provinces.len();
             sums[p][0] += value(settled);
@@ -761,20 +571,12 @@ fn reward_fund_follows_cross_province_settlers_by_their_weight() {
             sums[p][2] += value(reward);
         }
         let fund: f64 = sums.iter().map(|s| s[2]).sum();
-        sums.iter()
-            .map(|s| (s[1] / s[0].max(1.0), s[2] / fund))
-            .collect()
+        sums.iter().map(|s| (s[1] / s[0].max(1.0), s[2] / fund)).collect()
     };
     let (even, weighted) = (shares(1.0), shares(3.0));
     let big: Vec<usize> = (0..even.len()).filter(|&p| even[p].1 > 0.01).collect();
-    let most = *big
-        .iter()
-        .max_by(|&&a, &&b| even[a].0.total_cmp(&even[b].0))
-        .unwrap();
-    let least = *big
-        .iter()
-        .min_by(|&&a, &&b| even[a].0.total_cmp(&even[b].0))
-        .unwrap();
+    let most = *big.iter().max_by(|&&a, &&b| even[a].0.total_cmp(&even[b].0)).unwrap();
+    let least = *big.iter().min_by(|&&a, &&b| even[a].0.total_cmp(&even[b].0)).unwrap();
     eprintln!(
         "most cross-province: {} ({:.0}%): {:.2}% -> {:.2}%; least: {} ({:.0}%): {:.2}% -> {:.2}%",
         geo.provinces[most].name_en,

@@ -44,10 +44,7 @@ fn documented_keys() -> Vec<String> {
 }
 
 fn base_table() -> toml::Table {
-    let mut s = Scenario {
-        name: "keys".into(),
-        ..Scenario::default()
-    };
+    let mut s = Scenario { name: "keys".into(), ..Scenario::default() };
     s.run.households = 6_000;
     s.run.last_year = 2026;
     toml::from_str(&s.to_toml()).unwrap()
@@ -56,11 +53,7 @@ fn base_table() -> toml::Table {
 fn get<'a>(table: &'a toml::Table, path: &[&str]) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;
     let value = table.get(*first)?;
-    if rest.is_empty() {
-        Some(value)
-    } else {
-        get(value.as_table()?, rest)
-    }
+    if rest.is_empty() { Some(value) } else { get(value.as_table()?, rest) }
 }
 
 fn set(table: &mut toml::Table, path: &[&str], value: Value) {
@@ -68,9 +61,7 @@ fn set(table: &mut toml::Table, path: &[&str], value: Value) {
     if rest.is_empty() {
         table.insert(first.to_string(), value);
     } else {
-        let entry = table
-            .entry(first.to_string())
-            .or_insert_with(|| Value::Table(toml::Table::new()));
+        let entry = table.entry(first.to_string()).or_insert_with(|| Value::Table(toml::Table::new()));
         set(entry.as_table_mut().unwrap(), rest, value);
     }
 }
@@ -88,22 +79,13 @@ fn context(key: &str) -> Vec<(&'static str, Value)> {
         return vec![(path, Value::Float(1.0))];
     }
     if key.ends_with(".education_exemption") || key.ends_with(".home_purchase") {
-        let section = key
-            .trim_end_matches(".education_exemption")
-            .trim_end_matches(".home_purchase");
+        let section = key.trim_end_matches(".education_exemption").trim_end_matches(".home_purchase");
         let paths: [&'static str; 2] = match section {
-            "settlement.open" => [
-                "settlement.open.min_residence_years",
-                "settlement.open.min_insurance_years",
-            ],
-            "settlement.relaxed" => [
-                "settlement.relaxed.min_residence_years",
-                "settlement.relaxed.min_insurance_years",
-            ],
-            _ => [
-                "settlement.points.min_residence_years",
-                "settlement.points.min_insurance_years",
-            ],
+            "settlement.open" => ["settlement.open.min_residence_years", "settlement.open.min_insurance_years"],
+            "settlement.relaxed" => {
+                ["settlement.relaxed.min_residence_years", "settlement.relaxed.min_insurance_years"]
+            }
+            _ => ["settlement.points.min_residence_years", "settlement.points.min_insurance_years"],
         };
         return paths.into_iter().map(|p| (p, Value::Integer(6))).collect();
     }
@@ -128,10 +110,7 @@ fn context(key: &str) -> Vec<(&'static str, Value)> {
     if key == "housing.affordable_discount" || key == "housing.affordable_access" {
         // Destination draws keep common random numbers: a lever whose effect on utilities is
         // small moves no household of a small population, so give it a stock that matters.
-        return vec![(
-            "housing.affordable_units_per_year",
-            Value::Float(30_000_000.0),
-        )];
+        return vec![("housing.affordable_units_per_year", Value::Float(30_000_000.0))];
     }
     if key == "settlement.points.min_residence_years" {
         // Points cities are few: willing applicants and a quota that admits them make the
@@ -185,44 +164,23 @@ fn coupled_year(key: &str) -> Option<(Vec<&'static str>, i64)> {
 /// Other values to try for a key, in order; the first that validates is used. Large changes
 /// first, so an effect shows even on a small population.
 fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
-    let scaled = |f: f64| {
-        vec![
-            f * 4.0 + 1.0,
-            f * 1.5 + 0.05,
-            f * 0.5,
-            f + 1.0,
-            f - 0.5,
-            0.0,
-            1.0,
-        ]
-    };
+    let scaled = |f: f64| vec![f * 4.0 + 1.0, f * 1.5 + 0.05, f * 0.5, f + 1.0, f - 0.5, 0.0, 1.0];
     if matches!(leaf, "min_residence_years" | "min_insurance_years") {
         // Whole years (a year table of them); fractional trials would be refused.
         return [3.0, 6.0, 10.0].into_iter().map(Value::Float).collect();
     }
     match current {
-        Some(Value::Integer(i)) => [i + 3, i * 2 + 1, i + 1, i - 1]
-            .into_iter()
-            .map(Value::Integer)
-            .collect(),
+        Some(Value::Integer(i)) => [i + 3, i * 2 + 1, i + 1, i - 1].into_iter().map(Value::Integer).collect(),
         Some(Value::Float(f)) => scaled(*f).into_iter().map(Value::Float).collect(),
         Some(Value::Boolean(b)) => vec![Value::Boolean(!b)],
         // Arrays (values by education level): the top level much larger, every level higher,
         // or every level lower.
         Some(Value::Array(items)) => {
-            let numbers: Vec<f64> = items
-                .iter()
-                .filter_map(|v| v.as_float().or(v.as_integer().map(|i| i as f64)))
-                .collect();
+            let numbers: Vec<f64> =
+                items.iter().filter_map(|v| v.as_float().or(v.as_integer().map(|i| i as f64))).collect();
             let last = numbers.len().saturating_sub(1);
             let array = |f: &dyn Fn(usize, f64) -> f64| {
-                Value::Array(
-                    numbers
-                        .iter()
-                        .enumerate()
-                        .map(|(i, x)| Value::Float(f(i, *x)))
-                        .collect(),
-                )
+                Value::Array(numbers.iter().enumerate().map(|(i, x)| Value::Float(f(i, *x))).collect())
             };
             vec![
                 array(&|i, x| if i == last { x * 2.0 + 0.05 } else { x }),
@@ -238,27 +196,13 @@ fn candidates(leaf: &str, current: Option<&Value>) -> Vec<Value> {
             vec![Value::Table(emptied)]
         }
         _ => match leaf {
-            "regime_overrides" => vec![
-                toml::from_str("Shenzhen = \"open\"")
-                    .map(Value::Table)
-                    .unwrap(),
-            ],
+            "regime_overrides" => vec![toml::from_str("Shenzhen = \"open\"").map(Value::Table).unwrap()],
             "quota_overrides" => vec![toml::from_str("Beijing = 5.0").map(Value::Table).unwrap()],
-            "province_destination_shift" => vec![
-                toml::from_str("44 = -3.0\n62 = 3.0")
-                    .map(Value::Table)
-                    .unwrap(),
-            ],
-            "unit_destination_shift" => vec![
-                toml::from_str("\"440300\" = -3.0\n\"620100\" = 3.0")
-                    .map(Value::Table)
-                    .unwrap(),
-            ],
-            "province_urban_outflow_pct" => vec![
-                toml::from_str("23 = 5.0\n62 = 5.0")
-                    .map(Value::Table)
-                    .unwrap(),
-            ],
+            "province_destination_shift" => vec![toml::from_str("44 = -3.0\n62 = 3.0").map(Value::Table).unwrap()],
+            "unit_destination_shift" => {
+                vec![toml::from_str("\"440300\" = -3.0\n\"620100\" = 3.0").map(Value::Table).unwrap()]
+            }
+            "province_urban_outflow_pct" => vec![toml::from_str("23 = 5.0\n62 = 5.0").map(Value::Table).unwrap()],
             "annual_quota_pct" => vec![Value::Float(2.0)],
             "no_quota_from" => vec![Value::Integer(2025)],
             "education_exemption" => vec![Value::String("junior".into())],
@@ -289,10 +233,7 @@ fn the_reference_documents_the_main_sections() {
         "renewal.cheap_housing_removed_pct",
         "behaviour.stay_bonus",
     ] {
-        assert!(
-            keys.contains(&key.to_string()),
-            "docs/scenarios.md lacks `{key}`"
-        );
+        assert!(keys.contains(&key.to_string()), "docs/scenarios.md lacks `{key}`");
     }
 }
 
@@ -302,11 +243,7 @@ fn every_scenario_key_is_documented() {
     let mut missing = Vec::new();
     fn walk(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
         for (key, value) in table {
-            let path = if prefix.is_empty() {
-                key.clone()
-            } else {
-                format!("{prefix}.{key}")
-            };
+            let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
             match value {
                 Value::Table(t)
                     if !path.ends_with("members")
@@ -330,10 +267,7 @@ fn every_scenario_key_is_documented() {
             missing.push(key);
         }
     }
-    assert!(
-        missing.is_empty(),
-        "keys missing from docs/scenarios.md: {missing:?}"
-    );
+    assert!(missing.is_empty(), "keys missing from docs/scenarios.md: {missing:?}");
 }
 
 #[test]
@@ -341,11 +275,7 @@ fn every_documented_key_changes_the_outputs() {
     let base_text = toml::to_string(&base_table()).unwrap();
     let base = outputs(&base_text).expect("base scenario runs");
     let keys = documented_keys();
-    assert!(
-        keys.len() > 60,
-        "only {} keys parsed from the docs",
-        keys.len()
-    );
+    assert!(keys.len() > 60, "only {} keys parsed from the docs", keys.len());
     let failures: Vec<String> = keys
         .par_iter()
         .filter_map(|key| {
@@ -379,8 +309,5 @@ fn every_documented_key_changes_the_outputs() {
             Some(format!("{key}: no effect with any of {tried:?}"))
         })
         .collect();
-    assert!(
-        failures.is_empty(),
-        "documented keys without effect: {failures:?}"
-    );
+    assert!(failures.is_empty(), "documented keys without effect: {failures:?}");
 }

@@ -23,11 +23,7 @@ fn run(toml: &str) -> Outcome {
     let plan = Plan::from_scenario(scenario, geo).expect("test scenario resolves");
     let mut sim = Simulation::new(geo, plan.clone());
     sim.run(|_| {});
-    Outcome {
-        plan,
-        persons_per_member: sim.persons_per_member,
-        records: sim.records,
-    }
+    Outcome { plan, persons_per_member: sim.persons_per_member, records: sim.records }
 }
 
 impl Outcome {
@@ -59,13 +55,7 @@ impl Outcome {
 
     /// Urban residents of the selected units in the last year.
     fn urban_last(&self, keep: impl Fn(usize) -> bool) -> u64 {
-        self.last()
-            .units
-            .iter()
-            .enumerate()
-            .filter(|(u, _)| keep(*u))
-            .map(|(_, c)| c.urban)
-            .sum()
+        self.last().units.iter().enumerate().filter(|(u, _)| keep(*u)).map(|(_, c)| c.urban).sum()
     }
 
     fn national_last(&self) -> migrasim::results::NationalRow {
@@ -122,8 +112,7 @@ fn an_education_alternative_raises_settlements() {
 fn a_higher_points_cutoff_lowers_points_applications() {
     let base = run("");
     let strict = run("[settlement.points_formula]\ncutoff = 120\n");
-    let applicants =
-        |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
+    let applicants = |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
     assert!(applicants(&strict) < applicants(&base));
     let generous = run("[settlement.points_formula]\nper_insurance_year = 15\n");
     assert!(applicants(&generous) > applicants(&base));
@@ -148,10 +137,7 @@ fn a_unit_quota_override_binds_that_unit_only() {
     let settled = |o: &Outcome, city: usize| o.total(|u| u == city, |c| c.settlements);
     assert_eq!(settled(&closed, beijing), 0);
     assert!(settled(&wide, beijing) > 0);
-    assert!(
-        settled(&closed, shanghai) > 0,
-        "other points cities keep their quota"
-    );
+    assert!(settled(&closed, shanghai) > 0, "other points cities keep their quota");
 }
 
 #[test]
@@ -180,9 +166,7 @@ fn a_services_stall_lowers_reunification_of_left_behind_children() {
 fn more_school_places_raise_the_public_school_share_and_reunification() {
     let base = run("");
     let more = run("[services]\nschool_seat_growth_pct = 5.0\n");
-    assert!(
-        more.national_last().public_school_share_pct > base.national_last().public_school_share_pct
-    );
+    assert!(more.national_last().public_school_share_pct > base.national_last().public_school_share_pct);
     assert!(more.national_last().left_behind_children < base.national_last().left_behind_children);
 }
 
@@ -190,10 +174,7 @@ fn more_school_places_raise_the_public_school_share_and_reunification() {
 fn no_fiscal_link_lowers_school_place_growth() {
     let base = run("");
     let unlinked = run("[fiscal]\nlink = false\n");
-    assert!(
-        unlinked.national_last().public_school_share_pct
-            < base.national_last().public_school_share_pct
-    );
+    assert!(unlinked.national_last().public_school_share_pct < base.national_last().public_school_share_pct);
 }
 
 #[test]
@@ -209,16 +190,14 @@ fn job_growth_and_employment_services_pull_rural_households_to_cities() {
 fn vocational_training_raises_points_applications() {
     let base = run("");
     let trained = run("[jobs]\nskill_upgrade_pct = 10.0\n");
-    let applicants =
-        |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
+    let applicants = |o: &Outcome| o.total(|u| o.plan.regimes[u] == Regime::Points, |c| c.applicants);
     assert!(applicants(&trained) > applicants(&base));
 }
 
 #[test]
 fn affordable_housing_open_to_migrants_raises_urban_population() {
     let base = run("");
-    let housing =
-        run("[housing]\naffordable_units_per_year = 20_000_000\naffordable_access = 1.0\n");
+    let housing = run("[housing]\naffordable_units_per_year = 20_000_000\naffordable_access = 1.0\n");
     assert!(housing.national_last().urban_residents > base.national_last().urban_residents);
 }
 
@@ -238,17 +217,14 @@ fn insurance_coverage_and_portability_drive_settlement_in_relaxed_cities() {
     let covered = run("[social_insurance]\ncoverage_pct = 95.0\n");
     assert!(covered.settlements_in(Regime::Relaxed) > base.settlements_in(Regime::Relaxed));
     let fixed = run("[social_insurance]\nportable = false\n");
-    let movers_settle =
-        |o: &Outcome| o.settlements_in(Regime::Relaxed) + o.settlements_in(Regime::Points);
+    let movers_settle = |o: &Outcome| o.settlements_in(Regime::Relaxed) + o.settlements_in(Regime::Points);
     assert!(movers_settle(&fixed) <= movers_settle(&base));
 }
 
 #[test]
 fn a_potential_region_push_raises_the_urban_population_of_member_units() {
     let base = run("");
-    let push = run(
-        "[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\nnearby_preference = 1.0\n",
-    );
+    let push = run("[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\nnearby_preference = 1.0\n");
     let members = |o: &Outcome| o.urban_last(|u| o.plan.potential_region[u].is_some());
     assert!(members(&push) > members(&base));
 }
@@ -259,11 +235,7 @@ fn potential_region_membership_is_editable() {
         "[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\n[potential_regions.members]\n\"North Anhui\" = []\n",
     );
     let north_anhui = ["341300", "340600", "341600", "341200", "340300", "340400"].map(unit);
-    assert!(
-        north_anhui
-            .iter()
-            .all(|&u| none.plan.potential_region[u].is_none())
-    );
+    assert!(north_anhui.iter().all(|&u| none.plan.potential_region[u].is_none()));
     let with = run("[potential_regions]\njob_boost_pct = 3.0\ncounty_town_pct = 0.5\n");
     let urban = |o: &Outcome| o.urban_last(|u| north_anhui.contains(&u));
     assert!(urban(&with) > urban(&none));
@@ -272,14 +244,7 @@ fn potential_region_membership_is_editable() {
 #[test]
 fn metro_integration_raises_the_urban_population_of_member_units() {
     let base = run("");
-    let members = |o: &Outcome| {
-        o.urban_last(|u| {
-            o.plan
-                .metros
-                .iter()
-                .any(|m| m.members.contains(&u) && m.core != u)
-        })
-    };
+    let members = |o: &Outcome| o.urban_last(|u| o.plan.metros.iter().any(|m| m.members.contains(&u) && m.core != u));
     let relocation = run("[metro_areas]\njob_relocation_pct = 5.0\n");
     assert!(members(&relocation) > members(&base));
     // Commuting pays where core earnings net of its cost exceed the member's own.
@@ -291,8 +256,7 @@ fn metro_integration_raises_the_urban_population_of_member_units() {
 fn urban_village_redevelopment_deters_arrivals_and_amenity_attracts_them() {
     let base = run("");
     let big = |o: &Outcome, u: usize| {
-        Geography::embedded().units[u].pop_urban_district_2020 >= 3_000_000.0
-            && o.plan.regimes[u] != Regime::Open
+        Geography::embedded().units[u].pop_urban_district_2020 >= 3_000_000.0 && o.plan.regimes[u] != Regime::Open
     };
     let arrivals = |o: &Outcome| o.total(|u| big(o, u), |c| c.arrivals());
     let redevelopment = run("[renewal]\ncheap_housing_removed_pct = 5.0\n");
@@ -305,9 +269,7 @@ fn urban_village_redevelopment_deters_arrivals_and_amenity_attracts_them() {
 fn more_in_place_urbanization_raises_the_urbanization_rate() {
     let base = run("");
     let more = run("[in_place]\nrate_pct = 2.0\n");
-    assert!(
-        more.national_last().urbanization_rate_pct > base.national_last().urbanization_rate_pct
-    );
+    assert!(more.national_last().urbanization_rate_pct > base.national_last().urbanization_rate_pct);
 }
 
 #[test]
@@ -330,15 +292,9 @@ fn migrants_buy_homes_more_often_where_housing_is_cheap() {
     let median = costs[costs.len() / 2];
     let rate = |dear: bool| {
         let keep = |u: usize| (cost(u) > median) == dear;
-        base.total(keep, |c| c.purchases) as f64
-            / base.total(keep, |c| c.nonhukou_households).max(1) as f64
+        base.total(keep, |c| c.purchases) as f64 / base.total(keep, |c| c.nonhukou_households).max(1) as f64
     };
-    assert!(
-        rate(false) > rate(true),
-        "cheap {} dear {}",
-        rate(false),
-        rate(true)
-    );
+    assert!(rate(false) > rate(true), "cheap {} dear {}", rate(false), rate(true));
 }
 
 #[test]
@@ -376,23 +332,13 @@ fn relocated_core_jobs_take_their_workers_to_the_members() {
     let base = run("");
     let relocated = run("[metro_areas]\njob_relocation_pct = 3.0\n");
     let cores: Vec<usize> = base.plan.metros.iter().map(|m| m.core).collect();
-    let members: Vec<usize> = base
-        .plan
-        .metros
-        .iter()
-        .flat_map(|m| m.members.iter().copied())
-        .filter(|u| !cores.contains(u))
-        .collect();
+    let members: Vec<usize> =
+        base.plan.metros.iter().flat_map(|m| m.members.iter().copied()).filter(|u| !cores.contains(u)).collect();
     assert!(relocated.urban_last(|u| cores.contains(&u)) < base.urban_last(|u| cores.contains(&u)));
-    assert!(
-        relocated.urban_last(|u| members.contains(&u)) > base.urban_last(|u| members.contains(&u))
-    );
+    assert!(relocated.urban_last(|u| members.contains(&u)) > base.urban_last(|u| members.contains(&u)));
     // The workers move with the jobs, so the cores' employment rate does not collapse.
     let employment = |o: &Outcome| {
-        cores
-            .iter()
-            .map(|&u| o.last().cities[u].jobs / o.last().units[u].urban_workers.max(1) as f64)
-            .sum::<f64>()
+        cores.iter().map(|&u| o.last().cities[u].jobs / o.last().units[u].urban_workers.max(1) as f64).sum::<f64>()
             / cores.len() as f64
     };
     assert!(
@@ -430,11 +376,7 @@ fn school_place_gaps_differ_between_cities_and_close_with_more_places() {
         .filter(|(_, c)| c.migrant_children > 20)
         .map(|(city, _)| city.school_access)
         .collect();
-    let (low, high) = shares
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &s| {
-            (l.min(s), h.max(s))
-        });
+    let (low, high) = shares.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &s| (l.min(s), h.max(s)));
     assert!(high - low > 0.05, "public-school shares {low:.3}–{high:.3}");
     let (gap, _) = service_gaps(&base);
     assert!(gap > 0.0);
@@ -462,24 +404,17 @@ fn more_affordable_units_shorten_the_wait_for_them() {
 fn every_plan_measure_reaches_its_documented_minimum_at_a_million_households() {
     let geo = Geography::embedded();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut baseline = scenario::load(&root.join("baseline.toml"))
-        .expect("the baseline loads")
-        .scenario;
+    let mut baseline = scenario::load(&root.join("baseline.toml")).expect("the baseline loads").scenario;
     baseline.run.households = 1_000_000;
-    let status_quo = scenario::load(&root.join("status-quo.toml"))
-        .expect("the status quo loads")
-        .scenario;
+    let status_quo = scenario::load(&root.join("status-quo.toml")).expect("the status quo loads").scenario;
     let plan = Plan::from_scenario(baseline, geo).expect("the baseline resolves");
     let seeds = [plan.scenario.run.seed];
-    let measured = migrasim::levers::measure(geo, &plan, &status_quo, &seeds, |_| {})
-        .expect("every measure can be set back");
+    let measured =
+        migrasim::levers::measure(geo, &plan, &status_quo, &seeds, |_| {}).expect("every measure can be set back");
     let mut failures = Vec::new();
     for m in &measured {
         let verdict = migrasim::levers::verdict(m);
-        eprintln!(
-            "{}: resident {:+.4} pp, hukou {:+.4} pp: {verdict}",
-            m.measure.name, m.resident.mean, m.hukou.mean
-        );
+        eprintln!("{}: resident {:+.4} pp, hukou {:+.4} pp: {verdict}", m.measure.name, m.resident.mean, m.hukou.mean);
         if verdict != "yes" && verdict != "no stated direction" {
             failures.push(format!("{}: {verdict}", m.measure.name));
         }
@@ -493,32 +428,21 @@ fn every_plan_measure_reaches_its_documented_minimum_at_a_million_households() {
 fn job_growth_by_place_reaches_the_places_named() {
     let geo = Geography::embedded();
     let base = run("");
-    let regional =
-        run("[jobs]\ngrowth_pct = { default = 1.0, west = 3.0, Sichuan = 1.0, Chengdu = 5.0 }\n");
+    let regional = run("[jobs]\ngrowth_pct = { default = 1.0, west = 3.0, Sichuan = 1.0, Chengdu = 5.0 }\n");
     let national = run("[jobs]\ngrowth_pct = { default = 1.0 }\n");
-    assert_eq!(
-        national.records, base.records,
-        "a default alone is the national value"
-    );
+    assert_eq!(national.records, base.records, "a default alone is the national value");
     let jobs = |o: &Outcome, u: usize| o.last().cities[u].jobs;
     let chengdu = unit("Chengdu");
     let mianyang = unit("Mianyang");
     let kunming = unit("Kunming");
     let shanghai = unit("Shanghai");
-    assert_eq!(
-        geo.units[kunming].macro_region,
-        migrasim::geo::MacroRegion::West
-    );
+    assert_eq!(geo.units[kunming].macro_region, migrasim::geo::MacroRegion::West);
     let grew = |u: usize| jobs(&regional, u) / jobs(&base, u);
     // The west grows faster; Sichuan (in the west) is set back to the default; Chengdu, in Sichuan,
     // faster still; the east is untouched in its own job growth.
     assert!(grew(kunming) > 1.05, "Kunming {}", grew(kunming));
     assert!(grew(chengdu) > grew(kunming), "Chengdu {}", grew(chengdu));
-    assert!(
-        (grew(mianyang) - 1.0).abs() < 0.05,
-        "Mianyang {}",
-        grew(mianyang)
-    );
+    assert!((grew(mianyang) - 1.0).abs() < 0.05, "Mianyang {}", grew(mianyang));
     assert!(grew(shanghai) < 1.05, "Shanghai {}", grew(shanghai));
 }
 
@@ -529,11 +453,7 @@ fn services_by_place_act_where_they_are_given() {
     let geo = Geography::embedded();
     let base = run("");
     let generous = run("[services]\nnonhukou_share = { default = 0.6, Guangdong = 0.95 }\n");
-    let guangdong = geo
-        .provinces
-        .iter()
-        .position(|p| p.name_en == "Guangdong")
-        .unwrap();
+    let guangdong = geo.provinces.iter().position(|p| p.name_en == "Guangdong").unwrap();
     let in_guangdong = |u: usize| geo.units[u].province == guangdong;
     assert!(generous.urban_last(in_guangdong) > base.urban_last(in_guangdong));
     let joined = |o: &Outcome| o.total(in_guangdong, |c| c.arrivals_urban);
@@ -549,19 +469,9 @@ fn affordable_supply_by_place_is_built_where_it_is_given() {
     let placed = run(
         "[housing]\naffordable_units_per_year = { default = 2_130_000, Chengdu = 300_000, \"Shenzhen, Dongguan\" = 0 }\n",
     );
-    let built = |o: &Outcome, u: usize| -> f64 {
-        o.records
-            .iter()
-            .skip(1)
-            .map(|r| r.cities[u].affordable_built)
-            .sum::<f64>()
-    };
-    let (chengdu, shenzhen, dongguan, wuhan) = (
-        unit("Chengdu"),
-        unit("Shenzhen"),
-        unit("Dongguan"),
-        unit("Wuhan"),
-    );
+    let built =
+        |o: &Outcome, u: usize| -> f64 { o.records.iter().skip(1).map(|r| r.cities[u].affordable_built).sum::<f64>() };
+    let (chengdu, shenzhen, dongguan, wuhan) = (unit("Chengdu"), unit("Shenzhen"), unit("Dongguan"), unit("Wuhan"));
     assert!(built(&placed, chengdu) > 3.0 * built(&base, chengdu));
     // Shenzhen and Dongguan build nothing but what the fiscal link adds for their settlers.
     assert!(built(&placed, shenzhen) < 0.5 * built(&base, shenzhen));
@@ -575,9 +485,7 @@ fn affordable_supply_by_place_is_built_where_it_is_given() {
 /// and a unit's override within it wins.
 #[test]
 fn regime_overrides_by_province_reach_its_units_and_a_unit_wins() {
-    let placed = run(
-        "[settlement.regime_overrides]\nGuangdong = { 2025 = \"open\" }\nShenzhen = \"points\"\n",
-    );
+    let placed = run("[settlement.regime_overrides]\nGuangdong = { 2025 = \"open\" }\nShenzhen = \"points\"\n");
     let geo = Geography::embedded();
     let guangdong = geo.find_province("Guangdong").unwrap();
     let regimes_2024 = placed.plan.regimes_in(2024);
@@ -589,8 +497,5 @@ fn regime_overrides_by_province_reach_its_units_and_a_unit_wins() {
         assert_eq!(regimes_2026[u], Regime::Open, "{}", geo.units[u].name_en);
     }
     assert_eq!(regimes_2026[shenzhen], Regime::Points);
-    assert_eq!(
-        regimes_2026[unit("Wuhan")],
-        run("").plan.regimes_in(2026)[unit("Wuhan")]
-    );
+    assert_eq!(regimes_2026[unit("Wuhan")], run("").plan.regimes_in(2026)[unit("Wuhan")]);
 }

@@ -52,19 +52,13 @@ fn refused(assert: assert_cmd::assert::Assert) -> String {
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(
-        !stderr.contains("synthesis"),
-        "refused before any work: {stderr}"
-    );
+    assert!(!stderr.contains("synthesis"), "refused before any work: {stderr}");
     assert!(assert.get_output().stdout.is_empty(), "no results printed");
     stderr
 }
 
 fn run_tiny(cwd: &Path, out: &str) -> assert_cmd::assert::Assert {
-    migrasim()
-        .current_dir(cwd)
-        .args(["run", &tiny(), "-v", "--out", out])
-        .assert()
+    migrasim().current_dir(cwd).args(["run", &tiny(), "-v", "--out", out]).assert()
 }
 
 #[test]
@@ -76,16 +70,8 @@ fn a_folder_with_user_files_is_never_replaced_even_with_force() {
     let before = snapshot(dir.path());
     let message = refused(run_tiny(dir.path(), "d"));
     assert!(message.contains("notes.txt"), "{message}");
-    assert!(
-        message.contains("fresh") || message.contains("new folder"),
-        "{message}"
-    );
-    refused(
-        migrasim()
-            .current_dir(dir.path())
-            .args(["run", &tiny(), "--quiet", "--out", "d", "--force"])
-            .assert(),
-    );
+    assert!(message.contains("fresh") || message.contains("new folder"), "{message}");
+    refused(migrasim().current_dir(dir.path()).args(["run", &tiny(), "--quiet", "--out", "d", "--force"]).assert());
     assert_eq!(snapshot(dir.path()), before);
 }
 
@@ -99,16 +85,8 @@ fn the_current_folder_its_parents_and_the_root_are_refused() {
     let before = snapshot(dir.path());
     for out in [".", "..", "sub/..", "./", "/", "../work"] {
         let message = refused(run_tiny(&work, out));
-        assert!(
-            message.contains(out.trim_end_matches('/')),
-            "{out}: {message}"
-        );
-        refused(
-            migrasim()
-                .current_dir(&work)
-                .args(["run", &tiny(), "--quiet", "--force", "--out", out])
-                .assert(),
-        );
+        assert!(message.contains(out.trim_end_matches('/')), "{out}: {message}");
+        refused(migrasim().current_dir(&work).args(["run", &tiny(), "--quiet", "--force", "--out", out]).assert());
     }
     assert_eq!(snapshot(dir.path()), before);
 }
@@ -123,13 +101,7 @@ fn the_folder_holding_the_scenario_is_refused() {
     let message = refused(
         migrasim()
             .current_dir(dir.path())
-            .args([
-                "run",
-                own.to_str().unwrap(),
-                "--quiet",
-                "--out",
-                "scenarios",
-            ])
+            .args(["run", own.to_str().unwrap(), "--quiet", "--out", "scenarios"])
             .assert(),
     );
     assert!(message.contains("scenario file"), "{message}");
@@ -151,11 +123,7 @@ fn the_home_folder_and_the_project_folder_are_refused() {
     fs::create_dir(&home).unwrap();
     let before = snapshot(dir.path());
     let message = refused(
-        migrasim()
-            .env("HOME", &home)
-            .args(["run", &tiny(), "--quiet", "--force", "--out"])
-            .arg(&home)
-            .assert(),
+        migrasim().env("HOME", &home).args(["run", &tiny(), "--quiet", "--force", "--out"]).arg(&home).assert(),
     );
     assert!(message.contains("home folder"), "{message}");
     let message = refused(
@@ -175,25 +143,11 @@ fn a_scenario_name_that_is_not_a_plain_folder_name_is_refused_at_validation() {
     let work = dir.path().join("work");
     fs::create_dir(&work).unwrap();
     fs::write(work.join("keep.txt"), "mine").unwrap();
-    for name in [
-        "..",
-        ".",
-        ".hidden",
-        "a/b",
-        "../../x",
-        "a b",
-        "名字",
-        &"x".repeat(65),
-    ] {
+    for name in ["..", ".", ".hidden", "a/b", "../../x", "a b", "名字", &"x".repeat(65)] {
         let path = scenario(&work, "bad.toml", &format!("name = {name:?}\n"));
         let before = snapshot(dir.path());
         for command in ["validate", "run"] {
-            let message = refused(
-                migrasim()
-                    .current_dir(&work)
-                    .args([command, path.to_str().unwrap()])
-                    .assert(),
-            );
+            let message = refused(migrasim().current_dir(&work).args([command, path.to_str().unwrap()]).assert());
             assert!(message.contains("bad.toml:2"), "{name:?}: {message}");
             assert!(message.contains("`name`"), "{name:?}: {message}");
             assert!(message.contains("letters, digits"), "{name:?}: {message}");
@@ -214,42 +168,18 @@ fn a_scenario_name_that_is_not_a_plain_folder_name_is_refused_at_validation() {
 fn long_text_labels_are_capped_with_the_limit_named() {
     let dir = tempfile::tempdir().unwrap();
     for (body, key) in [
-        (
-            format!("description = {:?}\n", "d".repeat(1001)),
-            "description",
-        ),
-        (
-            format!(
-                "[potential_regions.members]\n{:?} = [\"Hefei\"]\n",
-                "r".repeat(65)
-            ),
-            "potential_regions.members",
-        ),
-        (
-            format!("[metro_areas.members]\nx = [{:?}]\n", "u".repeat(65)),
-            "metro_areas.members",
-        ),
+        (format!("description = {:?}\n", "d".repeat(1001)), "description"),
+        (format!("[potential_regions.members]\n{:?} = [\"Hefei\"]\n", "r".repeat(65)), "potential_regions.members"),
+        (format!("[metro_areas.members]\nx = [{:?}]\n", "u".repeat(65)), "metro_areas.members"),
     ] {
         let path = scenario(dir.path(), "long.toml", &body);
-        let message = refused(
-            migrasim()
-                .args(["validate", path.to_str().unwrap()])
-                .assert(),
-        );
+        let message = refused(migrasim().args(["validate", path.to_str().unwrap()]).assert());
         assert!(message.contains(key), "{message}");
         assert!(message.contains("characters"), "{message}");
     }
     // The longest accepted name runs and labels its charts.
-    let path = scenario(
-        dir.path(),
-        "longest.toml",
-        &format!("name = {:?}\n", "n".repeat(64)),
-    );
-    migrasim()
-        .args(["run", path.to_str().unwrap(), "--quiet", "--out"])
-        .arg(dir.path().join("out"))
-        .assert()
-        .success();
+    let path = scenario(dir.path(), "longest.toml", &format!("name = {:?}\n", "n".repeat(64)));
+    migrasim().args(["run", path.to_str().unwrap(), "--quiet", "--out"]).arg(dir.path().join("out")).assert().success();
 }
 
 #[test]
@@ -260,11 +190,7 @@ fn an_earlier_output_needs_force_at_an_explicit_path_and_is_replaced_whole() {
     fs::write(dir.path().join("out").join("national.csv"), "edited").unwrap();
     let message = refused(run_tiny(dir.path(), "out"));
     assert!(message.contains("--force"), "{message}");
-    migrasim()
-        .current_dir(dir.path())
-        .args(["run", &tiny(), "--quiet", "--force", "--out", "out"])
-        .assert()
-        .success();
+    migrasim().current_dir(dir.path()).args(["run", &tiny(), "--quiet", "--force", "--out", "out"]).assert().success();
     let national = fs::read_to_string(dir.path().join("out/national.csv")).unwrap();
     assert!(national.starts_with("year,"), "replaced");
     assert_eq!(snapshot(&dir.path().join("out")).len(), first_files.len());
@@ -272,11 +198,7 @@ fn an_earlier_output_needs_force_at_an_explicit_path_and_is_replaced_whole() {
     assert_eq!(entries.len(), 1, "no staging or old folder left");
     // The default location output/<name>/ is migrasim's own: replaced without --force.
     for _ in 0..2 {
-        migrasim()
-            .current_dir(dir.path())
-            .args(["run", &tiny(), "--quiet"])
-            .assert()
-            .success();
+        migrasim().current_dir(dir.path()).args(["run", &tiny(), "--quiet"]).assert().success();
     }
     assert!(dir.path().join("output/tiny/national.csv").is_file());
 }
@@ -314,8 +236,7 @@ fn an_unwritable_parent_is_refused_before_any_work() {
     let is_root = unsafe { libc::geteuid() } == 0;
     let mut command = if is_root {
         let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(assert_cmd::cargo::cargo_bin("migrasim"));
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(assert_cmd::cargo::cargo_bin("migrasim"));
         c
     } else {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("migrasim"))
@@ -326,10 +247,7 @@ fn an_unwritable_parent_is_refused_before_any_work() {
         &readable,
         fs::read_to_string(scenarios().join("tiny.toml"))
             .unwrap()
-            .replace(
-                "baseline.toml",
-                scenarios().join("baseline.toml").to_str().unwrap(),
-            ),
+            .replace("baseline.toml", scenarios().join("baseline.toml").to_str().unwrap()),
     )
     .unwrap();
     fs::set_permissions(&readable, fs::Permissions::from_mode(0o644)).unwrap();
@@ -363,10 +281,7 @@ fn stale_staging_folders_of_dead_runs_are_cleared_and_others_kept() {
     run_tiny(dir.path(), "out").success();
     assert!(!stale.exists(), "a dead run's staging folder is cleared");
     assert!(unmarked.join("mine.txt").exists(), "unmarked folders stay");
-    assert!(
-        other.exists(),
-        "only leftovers of the same output are touched"
-    );
+    assert!(other.exists(), "only leftovers of the same output are touched");
 }
 
 /// A killed run leaves the previous complete output under the final name, or the new one:
@@ -392,9 +307,7 @@ fn kill_9_at_random_moments_never_leaves_a_half_output() {
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut killed = 0;
     for _ in 0..20 {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let delay = (state >> 33) % full;
         let mut child = std::process::Command::new(&bin)
             .current_dir(dir.path())
@@ -415,15 +328,9 @@ fn kill_9_at_random_moments_never_leaves_a_half_output() {
     assert!(killed >= 10, "most runs were killed mid-way ({killed})");
     // The next run clears every leftover.
     run_tiny(dir.path(), "out").code(2);
-    migrasim()
-        .current_dir(dir.path())
-        .args(["run", &tiny(), "--quiet", "--force", "--out", "out"])
-        .assert()
-        .success();
-    let names: Vec<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    migrasim().current_dir(dir.path()).args(["run", &tiny(), "--quiet", "--force", "--out", "out"]).assert().success();
+    let names: Vec<String> =
+        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["out".to_string()], "leftovers cleared");
 }
 
@@ -439,34 +346,19 @@ fn scenario_files_are_read_with_a_hard_limit_and_only_when_regular() {
         assert!(message.contains(device), "{message}");
     }
     let fifo = dir.path().join("pipe.toml");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(status.success());
-    let message = refused(
-        migrasim()
-            .args(["validate", fifo.to_str().unwrap()])
-            .assert(),
-    );
+    let message = refused(migrasim().args(["validate", fifo.to_str().unwrap()]).assert());
     assert!(message.contains("not a regular file"), "{message}");
     let message = refused(migrasim().args(["validate"]).arg(dir.path()).assert());
     assert!(message.contains("a folder"), "{message}");
     let big = dir.path().join("big.toml");
     fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
-    let message = refused(
-        migrasim()
-            .args(["validate", big.to_str().unwrap()])
-            .assert(),
-    );
+    let message = refused(migrasim().args(["validate", big.to_str().unwrap()]).assert());
     assert!(message.contains("1024 KiB"), "{message}");
     let binary = dir.path().join("latin1.toml");
     fs::write(&binary, b"description = \"caf\xe9\"\n").unwrap();
-    let message = refused(
-        migrasim()
-            .args(["validate", binary.to_str().unwrap()])
-            .assert(),
-    );
+    let message = refused(migrasim().args(["validate", binary.to_str().unwrap()]).assert());
     assert!(message.contains("UTF-8"), "{message}");
 }
 
@@ -489,18 +381,10 @@ fn a_run_that_does_not_fit_the_memory_limit_is_refused_not_aborted() {
 }
 
 fn hash_of_validated(path: &Path) -> String {
-    let output = migrasim()
-        .args(["validate", path.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let output = migrasim().args(["validate", path.to_str().unwrap()]).output().unwrap();
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    stderr
-        .split("hash ")
-        .nth(1)
-        .expect("hash printed")
-        .trim()
-        .to_string()
+    stderr.split("hash ").nth(1).expect("hash printed").trim().to_string()
 }
 
 #[test]
@@ -512,70 +396,30 @@ fn what_validate_prints_and_the_manifest_stores_read_back_to_the_same_hash() {
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
-        let printed = migrasim()
-            .args([
-                "validate",
-                path.to_str().unwrap(),
-                "--seed",
-                "9223372036854775807",
-            ])
-            .output()
-            .unwrap();
+        let printed =
+            migrasim().args(["validate", path.to_str().unwrap(), "--seed", "9223372036854775807"]).output().unwrap();
         assert!(printed.status.success(), "{}", path.display());
         let copy = dir.path().join("printed.toml");
         fs::write(&copy, &printed.stdout).unwrap();
-        let original = String::from_utf8_lossy(&printed.stderr)
-            .split("hash ")
-            .nth(1)
-            .unwrap()
-            .trim()
-            .to_string();
+        let original = String::from_utf8_lossy(&printed.stderr).split("hash ").nth(1).unwrap().trim().to_string();
         assert_eq!(hash_of_validated(&copy), original, "{}", path.display());
     }
     let out = dir.path().join("out");
-    migrasim()
-        .args([
-            "run",
-            &tiny(),
-            "--quiet",
-            "--seed",
-            "9223372036854775807",
-            "--out",
-        ])
-        .arg(&out)
-        .assert()
-        .success();
+    migrasim().args(["run", &tiny(), "--quiet", "--seed", "9223372036854775807", "--out"]).arg(&out).assert().success();
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let resolved = dir.path().join("resolved.toml");
     fs::write(&resolved, manifest["resolved_scenario"].as_str().unwrap()).unwrap();
-    assert!(
-        manifest["scenario_hash"]
-            .as_str()
-            .unwrap()
-            .starts_with(&hash_of_validated(&resolved))
-    );
+    assert!(manifest["scenario_hash"].as_str().unwrap().starts_with(&hash_of_validated(&resolved)));
 }
 
 #[test]
 fn seeds_a_scenario_file_cannot_hold_are_refused() {
-    let message = refused(
-        migrasim()
-            .args(["validate", &tiny(), "--seed", "9223372036854775808"])
-            .assert(),
-    );
+    let message = refused(migrasim().args(["validate", &tiny(), "--seed", "9223372036854775808"]).assert());
     assert!(message.contains("9223372036854775807"), "{message}");
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "seed.toml",
-        "[run]\nseed = 18446744073709551615\n",
-    );
-    let message = refused(
-        migrasim()
-            .args(["validate", path.to_str().unwrap()])
-            .assert(),
-    );
+    let path = scenario(dir.path(), "seed.toml", "[run]\nseed = 18446744073709551615\n");
+    let message = refused(migrasim().args(["validate", path.to_str().unwrap()]).assert());
     assert!(message.contains("seed.toml:3"), "{message}");
     assert!(message.contains("9223372036854775807"), "{message}");
 }
@@ -583,20 +427,10 @@ fn seeds_a_scenario_file_cannot_hold_are_refused() {
 #[test]
 fn comparing_runs_over_different_years_is_refused_naming_both_spans() {
     let dir = tempfile::tempdir().unwrap();
-    let longer = scenario(
-        dir.path(),
-        "longer.toml",
-        "name = \"longer\"\n[run]\nlast_year = 2035\n",
-    );
+    let longer = scenario(dir.path(), "longer.toml", "name = \"longer\"\n[run]\nlast_year = 2035\n");
     let message = refused(
         migrasim()
-            .args([
-                "compare",
-                &tiny(),
-                longer.to_str().unwrap(),
-                "--quiet",
-                "--out",
-            ])
+            .args(["compare", &tiny(), longer.to_str().unwrap(), "--quiet", "--out"])
             .arg(dir.path().join("cmp"))
             .assert(),
     );
@@ -609,38 +443,14 @@ fn comparing_runs_over_different_years_is_refused_naming_both_spans() {
 fn a_start_year_without_its_initial_state_and_horizons_past_the_demography_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for (body, key, allowed) in [
-        (
-            "[run]\nfirst_year = 2021\n",
-            "run.first_year",
-            "initial.year",
-        ),
-        (
-            "[run]\nfirst_year = 2030\nlast_year = 2030\n",
-            "run.first_year",
-            "2024",
-        ),
-        (
-            "[run]\nlast_year = 2036\n",
-            "run.last_year",
-            "2024 ..= 2035",
-        ),
-        (
-            "[run]\nlast_year = 2060\n",
-            "run.last_year",
-            "2024 ..= 2035",
-        ),
-        (
-            "[demography]\nbirth_rate_permille = 30\n",
-            "demography.birth_rate_permille",
-            "15",
-        ),
+        ("[run]\nfirst_year = 2021\n", "run.first_year", "initial.year"),
+        ("[run]\nfirst_year = 2030\nlast_year = 2030\n", "run.first_year", "2024"),
+        ("[run]\nlast_year = 2036\n", "run.last_year", "2024 ..= 2035"),
+        ("[run]\nlast_year = 2060\n", "run.last_year", "2024 ..= 2035"),
+        ("[demography]\nbirth_rate_permille = 30\n", "demography.birth_rate_permille", "15"),
     ] {
         let path = scenario(dir.path(), "horizon.toml", body);
-        let message = refused(
-            migrasim()
-                .args(["validate", path.to_str().unwrap()])
-                .assert(),
-        );
+        let message = refused(migrasim().args(["validate", path.to_str().unwrap()]).assert());
         assert!(message.contains(key), "{body}: {message}");
         assert!(message.contains(allowed), "{body}: {message}");
     }
@@ -650,37 +460,23 @@ fn a_start_year_without_its_initial_state_and_horizons_past_the_demography_are_r
         "explicit.toml",
         "[run]\nfirst_year = 2021\nlast_year = 2023\n[initial]\nyear = 2020\npopulation = 1_412_120_000\nurbanization_rate_pct = 63.89\nhukou_urbanization_rate_pct = 45.4\n",
     );
-    migrasim()
-        .args(["validate", path.to_str().unwrap()])
-        .assert()
-        .success();
+    migrasim().args(["validate", path.to_str().unwrap()]).assert().success();
 }
 
 #[test]
 fn results_go_to_stdout_and_diagnostics_to_stderr() {
     let dir = tempfile::tempdir().unwrap();
-    let output = migrasim()
-        .args(["run", &tiny(), "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
+    let output = migrasim().args(["run", &tiny(), "--out"]).arg(dir.path().join("out")).output().unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stdout.starts_with("year  urbanization %"), "{stdout}");
-    assert_eq!(
-        stdout.lines().count(),
-        8,
-        "header, base year, 2024–2029: {stdout}"
-    );
+    assert_eq!(stdout.lines().count(), 8, "header, base year, 2024–2029: {stdout}");
     assert!(stdout.contains("2029"));
     assert!(!stderr.contains("urbanization %"), "{stderr}");
     assert!(stderr.contains("wrote"), "{stderr}");
-    let quiet = migrasim()
-        .args(["run", &tiny(), "--quiet", "--force", "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
+    let quiet =
+        migrasim().args(["run", &tiny(), "--quiet", "--force", "--out"]).arg(dir.path().join("out")).output().unwrap();
     assert!(quiet.status.success());
     assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty());
 }
@@ -688,92 +484,40 @@ fn results_go_to_stdout_and_diagnostics_to_stderr() {
 #[test]
 fn an_unknown_province_in_the_destination_shifts_is_refused_naming_the_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "shift.toml",
-        "[behaviour.province_destination_shift]\n99 = 1.0\n",
-    );
-    let message = refused(
-        migrasim()
-            .args(["validate", path.to_str().unwrap()])
-            .assert(),
-    );
-    assert!(
-        message.contains("province_destination_shift.99"),
-        "{message}"
-    );
+    let path = scenario(dir.path(), "shift.toml", "[behaviour.province_destination_shift]\n99 = 1.0\n");
+    let message = refused(migrasim().args(["validate", path.to_str().unwrap()]).assert());
+    assert!(message.contains("province_destination_shift.99"), "{message}");
     assert!(message.contains("44 (Guangdong)"), "{message}");
 }
 
 #[test]
 fn an_unknown_unit_or_an_out_of_range_unit_shift_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let unknown = scenario(
-        dir.path(),
-        "unit.toml",
-        "[behaviour.unit_destination_shift]\n123456 = 1.0\n",
-    );
-    let message = refused(
-        migrasim()
-            .args(["validate", unknown.to_str().unwrap()])
-            .assert(),
-    );
-    assert!(
-        message.contains("unit_destination_shift.123456") && message.contains("6-digit codes"),
-        "{message}"
-    );
-    let too_large = scenario(
-        dir.path(),
-        "large.toml",
-        "[behaviour.unit_destination_shift]\n440300 = 11.0\n",
-    );
-    let message = refused(
-        migrasim()
-            .args(["validate", too_large.to_str().unwrap()])
-            .assert(),
-    );
-    assert!(
-        message.contains("unit_destination_shift.440300") && message.contains("10"),
-        "{message}"
-    );
+    let unknown = scenario(dir.path(), "unit.toml", "[behaviour.unit_destination_shift]\n123456 = 1.0\n");
+    let message = refused(migrasim().args(["validate", unknown.to_str().unwrap()]).assert());
+    assert!(message.contains("unit_destination_shift.123456") && message.contains("6-digit codes"), "{message}");
+    let too_large = scenario(dir.path(), "large.toml", "[behaviour.unit_destination_shift]\n440300 = 11.0\n");
+    let message = refused(migrasim().args(["validate", too_large.to_str().unwrap()]).assert());
+    assert!(message.contains("unit_destination_shift.440300") && message.contains("10"), "{message}");
 }
 
 #[test]
 fn a_move_rate_table_with_a_year_at_or_above_the_reconsideration_rate_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "rate.toml",
-        "[behaviour]\nrural_urban_move_rate_pct = { 2024 = 1.0, 2026 = 9.0 }\n",
-    );
-    let message = refused(
-        migrasim()
-            .args(["validate", path.to_str().unwrap()])
-            .assert(),
-    );
-    assert!(
-        message.contains("rural_urban_move_rate_pct") && message.contains("reconsider_rural_pct"),
-        "{message}"
-    );
+    let path =
+        scenario(dir.path(), "rate.toml", "[behaviour]\nrural_urban_move_rate_pct = { 2024 = 1.0, 2026 = 9.0 }\n");
+    let message = refused(migrasim().args(["validate", path.to_str().unwrap()]).assert());
+    assert!(message.contains("rural_urban_move_rate_pct") && message.contains("reconsider_rural_pct"), "{message}");
 }
 
 #[test]
 fn an_out_of_range_or_unknown_province_outflow_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    for (body, expected) in [
-        ("23 = 11.0\n", "province_urban_outflow_pct.23"),
-        ("99 = 1.0\n", "province_urban_outflow_pct.99"),
-    ] {
-        let path = scenario(
-            dir.path(),
-            "outflow.toml",
-            &format!("[behaviour.province_urban_outflow_pct]\n{body}"),
-        );
-        let message = refused(
-            migrasim()
-                .args(["validate", path.to_str().unwrap()])
-                .assert(),
-        );
+    for (body, expected) in
+        [("23 = 11.0\n", "province_urban_outflow_pct.23"), ("99 = 1.0\n", "province_urban_outflow_pct.99")]
+    {
+        let path = scenario(dir.path(), "outflow.toml", &format!("[behaviour.province_urban_outflow_pct]\n{body}"));
+        let message = refused(migrasim().args(["validate", path.to_str().unwrap()]).assert());
         assert!(message.contains(expected), "{message}");
     }
 }
@@ -781,35 +525,16 @@ fn an_out_of_range_or_unknown_province_outflow_is_refused() {
 #[test]
 fn eligibility_rules_accept_year_tables_of_whole_years_only() {
     let dir = tempfile::tempdir().unwrap();
-    let phased = scenario(
-        dir.path(),
-        "phased.toml",
-        "[settlement.points]\nmin_insurance_years = { 2024 = 5, 2025 = 0 }\n",
-    );
-    migrasim()
-        .args(["validate", phased.to_str().unwrap()])
-        .assert()
-        .success();
+    let phased =
+        scenario(dir.path(), "phased.toml", "[settlement.points]\nmin_insurance_years = { 2024 = 5, 2025 = 0 }\n");
+    migrasim().args(["validate", phased.to_str().unwrap()]).assert().success();
     for (body, key) in [
-        (
-            "[settlement.relaxed]\nmin_residence_years = 2.5\n",
-            "settlement.relaxed.min_residence_years",
-        ),
-        (
-            "[settlement.open]\nmin_insurance_years = { 2024 = 31 }\n",
-            "settlement.open.min_insurance_years",
-        ),
+        ("[settlement.relaxed]\nmin_residence_years = 2.5\n", "settlement.relaxed.min_residence_years"),
+        ("[settlement.open]\nmin_insurance_years = { 2024 = 31 }\n", "settlement.open.min_insurance_years"),
     ] {
         let path = scenario(dir.path(), "bad.toml", body);
-        let message = refused(
-            migrasim()
-                .args(["validate", path.to_str().unwrap()])
-                .assert(),
-        );
-        assert!(
-            message.contains(key) && message.contains("whole number"),
-            "{message}"
-        );
+        let message = refused(migrasim().args(["validate", path.to_str().unwrap()]).assert());
+        assert!(message.contains(key) && message.contains("whole number"), "{message}");
     }
 }
 
@@ -818,26 +543,12 @@ fn a_regime_table_with_a_key_that_is_not_a_year_or_an_unknown_regime_is_refused(
     let dir = tempfile::tempdir().unwrap();
     for (body, expected) in [
         ("Shenzhen = { x2025 = \"open\" }", "is not a year"),
-        (
-            "Shenzhen = { 2025 = \"shut\" }",
-            "`open`, `relaxed`, `points`",
-        ),
+        ("Shenzhen = { 2025 = \"shut\" }", "`open`, `relaxed`, `points`"),
         ("Shenzhen = {}", "empty regime table"),
     ] {
-        let path = scenario(
-            dir.path(),
-            "regimes.toml",
-            &format!("[settlement.regime_overrides]\n{body}\n"),
-        );
-        let message = refused(
-            migrasim()
-                .args(["validate", path.to_str().unwrap()])
-                .assert(),
-        );
-        assert!(
-            message.contains("settlement.regime_overrides.Shenzhen") && message.contains(expected),
-            "{message}"
-        );
+        let path = scenario(dir.path(), "regimes.toml", &format!("[settlement.regime_overrides]\n{body}\n"));
+        let message = refused(migrasim().args(["validate", path.to_str().unwrap()]).assert());
+        assert!(message.contains("settlement.regime_overrides.Shenzhen") && message.contains(expected), "{message}");
     }
 }
 
@@ -850,16 +561,9 @@ fn bad_place_tables_are_refused_with_the_place_and_the_allowed_values() {
         (
             "unknown.toml",
             "[jobs]\ngrowth_pct = { default = 1.0, Atlantis = 2.0 }\n",
-            vec![
-                "jobs.growth_pct.Atlantis",
-                "macro-region (east, central, west, northeast)",
-            ],
+            vec!["jobs.growth_pct.Atlantis", "macro-region (east, central, west, northeast)"],
         ),
-        (
-            "nodefault.toml",
-            "[jobs]\ngrowth_pct = { west = 2.0 }\n",
-            vec!["jobs.growth_pct", "needs `default`"],
-        ),
+        ("nodefault.toml", "[jobs]\ngrowth_pct = { west = 2.0 }\n", vec!["jobs.growth_pct", "needs `default`"]),
         (
             "mixed.toml",
             "[jobs]\nwage_growth_pct = { default = 3.0, 2025 = 2.0 }\n",
@@ -873,11 +577,7 @@ fn bad_place_tables_are_refused_with_the_place_and_the_allowed_values() {
         (
             "list.toml",
             "[housing]\naffordable_units_per_year = { default = 1.0, \"Shenzhen, Gotham\" = 2.0 }\n",
-            vec![
-                "housing.affordable_units_per_year.Shenzhen, Gotham",
-                "Gotham",
-                "comma-separated list of units",
-            ],
+            vec!["housing.affordable_units_per_year.Shenzhen, Gotham", "Gotham", "comma-separated list of units"],
         ),
         (
             "regime.toml",
@@ -891,11 +591,7 @@ fn bad_place_tables_are_refused_with_the_place_and_the_allowed_values() {
         ),
     ] {
         let path = scenario(dir.path(), name, body);
-        let message = refused(
-            migrasim()
-                .args(["validate", path.to_str().unwrap()])
-                .assert(),
-        );
+        let message = refused(migrasim().args(["validate", path.to_str().unwrap()]).assert());
         for part in expected {
             assert!(message.contains(part), "{name}: {message}");
         }

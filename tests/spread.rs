@@ -41,20 +41,13 @@ fn a_build_without_mpi_refuses_to_run_as_one_of_several_ranks() {
     let out = dir.path().join("out");
     Command::cargo_bin("migrasim")
         .unwrap()
-        .args([
-            "run",
-            scenarios().join("tiny.toml").to_str().unwrap(),
-            "--out",
-        ])
+        .args(["run", scenarios().join("tiny.toml").to_str().unwrap(), "--out"])
         .arg(&out)
         .env("OMPI_COMM_WORLD_SIZE", "2")
         .env("OMPI_COMM_WORLD_RANK", "1")
         .assert()
         .code(2)
-        .stderr(
-            predicate::str::contains("built without MPI")
-                .and(predicate::str::contains("--features mpi")),
-        );
+        .stderr(predicate::str::contains("built without MPI").and(predicate::str::contains("--features mpi")));
     assert!(!out.exists());
     // One rank (a launcher that started a single process) is just a run.
     Command::cargo_bin("migrasim")

@@ -13,10 +13,7 @@
 //! its distance is a deterministic function of its parameters, proposals are keyed by
 //! (seed, generation, slot, step), and the posterior does not depend on the thread count.
 
-use super::{
-    Official, Target, official, province_errors, province_population_growth, simulated_value,
-    target_value,
-};
+use super::{Official, Target, official, province_errors, province_population_growth, simulated_value, target_value};
 use crate::engine::{Plan, Simulation, YearRecord};
 use crate::geo::Geography;
 use crate::population::{Population, synthesize};
@@ -75,25 +72,15 @@ pub fn parameters() -> Vec<Parameter> {
             source: "calibrated (outgoing migrant workers 2023); shifts the whole year table",
             get: |s| s.behaviour.rural_urban_move_rate_pct.at(REFERENCE_YEAR),
             shift: |s, d| {
-                s.behaviour.rural_urban_move_rate_pct = s
-                    .behaviour
-                    .rural_urban_move_rate_pct
-                    .map(|v| (v + d).max(0.0))
+                s.behaviour.rural_urban_move_rate_pct = s.behaviour.rural_urban_move_rate_pct.map(|v| (v + d).max(0.0))
             },
         },
         Parameter {
             key: "services.school_seat_growth_pct",
             bounds: Bounds::AroundCalibrated(1.0),
             source: "calibrated (public-school share of migrant children 2023)",
-            get: |s| {
-                s.services
-                    .school_seat_growth_pct
-                    .default_value()
-                    .at(REFERENCE_YEAR)
-            },
-            shift: |s, d| {
-                s.services.school_seat_growth_pct = s.services.school_seat_growth_pct.map(|v| v + d)
-            },
+            get: |s| s.services.school_seat_growth_pct.default_value().at(REFERENCE_YEAR),
+            shift: |s, d| s.services.school_seat_growth_pct = s.services.school_seat_growth_pct.map(|v| v + d),
         },
         scalar!(
             "behaviour.beta_same_province",
@@ -215,10 +202,7 @@ pub struct TargetError {
 /// and the provinces' urbanization rates and population growth (mean absolute errors).
 pub fn target_errors(geo: &Geography, records: &[YearRecord], scale: f64) -> Vec<TargetError> {
     let o: Official = official();
-    let (base, last) = (
-        records[0].year,
-        records.last().expect("at least the base year").year,
-    );
+    let (base, last) = (records[0].year, records.last().expect("at least the base year").year);
     let mut errors = Vec::new();
     let mut national = |target: Target, label: String| {
         let goal = target_value(target, &o, base, last);
@@ -231,49 +215,24 @@ pub fn target_errors(geo: &Geography, records: &[YearRecord], scale: f64) -> Vec
         }
     };
     for year in base + 1..=last {
-        national(
-            Target::UrbanizationIn(year),
-            format!("urbanization rate {year} (pp)"),
-        );
+        national(Target::UrbanizationIn(year), format!("urbanization rate {year} (pp)"));
     }
     national(Target::HukouLast, format!("hukou rate {last} (pp)"));
-    national(
-        Target::OutgoingWorkersBase,
-        format!("outgoing migrant workers {base} (relative)"),
-    );
-    national(
-        Target::OutgoingWorkersLast,
-        format!("outgoing migrant workers {last} (relative)"),
-    );
-    national(
-        Target::CrossProvinceShareBase,
-        format!("cross-province share of them {base} (pp)"),
-    );
-    national(
-        Target::CrossProvinceShareLast,
-        format!("cross-province share of them {last} (pp)"),
-    );
-    national(
-        Target::PublicSchoolLast,
-        format!("public-school share of migrant children {last} (pp)"),
-    );
-    let mae =
-        |values: Vec<f64>| values.iter().map(|v| v.abs()).sum::<f64>() / values.len().max(1) as f64;
+    national(Target::OutgoingWorkersBase, format!("outgoing migrant workers {base} (relative)"));
+    national(Target::OutgoingWorkersLast, format!("outgoing migrant workers {last} (relative)"));
+    national(Target::CrossProvinceShareBase, format!("cross-province share of them {base} (pp)"));
+    national(Target::CrossProvinceShareLast, format!("cross-province share of them {last} (pp)"));
+    national(Target::PublicSchoolLast, format!("public-school share of migrant children {last} (pp)"));
+    let mae = |values: Vec<f64>| values.iter().map(|v| v.abs()).sum::<f64>() / values.len().max(1) as f64;
     errors.push(TargetError {
         label: "provincial urbanization rates, mean absolute error (pp)".to_string(),
         tolerance: PROVINCE_RATE_TOLERANCE,
-        error: mae(province_errors(geo, records)
-            .iter()
-            .map(|(_, e)| *e)
-            .collect()),
+        error: mae(province_errors(geo, records).iter().map(|(_, e)| *e).collect()),
     });
     errors.push(TargetError {
         label: "provincial population growth, mean absolute error (%/yr)".to_string(),
         tolerance: PROVINCE_GROWTH_TOLERANCE,
-        error: mae(province_population_growth(geo, records)
-            .iter()
-            .map(|(_, s, o)| s - o)
-            .collect()),
+        error: mae(province_population_growth(geo, records).iter().map(|(_, s, o)| s - o).collect()),
     });
     errors
 }
@@ -286,10 +245,7 @@ const PROVINCE_GROWTH_TOLERANCE: f64 = 0.2;
 /// The distance of a backcast: the largest error in units of its tolerance (≤ 1: every target
 /// reproduced within its tolerance).
 pub fn distance(errors: &[TargetError]) -> f64 {
-    errors
-        .iter()
-        .map(|e| (e.error / e.tolerance).abs())
-        .fold(0.0, f64::max)
+    errors.iter().map(|e| (e.error / e.tolerance).abs()).fold(0.0, f64::max)
 }
 
 /// One particle: parameter values, its distance and its target errors.
@@ -325,8 +281,7 @@ fn evaluate(
     for (p, &v) in params.iter().zip(values) {
         p.set(&mut scenario, v);
     }
-    let plan = Plan::from_scenario(scenario, geo)
-        .expect("a backcast with parameters inside their priors resolves");
+    let plan = Plan::from_scenario(scenario, geo).expect("a backcast with parameters inside their priors resolves");
     let mut sim = Simulation::from_population(geo, plan, population.clone(), 0.0);
     sim.run(|_| {});
     let errors = target_errors(geo, &sim.records, sim.persons_per_member);
@@ -398,17 +353,8 @@ pub fn abc_smc_to(
     let params = parameters();
     let population = synthesize(geo, backcast);
     let reference_values: Vec<f64> = params.iter().map(|p| p.value(backcast)).collect();
-    let ranges: Vec<(f64, f64)> = params
-        .iter()
-        .zip(&reference_values)
-        .map(|(p, &r)| p.range(r))
-        .collect();
-    let inside = |values: &[f64]| {
-        values
-            .iter()
-            .zip(&ranges)
-            .all(|(v, (lo, hi))| (*lo..=*hi).contains(v))
-    };
+    let ranges: Vec<(f64, f64)> = params.iter().zip(&reference_values).map(|(p, &r)| p.range(r)).collect();
+    let inside = |values: &[f64]| values.iter().zip(&ranges).all(|(v, (lo, hi))| (*lo..=*hi).contains(v));
     let (reference, labels) = evaluate(geo, backcast, &population, &params, &reference_values);
     progress(&format!(
         "ensemble: calibrated point at distance {:.3}; {} parameters, {} targets",
@@ -428,10 +374,7 @@ pub fn abc_smc_to(
         |slot| format!("particle {slot} of the prior"),
         |slot| {
             let mut draws = Draws::new(seed, 0, key(0, slot, 0), Purpose::Ensemble);
-            let values: Vec<f64> = ranges
-                .iter()
-                .map(|(lo, hi)| lo + (hi - lo) * draws.uniform())
-                .collect();
+            let values: Vec<f64> = ranges.iter().map(|(lo, hi)| lo + (hi - lo) * draws.uniform()).collect();
             Ok(evaluate(geo, backcast, &population, &params, &values).0)
         },
     )?;
@@ -443,16 +386,9 @@ pub fn abc_smc_to(
         order.sort_by(|&a, &b| particles[a].distance.total_cmp(&particles[b].distance));
         let keep_at_least = n - (DROP * n as f64).floor() as usize;
         let tolerance = particles[order[keep_at_least - 1]].distance.max(target);
-        let kept: Vec<usize> = order
-            .iter()
-            .copied()
-            .filter(|&i| particles[i].distance <= tolerance)
-            .collect();
+        let kept: Vec<usize> = order.iter().copied().filter(|&i| particles[i].distance <= tolerance).collect();
         if kept.len() == n && tolerance <= target {
-            progress(&format!(
-                "ensemble: all {n} particles within tolerance after {} backcasts",
-                log.backcasts
-            ));
+            progress(&format!("ensemble: all {n} particles within tolerance after {} backcasts", log.backcasts));
             break;
         }
         if generation == MAX_GENERATIONS {
@@ -468,16 +404,11 @@ pub fn abc_smc_to(
             .map(|k| {
                 let values: Vec<f64> = kept.iter().map(|&i| particles[i].values[k]).collect();
                 let mean = values.iter().sum::<f64>() / values.len() as f64;
-                let var =
-                    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+                let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
                 step * var.sqrt()
             })
             .collect();
-        let dropped: Vec<usize> = order
-            .iter()
-            .copied()
-            .filter(|&i| particles[i].distance > tolerance)
-            .collect();
+        let dropped: Vec<usize> = order.iter().copied().filter(|&i| particles[i].distance > tolerance).collect();
         let survivors: Vec<Particle> = kept.iter().map(|&i| particles[i].clone()).collect();
         let moved: Vec<(Particle, usize, usize)> = spread::map(
             dropped.len(),
@@ -490,8 +421,7 @@ pub fn abc_smc_to(
                 let mut current = survivors[parent.min(survivors.len() - 1)].clone();
                 let (mut accepted, mut run) = (0, 0);
                 for step in 1..=moves {
-                    let mut draws =
-                        Draws::new(seed, 0, key(generation, slot, step), Purpose::Ensemble);
+                    let mut draws = Draws::new(seed, 0, key(generation, slot, step), Purpose::Ensemble);
                     // Reflected at the prior's bounds: still a symmetric proposal on the box.
                     let proposal: Vec<f64> = current
                         .values
@@ -553,53 +483,33 @@ pub fn abc_smc_to(
 }
 
 /// The header line `posterior.csv` starts with (it marks the file as migrasim's own).
-pub const POSTERIOR_HEADER: &str =
-    "# Posterior ensemble, generated by `migrasim calibrate --ensemble`";
+pub const POSTERIOR_HEADER: &str = "# Posterior ensemble, generated by `migrasim calibrate --ensemble`";
 
 /// `posterior.csv`: two comment lines (what made it, how the search went), then one row for the
 /// calibrated point (`member` = `calibration`, the reference the forward runs compare a scenario's
 /// values with) and one per member: parameter values, distance and every target's error.
 pub fn posterior_csv(posterior: &Posterior, log: &SmcLog, households: u64, seed: u64) -> String {
     let n = posterior.members.len();
-    let mut text = format!(
-        "{POSTERIOR_HEADER} {n} --households {households} (backcast seed {seed}); do not edit.\n"
-    );
+    let mut text = format!("{POSTERIOR_HEADER} {n} --households {households} (backcast seed {seed}); do not edit.\n");
     let _ = writeln!(
         text,
         "# search: {} backcasts over {} generations, tolerances {}",
         log.backcasts,
         log.generations.len(),
-        log.generations
-            .iter()
-            .map(|g| format!("{:.2}", g.0))
-            .collect::<Vec<_>>()
-            .join(" > ")
+        log.generations.iter().map(|g| format!("{:.2}", g.0)).collect::<Vec<_>>().join(" > ")
     );
     let _ = writeln!(
         text,
         "member,{},distance,{}",
         posterior.keys.join(","),
-        posterior
-            .target_labels
-            .iter()
-            .map(|l| format!("\"error: {l}\""))
-            .collect::<Vec<_>>()
-            .join(",")
+        posterior.target_labels.iter().map(|l| format!("\"error: {l}\"")).collect::<Vec<_>>().join(",")
     );
     let row = |name: &str, p: &Particle| {
         format!(
             "{name},{},{:.6},{}",
-            p.values
-                .iter()
-                .map(|v| format!("{v:.6}"))
-                .collect::<Vec<_>>()
-                .join(","),
+            p.values.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(","),
             p.distance,
-            p.errors
-                .iter()
-                .map(|v| format!("{v:.6}"))
-                .collect::<Vec<_>>()
-                .join(",")
+            p.errors.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(",")
         )
     };
     let _ = writeln!(text, "{}", row("calibration", &posterior.reference));
@@ -611,21 +521,11 @@ pub fn posterior_csv(posterior: &Posterior, log: &SmcLog, households: u64, seed:
 
 /// Reads a posterior table; the error names the line and what is wrong.
 pub fn read_posterior(text: &str) -> Result<Posterior, String> {
-    let search = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# search: "))
-        .unwrap_or("")
-        .to_string();
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty());
+    let search = text.lines().find_map(|l| l.strip_prefix("# search: ")).unwrap_or("").to_string();
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty());
     let (_, header) = lines.next().ok_or("the file has no header row")?;
     let columns: Vec<String> = split_csv(header);
-    let distance_at = columns
-        .iter()
-        .position(|c| c == "distance")
-        .ok_or("the header has no `distance` column")?;
+    let distance_at = columns.iter().position(|c| c == "distance").ok_or("the header has no `distance` column")?;
     if columns.first().map(String::as_str) != Some("member") {
         return Err("the first column must be `member`".to_string());
     }
@@ -633,27 +533,17 @@ pub fn read_posterior(text: &str) -> Result<Posterior, String> {
     let known: Vec<&str> = parameters().iter().map(|p| p.key).collect();
     for k in &keys {
         if !known.contains(&k.as_str()) {
-            return Err(format!(
-                "unknown parameter column `{k}`; allowed: {}",
-                known.join(", ")
-            ));
+            return Err(format!("unknown parameter column `{k}`; allowed: {}", known.join(", ")));
         }
     }
-    let target_labels = columns[distance_at + 1..]
-        .iter()
-        .map(|c| c.trim_start_matches("error: ").to_string())
-        .collect();
+    let target_labels =
+        columns[distance_at + 1..].iter().map(|c| c.trim_start_matches("error: ").to_string()).collect();
     let mut reference = None;
     let mut members = Vec::new();
     for (i, line) in lines {
         let fields = split_csv(line);
         if fields.len() != columns.len() {
-            return Err(format!(
-                "line {}: {} fields, the header has {}",
-                i + 1,
-                fields.len(),
-                columns.len()
-            ));
+            return Err(format!("line {}: {} fields, the header has {}", i + 1, fields.len(), columns.len()));
         }
         let numbers: Result<Vec<f64>, String> = fields[1..]
             .iter()
@@ -680,13 +570,7 @@ pub fn read_posterior(text: &str) -> Result<Posterior, String> {
     if members.is_empty() {
         return Err("no member rows".to_string());
     }
-    Ok(Posterior {
-        search,
-        keys,
-        target_labels,
-        reference,
-        members,
-    })
+    Ok(Posterior { search, keys, target_labels, reference, members })
 }
 
 fn split_csv(line: &str) -> Vec<String> {
@@ -736,25 +620,11 @@ pub fn recompute(
     let mut rows = vec![(
         "calibration".to_string(),
         posterior.reference.distance,
-        evaluate(
-            geo,
-            backcast,
-            &population,
-            &params,
-            &posterior.reference.values,
-        )
-        .0
-        .distance,
+        evaluate(geo, backcast, &population, &params, &posterior.reference.values).0.distance,
     )];
     for &m in which {
         let p = &posterior.members[m];
-        rows.push((
-            m.to_string(),
-            p.distance,
-            evaluate(geo, backcast, &population, &params, &p.values)
-                .0
-                .distance,
-        ));
+        rows.push((m.to_string(), p.distance, evaluate(geo, backcast, &population, &params, &p.values).0.distance));
     }
     rows
 }
@@ -770,18 +640,16 @@ pub fn posterior_section(posterior: &Posterior) -> String {
     if !posterior.search.is_empty() {
         let _ = writeln!(md, "The search: {}.\n", posterior.search);
     }
-    md.push_str("| parameter | prior | source | calibrated | posterior mean | 5% | 95% |\n|---|---|---|--:|--:|--:|--:|\n");
+    md.push_str(
+        "| parameter | prior | source | calibrated | posterior mean | 5% | 95% |\n|---|---|---|--:|--:|--:|--:|\n",
+    );
     for (k, key) in posterior.keys.iter().enumerate() {
         let values: Vec<f64> = posterior.members.iter().map(|m| m.values[k]).collect();
         let reference = posterior.reference.values[k];
-        let (prior, source) =
-            params
-                .iter()
-                .find(|p| p.key == key)
-                .map_or(("?".to_string(), ""), |p| {
-                    let (lo, hi) = p.range(reference);
-                    (format!("U({lo:.3}, {hi:.3})"), p.source)
-                });
+        let (prior, source) = params.iter().find(|p| p.key == key).map_or(("?".to_string(), ""), |p| {
+            let (lo, hi) = p.range(reference);
+            (format!("U({lo:.3}, {hi:.3})"), p.source)
+        });
         let mean = values.iter().sum::<f64>() / n as f64;
         let _ = writeln!(
             md,
@@ -819,8 +687,7 @@ pub fn posterior_section(posterior: &Posterior) -> String {
 
 /// The markers around the posterior section of `docs/validation.md`, which `calibrate --ensemble`
 /// writes and the point fit keeps.
-const SECTION_BEGIN: &str =
-    "<!-- posterior ensemble: written by `migrasim calibrate --ensemble` -->";
+const SECTION_BEGIN: &str = "<!-- posterior ensemble: written by `migrasim calibrate --ensemble` -->";
 const SECTION_END: &str = "<!-- end of posterior ensemble -->";
 
 /// The posterior section of a validation report, markers included.
@@ -886,11 +753,7 @@ mod tests {
         let base = Scenario::default();
         let reference: Vec<f64> = params.iter().map(|p| p.value(&base)).collect();
         let member: Vec<f64> = reference.iter().map(|v| v + 0.125).collect();
-        let particle = |values: Vec<f64>, d: f64| Particle {
-            values,
-            distance: d,
-            errors: vec![0.5, -0.25],
-        };
+        let particle = |values: Vec<f64>, d: f64| Particle { values, distance: d, errors: vec![0.5, -0.25] };
         Posterior {
             search: "2 backcasts over 1 generations, tolerances 1.00".to_string(),
             keys: params.iter().map(|p| p.key.to_string()).collect(),
@@ -903,10 +766,7 @@ mod tests {
     #[test]
     fn the_posterior_table_reads_back_what_was_written() {
         let p = sample();
-        let log = SmcLog {
-            generations: vec![(1.0, 3, 0.5, 2)],
-            backcasts: 2,
-        };
+        let log = SmcLog { generations: vec![(1.0, 3, 0.5, 2)], backcasts: 2 };
         let back = read_posterior(&posterior_csv(&p, &log, 1000, 7)).unwrap();
         assert_eq!(back.keys, p.keys);
         assert_eq!(back.target_labels, p.target_labels);
@@ -914,43 +774,21 @@ mod tests {
         for (a, b) in back.members[0].values.iter().zip(&p.members[0].values) {
             assert!((a - b).abs() < 1e-6);
         }
-        assert_eq!(
-            back.search,
-            "2 backcasts over 1 generations, tolerances 1.00"
-        );
+        assert_eq!(back.search, "2 backcasts over 1 generations, tolerances 1.00");
     }
 
     #[test]
     fn bad_posterior_tables_name_what_is_wrong() {
         let good = posterior_csv(&sample(), &SmcLog::default(), 1000, 7);
         let unknown = good.replacen("settlement.willingness.base", "nonsense.key", 1);
-        assert!(
-            read_posterior(&unknown)
-                .unwrap_err()
-                .contains("unknown parameter column `nonsense.key`")
-        );
+        assert!(read_posterior(&unknown).unwrap_err().contains("unknown parameter column `nonsense.key`"));
         let short = good.replacen("\n0,", "\n0,1,", 1);
-        assert!(
-            read_posterior(&short)
-                .unwrap_err()
-                .contains("fields, the header has")
-        );
+        assert!(read_posterior(&short).unwrap_err().contains("fields, the header has"));
         let nan = good.replacen(",0.750000,", ",NaN,", 1);
-        assert!(
-            read_posterior(&nan)
-                .unwrap_err()
-                .contains("not a finite number")
-        );
-        let no_reference: String = good
-            .lines()
-            .filter(|l| !l.starts_with("calibration,"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        assert!(
-            read_posterior(&no_reference)
-                .unwrap_err()
-                .contains("calibration")
-        );
+        assert!(read_posterior(&nan).unwrap_err().contains("not a finite number"));
+        let no_reference: String =
+            good.lines().filter(|l| !l.starts_with("calibration,")).map(|l| format!("{l}\n")).collect();
+        assert!(read_posterior(&no_reference).unwrap_err().contains("calibration"));
     }
 
     /// A member changes the keys the scenario leaves at their calibrated values, and never one a
@@ -969,14 +807,7 @@ mod tests {
         assert!(!set.contains(&"services.school_seat_growth_pct"));
         assert!(!set.contains(&"settlement.willingness.service_gain"));
         assert_eq!(policy.settlement.willingness.service_gain, 3.0);
-        assert_eq!(
-            policy
-                .services
-                .school_seat_growth_pct
-                .default_value()
-                .at(2025),
-            0.0
-        );
+        assert_eq!(policy.services.school_seat_growth_pct.default_value().at(2025), 0.0);
     }
 
     #[test]
@@ -986,10 +817,7 @@ mod tests {
         let with = with_section(report, &section);
         assert_eq!(section_of(&with).as_deref(), Some(section.as_str()));
         let again = with_section(&with, &section);
-        assert_eq!(
-            again, with,
-            "replacing a section with itself changes nothing"
-        );
+        assert_eq!(again, with, "replacing a section with itself changes nothing");
         let regenerated = with_section(report, section_of(&with).as_deref().unwrap_or(""));
         assert_eq!(regenerated, with);
         assert_eq!(with_section(report, ""), report);

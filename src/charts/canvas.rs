@@ -24,12 +24,7 @@ pub(super) struct Rect {
 
 impl Rect {
     pub fn new(x0: f64, y0: f64, x1: f64, y1: f64) -> Self {
-        Rect {
-            x0: x0.min(x1),
-            y0: y0.min(y1),
-            x1: x0.max(x1),
-            y1: y0.max(y1),
-        }
+        Rect { x0: x0.min(x1), y0: y0.min(y1), x1: x0.max(x1), y1: y0.max(y1) }
     }
     pub fn around((x, y): P, r: f64) -> Self {
         Rect::new(x - r, y - r, x + r, y + r)
@@ -44,12 +39,7 @@ impl Rect {
         ((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0)
     }
     pub fn corners(&self) -> [P; 5] {
-        let (a, b, c, d) = (
-            (self.x0, self.y0),
-            (self.x1, self.y0),
-            (self.x1, self.y1),
-            (self.x0, self.y1),
-        );
+        let (a, b, c, d) = ((self.x0, self.y0), (self.x1, self.y0), (self.x1, self.y1), (self.x0, self.y1));
         [a, b, c, d, a]
     }
 }
@@ -74,14 +64,7 @@ pub(super) struct Font {
 }
 
 pub(super) fn font(size: f64) -> Font {
-    Font {
-        size,
-        bold: false,
-        color: BLACK,
-        h: Align::Start,
-        v: Align::Middle,
-        vertical: false,
-    }
+    Font { size, bold: false, color: BLACK, h: Align::Start, v: Align::Middle, vertical: false }
 }
 
 impl Font {
@@ -95,10 +78,7 @@ impl Font {
         Font { bold: true, ..self }
     }
     pub fn vertical(self) -> Self {
-        Font {
-            vertical: true,
-            ..self
-        }
+        Font { vertical: true, ..self }
     }
     pub fn width(&self, text: &str) -> f64 {
         text::width(text, self.size, self.bold)
@@ -142,18 +122,10 @@ fn hex(c: RGBColor) -> String {
 
 impl<'a> Canvas<'a> {
     pub fn png(path: &'a std::path::Path, size: (u32, u32), scale: f64) -> Self {
-        let device = (
-            (f64::from(size.0) * scale).round() as u32,
-            (f64::from(size.1) * scale).round() as u32,
-        );
+        let device = ((f64::from(size.0) * scale).round() as u32, (f64::from(size.1) * scale).round() as u32);
         let mut backend = BitMapBackend::new(path, device);
         // A new bitmap is black; drawing white cannot fail before anything is written.
-        let _ = backend.draw_rect(
-            (0, 0),
-            (device.0 as i32, device.1 as i32),
-            &WHITE.filled(),
-            true,
-        );
+        let _ = backend.draw_rect((0, 0), (device.0 as i32, device.1 as i32), &WHITE.filled(), true);
         Canvas {
             target: Target::Png(backend),
             scale,
@@ -164,10 +136,7 @@ impl<'a> Canvas<'a> {
 
     pub fn svg(size: (u32, u32)) -> Self {
         Canvas {
-            target: Target::Svg {
-                body: String::new(),
-                glyphs: GlyphDefs::default(),
-            },
+            target: Target::Svg { body: String::new(), glyphs: GlyphDefs::default() },
             scale: 1.0,
             size: (f64::from(size.0), f64::from(size.1)),
             occupied: Vec::new(),
@@ -195,11 +164,7 @@ impl<'a> Canvas<'a> {
     }
 
     fn png_style(&self, color: RGBColor, alpha: f64, width: f64) -> ShapeStyle {
-        ShapeStyle {
-            color: color.mix(alpha),
-            filled: true,
-            stroke_width: (width * self.scale).round().max(1.0) as u32,
-        }
+        ShapeStyle { color: color.mix(alpha), filled: true, stroke_width: (width * self.scale).round().max(1.0) as u32 }
     }
 
     /// Filled polygon (one ring).
@@ -225,13 +190,7 @@ impl<'a> Canvas<'a> {
     }
 
     /// Polyline of `width` px in a dash pattern.
-    pub fn stroke(
-        &mut self,
-        pts: &[P],
-        color: RGBColor,
-        width: f64,
-        dash: Dash,
-    ) -> Result<(), String> {
+    pub fn stroke(&mut self, pts: &[P], color: RGBColor, width: f64, dash: Dash) -> Result<(), String> {
         if pts.len() < 2 {
             return Ok(());
         }
@@ -240,10 +199,7 @@ impl<'a> Canvas<'a> {
             None => vec![pts.to_vec()],
             Some((on, off)) => dashes(pts, on, off),
         };
-        let pieces: Vec<Vec<(i32, i32)>> = pieces
-            .iter()
-            .map(|p| p.iter().map(|&q| self.dev(q)).collect())
-            .collect();
+        let pieces: Vec<Vec<(i32, i32)>> = pieces.iter().map(|p| p.iter().map(|&q| self.dev(q)).collect()).collect();
         match &mut self.target {
             Target::Png(b) => {
                 for piece in pieces {
@@ -252,9 +208,7 @@ impl<'a> Canvas<'a> {
                 Ok(())
             }
             Target::Svg { body, .. } => {
-                let dasharray = dash.pattern().map_or(String::new(), |(a, b)| {
-                    format!(" stroke-dasharray=\"{a} {b}\"")
-                });
+                let dasharray = dash.pattern().map_or(String::new(), |(a, b)| format!(" stroke-dasharray=\"{a} {b}\""));
                 let _ = write!(
                     body,
                     "<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\" stroke-linejoin=\"round\"{dasharray}/>",
@@ -266,12 +220,7 @@ impl<'a> Canvas<'a> {
         }
     }
 
-    pub fn rect(
-        &mut self,
-        r: Rect,
-        fill: Option<(RGBColor, f64)>,
-        edge: Option<RGBColor>,
-    ) -> Result<(), String> {
+    pub fn rect(&mut self, r: Rect, fill: Option<(RGBColor, f64)>, edge: Option<RGBColor>) -> Result<(), String> {
         if let Some((color, alpha)) = fill {
             self.fill(&r.corners()[..4], color, alpha)?;
         }
@@ -281,32 +230,22 @@ impl<'a> Canvas<'a> {
         }
     }
 
-    pub fn circle(
-        &mut self,
-        c: P,
-        r: f64,
-        fill: RGBColor,
-        edge: Option<(RGBColor, f64)>,
-    ) -> Result<(), String> {
+    pub fn circle(&mut self, c: P, r: f64, fill: RGBColor, edge: Option<(RGBColor, f64)>) -> Result<(), String> {
         let (center, rad) = (self.dev(c), (r * self.scale).round() as u32);
         match &mut self.target {
             Target::Png(b) => {
-                b.draw_circle(center, rad, &fill.color(), true)
-                    .map_err(|e| e.to_string())?;
+                b.draw_circle(center, rad, &fill.color(), true).map_err(|e| e.to_string())?;
                 if let Some((color, w)) = edge {
                     let style = ShapeStyle {
                         color: color.to_rgba(),
                         filled: false,
                         stroke_width: (w * self.scale).round().max(1.0) as u32,
                     };
-                    b.draw_circle(center, rad, &style, false)
-                        .map_err(|e| e.to_string())?;
+                    b.draw_circle(center, rad, &style, false).map_err(|e| e.to_string())?;
                 }
             }
             Target::Svg { body, .. } => {
-                let edge = edge.map_or(String::new(), |(c, w)| {
-                    format!(" stroke=\"{}\" stroke-width=\"{w}\"", hex(c))
-                });
+                let edge = edge.map_or(String::new(), |(c, w)| format!(" stroke=\"{}\" stroke-width=\"{w}\"", hex(c)));
                 let _ = write!(
                     body,
                     "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\" fill=\"{}\"{edge}/>",
@@ -351,10 +290,7 @@ impl<'a> Canvas<'a> {
         let rot = |(x, y): P| if f.vertical { (y, -x) } else { (x, y) };
         let (ox, oy) = rot((dx, dy));
         let origin = (at.0 + ox, at.1 + oy);
-        let (a, b) = (
-            rot((dx, dy - cap - 2.0)),
-            rot((dx + laid.width, dy + 0.2 * f.size)),
-        );
+        let (a, b) = (rot((dx, dy - cap - 2.0)), rot((dx + laid.width, dy + 0.2 * f.size)));
         let rect = Rect::new(at.0 + a.0, at.1 + a.1, at.0 + b.0, at.1 + b.1);
         match &mut self.target {
             Target::Png(backend) => {
@@ -363,14 +299,9 @@ impl<'a> Canvas<'a> {
                 let mut result = Ok(());
                 text::coverage(&laid_scaled(s, &laid), f.size * s, f.bold, |x, y, c| {
                     let (x, y) = if f.vertical { (y, -x) } else { (x, y) };
-                    let color = BackendColor {
-                        alpha: f64::from(c.min(1.0)),
-                        rgb: (f.color.0, f.color.1, f.color.2),
-                    };
+                    let color = BackendColor { alpha: f64::from(c.min(1.0)), rgb: (f.color.0, f.color.1, f.color.2) };
                     if c > 0.0 && result.is_ok() {
-                        result = backend
-                            .draw_pixel((bx + x, by + y), color)
-                            .map_err(|e| e.to_string());
+                        result = backend.draw_pixel((bx + x, by + y), color).map_err(|e| e.to_string());
                     }
                 });
                 result?;
@@ -394,21 +325,10 @@ impl<'a> Canvas<'a> {
     /// Reserves a polyline (sampled every few pixels) against legends.
     pub fn occupy_line(&mut self, pts: &[P], r: f64) {
         for w in pts.windows(2) {
-            let steps = ((w[1].0 - w[0].0)
-                .abs()
-                .max((w[1].1 - w[0].1).abs())
-                .min(4000.0)
-                / 3.0) as usize
-                + 1;
+            let steps = ((w[1].0 - w[0].0).abs().max((w[1].1 - w[0].1).abs()).min(4000.0) / 3.0) as usize + 1;
             for s in 0..=steps {
                 let t = s as f64 / steps as f64;
-                self.occupied.push(Rect::around(
-                    (
-                        w[0].0 + t * (w[1].0 - w[0].0),
-                        w[0].1 + t * (w[1].1 - w[0].1),
-                    ),
-                    r,
-                ));
+                self.occupied.push(Rect::around((w[0].0 + t * (w[1].0 - w[0].0), w[0].1 + t * (w[1].1 - w[0].1)), r));
             }
         }
         if let [p] = pts {
@@ -423,15 +343,8 @@ impl<'a> Canvas<'a> {
             for s in 0..steps {
                 let at = |a: P, b: P, t: f64| (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
                 let (t0, t1) = (s as f64 / steps as f64, (s + 1) as f64 / steps as f64);
-                let q = [
-                    at(u[0], u[1], t0),
-                    at(u[0], u[1], t1),
-                    at(l[0], l[1], t0),
-                    at(l[0], l[1], t1),
-                ];
-                let (top, bottom) = q
-                    .iter()
-                    .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+                let q = [at(u[0], u[1], t0), at(u[0], u[1], t1), at(l[0], l[1], t0), at(l[0], l[1], t1)];
+                let (top, bottom) = q.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
                 self.occupied.push(Rect::new(q[0].0, top, q[1].0, bottom));
             }
         }
@@ -455,11 +368,7 @@ impl<'a> Canvas<'a> {
             self.text(note, (LEFT_MARGIN_PX + 6.0, y), f)?;
         }
         if !right.is_empty() {
-            self.text(
-                right,
-                (self.size.0 - RIGHT_MARGIN_PX, y),
-                f.at(Align::End, Align::Middle),
-            )?;
+            self.text(right, (self.size.0 - RIGHT_MARGIN_PX, y), f.at(Align::End, Align::Middle))?;
         }
         Ok(())
     }
@@ -467,21 +376,13 @@ impl<'a> Canvas<'a> {
     /// A legend box in the first of `corners` of `area` that covers nothing drawn so far (or
     /// else the one covering least); `(x, y)` of each corner is 0 or 1 (left/top, right/bottom)
     /// and 0.5 for the middle.
-    pub fn legend(
-        &mut self,
-        entries: &[(String, Swatch)],
-        area: Rect,
-        corners: &[(f64, f64)],
-    ) -> Result<(), String> {
+    pub fn legend(&mut self, entries: &[(String, Swatch)], area: Rect, corners: &[(f64, f64)]) -> Result<(), String> {
         if entries.is_empty() {
             return Ok(());
         }
         let f = font(LEGEND_PX);
         let text_w = entries.iter().map(|(l, _)| f.width(l)).fold(0.0, f64::max);
-        let (w, h) = (
-            12.0 + SWATCH_W + 10.0 + text_w + 12.0,
-            24.0 + 26.0 * entries.len() as f64 - 6.0,
-        );
+        let (w, h) = (12.0 + SWATCH_W + 10.0 + text_w + 12.0, 24.0 + 26.0 * entries.len() as f64 - 6.0);
         let place = |(cx, cy): (f64, f64)| {
             let x = area.x0 + 10.0 + cx * (area.x1 - area.x0 - 20.0 - w);
             let y = area.y0 + 10.0 + cy * (area.y1 - area.y0 - 20.0 - h);
@@ -518,17 +419,13 @@ impl<'a> Canvas<'a> {
                 self.stroke(&line, color, LINE_W, look.dash())?;
                 marker(self, mid, color, look)
             }
-            Swatch::Bar(color) => self.rect(
-                Rect::new(x + 6.0, y - 8.0, x + SWATCH_W - 6.0, y + 8.0),
-                Some((color, 0.85)),
-                None,
-            ),
+            Swatch::Bar(color) => {
+                self.rect(Rect::new(x + 6.0, y - 8.0, x + SWATCH_W - 6.0, y + 8.0), Some((color, 0.85)), None)
+            }
             Swatch::Line(color, dash, w) => self.stroke(&line, color, w, dash),
-            Swatch::Band(color) => self.rect(
-                Rect::new(x, y - 8.0, x + SWATCH_W, y + 8.0),
-                Some((color, BAND_ALPHA)),
-                None,
-            ),
+            Swatch::Band(color) => {
+                self.rect(Rect::new(x, y - 8.0, x + SWATCH_W, y + 8.0), Some((color, BAND_ALPHA)), None)
+            }
             Swatch::Dot(color) => self.circle(mid, 4.0, color, Some((RGBColor(60, 60, 60), 1.0))),
         }
     }
@@ -576,35 +473,21 @@ pub(super) fn path_data(pts: &[P]) -> String {
 }
 
 fn opacity(what: &str, alpha: f64) -> String {
-    if alpha < 1.0 {
-        format!(" {what}-opacity=\"{alpha:.2}\"")
-    } else {
-        String::new()
-    }
+    if alpha < 1.0 { format!(" {what}-opacity=\"{alpha:.2}\"") } else { String::new() }
 }
 
 /// The "on" pieces of a polyline dashed `on`, `off` pixels along its length.
 pub(super) fn dashes(pts: &[P], on: f64, off: f64) -> Vec<Vec<P>> {
     let (mut out, mut piece, mut phase) = (Vec::new(), vec![pts[0]], 0.0);
     for w in pts.windows(2) {
-        let len = ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2))
-            .sqrt()
-            .min(1e5);
+        let len = ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt().min(1e5);
         let mut t = 0.0;
         while t < len {
             let drawing = phase < on;
-            let step = (if drawing {
-                on - phase
-            } else {
-                on + off - phase
-            })
-            .min(len - t);
+            let step = (if drawing { on - phase } else { on + off - phase }).min(len - t);
             t += step;
             phase += step;
-            let p = (
-                w[0].0 + (w[1].0 - w[0].0) * t / len,
-                w[0].1 + (w[1].1 - w[0].1) * t / len,
-            );
+            let p = (w[0].0 + (w[1].0 - w[0].0) * t / len, w[0].1 + (w[1].1 - w[0].1) * t / len);
             if drawing {
                 piece.push(p);
             }
@@ -624,8 +507,5 @@ pub(super) fn dashes(pts: &[P], on: f64, off: f64) -> Vec<Vec<P>> {
 
 /// The text layout at device scale (PNG): positions scale with the size.
 fn laid_scaled(scale: f64, laid: &text::Laid) -> text::Laid {
-    text::Laid {
-        glyphs: laid.glyphs.iter().map(|&(id, x)| (id, x * scale)).collect(),
-        width: laid.width * scale,
-    }
+    text::Laid { glyphs: laid.glyphs.iter().map(|&(id, x)| (id, x * scale)).collect(), width: laid.width * scale }
 }

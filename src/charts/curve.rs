@@ -26,12 +26,8 @@ pub fn render_curve(dir: &Path, chart: &CurveChart) -> Result<Vec<PathBuf>, Char
 
 impl Drawing for CurveChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        let mut points: Vec<(f64, f64)> = self
-            .points
-            .iter()
-            .copied()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .collect();
+        let mut points: Vec<(f64, f64)> =
+            self.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (lo, hi) = match (points.first(), points.last()) {
             (Some(a), Some(b)) if b.0 > a.0 => (a.0, b.0),
@@ -41,44 +37,26 @@ impl Drawing for CurveChart<'_> {
         let pad = (hi - lo) * 0.04;
         let x = Axis::values(lo - pad, hi + pad);
         let mut y = Axis::values(0.0, 1.0);
-        y.ticks = (0..=5)
-            .map(|i| (f64::from(i) / 5.0, format!("{}%", 20 * i)))
-            .collect();
+        y.ticks = (0..=5).map(|i| (f64::from(i) / 5.0, format!("{}%", 20 * i))).collect();
         let plot = Frame::standard(c, RIGHT_MARGIN_PX + 20.0);
         let mut f = Frame::new(c, self.title, plot, x, y)?;
         f.axes(self.x_label, "Chance of reaching the target")?;
         let decimals = decimals_for(f.x.step) + 2;
         let required = self.required.clamp(0.0, 1.0);
         f.reference(required, PALETTE[1], None)?;
-        let curve = vec![
-            points
-                .iter()
-                .map(|&(v, p)| (v, p.clamp(0.0, 1.0)))
-                .collect::<Vec<_>>(),
-        ];
+        let curve = vec![points.iter().map(|&(v, p)| (v, p.clamp(0.0, 1.0))).collect::<Vec<_>>()];
         f.line(&curve, PALETTE[0], Dash::Solid, 3.0)?;
         for &p in &curve[0] {
             let at = f.px(p);
             f.c.circle(at, 5.0, PALETTE[0], None)?;
         }
         let mut legend = vec![
-            (
-                "evaluated lever values".to_string(),
-                Swatch::Series(PALETTE[0], Look::History),
-            ),
-            (
-                format!("required: {:.0}%", 100.0 * self.required),
-                Swatch::Line(PALETTE[1], Dash::Dashed, 2.0),
-            ),
+            ("evaluated lever values".to_string(), Swatch::Series(PALETTE[0], Look::History)),
+            (format!("required: {:.0}%", 100.0 * self.required), Swatch::Line(PALETTE[1], Dash::Dashed, 2.0)),
         ];
         if let Some(answer) = self.answer.filter(|a| a.is_finite()) {
             let xa = f.px((answer, 0.0)).0;
-            f.c.stroke(
-                &[(xa, plot.y0), (xa, plot.y1)],
-                PALETTE[2],
-                2.0,
-                Dash::Solid,
-            )?;
+            f.c.stroke(&[(xa, plot.y0), (xa, plot.y1)], PALETTE[2], 2.0, Dash::Solid)?;
             legend.push((
                 format!("smallest value reaching it: {answer:.decimals$}"),
                 Swatch::Line(PALETTE[2], Dash::Solid, 2.0),

@@ -29,17 +29,8 @@ impl Axis {
                 format!("{v:.*}", decimals_for(step))
             }
         };
-        let ticks = value_ticks(lo, hi, step)
-            .into_iter()
-            .map(|v| (v, label(v)))
-            .collect();
-        Axis {
-            lo,
-            hi,
-            ticks,
-            minor: Vec::new(),
-            step,
-        }
+        let ticks = value_ticks(lo, hi, step).into_iter().map(|v| (v, label(v))).collect();
+        Axis { lo, hi, ticks, minor: Vec::new(), step }
     }
 
     /// Covers the finite `values` with ~5 % headroom, snapped to round ticks, from 0 if
@@ -48,9 +39,7 @@ impl Axis {
         let (mut lo, mut hi) = values
             .into_iter()
             .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-                (a.min(v), b.max(v))
-            });
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
         if lo > hi || !(hi - lo).is_finite() {
             return Axis::values(0.0, 1.0);
         }
@@ -77,23 +66,12 @@ impl Axis {
     /// labels fit, else every 2nd, 5th… counted back from the last, so the goal year is.
     pub fn years(first: i32, last: i32, px: f64) -> Self {
         let px_per_year = px / (f64::from(last - first) + 1.0);
-        let step: i32 = [1, 2, 5, 10, 20, 50, 100]
-            .into_iter()
-            .find(|&s| px_per_year * f64::from(s) >= 50.0)
-            .unwrap_or(1000);
-        let mut ticks: Vec<(f64, String)> = (first..=last)
-            .rev()
-            .step_by(step as usize)
-            .map(|y| (f64::from(y), y.to_string()))
-            .collect();
+        let step: i32 =
+            [1, 2, 5, 10, 20, 50, 100].into_iter().find(|&s| px_per_year * f64::from(s) >= 50.0).unwrap_or(1000);
+        let mut ticks: Vec<(f64, String)> =
+            (first..=last).rev().step_by(step as usize).map(|y| (f64::from(y), y.to_string())).collect();
         ticks.reverse();
-        Axis {
-            lo: f64::from(first) - 0.5,
-            hi: f64::from(last) + 0.5,
-            ticks,
-            minor: Vec::new(),
-            step: f64::from(step),
-        }
+        Axis { lo: f64::from(first) - 0.5, hi: f64::from(last) + 0.5, ticks, minor: Vec::new(), step: f64::from(step) }
     }
 
     /// The label a value between ticks gets on this axis.
@@ -113,13 +91,7 @@ pub(super) struct Frame<'c, 'a> {
 impl<'c, 'a> Frame<'c, 'a> {
     /// Title and an empty plot in `plot`; callers paint backgrounds (the plan band) before
     /// calling [`Frame::axes`].
-    pub fn new(
-        c: &'c mut Canvas<'a>,
-        title: &str,
-        plot: Rect,
-        x: Axis,
-        y: Axis,
-    ) -> Result<Self, String> {
+    pub fn new(c: &'c mut Canvas<'a>, title: &str, plot: Rect, x: Axis, y: Axis) -> Result<Self, String> {
         c.title(title)?;
         Ok(Frame { c, plot, x, y })
     }
@@ -131,22 +103,11 @@ impl<'c, 'a> Frame<'c, 'a> {
 
     /// The standard plot rectangle of a year chart, `right` px from the right edge.
     pub fn standard(c: &Canvas, right: f64) -> Rect {
-        Rect::new(
-            LEFT_MARGIN_PX + Y_LABEL_AREA_PX,
-            TOP_PX,
-            c.size.0 - right,
-            c.size.1 - FOOTER_PX - X_LABEL_AREA_PX,
-        )
+        Rect::new(LEFT_MARGIN_PX + Y_LABEL_AREA_PX, TOP_PX, c.size.0 - right, c.size.1 - FOOTER_PX - X_LABEL_AREA_PX)
     }
 
     /// A year chart: years on x (the plot width decides the tick spacing).
-    pub fn years(
-        c: &'c mut Canvas<'a>,
-        title: &str,
-        years: (i32, i32),
-        y: Axis,
-        right: f64,
-    ) -> Result<Self, String> {
+    pub fn years(c: &'c mut Canvas<'a>, title: &str, years: (i32, i32), y: Axis, right: f64) -> Result<Self, String> {
         let plot = Frame::standard(c, right);
         let x = Axis::years(years.0, years.1, plot.x1 - plot.x0);
         Frame::new(c, title, plot, x, y)
@@ -172,11 +133,7 @@ impl<'c, 'a> Frame<'c, 'a> {
         let desc = font(AXIS_DESC_PX).at(Align::Middle, Align::Start);
         let (mx, my) = p.mid();
         self.c.text(x_desc, (mx, p.y1 + 38.0), desc)?;
-        self.c.text(
-            y_desc,
-            (p.x0 - 66.0, my),
-            desc.at(Align::Middle, Align::Middle).vertical(),
-        )?;
+        self.c.text(y_desc, (p.x0 - 66.0, my), desc.at(Align::Middle, Align::Middle).vertical())?;
         Ok(())
     }
 
@@ -185,97 +142,57 @@ impl<'c, 'a> Frame<'c, 'a> {
         let p = self.plot;
         for &v in &self.x.minor {
             let x = self.px((v, self.y.lo)).0;
-            self.c
-                .stroke(&[(x, p.y0), (x, p.y1)], MINOR_GRID, 1.0, Dash::Solid)?;
+            self.c.stroke(&[(x, p.y0), (x, p.y1)], MINOR_GRID, 1.0, Dash::Solid)?;
         }
         for &v in &self.y.minor {
             let y = self.px((self.x.lo, v)).1;
-            self.c
-                .stroke(&[(p.x0, y), (p.x1, y)], MINOR_GRID, 1.0, Dash::Solid)?;
+            self.c.stroke(&[(p.x0, y), (p.x1, y)], MINOR_GRID, 1.0, Dash::Solid)?;
         }
         let tick = font(TICK_PX);
         for (v, label) in self.x.ticks.clone() {
             let x = self.px((v, self.y.lo)).0;
-            self.c
-                .stroke(&[(x, p.y0), (x, p.y1)], GRID, 1.0, Dash::Solid)?;
+            self.c.stroke(&[(x, p.y0), (x, p.y1)], GRID, 1.0, Dash::Solid)?;
             if x_labels {
-                self.c.text(
-                    &label,
-                    (x, p.y1 + 12.0),
-                    tick.at(Align::Middle, Align::Start),
-                )?;
+                self.c.text(&label, (x, p.y1 + 12.0), tick.at(Align::Middle, Align::Start))?;
             }
         }
         for (v, label) in self.y.ticks.clone() {
             let y = self.px((self.x.lo, v)).1;
-            self.c
-                .stroke(&[(p.x0, y), (p.x1, y)], GRID, 1.0, Dash::Solid)?;
+            self.c.stroke(&[(p.x0, y), (p.x1, y)], GRID, 1.0, Dash::Solid)?;
             if y_labels {
-                self.c
-                    .text(&label, (p.x0 - 10.0, y), tick.at(Align::End, Align::Middle))?;
+                self.c.text(&label, (p.x0 - 10.0, y), tick.at(Align::End, Align::Middle))?;
             }
         }
-        self.c.stroke(
-            &[(p.x0, p.y0), (p.x0, p.y1), (p.x1, p.y1)],
-            AXIS_GREY,
-            1.0,
-            Dash::Solid,
-        )
+        self.c.stroke(&[(p.x0, p.y0), (p.x0, p.y1), (p.x1, p.y1)], AXIS_GREY, 1.0, Dash::Solid)
     }
 
     /// Light band behind the 2024–`goal_year` plan period, labelled top right; only where
     /// the chart also shows earlier years (over plan years alone it would say nothing).
     pub fn plan_band(&mut self, goal_year: i32) -> Result<(), String> {
-        let (start, end) = (
-            f64::from(PLAN_START_YEAR).max(self.x.lo + 0.5),
-            f64::from(goal_year).min(self.x.hi - 0.5),
-        );
+        let (start, end) = (f64::from(PLAN_START_YEAR).max(self.x.lo + 0.5), f64::from(goal_year).min(self.x.hi - 0.5));
         if start > end || self.x.lo + 0.5 >= f64::from(PLAN_START_YEAR) {
             return Ok(());
         }
-        let (a, b) = (
-            self.px((start - 0.5, self.y.hi)),
-            self.px((end + 0.5, self.y.lo)),
-        );
-        self.c
-            .rect(Rect::new(a.0, a.1, b.0, b.1), Some((PLAN_SHADE, 1.0)), None)?;
-        let f = font(LEGEND_PX)
-            .in_color(PLAN_TEXT)
-            .at(Align::End, Align::Start);
-        self.c
-            .label(
-                &format!("Plan period {PLAN_START_YEAR}–{goal_year}"),
-                (b.0 - 8.0, a.1 + 8.0),
-                f,
-            )
-            .map(|_| ())
+        let (a, b) = (self.px((start - 0.5, self.y.hi)), self.px((end + 0.5, self.y.lo)));
+        self.c.rect(Rect::new(a.0, a.1, b.0, b.1), Some((PLAN_SHADE, 1.0)), None)?;
+        let f = font(LEGEND_PX).in_color(PLAN_TEXT).at(Align::End, Align::Start);
+        self.c.label(&format!("Plan period {PLAN_START_YEAR}–{goal_year}"), (b.0 - 8.0, a.1 + 8.0), f).map(|_| ())
     }
 
     /// Horizontal dashed line across the plot, optionally labelled above its left end.
-    pub fn reference(
-        &mut self,
-        value: f64,
-        color: RGBColor,
-        label: Option<&str>,
-    ) -> Result<(), String> {
+    pub fn reference(&mut self, value: f64, color: RGBColor, label: Option<&str>) -> Result<(), String> {
         let line = self.pxs(&[(self.x.lo, value), (self.x.hi, value)]);
         self.c.stroke(&line, color, 2.0, Dash::Dashed)?;
         self.c.occupy_line(&line, 2.0);
         if let Some(label) = label {
             let f = font(LEGEND_PX).in_color(color).at(Align::Start, Align::End);
-            self.c
-                .label(label, (line[0].0 + 10.0, line[0].1 - 8.0), f)?;
+            self.c.label(label, (line[0].0 + 10.0, line[0].1 - 8.0), f)?;
         }
         Ok(())
     }
 
     /// A series' runs with markers; whether anything was drawn (absent series get no legend).
-    pub fn series(
-        &mut self,
-        runs: &[Vec<(f64, f64)>],
-        color: RGBColor,
-        look: Look,
-    ) -> Result<bool, String> {
+    pub fn series(&mut self, runs: &[Vec<(f64, f64)>], color: RGBColor, look: Look) -> Result<bool, String> {
         for run in runs {
             let px = self.pxs(run);
             self.c.stroke(&px, color, LINE_W, look.dash())?;
@@ -295,13 +212,7 @@ impl<'c, 'a> Frame<'c, 'a> {
     }
 
     /// Plain lines in a dash pattern, no markers.
-    pub fn line(
-        &mut self,
-        runs: &[Vec<(f64, f64)>],
-        color: RGBColor,
-        dash: Dash,
-        width: f64,
-    ) -> Result<bool, String> {
+    pub fn line(&mut self, runs: &[Vec<(f64, f64)>], color: RGBColor, dash: Dash, width: f64) -> Result<bool, String> {
         for run in runs {
             let px = self.pxs(run);
             self.c.stroke(&px, color, width, dash)?;
@@ -352,26 +263,18 @@ impl<'c, 'a> Frame<'c, 'a> {
     /// Small value label centred above a data point.
     pub fn annotate(&mut self, at: (f64, f64), text: &str, color: RGBColor) -> Result<(), String> {
         let (x, y) = self.px(at);
-        let f = font(LEGEND_PX)
-            .in_color(color)
-            .at(Align::Middle, Align::End);
+        let f = font(LEGEND_PX).in_color(color).at(Align::Middle, Align::End);
         self.c.label(text, (x, y - 12.0), f).map(|_| ())
     }
 
     /// Text in the middle of the plot (when there is nothing to show).
     pub fn centre_note(&mut self, text: &str) -> Result<(), String> {
-        let f = font(AXIS_DESC_PX)
-            .in_color(TEXT_GREY)
-            .at(Align::Middle, Align::Middle);
+        let f = font(AXIS_DESC_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle);
         self.c.label(text, self.plot.mid(), f).map(|_| ())
     }
 
     /// A legend in the first free corner of the plot, in the order given ((0, 0) = upper left).
-    pub fn legend(
-        &mut self,
-        entries: &[(String, Swatch)],
-        corners: &[(f64, f64)],
-    ) -> Result<(), String> {
+    pub fn legend(&mut self, entries: &[(String, Swatch)], corners: &[(f64, f64)]) -> Result<(), String> {
         self.c.legend(entries, self.plot, corners)
     }
 
@@ -379,34 +282,19 @@ impl<'c, 'a> Frame<'c, 'a> {
     /// returns that scale. Its ticks fall on the primary grid lines.
     pub fn right_axis(&mut self, max: f64, desc: &str, color: RGBColor) -> Result<f64, String> {
         let intervals = self.y.ticks.len().saturating_sub(1).max(1);
-        let last = self
-            .y
-            .ticks
-            .last()
-            .map_or(self.y.hi, |t| t.0)
-            .max(f64::MIN_POSITIVE);
+        let last = self.y.ticks.last().map_or(self.y.hi, |t| t.0).max(f64::MIN_POSITIVE);
         let step = nice_ceil(max.max(f64::MIN_POSITIVE) * 1.35 / intervals as f64);
         let scale = last / (step * intervals as f64);
         let x = self.plot.x1;
-        self.c.stroke(
-            &[(x, self.plot.y0), (x, self.plot.y1)],
-            AXIS_GREY,
-            1.0,
-            Dash::Solid,
-        )?;
+        self.c.stroke(&[(x, self.plot.y0), (x, self.plot.y1)], AXIS_GREY, 1.0, Dash::Solid)?;
         let f = font(TICK_PX).in_color(color);
         for i in 0..=intervals {
             let v = step * i as f64;
             let y = self.px((self.x.hi, v * scale)).1;
-            self.c
-                .stroke(&[(x, y), (x + 5.0, y)], AXIS_GREY, 1.0, Dash::Solid)?;
-            self.c
-                .text(&format!("{v:.*}", decimals_for(step)), (x + 10.0, y), f)?;
+            self.c.stroke(&[(x, y), (x + 5.0, y)], AXIS_GREY, 1.0, Dash::Solid)?;
+            self.c.text(&format!("{v:.*}", decimals_for(step)), (x + 10.0, y), f)?;
         }
-        let f = font(AXIS_DESC_PX)
-            .in_color(color)
-            .at(Align::Middle, Align::Middle)
-            .vertical();
+        let f = font(AXIS_DESC_PX).in_color(color).at(Align::Middle, Align::Middle).vertical();
         self.c.text(desc, (x + 72.0, self.plot.mid().1), f)?;
         Ok(scale)
     }
@@ -479,11 +367,7 @@ pub(super) fn compact_number(v: f64, step: f64, magnitude: f64, signed: bool) ->
         .into_iter()
         .find(|&(d, _): &(f64, &str)| magnitude >= d.max(1e4))
         .unwrap_or((1.0, ""));
-    let decimals = if step > 0.0 && step.is_finite() {
-        decimals_for(step / div)
-    } else {
-        1
-    };
+    let decimals = if step > 0.0 && step.is_finite() { decimals_for(step / div) } else { 1 };
     let body = format!("{:.decimals$}", v.abs() / div);
     if body.trim_start_matches(['0', '.']).is_empty() {
         return "0".to_string();

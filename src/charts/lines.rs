@@ -45,11 +45,7 @@ pub(super) fn fit(text: &str, f: Font, max_w: f64) -> String {
     let (mut lo, mut hi) = (0, chars.len());
     while lo < hi {
         let mid = (lo + hi).div_ceil(2);
-        if f.width(&shortened(mid)) <= max_w {
-            lo = mid
-        } else {
-            hi = mid - 1
-        }
+        if f.width(&shortened(mid)) <= max_w { lo = mid } else { hi = mid - 1 }
     }
     shortened(lo)
 }
@@ -59,19 +55,11 @@ impl Drawing for LinesChart<'_> {
         let all: Vec<(&String, Runs)> = self
             .series
             .iter()
-            .map(|(label, pts)| {
-                (
-                    label,
-                    runs(pts.iter().map(|&(y, v)| (y, Some(v))).collect()),
-                )
-            })
+            .map(|(label, pts)| (label, runs(pts.iter().map(|&(y, v)| (y, Some(v))).collect())))
             .filter(|(_, r)| !r.is_empty())
             .collect();
         let y = Axis::auto(all.iter().flat_map(|(_, r)| flat(r)), self.y_from_zero);
-        let span = year_span(
-            all.iter()
-                .flat_map(|(_, r)| r.iter().flatten().map(|p| p.0 as i32)),
-        );
+        let span = year_span(all.iter().flat_map(|(_, r)| r.iter().flatten().map(|p| p.0 as i32)));
         let years = span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR));
         if all.len() <= ONE_PLOT_MAX {
             let mut f = Frame::years(c, self.title, years, y, RIGHT_MARGIN_PX)?;
@@ -91,16 +79,8 @@ impl Drawing for LinesChart<'_> {
 
         c.title(self.title)?;
         let (cols, rows) = grid_shape(all.len());
-        let area = Rect::new(
-            LEFT_MARGIN_PX + 76.0,
-            TOP_PX,
-            c.size.0 - RIGHT_MARGIN_PX,
-            c.size.1 - FOOTER_PX - 34.0,
-        );
-        let (pw, ph) = (
-            (area.x1 - area.x0) / cols as f64,
-            (area.y1 - area.y0) / rows as f64,
-        );
+        let area = Rect::new(LEFT_MARGIN_PX + 76.0, TOP_PX, c.size.0 - RIGHT_MARGIN_PX, c.size.1 - FOOTER_PX - 34.0);
+        let (pw, ph) = ((area.x1 - area.x0) / cols as f64, (area.y1 - area.y0) / rows as f64);
         let label_font = font(NOTE_PX).bold();
         for (i, (label, own)) in all.iter().enumerate() {
             let (col, row) = ((i % cols) as f64, (i / cols) as f64);
@@ -113,13 +93,7 @@ impl Drawing for LinesChart<'_> {
             let mut x = Axis::years(years.0, years.1, plot.x1 - plot.x0);
             // First and last year only: panels are narrow.
             let last = x.ticks.len().saturating_sub(1);
-            x.ticks = x
-                .ticks
-                .into_iter()
-                .enumerate()
-                .filter(|(k, _)| *k == 0 || *k == last)
-                .map(|(_, t)| t)
-                .collect();
+            x.ticks = x.ticks.into_iter().enumerate().filter(|(k, _)| *k == 0 || *k == last).map(|(_, t)| t).collect();
             let bottom = i + cols >= all.len();
             let mut f = Frame::panel(c, plot, x, y.clone());
             f.grid(bottom, col == 0.0)?;
@@ -134,31 +108,19 @@ impl Drawing for LinesChart<'_> {
                 f.c.text(
                     &value,
                     (at.0 - 4.0, at.1 - 8.0),
-                    font(NOTE_PX)
-                        .in_color(PALETTE[0])
-                        .at(Align::End, Align::End),
+                    font(NOTE_PX).in_color(PALETTE[0]).at(Align::End, Align::End),
                 )?;
             }
-            f.c.text(
-                &fit(label, label_font, plot.x1 - plot.x0),
-                (plot.x0, plot.y0 - 12.0),
-                label_font,
-            )?;
+            f.c.text(&fit(label, label_font, plot.x1 - plot.x0), (plot.x0, plot.y0 - 12.0), label_font)?;
         }
-        let desc = font(AXIS_DESC_PX)
-            .at(Align::Middle, Align::Middle)
-            .vertical();
+        let desc = font(AXIS_DESC_PX).at(Align::Middle, Align::Middle).vertical();
         c.text(self.y_label, (LEFT_MARGIN_PX + 14.0, area.mid().1), desc)?;
-        let note = format!(
-            "Each panel: one series (blue, last value labelled) over all {} in grey; shared scale",
-            all.len()
-        );
+        let note =
+            format!("Each panel: one series (blue, last value labelled) over all {} in grey; shared scale", all.len());
         c.text(
             &note,
             (area.mid().0, area.y1 + 20.0),
-            font(NOTE_PX)
-                .in_color(TEXT_GREY)
-                .at(Align::Middle, Align::Middle),
+            font(NOTE_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle),
         )?;
         c.footer(self.source_note, "")
     }

@@ -105,29 +105,18 @@ struct View {
 impl View {
     /// The largest projection of the lon/lat `points` that fits `frame`, centred in it.
     fn fit(points: impl Iterator<Item = (f64, f64)>, frame: Rect) -> View {
-        let (lo, hi) = points.map(albers).fold(
-            ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)),
-            |(a, b), (x, y)| ((a.0.min(x), a.1.min(y)), (b.0.max(x), b.1.max(y))),
-        );
-        let scale = ((frame.x1 - frame.x0) / (hi.0 - lo.0).max(1e-9))
-            .min((frame.y1 - frame.y0) / (hi.1 - lo.1).max(1e-9));
+        let (lo, hi) = points.map(albers).fold(((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)), |(a, b), (x, y)| {
+            ((a.0.min(x), a.1.min(y)), (b.0.max(x), b.1.max(y)))
+        });
+        let scale =
+            ((frame.x1 - frame.x0) / (hi.0 - lo.0).max(1e-9)).min((frame.y1 - frame.y0) / (hi.1 - lo.1).max(1e-9));
         let (cx, cy) = frame.mid();
-        View {
-            frame,
-            scale,
-            offset: (
-                cx - scale * (lo.0 + hi.0) / 2.0,
-                cy - scale * (lo.1 + hi.1) / 2.0,
-            ),
-        }
+        View { frame, scale, offset: (cx - scale * (lo.0 + hi.0) / 2.0, cy - scale * (lo.1 + hi.1) / 2.0) }
     }
 
     fn px(&self, p: (f64, f64)) -> P {
         let (x, y) = albers(p);
-        (
-            self.offset.0 + self.scale * x,
-            self.offset.1 + self.scale * y,
-        )
+        (self.offset.0 + self.scale * x, self.offset.1 + self.scale * y)
     }
 
     fn pxs(&self, line: &[(f64, f64)]) -> Vec<P> {
@@ -139,22 +128,10 @@ impl View {
 fn clip_ring(ring: &[P], r: Rect) -> Vec<P> {
     type Edge = (fn(P, Rect) -> bool, fn(P, P, Rect) -> P);
     let edges: [Edge; 4] = [
-        (
-            |p, r| p.0 >= r.x0,
-            |a, b, r| (r.x0, a.1 + (b.1 - a.1) * (r.x0 - a.0) / (b.0 - a.0)),
-        ),
-        (
-            |p, r| p.0 <= r.x1,
-            |a, b, r| (r.x1, a.1 + (b.1 - a.1) * (r.x1 - a.0) / (b.0 - a.0)),
-        ),
-        (
-            |p, r| p.1 >= r.y0,
-            |a, b, r| (a.0 + (b.0 - a.0) * (r.y0 - a.1) / (b.1 - a.1), r.y0),
-        ),
-        (
-            |p, r| p.1 <= r.y1,
-            |a, b, r| (a.0 + (b.0 - a.0) * (r.y1 - a.1) / (b.1 - a.1), r.y1),
-        ),
+        (|p, r| p.0 >= r.x0, |a, b, r| (r.x0, a.1 + (b.1 - a.1) * (r.x0 - a.0) / (b.0 - a.0))),
+        (|p, r| p.0 <= r.x1, |a, b, r| (r.x1, a.1 + (b.1 - a.1) * (r.x1 - a.0) / (b.0 - a.0))),
+        (|p, r| p.1 >= r.y0, |a, b, r| (a.0 + (b.0 - a.0) * (r.y0 - a.1) / (b.1 - a.1), r.y0)),
+        (|p, r| p.1 <= r.y1, |a, b, r| (a.0 + (b.0 - a.0) * (r.y1 - a.1) / (b.1 - a.1), r.y1)),
     ];
     let mut out = ring.to_vec();
     for (inside, cross) in edges {
@@ -179,12 +156,7 @@ fn clip_line(line: &[P], r: Rect) -> Vec<Vec<P>> {
         // Liang–Barsky: the part t0..t1 of segment a→b inside r.
         let (a, d) = (w[0], (w[1].0 - w[0].0, w[1].1 - w[0].1));
         let (mut t0, mut t1) = (0.0f64, 1.0f64);
-        for (p, q) in [
-            (-d.0, a.0 - r.x0),
-            (d.0, r.x1 - a.0),
-            (-d.1, a.1 - r.y0),
-            (d.1, r.y1 - a.1),
-        ] {
+        for (p, q) in [(-d.0, a.0 - r.x0), (d.0, r.x1 - a.0), (-d.1, a.1 - r.y0), (d.1, r.y1 - a.1)] {
             if p == 0.0 && q < 0.0 {
                 t0 = 2.0;
             } else if p < 0.0 {
@@ -196,10 +168,7 @@ fn clip_line(line: &[P], r: Rect) -> Vec<Vec<P>> {
         if t0 > t1 {
             continue;
         }
-        let (s, e) = (
-            (a.0 + t0 * d.0, a.1 + t0 * d.1),
-            (a.0 + t1 * d.0, a.1 + t1 * d.1),
-        );
+        let (s, e) = ((a.0 + t0 * d.0, a.1 + t0 * d.1), (a.0 + t1 * d.0, a.1 + t1 * d.1));
         match pieces.last_mut() {
             Some(last) if last.last() == Some(&s) => last.push(e),
             _ => pieces.push(vec![s, e]),
@@ -234,11 +203,7 @@ const SEA_LINE: RGBColor = RGBColor(40, 40, 40);
 
 /// Colour of scale position `t` in −1…1 (−1 strongest loss).
 fn ramp(t: f64) -> RGBColor {
-    let t = if t.is_finite() {
-        t.clamp(-1.0, 1.0)
-    } else {
-        0.0
-    };
+    let t = if t.is_finite() { t.clamp(-1.0, 1.0) } else { 0.0 };
     let pos = (t + 1.0) / 2.0 * (RDBU.len() - 1) as f64;
     let i = (pos.floor() as usize).min(RDBU.len() - 2);
     let (a, b, f) = (RDBU[i], RDBU[i + 1], pos - i as f64);
@@ -255,20 +220,11 @@ struct Scale {
 impl Scale {
     /// `clip` = 95th percentile of |value| (nearest rank) rounded up; 1 without data.
     fn from_values(values: impl IntoIterator<Item = f64>) -> Self {
-        let mut abs: Vec<f64> = values
-            .into_iter()
-            .filter(|v| v.is_finite())
-            .map(f64::abs)
-            .collect();
+        let mut abs: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).map(f64::abs).collect();
         abs.sort_by(f64::total_cmp);
-        let p95 = abs
-            .get(((0.95 * abs.len() as f64).ceil() as usize).max(1) - 1)
-            .copied()
-            .unwrap_or(0.0);
+        let p95 = abs.get(((0.95 * abs.len() as f64).ceil() as usize).max(1) - 1).copied().unwrap_or(0.0);
         let clip = if p95 > 0.0 { nice_ceil(p95) } else { 1.0 };
-        Scale {
-            clip: if clip.is_finite() { clip } else { f64::MAX },
-        }
+        Scale { clip: if clip.is_finite() { clip } else { f64::MAX } }
     }
 
     /// Position in −1…1.
@@ -278,11 +234,7 @@ impl Scale {
     }
 
     fn color(&self, v: f64) -> RGBColor {
-        if v.is_finite() {
-            ramp(self.position(v))
-        } else {
-            NO_DATA
-        }
+        if v.is_finite() { ramp(self.position(v)) } else { NO_DATA }
     }
 
     /// Positive tick values: `clip` and smaller 1-2-5 numbers at least 0.2 of the half-bar
@@ -291,10 +243,7 @@ impl Scale {
         let mut ticks = vec![self.clip];
         let mag = 10f64.powf(self.clip.log10().floor());
         for v in (0..6).flat_map(|k| [5.0, 2.0, 1.0].map(|m| m * mag / 10f64.powi(k))) {
-            let (p, last) = (
-                self.position(v),
-                self.position(*ticks.last().unwrap_or(&self.clip)),
-            );
+            let (p, last) = (self.position(v), self.position(*ticks.last().unwrap_or(&self.clip)));
             if v < self.clip && p <= last - 0.2 && p >= 0.2 {
                 ticks.push(v);
             }
@@ -333,11 +282,7 @@ struct Panel<'a> {
 }
 
 impl MapChart<'_> {
-    fn draw_with(
-        &self,
-        c: &mut Canvas,
-        tooltip: Option<&dyn Fn(u32, f64) -> String>,
-    ) -> Result<(), String> {
+    fn draw_with(&self, c: &mut Canvas, tooltip: Option<&dyn Fn(u32, f64) -> String>) -> Result<(), String> {
         c.title(self.title)?;
         let mut values: HashMap<u32, &MapUnit> = HashMap::new();
         for u in self.units {
@@ -345,22 +290,11 @@ impl MapChart<'_> {
         }
         let scale = Scale::from_values(self.units.iter().map(|u| u.value));
         let bottom = c.size.1 - FOOTER_PX - 150.0;
-        let panel = |sea, dots| Panel {
-            values: &values,
-            scale,
-            tooltip,
-            sea,
-            dots,
-        };
+        let panel = |sea, dots| Panel { values: &values, scale, tooltip, sea, dots };
         let mut dots = false;
         match self.extent {
             Some(extent) => {
-                let frame = Rect::new(
-                    LEFT_MARGIN_PX + 6.0,
-                    TOP_PX,
-                    c.size.0 - RIGHT_MARGIN_PX,
-                    bottom,
-                );
+                let frame = Rect::new(LEFT_MARGIN_PX + 6.0, TOP_PX, c.size.0 - RIGHT_MARGIN_PX, bottom);
                 let view = View::fit(extent.outline().into_iter(), frame);
                 // Filled to the frame: the neighbours reach its edges.
                 let view = View { frame, ..view };
@@ -377,30 +311,14 @@ impl MapChart<'_> {
                     .filter(|&p| Extent::CHINA.contains(p));
                 // The land fills the frame but for a strip on the right: there, below the
                 // north-east and right of Taiwan, the South China Sea Islands get their inset.
-                let view = View {
-                    frame: main,
-                    ..View::fit(
-                        land,
-                        Rect {
-                            x1: main.x1 - 70.0,
-                            ..main
-                        },
-                    )
-                };
+                let view = View { frame: main, ..View::fit(land, Rect { x1: main.x1 - 70.0, ..main }) };
                 dots |= panel(false, true).draw(c, &view)?;
                 let sea = Rect::new(main.x1 - 122.0, main.y1 - 215.0, main.x1, main.y1);
                 c.rect(sea, Some((WHITE, 1.0)), None)?;
-                let sea_view = View {
-                    frame: sea,
-                    ..View::fit(Extent::SOUTH_CHINA_SEA.outline().into_iter(), sea)
-                };
+                let sea_view = View { frame: sea, ..View::fit(Extent::SOUTH_CHINA_SEA.outline().into_iter(), sea) };
                 panel(true, false).draw(c, &sea_view)?;
                 c.rect(sea, None, Some(PROVINCE_BORDER))?;
-                c.text(
-                    "South China Sea Islands",
-                    (sea.x1 - 4.0, sea.y1 - 6.0),
-                    font(11.0).at(Align::End, Align::End),
-                )?;
+                c.text("South China Sea Islands", (sea.x1 - 4.0, sea.y1 - 6.0), font(11.0).at(Align::End, Align::End))?;
                 // Zoomed insets on the right, their areas outlined on the main map.
                 let insets = [
                     ("A", "Beijing–Tianjin", Extent::BEIJING_TIANJIN),
@@ -415,27 +333,14 @@ impl MapChart<'_> {
                         c.size.0 - RIGHT_MARGIN_PX,
                         TOP_PX + (i + 1) as f64 * h - 6.0,
                     );
-                    let inset = View {
-                        frame,
-                        ..View::fit(extent.outline().into_iter(), frame)
-                    };
+                    let inset = View { frame, ..View::fit(extent.outline().into_iter(), frame) };
                     dots |= panel(true, true).draw(c, &inset)?;
                     c.rect(frame, None, Some(BORDER))?;
-                    c.text(
-                        &format!("{key}  {name}"),
-                        (frame.x0, frame.y0 - 10.0),
-                        font(LEGEND_PX).bold(),
-                    )?;
+                    c.text(&format!("{key}  {name}"), (frame.x0, frame.y0 - 10.0), font(LEGEND_PX).bold())?;
                     let outline = view.pxs(&extent.outline());
                     c.stroke(&outline, BLACK, 1.0, Dash::Solid)?;
-                    let corner = outline
-                        .iter()
-                        .fold((f64::MIN, f64::MAX), |a, p| (a.0.max(p.0), a.1.min(p.1)));
-                    c.text(
-                        key,
-                        (corner.0 + 3.0, corner.1),
-                        font(NOTE_PX).bold().at(Align::Start, Align::End),
-                    )?;
+                    let corner = outline.iter().fold((f64::MIN, f64::MAX), |a, p| (a.0.max(p.0), a.1.min(p.1)));
+                    c.text(key, (corner.0 + 3.0, corner.1), font(NOTE_PX).bold().at(Align::Start, Align::End))?;
                 }
             }
         }
@@ -444,9 +349,7 @@ impl MapChart<'_> {
             c.text(
                 "No data",
                 (420.0, c.size.1 / 2.0),
-                font(AXIS_DESC_PX)
-                    .in_color(TEXT_GREY)
-                    .at(Align::Middle, Align::Middle),
+                font(AXIS_DESC_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle),
             )?;
         }
         c.footer(self.source_note, "")
@@ -454,19 +357,12 @@ impl MapChart<'_> {
 
     /// Names at units' seats inside the zoom, where they fit without overlapping.
     fn labels(&self, c: &mut Canvas, view: &View, extent: Extent) -> Result<(), String> {
-        let f = font(NOTE_PX)
-            .in_color(RGBColor(30, 30, 30))
-            .at(Align::Middle, Align::Middle);
-        for label in self
-            .labels
-            .iter()
-            .filter(|l| extent.contains((l.lon, l.lat)))
-        {
+        let f = font(NOTE_PX).in_color(RGBColor(30, 30, 30)).at(Align::Middle, Align::Middle);
+        for label in self.labels.iter().filter(|l| extent.contains((l.lon, l.lat))) {
             let at = view.px((label.lon, label.lat));
             let w = f.width(&label.text) / 2.0 + 3.0;
             let plate = Rect::new(at.0 - w, at.1 - 9.0, at.0 + w, at.1 + 9.0);
-            let inside = view.frame.contains((plate.x0, plate.y0))
-                && view.frame.contains((plate.x1, plate.y1));
+            let inside = view.frame.contains((plate.x0, plate.y0)) && view.frame.contains((plate.x1, plate.y1));
             if inside && c.hits(&plate) == 0 {
                 c.occupied.push(plate);
                 // A light plate keeps the name legible on dark fills.
@@ -478,31 +374,17 @@ impl MapChart<'_> {
     }
 
     /// The colour bar (horizontal, loss left) with its title above and the keys right of it.
-    fn colour_bar(
-        &self,
-        c: &mut Canvas,
-        scale: &Scale,
-        top: f64,
-        dots: bool,
-    ) -> Result<(), String> {
+    fn colour_bar(&self, c: &mut Canvas, scale: &Scale, top: f64, dots: bool) -> Result<(), String> {
         let (x0, x1, y) = (LEFT_MARGIN_PX + 40.0, 560.0, top + 34.0);
         c.text(self.legend_label, (x0, top + 6.0), font(LEGEND_PX).bold())?;
         let steps = 120;
         for i in 0..steps {
-            let (a, b) = (
-                f64::from(i) / f64::from(steps),
-                f64::from(i + 1) / f64::from(steps),
-            );
+            let (a, b) = (f64::from(i) / f64::from(steps), f64::from(i + 1) / f64::from(steps));
             let r = Rect::new(x0 + a * (x1 - x0), y, x0 + b * (x1 - x0) + 0.5, y + 18.0);
             c.rect(r, Some((ramp(2.0 * (a + b) / 2.0 - 1.0), 1.0)), None)?;
         }
         c.rect(Rect::new(x0, y, x1, y + 18.0), None, Some(BORDER))?;
-        let ticks: Vec<f64> = scale
-            .ticks()
-            .iter()
-            .flat_map(|&v| [-v, v])
-            .chain([0.0])
-            .collect();
+        let ticks: Vec<f64> = scale.ticks().iter().flat_map(|&v| [-v, v]).chain([0.0]).collect();
         for v in ticks {
             let x = x0 + (scale.position(v) + 1.0) / 2.0 * (x1 - x0);
             c.stroke(&[(x, y + 18.0), (x, y + 24.0)], AXIS_GREY, 1.0, Dash::Solid)?;
@@ -514,21 +396,13 @@ impl MapChart<'_> {
             } else {
                 label
             };
-            c.text(
-                &label,
-                (x, y + 30.0),
-                font(TICK_PX).at(Align::Middle, Align::Start),
-            )?;
+            c.text(&label, (x, y + 30.0), font(TICK_PX).at(Align::Middle, Align::Start))?;
         }
         let grey = font(NOTE_PX).in_color(TEXT_GREY);
         c.text("net loss", (x0, y - 8.0), grey.at(Align::Start, Align::End))?;
         c.text("net gain", (x1, y - 8.0), grey.at(Align::End, Align::End))?;
         let (kx, f) = (600.0, font(LEGEND_PX));
-        c.rect(
-            Rect::new(kx, y - 2.0, kx + 28.0, y + 16.0),
-            Some((NO_DATA, 1.0)),
-            Some(BORDER),
-        )?;
+        c.rect(Rect::new(kx, y - 2.0, kx + 28.0, y + 16.0), Some((NO_DATA, 1.0)), Some(BORDER))?;
         c.text(self.no_data_label, (kx + 38.0, y + 7.0), f)?;
         if dots {
             c.swatch(Swatch::Dot(WHITE), (kx - 4.0, y + 37.0))?;
@@ -542,9 +416,7 @@ impl Panel<'_> {
     /// Fills, borders, context and dots of one view, clipped to its frame; whether any unit
     /// needed a dot.
     fn draw(&self, c: &mut Canvas, view: &View) -> Result<bool, String> {
-        let visible = |pts: &[P]| {
-            pts.iter().any(|p| view.frame.contains(*p)) || clip_ring(pts, view.frame).len() >= 3
-        };
+        let visible = |pts: &[P]| pts.iter().any(|p| view.frame.contains(*p)) || clip_ring(pts, view.frame).len() >= 3;
         let mut shapes: Vec<&Shape> = shapes().iter().collect();
         shapes.sort_by(|a, b| b.area.total_cmp(&a.area).then(a.code.cmp(&b.code)));
         let mut dots = Vec::new();
@@ -554,11 +426,7 @@ impl Panel<'_> {
             let color = self.scale.color(value);
             let mut area = 0.0;
             let hover = self.tooltip.map(|t| t(shape.code, value));
-            for part in shape
-                .parts
-                .iter()
-                .filter(|p| self.sea || p.iter().any(|q| q.1 >= Extent::CHINA.lat.0))
-            {
+            for part in shape.parts.iter().filter(|p| self.sea || p.iter().any(|q| q.1 >= Extent::CHINA.lat.0)) {
                 let ring = view.pxs(part);
                 if !visible(&ring) {
                     continue;
@@ -573,19 +441,13 @@ impl Panel<'_> {
                     c.end_hover();
                 }
             }
-            let seat = unit
-                .map(|u| view.px((u.lon, u.lat)))
-                .filter(|p| view.frame.contains(*p));
+            let seat = unit.map(|u| view.px((u.lon, u.lat))).filter(|p| view.frame.contains(*p));
             if let (Some(seat), Some(u), true) = (seat, unit, self.dots && area < MIN_VISIBLE_PX2) {
                 dots.push((seat, color, u.code, u.value));
             }
         }
         // Units without any outline also get their dot.
-        let mut missing: Vec<&&MapUnit> = self
-            .values
-            .values()
-            .filter(|u| !shapes_codes().contains(&u.code))
-            .collect();
+        let mut missing: Vec<&&MapUnit> = self.values.values().filter(|u| !shapes_codes().contains(&u.code)).collect();
         missing.sort_by_key(|u| u.code);
         for u in missing {
             let seat = view.px((u.lon, u.lat));
@@ -594,10 +456,7 @@ impl Panel<'_> {
             }
         }
         // Borders once per edge, over all fills (which also hides seams between fills).
-        for (lines, color) in [
-            (&borders().inner, UNIT_BORDER),
-            (&borders().outer, PROVINCE_BORDER),
-        ] {
+        for (lines, color) in [(&borders().inner, UNIT_BORDER), (&borders().outer, PROVINCE_BORDER)] {
             for line in lines {
                 for piece in clip_line(&view.pxs(line), view.frame) {
                     c.stroke(&piece, color, 1.0, Dash::Solid)?;
@@ -609,11 +468,7 @@ impl Panel<'_> {
                 let ring = clip_ring(&view.pxs(island), view.frame);
                 c.fill(&ring, NO_DATA, 1.0)?;
                 c.stroke(
-                    &ring
-                        .iter()
-                        .copied()
-                        .chain(ring.first().copied())
-                        .collect::<Vec<_>>(),
+                    &ring.iter().copied().chain(ring.first().copied()).collect::<Vec<_>>(),
                     PROVINCE_BORDER,
                     1.0,
                     Dash::Solid,
@@ -653,33 +508,16 @@ mod tests {
         let clipped = clip_ring(&[(-5.0, -5.0), (5.0, -5.0), (5.0, 5.0), (-5.0, 5.0)], r);
         assert!((ring_area(&clipped).abs() - 25.0).abs() < 1e-9);
         assert!(clip_ring(&[(20.0, 20.0), (30.0, 20.0), (30.0, 30.0)], r).is_empty());
-        assert_eq!(
-            clip_line(&[(-5.0, 5.0), (15.0, 5.0)], r),
-            vec![vec![(0.0, 5.0), (10.0, 5.0)]]
-        );
+        assert_eq!(clip_line(&[(-5.0, 5.0), (15.0, 5.0)], r), vec![vec![(0.0, 5.0), (10.0, 5.0)]]);
         assert!(clip_line(&[(-5.0, -5.0), (-1.0, 20.0)], r).is_empty());
     }
 
     #[test]
     fn the_projection_keeps_east_right_and_north_up_and_areas_equal() {
-        let (beijing, shanghai, kashgar) = (
-            albers((116.4, 39.9)),
-            albers((121.5, 31.2)),
-            albers((76.0, 39.5)),
-        );
+        let (beijing, shanghai, kashgar) = (albers((116.4, 39.9)), albers((121.5, 31.2)), albers((76.0, 39.5)));
         assert!(kashgar.0 < beijing.0 && beijing.0 < shanghai.0 && beijing.1 < shanghai.1);
         // Equal area: a 1°×1° cell has the same projected area at any longitude.
-        let cell = |lon: f64| {
-            ring_area(
-                &[
-                    (lon, 30.0),
-                    (lon + 1.0, 30.0),
-                    (lon + 1.0, 31.0),
-                    (lon, 31.0),
-                ]
-                .map(albers),
-            )
-        };
+        let cell = |lon: f64| ring_area(&[(lon, 30.0), (lon + 1.0, 30.0), (lon + 1.0, 31.0), (lon, 31.0)].map(albers));
         assert!((cell(80.0) / cell(120.0) - 1.0).abs() < 1e-9);
     }
 
@@ -700,37 +538,17 @@ mod tests {
     fn hover_maps_name_every_unit_and_static_maps_render() {
         let units: Vec<MapUnit> = crate::boundaries::tests::units()
             .into_iter()
-            .map(|(code, lon, lat)| MapUnit {
-                code,
-                lon,
-                lat,
-                value: (lon - 110.0) * 1e4,
-            })
+            .map(|(code, lon, lat)| MapUnit { code, lon, lat, value: (lon - 110.0) * 1e4 })
             .collect();
-        let svg = hover_svg(&chart(&units, None), &|code, value| {
-            format!("unit {code}: {value}")
-        });
+        let svg = hover_svg(&chart(&units, None), &|code, value| format!("unit {code}: {value}"));
         assert!(svg.starts_with("<svg") && svg.contains("class=\"map\""));
-        assert!(
-            units
-                .iter()
-                .all(|u| svg.contains(&format!("<title>unit {}: ", u.code))),
-            "every unit has hover text"
-        );
-        assert!(
-            svg.contains("<title>unit 710000: NaN</title>"),
-            "Taiwan is drawn, without data"
-        );
+        assert!(units.iter().all(|u| svg.contains(&format!("<title>unit {}: ", u.code))), "every unit has hover text");
+        assert!(svg.contains("<title>unit 710000: NaN</title>"), "Taiwan is drawn, without data");
         let dir = tempfile::tempdir().unwrap();
         render_map(dir.path(), &chart(&units, None)).unwrap();
         render_map(dir.path(), &chart(&units, Extent::around(&[510100]))).unwrap();
         render_map(dir.path(), &chart(&[], None)).unwrap();
         assert_eq!(Scale::from_values([f64::NAN]).clip, 1.0);
-        assert!(
-            Scale::from_values((0..100).map(f64::from))
-                .ticks()
-                .windows(2)
-                .all(|w| w[0] > w[1])
-        );
+        assert!(Scale::from_values((0..100).map(f64::from)).ticks().windows(2).all(|w| w[0] > w[1]));
     }
 }

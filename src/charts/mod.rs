@@ -99,14 +99,12 @@ pub const DPI_RANGE: std::ops::RangeInclusive<u32> = 50..=600;
 /// Sets the resolution of every PNG written from now on (the CLI's `--dpi`; clamped to
 /// [`DPI_RANGE`]). SVGs are vector graphics and do not change.
 pub fn set_png_dpi(dpi: u32) {
-    PNG_DPI.store(
-        dpi.clamp(*DPI_RANGE.start(), *DPI_RANGE.end()),
-        Ordering::Relaxed,
-    );
+    PNG_DPI.store(dpi.clamp(*DPI_RANGE.start(), *DPI_RANGE.end()), Ordering::Relaxed);
 }
 
 /// Source note of settlement charts: their reference is the Ministry of Public Security's series.
-pub const SETTLEMENTS_SOURCE_NOTE: &str = "Reference: MPS, about 15M rural migrants a year granted urban hukou 2014–2023; migrasim simulation";
+pub const SETTLEMENTS_SOURCE_NOTE: &str =
+    "Reference: MPS, about 15M rural migrants a year granted urban hukou 2014–2023; migrasim simulation";
 
 /// A chart that draws itself onto a canvas (background included).
 trait Drawing {
@@ -124,18 +122,10 @@ fn write_chart(dir: &Path, stem: &str, chart: &impl Drawing) -> Result<Vec<PathB
         move |message: String| ChartError::Draw { path, message }
     };
     if stem.is_empty() || stem.contains(['/', '\\']) || stem == "." || stem == ".." {
-        return Err(fail(&dir.join(stem))(format!(
-            "invalid chart file stem {stem:?}"
-        )));
+        return Err(fail(&dir.join(stem))(format!("invalid chart file stem {stem:?}")));
     }
-    std::fs::create_dir_all(dir).map_err(|source| ChartError::CreateDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let (png, svg) = (
-        dir.join(format!("{stem}.png")),
-        dir.join(format!("{stem}.svg")),
-    );
+    std::fs::create_dir_all(dir).map_err(|source| ChartError::CreateDir { path: dir.to_path_buf(), source })?;
+    let (png, svg) = (dir.join(format!("{stem}.png")), dir.join(format!("{stem}.svg")));
     let scale = f64::from(PNG_DPI.load(Ordering::Relaxed)) / 100.0;
     let mut canvas = Canvas::png(&png, chart.size(), scale);
     chart.draw(&mut canvas).map_err(fail(&png))?;
@@ -143,10 +133,7 @@ fn write_chart(dir: &Path, stem: &str, chart: &impl Drawing) -> Result<Vec<PathB
     let mut canvas = Canvas::svg(chart.size());
     chart.draw(&mut canvas).map_err(fail(&svg))?;
     let (w, h) = chart.size();
-    let document = canvas
-        .finish(&format!("width=\"{w}\" height=\"{h}\""))
-        .map_err(fail(&svg))?
-        .unwrap_or_default();
+    let document = canvas.finish(&format!("width=\"{w}\" height=\"{h}\"")).map_err(fail(&svg))?.unwrap_or_default();
     std::fs::write(&svg, document).map_err(|e| fail(&svg)(e.to_string()))?;
     Ok(vec![png, svg])
 }
@@ -220,10 +207,7 @@ fn runs(mut points: Vec<(i32, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
     for (year, value) in points {
         match value.filter(|v| v.is_finite()) {
-            Some(v) => out
-                .last_mut()
-                .into_iter()
-                .for_each(|r| r.push((f64::from(year), v))),
+            Some(v) => out.last_mut().into_iter().for_each(|r| r.push((f64::from(year), v))),
             None => out.push(Vec::new()),
         }
     }
@@ -258,11 +242,7 @@ fn millions(v: f64) -> Option<f64> {
 
 /// Axis top with ~35 % headroom above `max` for the legend.
 fn top_with_headroom(max: f64) -> f64 {
-    let max = if max.is_finite() && max > 0.0 {
-        max
-    } else {
-        1.0
-    };
+    let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
     let step = tick_step(max * 1.35);
     let top = (max * 1.35 / step).ceil() * step;
     if top.is_finite() { top } else { max }
@@ -281,11 +261,7 @@ pub enum ChartKind {
 }
 
 impl ChartKind {
-    pub const ALL: [ChartKind; 3] = [
-        ChartKind::Urbanization,
-        ChartKind::Gap,
-        ChartKind::Settlements,
-    ];
+    pub const ALL: [ChartKind; 3] = [ChartKind::Urbanization, ChartKind::Gap, ChartKind::Settlements];
 
     pub fn file_stem(self) -> &'static str {
         match self {
@@ -308,49 +284,29 @@ pub fn render_run_charts(dir: &Path, input: &ChartInput) -> Result<Vec<PathBuf>,
 impl Drawing for (ChartKind, ChartInput<'_>) {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
         let (kind, input) = self;
-        let scenario = if input.scenario_name.is_empty() {
-            String::new()
-        } else {
-            format!("Scenario: {}", input.scenario_name)
-        };
+        let scenario =
+            if input.scenario_name.is_empty() { String::new() } else { format!("Scenario: {}", input.scenario_name) };
         match kind {
             ChartKind::Urbanization => draw_urbanization(c, input)?,
             ChartKind::Gap => draw_gap(c, input)?,
             ChartKind::Settlements => draw_settlements(c, input)?,
         }
         // Settlements are the MPS's series, not the NBS's: the chart cites what it shows.
-        let note = if *kind == ChartKind::Settlements {
-            SETTLEMENTS_SOURCE_NOTE
-        } else {
-            input.source_note
-        };
+        let note = if *kind == ChartKind::Settlements { SETTLEMENTS_SOURCE_NOTE } else { input.source_note };
         c.footer(note, &scenario)
     }
 }
 
 /// Years on the rate charts: all data plus the goal year, so the plan horizon shows.
 fn history_span(input: &ChartInput) -> (i32, i32) {
-    let years = input
-        .official
-        .iter()
-        .map(|p| p.year)
-        .chain(input.simulated.iter().map(|p| p.year));
+    let years = input.official.iter().map(|p| p.year).chain(input.simulated.iter().map(|p| p.year));
     year_span(years.chain([input.goal_year])).unwrap_or((input.goal_year, input.goal_year))
 }
 
 /// The official hukou rate changes source between 2014 and 2015 (35.9 % → 39.9 %); both
 /// rate charts say so, or the step reads as a policy effect. Returns the two years' values.
-fn hukou_break(
-    input: &ChartInput,
-    value: impl Fn(&OfficialPoint) -> Option<f64>,
-) -> Option<(f64, f64)> {
-    let at = |year| {
-        input
-            .official
-            .iter()
-            .find(|p| p.year == year)
-            .and_then(&value)
-    };
+fn hukou_break(input: &ChartInput, value: impl Fn(&OfficialPoint) -> Option<f64>) -> Option<(f64, f64)> {
+    let at = |year| input.official.iter().find(|p| p.year == year).and_then(&value);
     Some((at(2014)?, at(2015)?))
 }
 
@@ -358,41 +314,25 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let (off, sim) = (input.official, input.simulated);
     let series = [
         (
-            runs(
-                off.iter()
-                    .map(|p| (p.year, rate(p.urbanization_rate_pct)))
-                    .collect(),
-            ),
+            runs(off.iter().map(|p| (p.year, rate(p.urbanization_rate_pct))).collect()),
             BLUE,
             Look::History,
             "Resident urbanization rate (NBS)",
         ),
         (
-            runs(
-                sim.iter()
-                    .map(|p| (p.year, rate(p.urbanization_rate_pct)))
-                    .collect(),
-            ),
+            runs(sim.iter().map(|p| (p.year, rate(p.urbanization_rate_pct))).collect()),
             BLUE_LIGHT,
             Look::Projection,
             "Resident urbanization rate (simulated)",
         ),
         (
-            runs(
-                off.iter()
-                    .map(|p| (p.year, p.hukou_urbanization_rate_pct.and_then(rate)))
-                    .collect(),
-            ),
+            runs(off.iter().map(|p| (p.year, p.hukou_urbanization_rate_pct.and_then(rate))).collect()),
             RED,
             Look::History,
             "Hukou urbanization rate (NBS)",
         ),
         (
-            runs(
-                sim.iter()
-                    .map(|p| (p.year, rate(p.hukou_urbanization_rate_pct)))
-                    .collect(),
-            ),
+            runs(sim.iter().map(|p| (p.year, rate(p.hukou_urbanization_rate_pct))).collect()),
             RED_LIGHT,
             Look::Projection,
             "Hukou urbanization rate (simulated)",
@@ -405,21 +345,13 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         y = Axis::values(0.0, y.hi.max(5.0));
     }
     let years = history_span(input);
-    let name = if input.scenario_name.is_empty() {
-        String::new()
-    } else {
-        format!(" — {}", input.scenario_name)
-    };
+    let name = if input.scenario_name.is_empty() { String::new() } else { format!(" — {}", input.scenario_name) };
     let title = format!("Urbanization rates, {}–{}{name}", years.0, years.1);
     let mut f = Frame::years(c, &title, years, y, RIGHT_MARGIN_PX)?;
     f.plan_band(input.goal_year)?;
     f.axes("Year", "Share of total population (%)")?;
     if let Some(goal) = goal {
-        f.reference(
-            goal,
-            GOAL_GREY,
-            Some(&format!("Plan goal ≈{goal:.0}% by {}", input.goal_year)),
-        )?;
+        f.reference(goal, GOAL_GREY, Some(&format!("Plan goal ≈{goal:.0}% by {}", input.goal_year)))?;
     }
     let mut legend = Vec::new();
     for (runs, color, look, label) in &series {
@@ -433,27 +365,16 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     if let Some((before, after)) = hukou_break(input, |p| p.hukou_urbanization_rate_pct) {
         let (x, y) = f.px((2014.5, 0.5 * (before + after)));
         let note = font(NOTE_PX).in_color(RED);
-        f.c.label(
-            "← series break 2014→2015, not a policy effect",
-            (x + 12.0, y),
-            note,
-        )?;
+        f.c.label("← series break 2014→2015, not a policy effect", (x + 12.0, y), note)?;
     }
     f.legend(&legend, &[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)])
 }
 
 fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let gap = |v: f64| (-100.5..=100.5).contains(&v).then_some(v);
-    let official_gap = |p: &OfficialPoint| {
-        gap(rate(p.urbanization_rate_pct)? - p.hukou_urbanization_rate_pct.and_then(rate)?)
-    };
-    let off = runs(
-        input
-            .official
-            .iter()
-            .map(|p| (p.year, official_gap(p)))
-            .collect(),
-    );
+    let official_gap =
+        |p: &OfficialPoint| gap(rate(p.urbanization_rate_pct)? - p.hukou_urbanization_rate_pct.and_then(rate)?);
+    let off = runs(input.official.iter().map(|p| (p.year, official_gap(p))).collect());
     let sim = runs(
         input
             .simulated
@@ -461,9 +382,8 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
             .map(|p| {
                 (
                     p.year,
-                    gap(p.gap_pp).or_else(|| {
-                        gap(rate(p.urbanization_rate_pct)? - rate(p.hukou_urbanization_rate_pct)?)
-                    }),
+                    gap(p.gap_pp)
+                        .or_else(|| gap(rate(p.urbanization_rate_pct)? - rate(p.hukou_urbanization_rate_pct)?)),
                 )
             })
             .collect(),
@@ -514,37 +434,18 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
 fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let sim = input.simulated;
     // Only years with a flow: the base year has none.
-    let span = year_span(
-        sim.iter()
-            .filter(|p| p.settlements.is_finite() || p.movers.is_finite())
-            .map(|p| p.year),
-    );
+    let span = year_span(sim.iter().filter(|p| p.settlements.is_finite() || p.movers.is_finite()).map(|p| p.year));
     let years = span.unwrap_or((PLAN_START_YEAR - 1, input.goal_year.max(PLAN_START_YEAR)));
-    let bars: Vec<(f64, f64)> = sim
-        .iter()
-        .filter_map(|p| Some((f64::from(p.year), millions(p.settlements)?)))
-        .collect();
+    let bars: Vec<(f64, f64)> =
+        sim.iter().filter_map(|p| Some((f64::from(p.year), millions(p.settlements)?))).collect();
     let movers = runs(sim.iter().map(|p| (p.year, millions(p.movers))).collect());
     let max_bars = bars.iter().map(|b| b.1).fold(MPS_TRANSFERS_M, f64::max);
     let max_movers = flat(&movers).fold(0.0, f64::max);
     // Movers usually outnumber settlements; past 2.5× they get their own (right-hand) axis.
     let dual = max_movers > 2.5 * max_bars;
-    let y = Axis::values(
-        0.0,
-        top_with_headroom(if dual {
-            max_bars
-        } else {
-            max_bars.max(max_movers)
-        }),
-    );
+    let y = Axis::values(0.0, top_with_headroom(if dual { max_bars } else { max_bars.max(max_movers) }));
     let title = "Settlements: rural migrants granted urban hukou";
-    let mut f = Frame::years(
-        c,
-        title,
-        years,
-        y,
-        if dual { RIGHT_AXIS_PX } else { RIGHT_MARGIN_PX },
-    )?;
+    let mut f = Frame::years(c, title, years, y, if dual { RIGHT_AXIS_PX } else { RIGHT_MARGIN_PX })?;
     f.plan_band(input.goal_year)?;
     f.axes("Year", "Persons (millions)")?;
     let mut legend = Vec::new();
@@ -552,32 +453,20 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         f.bar(x, (0.0, v), 0.32, BAR_TEAL, None)?;
     }
     if !bars.is_empty() {
-        legend.push((
-            "Settlements (granted urban hukou)".to_string(),
-            Swatch::Bar(BAR_TEAL),
-        ));
+        legend.push(("Settlements (granted urban hukou)".to_string(), Swatch::Bar(BAR_TEAL)));
     }
     // Over the bars, so it stays visible where they cross it.
     f.reference(MPS_TRANSFERS_M, TEXT_GREY, None)?;
-    legend.push((
-        "≈15M/yr hukou transfers 2014–2023 (MPS)".to_string(),
-        Swatch::Line(TEXT_GREY, Dash::Dashed, 2.0),
-    ));
+    legend.push(("≈15M/yr hukou transfers 2014–2023 (MPS)".to_string(), Swatch::Line(TEXT_GREY, Dash::Dashed, 2.0)));
     let (movers, label) = if dual {
         let k = f.right_axis(max_movers, "Movers (millions)", MOVERS_PURPLE)?;
-        let scaled = movers
-            .iter()
-            .map(|r| r.iter().map(|&(x, v)| (x, v * k)).collect())
-            .collect();
+        let scaled = movers.iter().map(|r| r.iter().map(|&(x, v)| (x, v * k)).collect()).collect();
         (scaled, "Movers (changed residence unit; right axis)")
     } else {
         (movers, "Movers (changed residence unit)")
     };
     if f.series(&movers, MOVERS_PURPLE, Look::History)? {
-        legend.push((
-            label.to_string(),
-            Swatch::Series(MOVERS_PURPLE, Look::History),
-        ));
+        legend.push((label.to_string(), Swatch::Series(MOVERS_PURPLE, Look::History)));
     }
     if span.is_none() {
         f.centre_note("No simulated flows in this run")?;

@@ -65,23 +65,12 @@ fn top_for_legend(max: f64, lo: f64, rows: usize) -> f64 {
 impl Drawing for StackedChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
         let columns = stack(self.years, self.layers);
-        let totals: Vec<(f64, f64)> = columns
-            .iter()
-            .map(|(x, s)| (*x, s.last().copied().unwrap_or(0.0)))
-            .collect();
+        let totals: Vec<(f64, f64)> = columns.iter().map(|(x, s)| (*x, s.last().copied().unwrap_or(0.0))).collect();
         let max = totals.iter().map(|t| t.1).fold(0.0, f64::max);
-        let y = Axis::values(
-            0.0,
-            top_for_legend(max, 0.0, self.layers.len().max(self.headroom_rows)),
-        );
+        let y = Axis::values(0.0, top_for_legend(max, 0.0, self.layers.len().max(self.headroom_rows)));
         let span = year_span(columns.iter().map(|c| c.0 as i32));
-        let mut f = Frame::years(
-            c,
-            self.title,
-            span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR)),
-            y,
-            RIGHT_MARGIN_PX,
-        )?;
+        let mut f =
+            Frame::years(c, self.title, span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR)), y, RIGHT_MARGIN_PX)?;
         f.plan_band(PLAN_END_YEAR)?;
         f.axes("Year", self.y_label)?;
         let mut legend = Vec::new();
@@ -89,45 +78,25 @@ impl Drawing for StackedChart<'_> {
         for (i, (label, _)) in self.layers.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let upper: Vec<(f64, f64)> = columns.iter().map(|(x, s)| (*x, s[i])).collect();
-            let lower: Vec<(f64, f64)> = columns
-                .iter()
-                .map(|(x, s)| (*x, if i == 0 { 0.0 } else { s[i - 1] }))
-                .collect();
+            let lower: Vec<(f64, f64)> =
+                columns.iter().map(|(x, s)| (*x, if i == 0 { 0.0 } else { s[i - 1] })).collect();
             // Opaque tints, so the plan band does not shift their colours; white separators.
-            f.area(
-                &upper,
-                &lower,
-                (tint(color, 0.85), 1.0),
-                Some(if i + 1 == n { color } else { WHITE }),
-            )?;
+            f.area(&upper, &lower, (tint(color, 0.85), 1.0), Some(if i + 1 == n { color } else { WHITE }))?;
             legend.push((label.clone(), Swatch::Bar(color)));
             // The layer's own value at the last year, inside it where it is thick enough.
-            if let (Some(&(x, hi)), Some(&(_, lo)), true) =
-                (upper.last(), lower.last(), columns.len() > 1)
-            {
+            if let (Some(&(x, hi)), Some(&(_, lo)), true) = (upper.last(), lower.last(), columns.len() > 1) {
                 let (top, bottom) = (f.px((x, hi)), f.px((x, lo)));
                 if bottom.1 - top.1 >= 22.0 {
                     let text = compact_number(hi - lo, f.y.step / 10.0, hi - lo, false);
-                    let white = font(LEGEND_PX)
-                        .bold()
-                        .in_color(WHITE)
-                        .at(Align::End, Align::Middle);
+                    let white = font(LEGEND_PX).bold().in_color(WHITE).at(Align::End, Align::Middle);
                     f.c.text(&text, (top.0 - 10.0, (top.1 + bottom.1) / 2.0), white)?;
                 }
             }
         }
         if max > 0.0 {
-            let ends = if totals.len() > 1 {
-                vec![totals[0], totals[totals.len() - 1]]
-            } else {
-                totals.clone()
-            };
+            let ends = if totals.len() > 1 { vec![totals[0], totals[totals.len() - 1]] } else { totals.clone() };
             for (x, v) in ends {
-                f.annotate(
-                    (x, v),
-                    &format!("Total {}", compact_number(v, f.y.step / 10.0, v, false)),
-                    TEXT_GREY,
-                )?;
+                f.annotate((x, v), &format!("Total {}", compact_number(v, f.y.step / 10.0, v, false)), TEXT_GREY)?;
             }
         } else {
             f.centre_note("No data")?;
@@ -156,10 +125,7 @@ pub struct DivergingChart<'a> {
 
 /// Writes `<stem>.png` and `<stem>.svg` into `dir`; layers that are zero in every year are left
 /// out of the bars and the legend. Returns the paths, PNG first.
-pub fn render_diverging_chart(
-    dir: &Path,
-    chart: &DivergingChart,
-) -> Result<Vec<PathBuf>, ChartError> {
+pub fn render_diverging_chart(dir: &Path, chart: &DivergingChart) -> Result<Vec<PathBuf>, ChartError> {
     write_chart(dir, chart.stem, chart)
 }
 
@@ -168,33 +134,17 @@ type Column = (f64, Vec<(usize, f64, f64)>, f64);
 
 impl Drawing for DivergingChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        let value = |l: usize, i: usize| {
-            self.layers[l]
-                .1
-                .get(i)
-                .copied()
-                .filter(|v| v.is_finite())
-                .unwrap_or(0.0)
-        };
-        let shown: Vec<usize> = (0..self.layers.len())
-            .filter(|&l| (0..self.years.len()).any(|i| value(l, i) != 0.0))
-            .collect();
+        let value = |l: usize, i: usize| self.layers[l].1.get(i).copied().filter(|v| v.is_finite()).unwrap_or(0.0);
+        let shown: Vec<usize> =
+            (0..self.layers.len()).filter(|&l| (0..self.years.len()).any(|i| value(l, i) != 0.0)).collect();
         // Per year: the pieces (colour index, low, high) and the net.
         let columns: Vec<Column> = (0..self.years.len())
             .map(|i| {
                 let (mut up, mut down, mut pieces) = (0.0, 0.0, Vec::new());
                 for (k, &l) in shown.iter().enumerate() {
                     let v = value(l, i);
-                    let (lo, hi) = if v > 0.0 {
-                        (up, up + v)
-                    } else {
-                        (down + v, down)
-                    };
-                    (up, down) = if v > 0.0 {
-                        (up + v, down)
-                    } else {
-                        (up, down + v)
-                    };
+                    let (lo, hi) = if v > 0.0 { (up, up + v) } else { (down + v, down) };
+                    (up, down) = if v > 0.0 { (up + v, down) } else { (up, down + v) };
                     pieces.push((k, lo, hi));
                 }
                 (f64::from(self.years[i]), pieces, up + down)
@@ -202,24 +152,14 @@ impl Drawing for DivergingChart<'_> {
             .collect();
         let (lo, hi) = columns
             .iter()
-            .flat_map(|(_, p, net)| {
-                p.iter()
-                    .flat_map(|q| [q.1, q.2])
-                    .chain([*net])
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|(_, p, net)| p.iter().flat_map(|q| [q.1, q.2]).chain([*net]).collect::<Vec<_>>())
             .fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
         let top = top_for_legend(hi, lo, shown.len() + 1);
         let step = tick_step(top - lo);
         let y = Axis::values((lo / step).floor() * step, top);
         let span = year_span(self.years.iter().copied());
-        let mut f = Frame::years(
-            c,
-            self.title,
-            span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR)),
-            y,
-            RIGHT_MARGIN_PX,
-        )?;
+        let mut f =
+            Frame::years(c, self.title, span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR)), y, RIGHT_MARGIN_PX)?;
         f.plan_band(PLAN_END_YEAR)?;
         f.axes("Year", self.y_label)?;
         for (x, pieces, net) in &columns {
@@ -239,17 +179,9 @@ impl Drawing for DivergingChart<'_> {
         let mut legend: Vec<(String, Swatch)> = shown
             .iter()
             .enumerate()
-            .map(|(k, &l)| {
-                (
-                    self.layers[l].0.clone(),
-                    Swatch::Bar(PALETTE[k % PALETTE.len()]),
-                )
-            })
+            .map(|(k, &l)| (self.layers[l].0.clone(), Swatch::Bar(PALETTE[k % PALETTE.len()])))
             .collect();
-        legend.push((
-            self.net_label.to_string(),
-            Swatch::Line(BLACK, Dash::Solid, 4.0),
-        ));
+        legend.push((self.net_label.to_string(), Swatch::Line(BLACK, Dash::Solid, 4.0)));
         f.legend(&legend, &[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
         c.footer(self.source_note, "")
     }

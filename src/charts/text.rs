@@ -70,14 +70,7 @@ pub(super) struct GlyphDefs {
 
 impl GlyphDefs {
     /// `<g>` drawing `text` with its baseline start at the origin of `transform`.
-    pub fn text(
-        &mut self,
-        text: &str,
-        size: f64,
-        bold: bool,
-        fill: &str,
-        transform: &str,
-    ) -> String {
+    pub fn text(&mut self, text: &str, size: f64, bold: bool, fill: &str, transform: &str) -> String {
         let font = face(bold);
         let units = f64::from(font.height_unscaled());
         let s = size / units;
@@ -88,17 +81,9 @@ impl GlyphDefs {
         );
         for (id, x) in layout(text, size, bold).glyphs {
             let key = (bold, id.0);
-            self.used
-                .entry(key)
-                .or_insert_with(|| outline_path(font, id));
+            self.used.entry(key).or_insert_with(|| outline_path(font, id));
             if !self.used[&key].is_empty() {
-                let _ = write!(
-                    out,
-                    "<use href=\"#g{}{}\" x=\"{:.0}\"/>",
-                    u8::from(bold),
-                    id.0,
-                    x / s
-                );
+                let _ = write!(out, "<use href=\"#g{}{}\" x=\"{:.0}\"/>", u8::from(bold), id.0, x / s);
             }
         }
         out + "</g>"
@@ -149,8 +134,5 @@ fn outline_path(font: &FontRef, id: GlyphId) -> String {
 
 /// Text for SVG content and attributes.
 pub(super) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

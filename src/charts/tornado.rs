@@ -44,32 +44,13 @@ impl Drawing for TornadoChart<'_> {
         let mut bars: Vec<&TornadoBar> = self.bars.iter().filter(|b| b.value.is_finite()).collect();
         bars.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.label.cmp(&b.label)));
         bars.truncate(MAX_BARS);
-        let max = bars
-            .iter()
-            .map(|b| b.value + if b.spread.is_finite() { b.spread } else { 0.0 })
-            .fold(0.0, f64::max);
-        let x = Axis::values(
-            0.0,
-            if max > 0.0 {
-                nice_ceil(max * 1.05)
-            } else {
-                1.0
-            },
-        );
+        let max = bars.iter().map(|b| b.value + if b.spread.is_finite() { b.spread } else { 0.0 }).fold(0.0, f64::max);
+        let x = Axis::values(0.0, if max > 0.0 { nice_ceil(max * 1.05) } else { 1.0 });
         // Rows top to bottom: bar i at y = n − i − 0.5, labelled as a tick.
         let n = bars.len().max(1) as f64;
         let mut y = Axis::values(0.0, n);
-        y.ticks = bars
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (n - i as f64 - 0.5, b.label.clone()))
-            .collect();
-        let plot = Rect::new(
-            400.0,
-            TOP_PX + 10.0,
-            c.size.0 - RIGHT_MARGIN_PX - 20.0,
-            c.size.1 - FOOTER_PX - 84.0,
-        );
+        y.ticks = bars.iter().enumerate().map(|(i, b)| (n - i as f64 - 0.5, b.label.clone())).collect();
+        let plot = Rect::new(400.0, TOP_PX + 10.0, c.size.0 - RIGHT_MARGIN_PX - 20.0, c.size.1 - FOOTER_PX - 84.0);
         let mut f = Frame::new(c, self.title, plot, x, y)?;
         f.axes(self.x_label, "")?;
         if bars.is_empty() {
@@ -80,34 +61,21 @@ impl Drawing for TornadoChart<'_> {
             let (x0, yc) = f.px((0.0, n - i as f64 - 0.5));
             let end = f.px((bar.value.max(0.0), 0.0)).0.max(x0 + 1.0);
             let color = PALETTE[bar.kind % PALETTE.len()];
-            f.c.rect(
-                Rect::new(x0, yc - thickness / 2.0, end, yc + thickness / 2.0),
-                Some((color, 1.0)),
-                None,
-            )?;
+            f.c.rect(Rect::new(x0, yc - thickness / 2.0, end, yc + thickness / 2.0), Some((color, 1.0)), None)?;
             if bar.spread.is_finite() && bar.spread > 0.0 {
                 let w = f.px((bar.value + bar.spread, 0.0)).0;
                 let ink = RGBColor(60, 60, 60);
                 f.c.stroke(&[(end, yc), (w, yc)], ink, 2.0, Dash::Solid)?;
-                f.c.stroke(
-                    &[(w, yc - thickness / 3.0), (w, yc + thickness / 3.0)],
-                    ink,
-                    2.0,
-                    Dash::Solid,
-                )?;
+                f.c.stroke(&[(w, yc - thickness / 3.0), (w, yc + thickness / 3.0)], ink, 2.0, Dash::Solid)?;
             }
         }
         // Legend below the axis: the kinds, then the whisker.
         let (mut x, y) = (plot.x0, c.size.1 - FOOTER_PX - 12.0);
-        let keys = self
-            .kinds
-            .iter()
-            .enumerate()
-            .map(|(k, kind)| (kind.to_string(), Swatch::Bar(PALETTE[k % PALETTE.len()])));
-        for (label, swatch) in keys.chain([(
-            self.spread_label.to_string(),
-            Swatch::Line(RGBColor(60, 60, 60), Dash::Solid, 2.0),
-        )]) {
+        let keys =
+            self.kinds.iter().enumerate().map(|(k, kind)| (kind.to_string(), Swatch::Bar(PALETTE[k % PALETTE.len()])));
+        for (label, swatch) in
+            keys.chain([(self.spread_label.to_string(), Swatch::Line(RGBColor(60, 60, 60), Dash::Solid, 2.0))])
+        {
             c.swatch(swatch, (x, y))?;
             c.text(&label, (x + SWATCH_W + 8.0, y), font(LEGEND_PX))?;
             x += SWATCH_W + 38.0 + font(LEGEND_PX).width(&label);

@@ -24,46 +24,14 @@ struct FocusMeasure {
 }
 
 const MEASURES: [FocusMeasure; 8] = [
-    FocusMeasure {
-        column: "urban_residents",
-        unit: "persons",
-        summed: false,
-    },
-    FocusMeasure {
-        column: "urbanization_rate_pct",
-        unit: "pp",
-        summed: false,
-    },
-    FocusMeasure {
-        column: "population",
-        unit: "persons",
-        summed: false,
-    },
-    FocusMeasure {
-        column: "nonhukou_urban_residents",
-        unit: "persons",
-        summed: false,
-    },
-    FocusMeasure {
-        column: "settlements",
-        unit: "persons",
-        summed: true,
-    },
-    FocusMeasure {
-        column: "school_place_gap",
-        unit: "pupils",
-        summed: false,
-    },
-    FocusMeasure {
-        column: "affordable_gap_households",
-        unit: "households",
-        summed: false,
-    },
-    FocusMeasure {
-        column: "reward_fund_yuan",
-        unit: "yuan",
-        summed: true,
-    },
+    FocusMeasure { column: "urban_residents", unit: "persons", summed: false },
+    FocusMeasure { column: "urbanization_rate_pct", unit: "pp", summed: false },
+    FocusMeasure { column: "population", unit: "persons", summed: false },
+    FocusMeasure { column: "nonhukou_urban_residents", unit: "persons", summed: false },
+    FocusMeasure { column: "settlements", unit: "persons", summed: true },
+    FocusMeasure { column: "school_place_gap", unit: "pupils", summed: false },
+    FocusMeasure { column: "affordable_gap_households", unit: "households", summed: false },
+    FocusMeasure { column: "reward_fund_yuan", unit: "yuan", summed: true },
 ];
 
 /// One unit's measures under the reference and the scenario, with the paired differences.
@@ -88,17 +56,9 @@ fn per_run(
             let Some(k) = columns.iter().position(|c| c == measure.column) else {
                 return f64::NAN;
             };
-            let at = |y: i32| {
-                table
-                    .get(&(y, code.to_string()))
-                    .and_then(|(_, v)| v.get(k).copied())
-                    .unwrap_or(f64::NAN)
-            };
-            if measure.summed {
-                (first_year..=year).map(at).sum()
-            } else {
-                at(year)
-            }
+            let at =
+                |y: i32| table.get(&(y, code.to_string())).and_then(|(_, v)| v.get(k).copied()).unwrap_or(f64::NAN);
+            if measure.summed { (first_year..=year).map(at).sum() } else { at(year) }
         })
         .collect()
 }
@@ -132,13 +92,7 @@ fn focus_units(
             UnitFocus { unit: u, values }
         })
         .collect();
-    units.sort_by(|a, b| {
-        b.values[0]
-            .2
-            .mean
-            .total_cmp(&a.values[0].2.mean)
-            .then(a.unit.cmp(&b.unit))
-    });
+    units.sort_by(|a, b| b.values[0].2.mean.total_cmp(&a.values[0].2.mean).then(a.unit.cmp(&b.unit)));
     units
 }
 
@@ -181,12 +135,7 @@ fn level(v: f64, unit: &str) -> String {
 }
 
 fn with_band(b: &Band, unit: &str) -> String {
-    format!(
-        "{} ({} to {})",
-        amount(b.mean, unit),
-        amount(b.p5, unit),
-        amount(b.p95, unit)
-    )
+    format!("{} ({} to {})", amount(b.mean, unit), amount(b.p5, unit), amount(b.p95, unit))
 }
 
 /// Writes `focus-<code>.csv` and the zoomed maps for each focus province, and returns the
@@ -223,11 +172,7 @@ pub fn write_focus(
             for f in &units {
                 let unit = &geo.units[f.unit];
                 for (m, (a, b, d)) in MEASURES.iter().zip(&f.values) {
-                    let years = if m.summed {
-                        format!("{first_year}-{year}")
-                    } else {
-                        year.to_string()
-                    };
+                    let years = if m.summed { format!("{first_year}-{year}") } else { year.to_string() };
                     let _ = writeln!(
                         csv,
                         "{},{},{code},{},{},{},{},{},{},{years},{},{},{},{},{}",
@@ -270,27 +215,12 @@ pub fn write_focus(
                     return "none".to_string();
                 }
                 list.iter()
-                    .map(|f| {
-                        format!(
-                            "{} {}",
-                            geo.units[f.unit].name_en,
-                            with_band(&f.values[0].2, "persons")
-                        )
-                    })
+                    .map(|f| format!("{} {}", geo.units[f.unit].name_en, with_band(&f.values[0].2, "persons")))
                     .collect::<Vec<_>>()
                     .join("; ")
             };
-            let gainers: Vec<&UnitFocus> = units
-                .iter()
-                .filter(|f| f.values[0].2.mean > 0.0)
-                .take(NAMED)
-                .collect();
-            let losers: Vec<&UnitFocus> = units
-                .iter()
-                .rev()
-                .filter(|f| f.values[0].2.mean < 0.0)
-                .take(NAMED)
-                .collect();
+            let gainers: Vec<&UnitFocus> = units.iter().filter(|f| f.values[0].2.mean > 0.0).take(NAMED).collect();
+            let losers: Vec<&UnitFocus> = units.iter().rev().filter(|f| f.values[0].2.mean < 0.0).take(NAMED).collect();
             let _ = writeln!(
                 md,
                 "- **Largest gainers** (urban residents, {year}): {}\n- **Largest losers**: {}\n",
@@ -308,33 +238,18 @@ pub fn write_focus(
                     code: unit.code,
                     lon: unit.lon,
                     lat: unit.lat,
-                    value: units
-                        .iter()
-                        .find(|f| f.unit == u)
-                        .map_or(f64::NAN, |f| f.values[0].2.mean),
+                    value: units.iter().find(|f| f.unit == u).map_or(f64::NAN, |f| f.values[0].2.mean),
                 })
                 .collect();
             // Names of the larger units first, so they win where labels would overlap.
             let mut by_size: Vec<usize> = units.iter().map(|f| f.unit).collect();
-            by_size.sort_by(|&a, &b| {
-                geo.units[b]
-                    .pop_2020
-                    .total_cmp(&geo.units[a].pop_2020)
-                    .then(a.cmp(&b))
-            });
+            by_size.sort_by(|&a, &b| geo.units[b].pop_2020.total_cmp(&geo.units[a].pop_2020).then(a.cmp(&b)));
             let labels: Vec<MapLabel> = by_size
                 .iter()
-                .map(|&u| MapLabel {
-                    lon: geo.units[u].lon,
-                    lat: geo.units[u].lat,
-                    text: geo.units[u].name_en.clone(),
-                })
+                .map(|&u| MapLabel { lon: geo.units[u].lon, lat: geo.units[u].lat, text: geo.units[u].name_en.clone() })
                 .collect();
             let stem = format!("focus-{code}-map-{i}");
-            let title = format!(
-                "{}: urban residents in {year}, {name} minus {reference_name}",
-                province.name_en
-            );
+            let title = format!("{}: urban residents in {year}, {name} minus {reference_name}", province.name_en);
             let legend = format!("Difference in urban residents, {year} (persons)");
             let outside = format!("Outside {}", province.name_en);
             let map = charts::MapChart {
@@ -353,11 +268,7 @@ pub fn write_focus(
                 stem: stem.clone(),
                 svg: charts::hover_svg(&map, &unit_tooltip(geo, &measure, "persons")),
             });
-            files.extend(
-                written
-                    .iter()
-                    .filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)),
-            );
+            files.extend(written.iter().filter_map(|p| p.strip_prefix(staging).ok().map(Path::to_path_buf)));
             let _ = writeln!(md, "![{stem}](charts/{stem}.png)\n");
 
             // Every unit, largest gain first.
@@ -384,11 +295,7 @@ pub fn write_focus(
         }
         files.push(write_file(staging, &format!("focus-{code}.csv"), &csv)?);
     }
-    Ok(Focused {
-        markdown: md,
-        files,
-        hover_maps,
-    })
+    Ok(Focused { markdown: md, files, hover_maps })
 }
 
 /// What the focus sections add to a comparison: report text, files written and hover maps.

@@ -32,11 +32,7 @@ fn fields(line: &str) -> Vec<String> {
 }
 
 pub(super) fn quoted(text: &str) -> String {
-    if text.contains([',', '"']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
+    if text.contains([',', '"']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
 /// Rows keyed by (year, place code): the place's name and every numeric column of the given
@@ -57,16 +53,11 @@ fn numeric_table(
     let mut names = Vec::new();
     let mut table: Table = BTreeMap::new();
     for file in files {
-        let text = &all
-            .iter()
-            .find(|(n, _)| n == file)
-            .expect("a run writes its tables")
-            .1;
+        let text = &all.iter().find(|(n, _)| n == file).expect("a run writes its tables").1;
         let mut lines = text.lines();
         let header = fields(lines.next().unwrap_or(""));
         let col = |name: &str| header.iter().position(|h| h == name);
-        let (Some(year), Some(key), Some(name)) = (col("year"), col(key_column), col(name_column))
-        else {
+        let (Some(year), Some(key), Some(name)) = (col("year"), col(key_column), col(name_column)) else {
             continue;
         };
         let rows: Vec<Vec<String>> = lines.map(fields).collect();
@@ -88,11 +79,7 @@ fn numeric_table(
             let entry = table
                 .entry((r[year].parse().unwrap_or(0), r[key].clone()))
                 .or_insert_with(|| (r[name].clone(), Vec::new()));
-            entry.1.extend(
-                numeric
-                    .iter()
-                    .map(|&i| r[i].parse::<f64>().unwrap_or(f64::NAN)),
-            );
+            entry.1.extend(numeric.iter().map(|&i| r[i].parse::<f64>().unwrap_or(f64::NAN)));
         }
     }
     (names, table)
@@ -102,29 +89,12 @@ fn numeric_table(
 pub type RunTablesText = Vec<Vec<Vec<(&'static str, String)>>>;
 
 pub fn run_tables(geo: &Geography, compared: &[Compared]) -> RunTablesText {
-    compared
-        .iter()
-        .map(|c| {
-            c.runs
-                .iter()
-                .map(|run| tables(&RunTables::of(geo, &c.plan, run)))
-                .collect()
-        })
-        .collect()
+    compared.iter().map(|c| c.runs.iter().map(|run| tables(&RunTables::of(geo, &c.plan, run))).collect()).collect()
 }
 
 /// Scenario `i`'s numeric tables, one per replicate.
-fn place_tables(
-    run_tables: &RunTablesText,
-    i: usize,
-    files: &[&str],
-    key: &str,
-    name: &str,
-) -> Vec<ColumnsAndTable> {
-    run_tables[i]
-        .iter()
-        .map(|all| numeric_table(all, files, key, name))
-        .collect()
+fn place_tables(run_tables: &RunTablesText, i: usize, files: &[&str], key: &str, name: &str) -> Vec<ColumnsAndTable> {
+    run_tables[i].iter().map(|all| numeric_table(all, files, key, name)).collect()
 }
 
 /// Scenario `i`'s unit tables (`units.csv`, `services.csv`, `fiscal.csv` side by side), one per
@@ -138,42 +108,19 @@ const UNIT_FILES: [&str; 3] = ["units.csv", "services.csv", "fiscal.csv"];
 /// `units_diff.csv` (`by_province` false) or `provinces_diff.csv`: one row per scenario after the
 /// first × year × place × column, with the first scenario's mean, this scenario's mean, and the
 /// mean and 5th–95th percentiles of the paired differences over replicates.
-pub fn diff_csv(
-    geo: &Geography,
-    compared: &[Compared],
-    run_tables: &RunTablesText,
-    by_province: bool,
-) -> String {
+pub fn diff_csv(geo: &Geography, compared: &[Compared], run_tables: &RunTablesText, by_province: bool) -> String {
     let (files, key, name): (&[&str], &str, &str) = if by_province {
-        (
-            &[
-                "provinces.csv",
-                "services_provinces.csv",
-                "fiscal_provinces.csv",
-            ],
-            "province_code",
-            "province_en",
-        )
+        (&["provinces.csv", "services_provinces.csv", "fiscal_provinces.csv"], "province_code", "province_en")
     } else {
         (&UNIT_FILES, "code", "name_en")
     };
     let per_run = |i: usize| place_tables(run_tables, i, files, key, name);
     let reference = per_run(0);
     // Units also carry their province, so a planner can filter one province's prefectures.
-    let province_of: BTreeMap<String, String> = geo
-        .units
-        .iter()
-        .map(|u| {
-            (
-                u.code.to_string(),
-                geo.provinces[u.province].name_en.clone(),
-            )
-        })
-        .collect();
+    let province_of: BTreeMap<String, String> =
+        geo.units.iter().map(|u| (u.code.to_string(), geo.provinces[u.province].name_en.clone())).collect();
     let mut text = if by_province {
-        format!(
-            "scenario,reference,year,{key},{name},column,reference_mean,mean,diff_mean,diff_p5,diff_p95\n"
-        )
+        format!("scenario,reference,year,{key},{name},column,reference_mean,mean,diff_mean,diff_p5,diff_p95\n")
     } else {
         format!(
             "scenario,reference,year,{key},{name},province_en,column,reference_mean,mean,diff_mean,diff_p5,diff_p95\n"
@@ -185,11 +132,7 @@ pub fn diff_csv(
         for ((year, code), (place, _)) in &reference[0].1 {
             for (k, column) in columns.iter().enumerate() {
                 let value = |tables: &[(Vec<String>, Table)], i: usize| -> f64 {
-                    tables[i]
-                        .1
-                        .get(&(*year, code.clone()))
-                        .and_then(|(_, v)| v.get(k).copied())
-                        .unwrap_or(f64::NAN)
+                    tables[i].1.get(&(*year, code.clone())).and_then(|(_, v)| v.get(k).copied()).unwrap_or(f64::NAN)
                 };
                 let base: Vec<f64> = (0..reference.len()).map(|i| value(&reference, i)).collect();
                 let this: Vec<f64> = (0..runs.len()).map(|i| value(&runs, i)).collect();
@@ -198,11 +141,7 @@ pub fn diff_csv(
                 let place = if by_province {
                     quoted(place)
                 } else {
-                    format!(
-                        "{},{}",
-                        quoted(place),
-                        quoted(province_of.get(code).map_or("", String::as_str))
-                    )
+                    format!("{},{}", quoted(place), quoted(province_of.get(code).map_or("", String::as_str)))
                 };
                 let _ = writeln!(
                     text,
@@ -228,11 +167,7 @@ pub(super) fn number(v: f64) -> String {
     }
     let text = format!("{v:.4}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".to_string()
-    } else {
-        text.to_string()
-    }
+    if text == "-0" { "0".to_string() } else { text.to_string() }
 }
 
 #[cfg(test)]

@@ -290,14 +290,7 @@ impl Tally {
     /// change of place goes through here, whatever its reason (move, return, reunification,
     /// joining on settlement, a left-behind adult following), so each is counted once.
     #[inline]
-    pub fn relocate(
-        &mut self,
-        from: Place,
-        to: Place,
-        members: u64,
-        reason: Reason,
-        province_of: &[u16],
-    ) {
+    pub fn relocate(&mut self, from: Place, to: Place, members: u64, reason: Reason, province_of: &[u16]) {
         if members == 0 {
             return;
         }
@@ -323,8 +316,7 @@ impl Tally {
         } else {
             destination.arrivals_rural += members;
         }
-        self.flows[usize::from(province_of[from.unit]) * self.provinces
-            + usize::from(province_of[to.unit])] += members;
+        self.flows[usize::from(province_of[from.unit]) * self.provinces + usize::from(province_of[to.unit])] += members;
     }
 
     /// Counts where a household's members live at the end of the year.

@@ -83,8 +83,7 @@ impl ChoiceTables {
         let b = &s.behaviour;
         let c = inputs.cities;
         let services = &s.services;
-        let residence_gain =
-            services.per_residence_year * f64::from(services.residence_years_counted) / 2.0;
+        let residence_gain = services.per_residence_year * f64::from(services.residence_years_counted) / 2.0;
         let discount = s.housing.affordable_discount;
         let job_finding = s.jobs.nonhukou_job_finding.at(inputs.year);
 
@@ -92,73 +91,44 @@ impl ChoiceTables {
         // amenity) and services without / with children.
         let destination: Vec<[f64; 3]> = (0..n)
             .map(|j| {
-                let earnings = (c.expected_earnings[j] * job_finding / WAGE_SCALE)
-                    .max(1e-6)
-                    .ln();
+                let earnings = (c.expected_earnings[j] * job_finding / WAGE_SCALE).max(1e-6).ln();
                 let housing = c.effective_housing_cost(j, discount).max(1e-6).ln();
                 let newcomer_share = (inputs.service_share[j] + residence_gain).min(1.0);
                 let access = |school: f64| {
                     let p = c.settle_prospect[j];
                     p + (1.0 - p) * newcomer_share * school
                 };
-                let base = b.beta_wage * earnings - b.beta_housing * housing
-                    + inputs.asc[j]
-                    + c.amenity[j];
-                [
-                    base,
-                    b.beta_services * access(1.0),
-                    b.beta_services * access(c.school_access[j]),
-                ]
+                let base = b.beta_wage * earnings - b.beta_housing * housing + inputs.asc[j] + c.amenity[j];
+                [base, b.beta_services * access(1.0), b.beta_services * access(c.school_access[j])]
             })
             .collect();
 
         let mut urban_utility = vec![0f32; rows * n];
         let mut iv_urban = vec![0f64; rows];
-        urban_utility
-            .par_chunks_mut(SHARE_ROWS * n)
-            .zip(iv_urban.par_chunks_mut(SHARE_ROWS))
-            .enumerate()
-            .for_each(|(o, (utilities, ivs))| {
+        urban_utility.par_chunks_mut(SHARE_ROWS * n).zip(iv_urban.par_chunks_mut(SHARE_ROWS)).enumerate().for_each(
+            |(o, (utilities, ivs))| {
                 let origin = &inputs.geo.units[o];
                 let members = inputs.origin_members[o].max(1.0);
-                for (with_children, (row_utilities, iv)) in
-                    utilities.chunks_mut(n).zip(ivs.iter_mut()).enumerate()
-                {
+                for (with_children, (row_utilities, iv)) in utilities.chunks_mut(n).zip(ivs.iter_mut()).enumerate() {
                     let mut max = f64::NEG_INFINITY;
                     for (j, slot) in row_utilities.iter_mut().enumerate() {
-                        let km = if j == o {
-                            s.initial.own_unit_distance_km
-                        } else {
-                            inputs.geo.distance_km(o, j)
-                        };
+                        let km = if j == o { s.initial.own_unit_distance_km } else { inputs.geo.distance_km(o, j) };
                         let per_mille = 1000.0 * f64::from(inputs.network[o * n + j]) / members;
                         let d = &destination[j];
-                        let v = d[0] + d[1 + with_children]
-                            - b.beta_distance * (1.0 + km / 100.0).ln()
+                        let v = d[0] + d[1 + with_children] - b.beta_distance * (1.0 + km / 100.0).ln()
                             + b.beta_network * (1.0 + per_mille).ln()
-                            + if j == o {
-                                b.beta_own_unit + inputs.nearby_bonus[o]
-                            } else {
-                                0.0
-                            }
-                            + if inputs.geo.units[j].province == origin.province {
-                                b.beta_same_province
-                            } else {
-                                0.0
-                            };
+                            + if j == o { b.beta_own_unit + inputs.nearby_bonus[o] } else { 0.0 }
+                            + if inputs.geo.units[j].province == origin.province { b.beta_same_province } else { 0.0 };
                         *slot = v as f32;
                         max = max.max(v);
                     }
-                    let sum: f64 = row_utilities
-                        .iter()
-                        .map(|&v| (f64::from(v) - max).exp())
-                        .sum();
+                    let sum: f64 = row_utilities.iter().map(|&v| (f64::from(v) - max).exp()).sum();
                     *iv = max + sum.ln();
                 }
-            });
+            },
+        );
 
-        let premium =
-            std::array::from_fn(|level| b.beta_wage * b.education_wage_premium[level].ln());
+        let premium = std::array::from_fn(|level| b.beta_wage * b.education_wage_premium[level].ln());
         let mut tables = ChoiceTables {
             units: n,
             urban_utility,
@@ -178,26 +148,19 @@ impl ChoiceTables {
         let n = self.units;
         let leaves = self.leaves;
         let mut splits = vec![0f32; self.iv_urban.len() * leaves];
-        splits
-            .par_chunks_mut(leaves)
-            .enumerate()
-            .for_each(|(r, splits)| {
-                let iv = self.iv_urban[r];
-                let utilities = &self.urban_utility[r * n..(r + 1) * n];
-                // Masses bottom-up: leaves at leaves..2·leaves, padding with zero mass.
-                let mut mass = vec![0f64; 2 * leaves];
-                for (j, &v) in utilities.iter().enumerate() {
-                    mass[leaves + j] = (f64::from(v) - iv).exp();
-                }
-                for node in (1..leaves).rev() {
-                    mass[node] = mass[2 * node] + mass[2 * node + 1];
-                    splits[node] = if mass[node] > 0.0 {
-                        (mass[2 * node] / mass[node]) as f32
-                    } else {
-                        0.5
-                    };
-                }
-            });
+        splits.par_chunks_mut(leaves).enumerate().for_each(|(r, splits)| {
+            let iv = self.iv_urban[r];
+            let utilities = &self.urban_utility[r * n..(r + 1) * n];
+            // Masses bottom-up: leaves at leaves..2·leaves, padding with zero mass.
+            let mut mass = vec![0f64; 2 * leaves];
+            for (j, &v) in utilities.iter().enumerate() {
+                mass[leaves + j] = (f64::from(v) - iv).exp();
+            }
+            for node in (1..leaves).rev() {
+                mass[node] = mass[2 * node] + mass[2 * node + 1];
+                splits[node] = if mass[node] > 0.0 { (mass[2 * node] / mass[node]) as f32 } else { 0.5 };
+            }
+        });
         self.splits = splits;
     }
 
@@ -244,15 +207,8 @@ mod tests {
 
     fn tables(utilities: &[f32]) -> ChoiceTables {
         let n = utilities.len();
-        let max = utilities
-            .iter()
-            .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
-        let iv = max
-            + utilities
-                .iter()
-                .map(|&v| (f64::from(v) - max).exp())
-                .sum::<f64>()
-                .ln();
+        let max = utilities.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+        let iv = max + utilities.iter().map(|&v| (f64::from(v) - max).exp()).sum::<f64>().ln();
         let mut t = ChoiceTables {
             units: n,
             urban_utility: [utilities, utilities].concat(),
@@ -332,8 +288,7 @@ mod tests {
                 return 1.0;
             }
             let (sa, sb) = (f64::from(a[node]), f64::from(b[node]));
-            sa.min(sb) * same(a, b, 2 * node, leaves)
-                + (1.0 - sa).min(1.0 - sb) * same(a, b, 2 * node + 1, leaves)
+            sa.min(sb) * same(a, b, 2 * node, leaves) + (1.0 - sa).min(1.0 - sb) * same(a, b, 2 * node + 1, leaves)
         }
         1.0 - same(&a.splits[..a.leaves], &b.splits[..b.leaves], 1, a.leaves)
     }

@@ -35,12 +35,7 @@ fn real_households_per_agent(counts: &Tally, persons_per_member: f64) -> f64 {
 /// Where new affordable rentals go: non-hukou households, weighted by the regime's policy weight.
 fn affordable_demand(counts: &Tally, regime: &[Regime], scenario: &Scenario) -> Vec<f64> {
     let weights = &scenario.housing.regime_weights;
-    counts
-        .units
-        .iter()
-        .zip(regime)
-        .map(|(u, r)| u.nonhukou_households as f64 * weights.get(*r))
-        .collect()
+    counts.units.iter().zip(regime).map(|(u, r)| u.nonhukou_households as f64 * weights.get(*r)).collect()
 }
 
 /// Everything about the cities that the choice model reads. Arrays are indexed by unit.
@@ -101,23 +96,13 @@ pub struct Cities {
 impl Cities {
     /// Base-year city state from the initial population's aggregates; jobs are sized on each
     /// unit's urban residents from the data (`expected_urban`, members), not on the sample.
-    pub fn new(
-        geo: &Geography,
-        plan: &Plan,
-        stock: &Tally,
-        expected_urban: &[f64],
-        persons_per_member: f64,
-    ) -> Cities {
+    pub fn new(geo: &Geography, plan: &Plan, stock: &Tally, expected_urban: &[f64], persons_per_member: f64) -> Cities {
         let scenario = &plan.scenario;
         let regime = plan.regimes_in(scenario.base_year());
         let n = geo.len();
         let employment = scenario.jobs.initial_employment_rate;
         let median_district = {
-            let mut d: Vec<f64> = geo
-                .units
-                .iter()
-                .map(|u| u.pop_urban_district_2020.max(1.0))
-                .collect();
+            let mut d: Vec<f64> = geo.units.iter().map(|u| u.pop_urban_district_2020.max(1.0)).collect();
             d.sort_by(f64::total_cmp);
             d[n / 2]
         };
@@ -131,11 +116,7 @@ impl Cities {
             employment_rate: vec![employment; n],
             base_cost: vec![0.0; n],
             urban0: vec![0.0; n],
-            district: geo
-                .units
-                .iter()
-                .map(|u| u.pop_urban_district_2020)
-                .collect(),
+            district: geo.units.iter().map(|u| u.pop_urban_district_2020).collect(),
             housing_cost: vec![0.0; n],
             school_access: vec![0.0; n],
             school_pupils: vec![0.0; n],
@@ -165,25 +146,19 @@ impl Cities {
             let counts = &stock.units[u];
             cities.jobs[u] = expected_urban[u] * workers_per_urban * employment;
             let size = unit.pop_urban_district_2020.max(0.1 * median_district) / median_district;
-            cities.base_wage[u] =
-                regional_wage(unit.macro_region) * size.powf(scenario.jobs.size_elasticity);
+            cities.base_wage[u] = regional_wage(unit.macro_region) * size.powf(scenario.jobs.size_elasticity);
             cities.wage[u] = cities.base_wage[u];
             let urban = (counts.urban as f64).max(1.0);
             cities.urban0[u] = urban;
-            cities.base_cost[u] =
-                (urban / mean_urban.max(1.0)).powf(scenario.housing.size_elasticity);
+            cities.base_cost[u] = (urban / mean_urban.max(1.0)).powf(scenario.housing.size_elasticity);
             cities.housing_cost[u] = cities.base_cost[u];
             cities.school_pupils[u] = counts.migrant_children as f64 * SCHOOL_AGE_SHARE;
             cities.school_places[u] = seat_share * cities.school_pupils[u];
-            cities.school_access[u] = if counts.migrant_children > 0 {
-                seat_share
-            } else {
-                1.0
-            };
+            cities.school_access[u] = if counts.migrant_children > 0 { seat_share } else { 1.0 };
         }
         // The affordable rentals built before the base year, spread like new units.
-        let initial_units = scenario.housing.initial_affordable_units
-            / real_households_per_agent(stock, persons_per_member).max(1e-9);
+        let initial_units =
+            scenario.housing.initial_affordable_units / real_households_per_agent(stock, persons_per_member).max(1e-9);
         let demand = affordable_demand(stock, &cities.regime, scenario);
         let total_demand: f64 = demand.iter().sum();
         let access = scenario.housing.affordable_access.at(scenario.base_year());
@@ -203,18 +178,10 @@ impl Cities {
     fn update_affordable(&mut self, u: usize, counts: &UnitCounts, access: f64) {
         let open = access * self.affordable_units[u];
         let households = counts.nonhukou_households as f64;
-        self.affordable_coverage[u] = if households > 0.0 {
-            (open / households).min(1.0)
-        } else {
-            1.0
-        };
+        self.affordable_coverage[u] = if households > 0.0 { (open / households).min(1.0) } else { 1.0 };
         let vacant = (open - counts.affordable_tenants as f64).max(0.0);
         let waiting = counts.affordable_waiting as f64;
-        self.affordable_offer[u] = if waiting > 0.0 {
-            (vacant / waiting).min(1.0)
-        } else {
-            0.0
-        };
+        self.affordable_offer[u] = if waiting > 0.0 { (vacant / waiting).min(1.0) } else { 0.0 };
     }
 
     /// Integration widens a metro member's labour market (plan §4: 通勤便捷, 同城化): its wages
@@ -319,11 +286,7 @@ impl Cities {
                         self.relocation_chance[metro.core] = 0.0;
                     }
                 }
-                let workers: f64 = metro
-                    .members
-                    .iter()
-                    .map(|&m| last.units[m].urban_workers as f64)
-                    .sum();
+                let workers: f64 = metro.members.iter().map(|&m| last.units[m].urban_workers as f64).sum();
                 if workers <= 0.0 {
                     continue;
                 }
@@ -334,18 +297,11 @@ impl Cities {
                 }
             }
         }
-        let new_units = plan.affordable_supply.spread(
-            year,
-            real_households_per_agent(last, persons_per_member).max(1e-9),
-            &demand,
-        );
+        let new_units =
+            plan.affordable_supply.spread(year, real_households_per_agent(last, persons_per_member).max(1e-9), &demand);
 
         for (u, jobs) in self.jobs.iter_mut().enumerate() {
-            let boost = if plan.potential_region[u].is_some() {
-                potential_boost
-            } else {
-                0.0
-            };
+            let boost = if plan.potential_region[u].is_some() { potential_boost } else { 0.0 };
             *jobs *= 1.0 + plan.jobs_growth[u].at(year) / 100.0 + boost;
         }
         let mut tightness: Vec<f64> = self
@@ -362,15 +318,10 @@ impl Cities {
         if commute > 0.0 {
             let mut pooled = vec![false; tightness.len()];
             for metro in &plan.metros {
-                let units: Vec<usize> = std::iter::once(metro.core)
-                    .chain(metro.members.iter().copied())
-                    .filter(|&u| !pooled[u])
-                    .collect();
+                let units: Vec<usize> =
+                    std::iter::once(metro.core).chain(metro.members.iter().copied()).filter(|&u| !pooled[u]).collect();
                 let jobs: f64 = units.iter().map(|&u| self.jobs[u]).sum();
-                let workers: f64 = units
-                    .iter()
-                    .map(|&u| last.units[u].urban_workers as f64)
-                    .sum();
+                let workers: f64 = units.iter().map(|&u| last.units[u].urban_workers as f64).sum();
                 if workers <= 0.0 {
                     continue;
                 }
@@ -421,25 +372,15 @@ impl Cities {
             let settled_pupils = counts.settled_children as f64 * SCHOOL_AGE_SHARE;
             let staying = (self.school_pupils[u] - settled_pupils).max(0.0);
             let rise = (pupils - staying).max(0.0);
-            let linked = if fiscal.link {
-                fiscal.seats_per_settled_child * settled_pupils
-            } else {
-                0.0
-            };
+            let linked = if fiscal.link { fiscal.seats_per_settled_child * settled_pupils } else { 0.0 };
             let kept = (self.school_places[u] - self.school_access[u] * settled_pupils).max(0.0);
             let seat_growth = 1.0 + plan.seat_growth[u].at(year) / 100.0;
-            self.school_places[u] =
-                kept * seat_growth + place_response * rise * self.school_access[u] + linked;
+            self.school_places[u] = kept * seat_growth + place_response * rise * self.school_access[u] + linked;
             self.school_pupils[u] = pupils;
-            self.school_access[u] = if pupils > 0.0 {
-                (self.school_places[u] / pupils).min(1.0)
-            } else {
-                1.0
-            };
+            self.school_access[u] = if pupils > 0.0 { (self.school_places[u] / pupils).min(1.0) } else { 1.0 };
             let before = self.affordable_units[u];
             if fiscal.link {
-                self.affordable_units[u] +=
-                    fiscal.units_per_settled_household * counts.settled_households as f64;
+                self.affordable_units[u] += fiscal.units_per_settled_household * counts.settled_households as f64;
             }
             self.affordable_units[u] += new_units[u];
             self.affordable_built[u] = self.affordable_units[u] - before;

@@ -79,11 +79,9 @@ pub struct PlaceSupply {
 impl PlaceSupply {
     fn new(geo: &Geography, value: &PlaceValue) -> Result<PlaceSupply, (String, String)> {
         Ok(match value {
-            PlaceValue::National(v) => PlaceSupply {
-                national: v.clone(),
-                places: Vec::new(),
-                governing: vec![None; geo.len()],
-            },
+            PlaceValue::National(v) => {
+                PlaceSupply { national: v.clone(), places: Vec::new(), governing: vec![None; geo.len()] }
+            }
             PlaceValue::ByPlace { default, places } => PlaceSupply {
                 national: default.clone(),
                 places: places.values().cloned().collect(),
@@ -113,16 +111,8 @@ impl PlaceSupply {
             .enumerate()
             .map(|(u, &w)| {
                 let s = slot(u);
-                let figure = if s == 0 {
-                    self.national.at(year)
-                } else {
-                    self.places[s - 1].at(year)
-                } / divisor;
-                if totals[s] > 0.0 {
-                    figure * w / totals[s]
-                } else {
-                    figure / counts[s].max(1) as f64
-                }
+                let figure = if s == 0 { self.national.at(year) } else { self.places[s - 1].at(year) } / divisor;
+                if totals[s] > 0.0 { figure * w / totals[s] } else { figure / counts[s].max(1) as f64 }
             })
             .collect()
     }
@@ -139,13 +129,11 @@ impl Plan {
     pub fn new(loaded: &LoadedScenario, geo: &Geography) -> Result<Plan, ScenarioError> {
         let scenario = loaded.scenario.clone();
         let find = |section: &str, key: &str, name: &str| {
-            geo.find(name)
-                .map(|id| id.index())
-                .map_err(|message| ScenarioError::Invalid {
-                    location: loaded.locate(section),
-                    key: format!("{section}.{key}"),
-                    message,
-                })
+            geo.find(name).map(|id| id.index()).map_err(|message| ScenarioError::Invalid {
+                location: loaded.locate(section),
+                key: format!("{section}.{key}"),
+                message,
+            })
         };
         let st = &scenario.settlement;
         let regimes: Vec<Regime> = geo
@@ -165,31 +153,23 @@ impl Plan {
         // Overrides name any place (macro-region, province, list of units, unit); the most
         // specific place's setting is a unit's whole setting.
         let by_place_keys = |key: &str, names: Vec<&String>| {
-            geo.place_entries(names.into_iter().map(String::as_str))
-                .map_err(|(place, message)| ScenarioError::Invalid {
-                    location: loaded.locate(key),
-                    key: format!("{key}.{place}"),
-                    message,
-                })
+            geo.place_entries(names.into_iter().map(String::as_str)).map_err(|(place, message)| {
+                ScenarioError::Invalid { location: loaded.locate(key), key: format!("{key}.{place}"), message }
+            })
         };
-        let regime_settings: Vec<&crate::scenario::RegimeSetting> =
-            st.regime_overrides.values().collect();
-        let regime_changes: Vec<(usize, crate::scenario::RegimeSetting)> = by_place_keys(
-            "settlement.regime_overrides",
-            st.regime_overrides.keys().collect(),
-        )?
-        .into_iter()
-        .enumerate()
-        .filter_map(|(unit, entry)| entry.map(|e| (unit, regime_settings[e].clone())))
-        .collect();
+        let regime_settings: Vec<&crate::scenario::RegimeSetting> = st.regime_overrides.values().collect();
+        let regime_changes: Vec<(usize, crate::scenario::RegimeSetting)> =
+            by_place_keys("settlement.regime_overrides", st.regime_overrides.keys().collect())?
+                .into_iter()
+                .enumerate()
+                .filter_map(|(unit, entry)| entry.map(|e| (unit, regime_settings[e].clone())))
+                .collect();
         let quotas: Vec<&YearValue> = st.quota_overrides.values().collect();
-        let quota_overrides: Vec<Option<YearValue>> = by_place_keys(
-            "settlement.quota_overrides",
-            st.quota_overrides.keys().collect(),
-        )?
-        .into_iter()
-        .map(|entry| entry.map(|e| quotas[e].clone()))
-        .collect();
+        let quota_overrides: Vec<Option<YearValue>> =
+            by_place_keys("settlement.quota_overrides", st.quota_overrides.keys().collect())?
+                .into_iter()
+                .map(|entry| entry.map(|e| quotas[e].clone()))
+                .collect();
 
         let mut potential_region = vec![None; geo.len()];
         let mut potential_region_names = Vec::new();
@@ -222,11 +202,7 @@ impl Plan {
                 }
             }
             if let Some((&core, members)) = ids.split_first() {
-                metros.push(Metro {
-                    name: metro.clone(),
-                    core,
-                    members: members.to_vec(),
-                });
+                metros.push(Metro { name: metro.clone(), core, members: members.to_vec() });
             }
         }
         let province_table = |key: &str, table: &std::collections::BTreeMap<String, f64>| {
@@ -252,29 +228,24 @@ impl Plan {
             }
             Ok::<_, ScenarioError>(values)
         };
-        let province_shift = province_table(
-            "behaviour.province_destination_shift",
-            &scenario.behaviour.province_destination_shift,
-        )?;
-        let urban_outflow: Vec<f64> = province_table(
-            "behaviour.province_urban_outflow_pct",
-            &scenario.behaviour.province_urban_outflow_pct,
-        )?
-        .into_iter()
-        .map(|pct| pct / 100.0)
-        .collect();
+        let province_shift =
+            province_table("behaviour.province_destination_shift", &scenario.behaviour.province_destination_shift)?;
+        let urban_outflow: Vec<f64> =
+            province_table("behaviour.province_urban_outflow_pct", &scenario.behaviour.province_urban_outflow_pct)?
+                .into_iter()
+                .map(|pct| pct / 100.0)
+                .collect();
         let mut unit_shift = vec![0.0; geo.len()];
         for (code, shift) in &scenario.behaviour.unit_destination_shift {
-            let unit = code
-                .parse::<u32>()
-                .ok()
-                .and_then(|c| geo.units.iter().position(|u| u.code == c))
-                .ok_or_else(|| ScenarioError::Invalid {
-                    location: loaded.locate("behaviour.unit_destination_shift"),
-                    key: format!("behaviour.unit_destination_shift.{code}"),
-                    message: "unknown unit code; allowed: the 6-digit codes of data/units.csv \
+            let unit =
+                code.parse::<u32>().ok().and_then(|c| geo.units.iter().position(|u| u.code == c)).ok_or_else(|| {
+                    ScenarioError::Invalid {
+                        location: loaded.locate("behaviour.unit_destination_shift"),
+                        key: format!("behaviour.unit_destination_shift.{code}"),
+                        message: "unknown unit code; allowed: the 6-digit codes of data/units.csv \
                               (column `code`, e.g. 440300 for Shenzhen)"
-                        .to_string(),
+                            .to_string(),
+                    }
                 })?;
             unit_shift[unit] = *shift;
         }
@@ -287,16 +258,15 @@ impl Plan {
         };
         let jobs_growth = by_place("jobs.growth_pct", &scenario.jobs.growth_pct)?;
         let wage_growth = by_place("jobs.wage_growth_pct", &scenario.jobs.wage_growth_pct)?;
-        let seat_growth = by_place(
-            "services.school_seat_growth_pct",
-            &scenario.services.school_seat_growth_pct,
-        )?;
+        let seat_growth = by_place("services.school_seat_growth_pct", &scenario.services.school_seat_growth_pct)?;
         let service_share = by_place("services.nonhukou_share", &scenario.services.nonhukou_share)?;
-        let affordable_supply = PlaceSupply::new(geo, &scenario.housing.affordable_units_per_year)
-            .map_err(|(place, message)| ScenarioError::Invalid {
-                location: loaded.locate("housing.affordable_units_per_year"),
-                key: format!("housing.affordable_units_per_year.{place}"),
-                message,
+        let affordable_supply =
+            PlaceSupply::new(geo, &scenario.housing.affordable_units_per_year).map_err(|(place, message)| {
+                ScenarioError::Invalid {
+                    location: loaded.locate("housing.affordable_units_per_year"),
+                    key: format!("housing.affordable_units_per_year.{place}"),
+                    message,
+                }
             })?;
         let mut plan = Plan {
             service_share,
@@ -336,11 +306,7 @@ impl Plan {
 
     /// For tests and benches: a scenario that needs no file.
     pub fn from_scenario(scenario: Scenario, geo: &Geography) -> Result<Plan, ScenarioError> {
-        let loaded = LoadedScenario {
-            scenario,
-            chain: Vec::new(),
-            sets: Vec::new(),
-        };
+        let loaded = LoadedScenario { scenario, chain: Vec::new(), sets: Vec::new() };
         Plan::new(&loaded, geo)
     }
 
@@ -364,12 +330,7 @@ impl Plan {
             .find(|(u, _)| *u == unit)
             .and_then(|(_, setting)| setting.at(year))
             .unwrap_or(self.own_regimes[unit]);
-        if self
-            .scenario
-            .rules(regime)
-            .no_quota_from
-            .is_some_and(|from| year >= from)
-        {
+        if self.scenario.rules(regime).no_quota_from.is_some_and(|from| year >= from) {
             return None;
         }
         match &self.quota_overrides[unit] {
@@ -459,18 +420,9 @@ impl<'g> Simulation<'g> {
     ) -> Simulation<'g> {
         let households = population.households;
         let last = count(&households, geo);
-        let expected_urban: Vec<f64> = population
-            .urban_persons
-            .iter()
-            .map(|p| p / population.persons_per_member)
-            .collect();
-        let cities = Cities::new(
-            geo,
-            &plan,
-            &last,
-            &expected_urban,
-            population.persons_per_member,
-        );
+        let expected_urban: Vec<f64> =
+            population.urban_persons.iter().map(|p| p / population.persons_per_member).collect();
+        let cities = Cities::new(geo, &plan, &last, &expected_urban, population.persons_per_member);
         let province_of = geo.units.iter().map(|u| u.province as u16).collect();
         let mut sim = Simulation {
             geo,
@@ -486,10 +438,7 @@ impl<'g> Simulation<'g> {
             province_of,
             last,
             records: Vec::new(),
-            timings: Timings {
-                synthesis: synthesis_seconds,
-                ..Timings::default()
-            },
+            timings: Timings { synthesis: synthesis_seconds, ..Timings::default() },
         };
         let calibration = Instant::now();
         sim.calibrate_constants();
@@ -517,11 +466,7 @@ impl<'g> Simulation<'g> {
     }
 
     fn origin_members(&self) -> Vec<f64> {
-        self.last
-            .units
-            .iter()
-            .map(|u| u.population() as f64)
-            .collect()
+        self.last.units.iter().map(|u| u.population() as f64).collect()
     }
 
     /// Choice tables under `plan` and `cities` (the run's own, or the calibration reference).
@@ -537,11 +482,8 @@ impl<'g> Simulation<'g> {
     ) -> ChoiceTables {
         let origin_members = self.origin_members();
         let preference = plan.scenario.potential_regions.nearby_preference;
-        let nearby_bonus: Vec<f64> = plan
-            .potential_region
-            .iter()
-            .map(|r| if r.is_some() { preference } else { 0.0 })
-            .collect();
+        let nearby_bonus: Vec<f64> =
+            plan.potential_region.iter().map(|r| if r.is_some() { preference } else { 0.0 }).collect();
         let service_share: Vec<f64> = plan.service_share.iter().map(|v| v.at(year)).collect();
         ChoiceTables::build(
             &ChoiceInputs {
@@ -580,8 +522,7 @@ impl<'g> Simulation<'g> {
         reference.housing.size_elasticity = s.housing.size_elasticity;
         reference.housing.pressure_elasticity = s.housing.pressure_elasticity;
         reference.housing.affordable_discount = s.housing.affordable_discount;
-        Plan::from_scenario(reference, self.geo)
-            .expect("the default policy with shipped memberships always resolves")
+        Plan::from_scenario(reference, self.geo).expect("the default policy with shipped memberships always resolves")
     }
 
     /// City constants reproduce where the base-year migrants live (Berry's contraction on
@@ -590,13 +531,8 @@ impl<'g> Simulation<'g> {
         let n = self.geo.len();
         let year = self.plan.scenario.run.first_year;
         let reference = self.reference_plan();
-        let reference_cities = Cities::new(
-            self.geo,
-            &reference,
-            &self.last,
-            &self.expected_urban,
-            self.persons_per_member,
-        );
+        let reference_cities =
+            Cities::new(self.geo, &reference, &self.last, &self.expected_urban, self.persons_per_member);
         // Rural households by (origin, type): the people who might move this year.
         let movers_by_row: Vec<f64> = self
             .households
@@ -627,10 +563,7 @@ impl<'g> Simulation<'g> {
             }
         }
         let target_total: f64 = target.iter().sum::<f64>().max(1.0);
-        let target_share: Vec<f64> = target
-            .iter()
-            .map(|t| (t / target_total).max(1e-7))
-            .collect();
+        let target_share: Vec<f64> = target.iter().map(|t| (t / target_total).max(1e-7)).collect();
 
         let mut asc = vec![0.0; n];
         for _ in 0..200 {
@@ -730,19 +663,15 @@ impl<'g> Simulation<'g> {
         let rural_rate = births / (birth_ratio * urban + rural).max(1.0);
         let fertile_urban = last.fertile_households_urban as f64;
         let fertile_rural = (last.fertile_households - last.fertile_households_urban) as f64;
-        let birth_chance_urban =
-            (birth_ratio * rural_rate * urban / fertile_urban.max(1.0)).min(1.0);
+        let birth_chance_urban = (birth_ratio * rural_rate * urban / fertile_urban.max(1.0)).min(1.0);
         let birth_chance_rural = (rural_rate * rural / fertile_rural.max(1.0)).min(1.0);
         let deaths = s.demography.death_rate_permille.at(year) / 1000.0 * members;
         let ratio = s.demography.elderly_mortality_ratio;
         // Crude rates are split by age: adults, children at a lower risk, elderly at `ratio`.
-        let exposure = last.adults as f64
-            + step::CHILD_MORTALITY_RATIO * last.children as f64
-            + ratio * last.elderly as f64;
+        let exposure =
+            last.adults as f64 + step::CHILD_MORTALITY_RATIO * last.children as f64 + ratio * last.elderly as f64;
         let adult_death = (deaths / exposure.max(1.0)).min(1.0);
-        let has_quota = (0..self.geo.len())
-            .map(|u| self.plan.quota_fraction(u, year).is_some())
-            .collect();
+        let has_quota = (0..self.geo.len()).map(|u| self.plan.quota_fraction(u, year).is_some()).collect();
         let county_town = s.potential_regions.county_town_pct.at(year) / 100.0;
         let base_in_place = s.in_place.rate_pct.at(year) / 100.0;
         let in_place = self
@@ -786,10 +715,7 @@ impl<'g> Simulation<'g> {
             procedure_ease: s.settlement.willingness.procedure_ease.at(year),
             min_years: Regime::ALL.map(|regime| {
                 let rules = s.rules(regime);
-                [
-                    rules.min_residence_years.at(year),
-                    rules.min_insurance_years.at(year),
-                ]
+                [rules.min_residence_years.at(year), rules.min_insurance_years.at(year)]
             }),
         }
     }
@@ -802,8 +728,7 @@ impl<'g> Simulation<'g> {
         let n = self.geo.len();
         let provinces = self.geo.provinces.len();
         let started = Instant::now();
-        self.cities
-            .update(&self.plan, year, &self.last, self.persons_per_member);
+        self.cities.update(&self.plan, year, &self.last, self.persons_per_member);
         let tables = self.tables_for(
             &self.plan,
             &self.cities,
@@ -839,19 +764,13 @@ impl<'g> Simulation<'g> {
                 .map(|u| {
                     self.plan.quota_fraction(u, year).and_then(|fraction| {
                         let quota = fraction * self.last.units[u].nonhukou_urban as f64;
-                        step::marginal_bin(
-                            &decisions.applications[u * SCORE_BINS..(u + 1) * SCORE_BINS],
-                            quota,
-                        )
+                        step::marginal_bin(&decisions.applications[u * SCORE_BINS..(u + 1) * SCORE_BINS], quota)
                     })
                 })
                 .collect();
             let thresholds: Vec<Threshold> = if marginal.iter().any(Option::is_some) {
-                let mut candidates: Vec<step::Candidate> = decisions
-                    .applied
-                    .iter()
-                    .filter_map(|a| step::marginal_candidate(a, &ctx, &marginal))
-                    .collect();
+                let mut candidates: Vec<step::Candidate> =
+                    decisions.applied.iter().filter_map(|a| step::marginal_candidate(a, &ctx, &marginal)).collect();
                 // Unit, then key: ids are unique, so the order is total and thread-independent.
                 candidates.sort_unstable();
                 step::cutoffs(&marginal, &candidates)
@@ -940,10 +859,7 @@ fn resolve_places(geo: &Geography, value: &PlaceValue) -> Result<Vec<YearValue>,
     };
     let entries: Vec<(&String, &YearValue)> = places.iter().collect();
     let governing = geo.place_entries(entries.iter().map(|(k, _)| k.as_str()))?;
-    Ok(governing
-        .into_iter()
-        .map(|entry| entry.map_or(default, |e| entries[e].1).clone())
-        .collect())
+    Ok(governing.into_iter().map(|entry| entry.map_or(default, |e| entries[e].1).clone()).collect())
 }
 
 /// Counts a population's stocks (used for the base year).

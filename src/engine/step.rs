@@ -79,10 +79,7 @@ pub struct Threshold {
 }
 
 impl Threshold {
-    pub const ADMIT_ALL: Threshold = Threshold {
-        bin: 0,
-        cutoff: (u64::MAX, u64::MAX),
-    };
+    pub const ADMIT_ALL: Threshold = Threshold { bin: 0, cutoff: (u64::MAX, u64::MAX) };
 }
 
 /// The marginal score bin of a quota and the persons left for it after every higher bin is
@@ -111,19 +108,12 @@ pub struct Candidate {
 /// The admission key of a household: a random priority keyed by (seed, year, id), then its id.
 #[inline]
 pub fn admission_key(ctx: &YearContext, id: u64) -> (u64, u64) {
-    (
-        Draws::new(ctx.seed, ctx.year, id, Purpose::Admission).next_u64(),
-        id,
-    )
+    (Draws::new(ctx.seed, ctx.year, id, Purpose::Admission).next_u64(), id)
 }
 
 /// The candidate an applicant is, if it sits in its unit's marginal bin.
 #[inline]
-pub fn marginal_candidate(
-    applied: &Applied,
-    ctx: &YearContext,
-    marginal: &[Option<(u8, f64)>],
-) -> Option<Candidate> {
+pub fn marginal_candidate(applied: &Applied, ctx: &YearContext, marginal: &[Option<(u8, f64)>]) -> Option<Candidate> {
     let (bin, _) = marginal[usize::from(applied.unit)]?;
     (applied.score == bin).then(|| Candidate {
         unit: applied.unit,
@@ -140,10 +130,7 @@ pub fn cutoffs(marginal: &[Option<(u8, f64)>], candidates: &[Candidate]) -> Vec<
         .map(|m| match m {
             None => Threshold::ADMIT_ALL,
             // Until a candidate does not fit, every candidate of the bin is admitted.
-            Some((bin, _)) => Threshold {
-                bin: *bin,
-                cutoff: (u64::MAX, u64::MAX),
-            },
+            Some((bin, _)) => Threshold { bin: *bin, cutoff: (u64::MAX, u64::MAX) },
         })
         .collect();
     let mut admitted = vec![0u64; marginal.len()];
@@ -208,14 +195,8 @@ fn move_household(
     draws: &mut Draws,
     tally: &mut Tally,
 ) {
-    let from = Place {
-        unit: usize::from(h.res_unit),
-        urban: h.has(flags::RES_URBAN),
-    };
-    let to = Place {
-        unit: to_unit,
-        urban: to_urban,
-    };
+    let from = Place { unit: usize::from(h.res_unit), urban: h.has(flags::RES_URBAN) };
+    let to = Place { unit: to_unit, urban: to_urban };
 
     // The members who go: everyone present, counted after a departure from the village
     // leaves some behind and before a return home reunites the household.
@@ -262,21 +243,9 @@ fn move_household(
 /// Left-behind children join the household in the city (reunification, settlement): from the
 /// origin's rural part to the residence's urban part.
 fn children_join(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
-    let from = Place {
-        unit: usize::from(h.origin_unit),
-        urban: false,
-    };
-    let to = Place {
-        unit: usize::from(h.res_unit),
-        urban: true,
-    };
-    tally.relocate(
-        from,
-        to,
-        u64::from(h.children_left),
-        Reason::ChildrenJoin,
-        ctx.province_of,
-    );
+    let from = Place { unit: usize::from(h.origin_unit), urban: false };
+    let to = Place { unit: usize::from(h.res_unit), urban: true };
+    tally.relocate(from, to, u64::from(h.children_left), Reason::ChildrenJoin, ctx.province_of);
     h.children += h.children_left;
     h.children_left = 0;
 }
@@ -344,9 +313,7 @@ fn urban_hukou_outflow(h: &mut Household, id: u64, ctx: &YearContext, tally: &mu
         return false;
     }
     let u = Draws::new(ctx.seed, ctx.year, id, Purpose::Destination).uniform() * total;
-    let j = cumulative
-        .partition_point(|&c| c <= u)
-        .min(cumulative.len() - 1);
+    let j = cumulative.partition_point(|&c| c <= u).min(cumulative.len() - 1);
     move_household(h, j, true, ctx, &mut draws, tally);
     true
 }
@@ -363,9 +330,8 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         // under the rules and willingness rural migrants face.
         let moved = urban_hukou_outflow(h, id, ctx, tally);
         if !moved && h.is_nonhukou_urban() {
-            let insured = h.adults > 0
-                && Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual)
-                    .chance(ctx.insurance_coverage);
+            let insured =
+                h.adults > 0 && Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual).chance(ctx.insurance_coverage);
             let services = ctx.services_for(usize::from(h.res_unit), h.years_in_city);
             allot_affordable(h, id, ctx);
             apply_to_settle(h, id, ctx, tally, services, insured);
@@ -388,11 +354,7 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
             let stay = t.rural_utility(origin, k) + ctx.stay_bonus;
             let go = 1.0 / (1.0 + (stay - t.iv_urban(origin, k)).exp());
             if draws.chance(go) {
-                let j = t.draw_urban(
-                    origin,
-                    k,
-                    &mut Draws::new(ctx.seed, ctx.year, id, Purpose::Destination),
-                );
+                let j = t.draw_urban(origin, k, &mut Draws::new(ctx.seed, ctx.year, id, Purpose::Destination));
                 move_household(h, j, true, ctx, &mut draws, tally);
                 moved = true;
             }
@@ -409,16 +371,8 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
             let others_urban = (iv_urban.exp() - current.exp()).max(0.0);
             let rural_weight = rural.exp();
             let tenure_ties = if insured { ctx.insured_stay } else { 0.0 }
-                + if h.rents_affordable() {
-                    ctx.tenant_stay
-                } else {
-                    0.0
-                }
-                + if h.has(flags::OWNS_HOME) {
-                    ctx.owner_stay
-                } else {
-                    0.0
-                };
+                + if h.rents_affordable() { ctx.tenant_stay } else { 0.0 }
+                + if h.has(flags::OWNS_HOME) { ctx.owner_stay } else { 0.0 };
             let stay_weight = (current + ctx.stay_bonus + tenure_ties).exp();
             let total = others_urban + rural_weight + stay_weight;
             let u = draws.uniform() * total;
@@ -426,11 +380,7 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
                 move_household(h, origin, false, ctx, &mut draws, tally);
                 moved = true;
             } else if u < rural_weight + others_urban {
-                let j = t.draw_urban(
-                    origin,
-                    k,
-                    &mut Draws::new(ctx.seed, ctx.year, id, Purpose::Destination),
-                );
+                let j = t.draw_urban(origin, k, &mut Draws::new(ctx.seed, ctx.year, id, Purpose::Destination));
                 if j != here {
                     move_household(h, j, true, ctx, &mut draws, tally);
                     moved = true;
@@ -490,49 +440,28 @@ fn allot_affordable(h: &mut Household, id: u64, ctx: &YearContext) {
 /// Settlement for a household living in a city without its hukou: eligibility under the unit's
 /// rules, the willingness logit, then an application (quota units) or settling at once. Rural-hukou
 /// migrants settle; urban-hukou inter-city migrants transfer their hukou under the same rules.
-fn apply_to_settle(
-    h: &mut Household,
-    id: u64,
-    ctx: &YearContext,
-    tally: &mut Tally,
-    services: f64,
-    insured: bool,
-) {
+fn apply_to_settle(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally, services: f64, insured: bool) {
     let here = usize::from(h.res_unit);
     let origin = usize::from(h.hukou_unit);
     let regime = ctx.regime(here);
     let rules = ctx.scenario.rules(regime);
     let score = ctx.score(h);
-    let exempt = rules
-        .education_exemption
-        .is_some_and(|level| h.education() >= level.level());
+    let exempt = rules.education_exemption.is_some_and(|level| h.education() >= level.level());
     let buyer = rules.home_purchase && h.has(flags::OWNS_HOME);
     let eligible = exempt
         || buyer
         || (f64::from(h.years_in_city) >= ctx.min_years[regime as usize][0]
-            && f64::from(if regime == Regime::Points {
-                local_insurance_years(h)
-            } else {
-                h.insurance_years
-            }) >= ctx.min_years[regime as usize][1]
-            && (regime != Regime::Points
-                || f64::from(score) >= ctx.scenario.settlement.points_formula.cutoff));
+            && f64::from(if regime == Regime::Points { local_insurance_years(h) } else { h.insurance_years })
+                >= ctx.min_years[regime as usize][1]
+            && (regime != Regime::Points || f64::from(score) >= ctx.scenario.settlement.points_formula.cutoff));
     if !eligible {
         return;
     }
     let w = &ctx.scenario.settlement.willingness;
     let logit = w.base
         + w.service_gain * (1.0 - services)
-        + if h.with_children() {
-            w.with_children
-        } else {
-            0.0
-        }
-        + if h.has(flags::OWNS_HOME) {
-            w.owns_home
-        } else {
-            0.0
-        }
+        + if h.with_children() { w.with_children } else { 0.0 }
+        + if h.has(flags::OWNS_HOME) { w.owns_home } else { 0.0 }
         + if ctx.scenario.settlement.land_surrender_required && h.has(flags::LAND_RIGHTS) {
             w.land_surrender
         } else {
@@ -551,12 +480,7 @@ fn apply_to_settle(
     if ctx.has_quota[here] {
         h.set(flags::APPLIED, true);
         tally.applications[here * SCORE_BINS + usize::from(score)] += settling;
-        tally.applied.push(Applied {
-            id,
-            persons: settling as u32,
-            unit: here as u16,
-            score,
-        });
+        tally.applied.push(Applied { id, persons: settling as u32, unit: here as u16, score });
     } else {
         settle(h, ctx, tally);
     }
@@ -564,13 +488,7 @@ fn apply_to_settle(
 
 /// Pass B for one household: quota admission, demography, in-place urbanization, accruals,
 /// then the end-of-year count.
-pub fn finish(
-    h: &mut Household,
-    id: u64,
-    ctx: &YearContext,
-    thresholds: &[Threshold],
-    tally: &mut Tally,
-) {
+pub fn finish(h: &mut Household, id: u64, ctx: &YearContext, thresholds: &[Threshold], tally: &mut Tally) {
     if h.is_empty() {
         return;
     }
@@ -630,8 +548,7 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     // Birth eligibility as `Tally::count_stock` counted it at the end of last year (nothing
     // since then changes head_age, adults or children + children_left), so `birth_chance`
     // divides by the households that can actually give birth this year.
-    let fertile =
-        (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3;
+    let fertile = (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3;
     let child_death = ctx.adult_death * CHILD_MORTALITY_RATIO;
     let survive = |count: &mut u8, p: f64, d: &mut Draws| -> u64 {
         let died = d.binomial(u32::from(*count), p) as u8;
@@ -664,11 +581,7 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     // Ageing: adults reach 65 (in households with older heads), children reach 15. No count is
     // capped: a household gains at most one birth a year while its head is 20–40 (≤ 23 births
     // over its life), so no role approaches u8::MAX and every member stays counted.
-    let ageing_chance = if h.head_age >= super::aggregate::OLDER_HEAD_AGE {
-        ctx.ageing
-    } else {
-        0.0
-    };
+    let ageing_chance = if h.head_age >= super::aggregate::OLDER_HEAD_AGE { ctx.ageing } else { 0.0 };
     let ageing = d.binomial(u32::from(h.adults), ageing_chance) as u8;
     h.adults -= ageing;
     h.elderly += ageing;
@@ -688,21 +601,9 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     if joining > 0 {
         // Split households live in a city (rural households are together).
         debug_assert!(h.has(flags::RES_URBAN));
-        let from = Place {
-            unit: origin,
-            urban: false,
-        };
-        let to = Place {
-            unit: res,
-            urban: h.has(flags::RES_URBAN),
-        };
-        tally.relocate(
-            from,
-            to,
-            u64::from(joining),
-            Reason::AdultsJoin,
-            ctx.province_of,
-        );
+        let from = Place { unit: origin, urban: false };
+        let to = Place { unit: res, urban: h.has(flags::RES_URBAN) };
+        tally.relocate(from, to, u64::from(joining), Reason::AdultsJoin, ctx.province_of);
         if h.has(flags::HUKOU_URBAN) {
             // Joining a settled household is a hukou transfer to the family (投靠): a
             // settlement of its own, outside any quota.
@@ -711,11 +612,7 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         }
     }
 
-    let birth_chance = if h.has(flags::RES_URBAN) {
-        ctx.birth_chance_urban
-    } else {
-        ctx.birth_chance_rural
-    };
+    let birth_chance = if h.has(flags::RES_URBAN) { ctx.birth_chance_urban } else { ctx.birth_chance_rural };
     if fertile && h.adults > 0 && d.chance(birth_chance) {
         // Migrant parents without school and service access send newborns to the village.
         let access = if h.is_rural_hukou_urban() {
@@ -769,21 +666,9 @@ mod tests {
     fn cutoffs_admit_candidates_in_key_order_within_the_room() {
         let marginal = vec![Some((150u8, 7.0)), None];
         let candidates = [
-            Candidate {
-                unit: 0,
-                key: (1, 9),
-                persons: 3,
-            },
-            Candidate {
-                unit: 0,
-                key: (2, 4),
-                persons: 3,
-            },
-            Candidate {
-                unit: 0,
-                key: (3, 1),
-                persons: 2,
-            },
+            Candidate { unit: 0, key: (1, 9), persons: 3 },
+            Candidate { unit: 0, key: (2, 4), persons: 3 },
+            Candidate { unit: 0, key: (3, 1), persons: 2 },
         ];
         let t = cutoffs(&marginal, &candidates);
         // 3 + 3 fit in 7; the third (2 more) would make 8.

@@ -10,37 +10,22 @@ pub(super) fn validate(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
 
 /// Range checks of a scenario built in code (goal seeking changes keys of a loaded one).
 pub fn check(scenario: &Scenario) -> Result<(), ScenarioError> {
-    let loaded = LoadedScenario {
-        scenario: scenario.clone(),
-        chain: Vec::new(),
-        sets: Vec::new(),
-    };
+    let loaded = LoadedScenario { scenario: scenario.clone(), chain: Vec::new(), sets: Vec::new() };
     run_checks(&loaded, None)
 }
 
 /// The allowed range of every numeric key the range checks cover (a year or place table's key
 /// once, for all its values), as `docs/scenarios.md` states them.
 pub fn allowed_ranges(scenario: &Scenario) -> BTreeMap<String, (f64, f64)> {
-    let loaded = LoadedScenario {
-        scenario: scenario.clone(),
-        chain: Vec::new(),
-        sets: Vec::new(),
-    };
+    let loaded = LoadedScenario { scenario: scenario.clone(), chain: Vec::new(), sets: Vec::new() };
     let mut ranges = BTreeMap::new();
     let _ = run_checks(&loaded, Some(&mut ranges));
     ranges
 }
 
-fn run_checks(
-    loaded: &LoadedScenario,
-    ranges: Option<&mut BTreeMap<String, (f64, f64)>>,
-) -> Result<(), ScenarioError> {
+fn run_checks(loaded: &LoadedScenario, ranges: Option<&mut BTreeMap<String, (f64, f64)>>) -> Result<(), ScenarioError> {
     let s = &loaded.scenario;
-    let mut checks = Checks {
-        loaded,
-        first: None,
-        ranges,
-    };
+    let mut checks = Checks { loaded, first: None, ranges };
     checks.text_labels(s);
     let r = &s.run;
     checks.int("initial.year", f64::from(s.initial.year), 2020.0, 2029.0);
@@ -71,93 +56,30 @@ fn run_checks(
             ),
         );
     }
-    checks.int(
-        "run.households",
-        r.households as f64,
-        1000.0,
-        MAX_HOUSEHOLDS as f64,
-    );
+    checks.int("run.households", r.households as f64, 1000.0, MAX_HOUSEHOLDS as f64);
 
     let i = &s.initial;
     checks.num("initial.population", i.population, 1.0e6, 2.0e9);
-    checks.num(
-        "initial.urbanization_rate_pct",
-        i.urbanization_rate_pct,
-        1.0,
-        99.0,
-    );
-    checks.num(
-        "initial.hukou_urbanization_rate_pct",
-        i.hukou_urbanization_rate_pct,
-        1.0,
-        99.0,
-    );
+    checks.num("initial.urbanization_rate_pct", i.urbanization_rate_pct, 1.0, 99.0);
+    checks.num("initial.hukou_urbanization_rate_pct", i.hukou_urbanization_rate_pct, 1.0, 99.0);
     if i.hukou_urbanization_rate_pct > i.urbanization_rate_pct {
         checks.fail_with(
             "initial.hukou_urbanization_rate_pct",
             i.hukou_urbanization_rate_pct.to_string(),
-            format!(
-                "at most initial.urbanization_rate_pct ({})",
-                i.urbanization_rate_pct
-            ),
+            format!("at most initial.urbanization_rate_pct ({})", i.urbanization_rate_pct),
         );
     }
-    checks.num(
-        "initial.rural_origin_share_cross_county",
-        i.rural_origin_share_cross_county,
-        0.0,
-        1.0,
-    );
-    checks.year_value(
-        "initial.rural_origin_share_other_province",
-        &i.rural_origin_share_other_province,
-        0.0,
-        1.0,
-    );
-    checks.num(
-        "initial.floating_share_same_county",
-        i.floating_share_same_county,
-        0.0,
-        1.0,
-    );
-    checks.num(
-        "initial.left_behind_child_share",
-        i.left_behind_child_share,
-        0.0,
-        1.0,
-    );
-    checks.num(
-        "initial.migrant_second_adult_share",
-        i.migrant_second_adult_share,
-        0.0,
-        1.0,
-    );
-    checks.num(
-        "initial.origin_distance_decay",
-        i.origin_distance_decay,
-        0.0,
-        4.0,
-    );
-    checks.num(
-        "initial.own_unit_distance_km",
-        i.own_unit_distance_km,
-        1.0,
-        500.0,
-    );
+    checks.num("initial.rural_origin_share_cross_county", i.rural_origin_share_cross_county, 0.0, 1.0);
+    checks.year_value("initial.rural_origin_share_other_province", &i.rural_origin_share_other_province, 0.0, 1.0);
+    checks.num("initial.floating_share_same_county", i.floating_share_same_county, 0.0, 1.0);
+    checks.num("initial.left_behind_child_share", i.left_behind_child_share, 0.0, 1.0);
+    checks.num("initial.migrant_second_adult_share", i.migrant_second_adult_share, 0.0, 1.0);
+    checks.num("initial.origin_distance_decay", i.origin_distance_decay, 0.0, 4.0);
+    checks.num("initial.own_unit_distance_km", i.own_unit_distance_km, 1.0, 500.0);
 
     let st = &s.settlement;
-    checks.num(
-        "settlement.open_below_urban_district",
-        st.open_below_urban_district,
-        0.0,
-        1.0e8,
-    );
-    checks.num(
-        "settlement.points_from_urban_district",
-        st.points_from_urban_district,
-        0.0,
-        1.0e8,
-    );
+    checks.num("settlement.open_below_urban_district", st.open_below_urban_district, 0.0, 1.0e8);
+    checks.num("settlement.points_from_urban_district", st.points_from_urban_district, 0.0, 1.0e8);
     if st.points_from_urban_district < st.open_below_urban_district {
         // Name both keys and where each was set: either file may be the one to fix.
         checks.fail_with(
@@ -170,63 +92,28 @@ fn run_checks(
             ),
         );
     }
-    for (name, rules) in [
-        ("open", &st.open),
-        ("relaxed", &st.relaxed),
-        ("points", &st.points),
-    ] {
-        for (key, table) in [
-            ("min_residence_years", &rules.min_residence_years),
-            ("min_insurance_years", &rules.min_insurance_years),
-        ] {
+    for (name, rules) in [("open", &st.open), ("relaxed", &st.relaxed), ("points", &st.points)] {
+        for (key, table) in
+            [("min_residence_years", &rules.min_residence_years), ("min_insurance_years", &rules.min_insurance_years)]
+        {
             for years in table.values() {
                 checks.whole(&format!("settlement.{name}.{key}"), years, 0.0, 30.0);
             }
         }
         if let Some(quota) = &rules.annual_quota_pct {
-            checks.year_value(
-                &format!("settlement.{name}.annual_quota_pct"),
-                quota,
-                0.0,
-                100.0,
-            );
+            checks.year_value(&format!("settlement.{name}.annual_quota_pct"), quota, 0.0, 100.0);
         }
         if let Some(year) = rules.no_quota_from {
-            checks.int(
-                &format!("settlement.{name}.no_quota_from"),
-                year as f64,
-                2000.0,
-                2100.0,
-            );
+            checks.int(&format!("settlement.{name}.no_quota_from"), year as f64, 2000.0, 2100.0);
         }
     }
     let pf = &st.points_formula;
-    checks.num(
-        "settlement.points_formula.per_insurance_year",
-        pf.per_insurance_year,
-        0.0,
-        50.0,
-    );
-    checks.num(
-        "settlement.points_formula.per_residence_year",
-        pf.per_residence_year,
-        0.0,
-        50.0,
-    );
+    checks.num("settlement.points_formula.per_insurance_year", pf.per_insurance_year, 0.0, 50.0);
+    checks.num("settlement.points_formula.per_residence_year", pf.per_residence_year, 0.0, 50.0);
     for (level, points) in pf.education.iter().enumerate() {
-        checks.num(
-            &format!("settlement.points_formula.education[{level}]"),
-            *points,
-            0.0,
-            200.0,
-        );
+        checks.num(&format!("settlement.points_formula.education[{level}]"), *points, 0.0, 200.0);
     }
-    checks.num(
-        "settlement.points_formula.age_under_45",
-        pf.age_under_45,
-        0.0,
-        200.0,
-    );
+    checks.num("settlement.points_formula.age_under_45", pf.age_under_45, 0.0, 200.0);
     checks.num("settlement.points_formula.cutoff", pf.cutoff, 0.0, 255.0);
     let w = &st.willingness;
     for (key, value) in [
@@ -241,125 +128,40 @@ fn run_checks(
         checks.num(&format!("settlement.willingness.{key}"), value, -20.0, 20.0);
     }
     for (level, value) in w.education.iter().enumerate() {
-        checks.num(
-            &format!("settlement.willingness.education[{level}]"),
-            *value,
-            -5.0,
-            5.0,
-        );
+        checks.num(&format!("settlement.willingness.education[{level}]"), *value, -5.0, 5.0);
     }
-    checks.year_value(
-        "settlement.willingness.procedure_ease",
-        &w.procedure_ease,
-        -5.0,
-        5.0,
-    );
+    checks.year_value("settlement.willingness.procedure_ease", &w.procedure_ease, -5.0, 5.0);
 
     let sv = &s.services;
     checks.place_value("services.nonhukou_share", &sv.nonhukou_share, 0.0, 1.0);
-    checks.num(
-        "services.per_residence_year",
-        sv.per_residence_year,
-        0.0,
-        1.0,
-    );
-    checks.int(
-        "services.residence_years_counted",
-        sv.residence_years_counted as f64,
-        0.0,
-        30.0,
-    );
-    checks.num(
-        "services.initial_public_school_share_pct",
-        sv.initial_public_school_share_pct,
-        0.0,
-        100.0,
-    );
-    checks.place_value(
-        "services.school_seat_growth_pct",
-        &sv.school_seat_growth_pct,
-        -50.0,
-        100.0,
-    );
+    checks.num("services.per_residence_year", sv.per_residence_year, 0.0, 1.0);
+    checks.int("services.residence_years_counted", sv.residence_years_counted as f64, 0.0, 30.0);
+    checks.num("services.initial_public_school_share_pct", sv.initial_public_school_share_pct, 0.0, 100.0);
+    checks.place_value("services.school_seat_growth_pct", &sv.school_seat_growth_pct, -50.0, 100.0);
     checks.year_value("services.place_response", &sv.place_response, 0.0, 1.0);
     checks.num("services.reunify_rate_pct", sv.reunify_rate_pct, 0.0, 100.0);
 
     let j = &s.jobs;
     checks.place_value("jobs.growth_pct", &j.growth_pct, -20.0, 20.0);
     checks.place_value("jobs.wage_growth_pct", &j.wage_growth_pct, -20.0, 30.0);
-    checks.year_value(
-        "jobs.rural_income_growth_pct",
-        &j.rural_income_growth_pct,
-        -20.0,
-        30.0,
-    );
-    checks.num(
-        "jobs.tightness_elasticity",
-        j.tightness_elasticity,
-        0.0,
-        3.0,
-    );
+    checks.year_value("jobs.rural_income_growth_pct", &j.rural_income_growth_pct, -20.0, 30.0);
+    checks.num("jobs.tightness_elasticity", j.tightness_elasticity, 0.0, 3.0);
     checks.num("jobs.size_elasticity", j.size_elasticity, 0.0, 0.5);
-    checks.num(
-        "jobs.initial_employment_rate",
-        j.initial_employment_rate,
-        0.5,
-        1.0,
-    );
+    checks.num("jobs.initial_employment_rate", j.initial_employment_rate, 0.5, 1.0);
     checks.year_value("jobs.skill_upgrade_pct", &j.skill_upgrade_pct, 0.0, 20.0);
 
     let h = &s.housing;
     checks.num("housing.size_elasticity", h.size_elasticity, 0.0, 2.0);
-    checks.num(
-        "housing.pressure_elasticity",
-        h.pressure_elasticity,
-        0.0,
-        5.0,
-    );
-    checks.place_value(
-        "housing.affordable_units_per_year",
-        &h.affordable_units_per_year,
-        0.0,
-        5.0e7,
-    );
+    checks.num("housing.pressure_elasticity", h.pressure_elasticity, 0.0, 5.0);
+    checks.place_value("housing.affordable_units_per_year", &h.affordable_units_per_year, 0.0, 5.0e7);
     checks.year_value("housing.purchase_pct", &h.purchase_pct, 0.0, 100.0);
-    checks.num(
-        "housing.initial_affordable_units",
-        h.initial_affordable_units,
-        0.0,
-        1.0e8,
-    );
-    checks.num(
-        "housing.affordable_discount",
-        h.affordable_discount,
-        0.0,
-        1.0,
-    );
+    checks.num("housing.initial_affordable_units", h.initial_affordable_units, 0.0, 1.0e8);
+    checks.num("housing.affordable_discount", h.affordable_discount, 0.0, 1.0);
 
-    checks.year_value(
-        "social_insurance.coverage_pct",
-        &s.social_insurance.coverage_pct,
-        0.0,
-        100.0,
-    );
-    checks.num(
-        "fiscal.seats_per_settled_child",
-        s.fiscal.seats_per_settled_child,
-        0.0,
-        10.0,
-    );
-    checks.num(
-        "fiscal.units_per_settled_household",
-        s.fiscal.units_per_settled_household,
-        0.0,
-        10.0,
-    );
-    checks.num(
-        "fiscal.land_m2_per_settled",
-        s.fiscal.land_m2_per_settled,
-        0.0,
-        1000.0,
-    );
+    checks.year_value("social_insurance.coverage_pct", &s.social_insurance.coverage_pct, 0.0, 100.0);
+    checks.num("fiscal.seats_per_settled_child", s.fiscal.seats_per_settled_child, 0.0, 10.0);
+    checks.num("fiscal.units_per_settled_household", s.fiscal.units_per_settled_household, 0.0, 10.0);
+    checks.num("fiscal.land_m2_per_settled", s.fiscal.land_m2_per_settled, 0.0, 1000.0);
     let reward = &s.fiscal.reward;
     checks.year_value("fiscal.reward.fund_yuan", &reward.fund_yuan, 0.0, 1.0e13);
     for (key, value, hi) in [
@@ -374,10 +176,7 @@ fn run_checks(
     for (key, value) in [
         ("education_per_pupil", cost.education_per_pupil),
         ("health_per_person", cost.health_per_person),
-        (
-            "social_insurance_per_person",
-            cost.social_insurance_per_person,
-        ),
+        ("social_insurance_per_person", cost.social_insurance_per_person),
         ("housing_per_person", cost.housing_per_person),
         ("infrastructure_per_person", cost.infrastructure_per_person),
     ] {
@@ -385,101 +184,34 @@ fn run_checks(
     }
 
     let d = &s.demography;
-    checks.year_value(
-        "demography.birth_rate_permille",
-        &d.birth_rate_permille,
-        0.0,
-        MAX_BIRTH_RATE_PERMILLE,
-    );
-    checks.year_value(
-        "demography.death_rate_permille",
-        &d.death_rate_permille,
-        0.0,
-        50.0,
-    );
-    checks.num(
-        "demography.elderly_mortality_ratio",
-        d.elderly_mortality_ratio,
-        1.0,
-        200.0,
-    );
+    checks.year_value("demography.birth_rate_permille", &d.birth_rate_permille, 0.0, MAX_BIRTH_RATE_PERMILLE);
+    checks.year_value("demography.death_rate_permille", &d.death_rate_permille, 0.0, 50.0);
+    checks.num("demography.elderly_mortality_ratio", d.elderly_mortality_ratio, 1.0, 200.0);
     checks.num("demography.ageing_pct", d.ageing_pct, 0.0, 20.0);
-    checks.num(
-        "demography.urban_birth_rate_ratio",
-        d.urban_birth_rate_ratio,
-        0.5,
-        2.0,
-    );
+    checks.num("demography.urban_birth_rate_ratio", d.urban_birth_rate_ratio, 0.5, 2.0);
     checks.year_value("in_place.rate_pct", &s.in_place.rate_pct, 0.0, 20.0);
 
     for (unit, quota) in &st.quota_overrides {
-        checks.year_value(
-            &format!("settlement.quota_overrides.{unit}"),
-            quota,
-            0.0,
-            100.0,
-        );
+        checks.year_value(&format!("settlement.quota_overrides.{unit}"), quota, 0.0, 100.0);
     }
-    checks.year_value(
-        "jobs.nonhukou_job_finding",
-        &j.nonhukou_job_finding,
-        0.1,
-        1.0,
-    );
+    checks.year_value("jobs.nonhukou_job_finding", &j.nonhukou_job_finding, 0.1, 1.0);
     checks.year_value("housing.affordable_access", &h.affordable_access, 0.0, 1.0);
-    for (regime, weight) in [
-        ("open", h.regime_weights.open),
-        ("relaxed", h.regime_weights.relaxed),
-        ("points", h.regime_weights.points),
-    ] {
-        checks.num(
-            &format!("housing.regime_weights.{regime}"),
-            weight,
-            0.0,
-            100.0,
-        );
+    for (regime, weight) in
+        [("open", h.regime_weights.open), ("relaxed", h.regime_weights.relaxed), ("points", h.regime_weights.points)]
+    {
+        checks.num(&format!("housing.regime_weights.{regime}"), weight, 0.0, 100.0);
     }
     let pr = &s.potential_regions;
-    checks.year_value(
-        "potential_regions.job_boost_pct",
-        &pr.job_boost_pct,
-        -10.0,
-        20.0,
-    );
-    checks.year_value(
-        "potential_regions.county_town_pct",
-        &pr.county_town_pct,
-        0.0,
-        10.0,
-    );
-    checks.num(
-        "potential_regions.nearby_preference",
-        pr.nearby_preference,
-        -10.0,
-        10.0,
-    );
+    checks.year_value("potential_regions.job_boost_pct", &pr.job_boost_pct, -10.0, 20.0);
+    checks.year_value("potential_regions.county_town_pct", &pr.county_town_pct, 0.0, 10.0);
+    checks.num("potential_regions.nearby_preference", pr.nearby_preference, -10.0, 10.0);
     let ma = &s.metro_areas;
-    checks.year_value(
-        "metro_areas.job_relocation_pct",
-        &ma.job_relocation_pct,
-        0.0,
-        20.0,
-    );
+    checks.year_value("metro_areas.job_relocation_pct", &ma.job_relocation_pct, 0.0, 20.0);
     checks.year_value("metro_areas.commute_share", &ma.commute_share, 0.0, 1.0);
     checks.num("metro_areas.commute_cost", ma.commute_cost, 0.0, 1.0);
     let rn = &s.renewal;
-    checks.num(
-        "renewal.min_urban_district",
-        rn.min_urban_district,
-        0.0,
-        1.0e8,
-    );
-    checks.year_value(
-        "renewal.cheap_housing_removed_pct",
-        &rn.cheap_housing_removed_pct,
-        0.0,
-        20.0,
-    );
+    checks.num("renewal.min_urban_district", rn.min_urban_district, 0.0, 1.0e8);
+    checks.year_value("renewal.cheap_housing_removed_pct", &rn.cheap_housing_removed_pct, 0.0, 20.0);
     checks.num("renewal.amenity_per_year", rn.amenity_per_year, -2.0, 2.0);
 
     let b = &s.behaviour;
@@ -497,70 +229,35 @@ fn run_checks(
         ("owner_stay", b.owner_stay, -20.0, 20.0),
         ("reconsider_rural_pct", b.reconsider_rural_pct, 0.0, 100.0),
         ("reconsider_urban_pct", b.reconsider_urban_pct, 0.0, 100.0),
-        (
-            "inertia_half_life_years",
-            b.inertia_half_life_years,
-            0.1,
-            100.0,
-        ),
-        (
-            "left_behind_adult_follow_pct",
-            b.left_behind_adult_follow_pct,
-            0.0,
-            100.0,
-        ),
+        ("inertia_half_life_years", b.inertia_half_life_years, 0.1, 100.0),
+        ("left_behind_adult_follow_pct", b.left_behind_adult_follow_pct, 0.0, 100.0),
     ] {
         checks.num(&format!("behaviour.{key}"), value, lo, hi);
     }
     for (province, shift) in &b.province_destination_shift {
-        checks.num(
-            &format!("behaviour.province_destination_shift.{province}"),
-            *shift,
-            -10.0,
-            10.0,
-        );
+        checks.num(&format!("behaviour.province_destination_shift.{province}"), *shift, -10.0, 10.0);
     }
     for (province, rate) in &b.province_urban_outflow_pct {
-        checks.num(
-            &format!("behaviour.province_urban_outflow_pct.{province}"),
-            *rate,
-            0.0,
-            10.0,
-        );
+        checks.num(&format!("behaviour.province_urban_outflow_pct.{province}"), *rate, 0.0, 10.0);
     }
     for (unit, shift) in &b.unit_destination_shift {
-        checks.num(
-            &format!("behaviour.unit_destination_shift.{unit}"),
-            *shift,
-            -10.0,
-            10.0,
-        );
+        checks.num(&format!("behaviour.unit_destination_shift.{unit}"), *shift, -10.0, 10.0);
     }
-    checks.year_value(
-        "behaviour.rural_urban_move_rate_pct",
-        &b.rural_urban_move_rate_pct,
-        0.0,
-        50.0,
-    );
+    checks.year_value("behaviour.rural_urban_move_rate_pct", &b.rural_urban_move_rate_pct, 0.0, 50.0);
     for rate in b.rural_urban_move_rate_pct.values() {
         if rate > 0.0 && rate >= b.reconsider_rural_pct {
             checks.fail_with(
-            "behaviour.rural_urban_move_rate_pct",
-            rate.to_string(),
-            format!(
-                "less than behaviour.reconsider_rural_pct ({}): only households weighing a move can move",
-                b.reconsider_rural_pct
-            ),
-        );
+                "behaviour.rural_urban_move_rate_pct",
+                rate.to_string(),
+                format!(
+                    "less than behaviour.reconsider_rural_pct ({}): only households weighing a move can move",
+                    b.reconsider_rural_pct
+                ),
+            );
         }
     }
     for (level, premium) in b.education_wage_premium.iter().enumerate() {
-        checks.num(
-            &format!("behaviour.education_wage_premium[{level}]"),
-            *premium,
-            0.1,
-            10.0,
-        );
+        checks.num(&format!("behaviour.education_wage_premium[{level}]"), *premium, 0.1, 10.0);
     }
     match checks.first {
         Some(error) => Err(error),
@@ -600,11 +297,7 @@ impl Checks<'_> {
     /// A whole number in lo..=hi (years written in a year table).
     fn whole(&mut self, key: &str, value: f64, lo: f64, hi: f64) {
         if !(value >= lo && value <= hi && value.fract() == 0.0) {
-            self.fail_with(
-                key,
-                format!("{value}"),
-                format!("a whole number {lo:.0} ..= {hi:.0}"),
-            );
+            self.fail_with(key, format!("{value}"), format!("a whole number {lo:.0} ..= {hi:.0}"));
         }
     }
 
@@ -640,19 +333,11 @@ impl Checks<'_> {
             ("metro_areas.members", &s.metro_areas.members),
         ] {
             if members.len() > MAX_GROUPS {
-                self.fail_with(
-                    section,
-                    format!("{} groups", members.len()),
-                    format!("at most {MAX_GROUPS} groups"),
-                );
+                self.fail_with(section, format!("{} groups", members.len()), format!("at most {MAX_GROUPS} groups"));
             }
             for (group, units) in members {
                 if bad_label(group) {
-                    self.fail_with(
-                        section,
-                        format!("{:?}", shorten(group)),
-                        label_limit.clone(),
-                    );
+                    self.fail_with(section, format!("{:?}", shorten(group)), label_limit.clone());
                 }
                 if units.len() > MAX_GROUP_UNITS {
                     self.fail_with(
@@ -673,14 +358,8 @@ impl Checks<'_> {
             }
         }
         for (section, keys) in [
-            (
-                "settlement.regime_overrides",
-                s.settlement.regime_overrides.keys().collect::<Vec<_>>(),
-            ),
-            (
-                "settlement.quota_overrides",
-                s.settlement.quota_overrides.keys().collect(),
-            ),
+            ("settlement.regime_overrides", s.settlement.regime_overrides.keys().collect::<Vec<_>>()),
+            ("settlement.quota_overrides", s.settlement.quota_overrides.keys().collect()),
         ] {
             for unit in keys {
                 if bad_label(unit) {

@@ -29,23 +29,16 @@ impl Setting {
     /// be quoted), and a TOML value (`0.5`, `true`, `{ 2024 = 1.0, 2027 = 2.0 }`, `"open"`); a
     /// value that is not TOML is taken as a string (`relaxed`).
     pub fn parse(text: &str) -> Result<Setting, ScenarioError> {
-        let invalid = |message: String| ScenarioError::Invalid {
-            location: "--set".to_string(),
-            key: text.to_string(),
-            message,
-        };
+        let invalid =
+            |message: String| ScenarioError::Invalid { location: "--set".to_string(), key: text.to_string(), message };
         let Some((key, value)) = text.split_once('=') else {
             return Err(invalid(
-                "no `=`; allowed: KEY=VALUE, e.g. settlement.willingness.procedure_ease=0.5"
-                    .to_string(),
+                "no `=`; allowed: KEY=VALUE, e.g. settlement.willingness.procedure_ease=0.5".to_string(),
             ));
         };
         let key = key.trim();
         let valid_part = |p: &str| {
-            !p.is_empty()
-                && p.len() <= 64
-                && p.chars()
-                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'))
+            !p.is_empty() && p.len() <= 64 && p.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'))
         };
         if key.split('.').any(|p| !valid_part(p)) || key.len() > 200 {
             return Err(invalid(format!(
@@ -54,19 +47,13 @@ impl Setting {
         }
         let value_text = value.trim();
         if value_text.len() > 4096 {
-            return Err(invalid(
-                "the value is longer than 4096 characters".to_string(),
-            ));
+            return Err(invalid("the value is longer than 4096 characters".to_string()));
         }
         let value = match toml::from_str::<toml::Table>(&format!("v = {value_text}")) {
             Ok(mut t) => t.remove("v").expect("parsed as v"),
             Err(_) => toml::Value::String(value_text.to_string()),
         };
-        Ok(Setting {
-            key: key.to_string(),
-            value,
-            text: format!("{key}={value_text}"),
-        })
+        Ok(Setting { key: key.to_string(), value, text: format!("{key}={value_text}") })
     }
 }
 
@@ -112,9 +99,7 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
     let parts: Vec<&str> = key.split('.').collect();
     let mut current = table;
     for part in &parts[..parts.len() - 1] {
-        let entry = current
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = current.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
@@ -152,21 +137,14 @@ fn find_key_line(text: &str, parts: &[&str], leaf: &str) -> Option<usize> {
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.starts_with('[') && !line.starts_with("[[") {
-            current_section = line
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_string();
+            current_section = line.trim_matches(|c| c == '[' || c == ']').trim().to_string();
             continue;
         }
         let Some((lhs, _)) = line.split_once('=') else {
             continue;
         };
         let lhs = lhs.trim().trim_matches('"');
-        let full = if current_section.is_empty() {
-            lhs.to_string()
-        } else {
-            format!("{current_section}.{lhs}")
-        };
+        let full = if current_section.is_empty() { lhs.to_string() } else { format!("{current_section}.{lhs}") };
         if full == parts.join(".") {
             return Some(index + 1);
         }
@@ -223,9 +201,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != cb))
-                .min(row[j] + 1)
-                .min(above + 1);
+            row[j + 1] = (diagonal + usize::from(ca != cb)).min(row[j] + 1).min(above + 1);
             diagonal = above;
         }
     }
@@ -247,11 +223,7 @@ pub fn load_with(path: &Path, sets: &[Setting]) -> Result<LoadedScenario, Scenar
     // path it resolves to and the closest file name there.
     let named_by = |chain: &[SourceFile], error: ScenarioError| match (error, chain.last()) {
         (ScenarioError::Read { path, reason }, Some(parent)) => {
-            let named = parent
-                .table
-                .get("extends")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
+            let named = parent.table.get("extends").and_then(|v| v.as_str()).unwrap_or("");
             let resolved = resolved_path(Path::new(&path));
             ScenarioError::Read {
                 path: format!(
@@ -272,24 +244,12 @@ pub fn load_with(path: &Path, sets: &[Setting]) -> Result<LoadedScenario, Scenar
     };
     while let Some(current) = next.take() {
         let canonical = current.canonicalize().map_err(|e| {
-            named_by(
-                &chain,
-                ScenarioError::Read {
-                    path: current.display().to_string(),
-                    reason: e.to_string(),
-                },
-            )
+            named_by(&chain, ScenarioError::Read { path: current.display().to_string(), reason: e.to_string() })
         })?;
         if seen.contains(&canonical) {
-            let mut names: Vec<String> = chain
-                .iter()
-                .map(|f: &SourceFile| f.path.display().to_string())
-                .collect();
+            let mut names: Vec<String> = chain.iter().map(|f: &SourceFile| f.path.display().to_string()).collect();
             names.push(current.display().to_string());
-            return Err(ScenarioError::Cycle {
-                path: current.display().to_string(),
-                chain: names.join(" → "),
-            });
+            return Err(ScenarioError::Cycle { path: current.display().to_string(), chain: names.join(" → ") });
         }
         seen.push(canonical);
         if chain.len() >= MAX_EXTENDS_DEPTH {
@@ -336,11 +296,7 @@ pub fn load_with(path: &Path, sets: &[Setting]) -> Result<LoadedScenario, Scenar
         if let Err(e) = set.clone().try_into::<Scenario>() {
             return Err(ScenarioError::Invalid {
                 location: "--set".to_string(),
-                key: sets
-                    .iter()
-                    .map(|s| s.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                key: sets.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" "),
                 message: format!("{}; keys and types: docs/scenarios.md", e.message().trim()),
             });
         }
@@ -366,11 +322,7 @@ pub fn load_with(path: &Path, sets: &[Setting]) -> Result<LoadedScenario, Scenar
     };
     scenario.description = own.description;
     scenario.extends = None;
-    let loaded = LoadedScenario {
-        scenario,
-        chain,
-        sets: sets.to_vec(),
-    };
+    let loaded = LoadedScenario { scenario, chain, sets: sets.to_vec() };
     validate(&loaded)?;
     Ok(loaded)
 }
@@ -387,18 +339,11 @@ pub const MAX_SCENARIO_BYTES: u64 = 1024 * 1024;
 fn read_source(path: &Path) -> Result<ReadSource, ScenarioError> {
     use std::io::Read;
     let shown = path.display().to_string();
-    let read_error = |reason: String| ScenarioError::Read {
-        path: shown.clone(),
-        reason,
-    };
+    let read_error = |reason: String| ScenarioError::Read { path: shown.clone(), reason };
     let metadata = std::fs::metadata(path).map_err(|e| read_error(e.to_string()))?;
     // Devices, pipes and sockets could block or never end; folders are a common slip.
     if !metadata.is_file() {
-        let kind = if metadata.is_dir() {
-            "a folder"
-        } else {
-            "not a regular file (a device, pipe or socket)"
-        };
+        let kind = if metadata.is_dir() { "a folder" } else { "not a regular file (a device, pipe or socket)" };
         return Err(read_error(format!(
             "is {kind}; allowed: a TOML file of at most {} KiB",
             MAX_SCENARIO_BYTES / 1024
@@ -406,9 +351,7 @@ fn read_source(path: &Path) -> Result<ReadSource, ScenarioError> {
     }
     let file = std::fs::File::open(path).map_err(|e| read_error(e.to_string()))?;
     let mut bytes = Vec::new();
-    file.take(MAX_SCENARIO_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| read_error(e.to_string()))?;
+    file.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes).map_err(|e| read_error(e.to_string()))?;
     if bytes.len() as u64 > MAX_SCENARIO_BYTES {
         return Err(read_error(format!(
             "file is larger than {} KiB, the limit for scenario files",
@@ -419,27 +362,16 @@ fn read_source(path: &Path) -> Result<ReadSource, ScenarioError> {
         let offset = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();
         let (line, column) = line_column_bytes(bytes, offset);
-        read_error(format!(
-            "line {line}, column {column}: not valid UTF-8; allowed: TOML text in UTF-8"
-        ))
+        read_error(format!("line {line}, column {column}: not valid UTF-8; allowed: TOML text in UTF-8"))
     })?;
     if text.contains('\0') {
-        return Err(read_error(
-            "contains a NUL byte; allowed: TOML text in UTF-8".to_string(),
-        ));
+        return Err(read_error("contains a NUL byte; allowed: TOML text in UTF-8".to_string()));
     }
     // Parsing the file on its own, against the full schema, gives precise line numbers for
     // unknown keys and wrong types; every key has a default, so partial files parse.
     let typed: Scenario = toml::from_str(&text).map_err(|e| parse_error(&shown, &text, &e))?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(&shown, &text, &e))?;
-    Ok(ReadSource {
-        source: SourceFile {
-            path: path.to_path_buf(),
-            text,
-            table,
-        },
-        extends: typed.extends,
-    })
+    Ok(ReadSource { source: SourceFile { path: path.to_path_buf(), text, table }, extends: typed.extends })
 }
 
 fn parse_error(path: &str, text: &str, error: &toml::de::Error) -> ScenarioError {
@@ -451,10 +383,7 @@ fn parse_error(path: &str, text: &str, error: &toml::de::Error) -> ScenarioError
         .message()
         .trim()
         .replace('\n', " ")
-        .replace(
-            "u64 value was too large",
-            "the number is too large; allowed: 0 ..= 9223372036854775807",
-        )
+        .replace("u64 value was too large", "the number is too large; allowed: 0 ..= 9223372036854775807")
         .replace("expected u64", "expected a whole number ≥ 0")
         .replace("expected u32", "expected a whole number ≥ 0")
         .replace("expected i32", "expected a whole number (a year)")
@@ -466,12 +395,7 @@ fn parse_error(path: &str, text: &str, error: &toml::de::Error) -> ScenarioError
     if let Some(key) = key_at_line(text, line) {
         message = format!("`{key}`: {message}");
     }
-    ScenarioError::Parse {
-        path: path.to_string(),
-        line,
-        column,
-        message,
-    }
+    ScenarioError::Parse { path: path.to_string(), line, column, message }
 }
 
 /// The dotted key written on a line (`[section]` + `key = ...`), for error messages.
@@ -495,12 +419,7 @@ fn key_at_line(text: &str, line: usize) -> Option<String> {
 fn line_column_bytes(bytes: &[u8], offset: usize) -> (usize, usize) {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = before.len()
-        - before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1)
-        + 1;
+    let column = before.len() - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
     (line, column)
 }
 
@@ -524,9 +443,7 @@ fn defaults_table() -> toml::Table {
 fn merge_into(base: &mut toml::Table, overlay: &toml::Table) {
     for (key, value) in overlay {
         match (base.get_mut(key), value) {
-            (Some(toml::Value::Table(existing)), toml::Value::Table(new))
-                if !is_year_table(new) =>
-            {
+            (Some(toml::Value::Table(existing)), toml::Value::Table(new)) if !is_year_table(new) => {
                 merge_into(existing, new)
             }
             _ => {
@@ -539,9 +456,7 @@ fn merge_into(base: &mut toml::Table, overlay: &toml::Table) {
 fn is_year_table(table: &toml::Table) -> bool {
     !table.is_empty()
         && table.keys().all(|k| k.parse::<i32>().is_ok())
-        && table
-            .values()
-            .all(|v| matches!(v, toml::Value::Integer(_) | toml::Value::Float(_)))
+        && table.values().all(|v| matches!(v, toml::Value::Integer(_) | toml::Value::Float(_)))
 }
 
 /// Parses a scenario from text (no `extends`), for tests and embedded use.
@@ -551,28 +466,17 @@ pub fn from_str(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let table: toml::Table = toml::from_str(text).map_err(|e| parse_error(name, text, &e))?;
     let mut merged = defaults_table();
     merge_into(&mut merged, &table);
-    let mut scenario: Scenario =
-        merged
-            .try_into()
-            .map_err(|e: toml::de::Error| ScenarioError::Parse {
-                path: name.to_string(),
-                line: 0,
-                column: 0,
-                message: e.message().to_string(),
-            })?;
-    scenario.name = if own.name.is_empty() {
-        name.to_string()
-    } else {
-        own.name
-    };
+    let mut scenario: Scenario = merged.try_into().map_err(|e: toml::de::Error| ScenarioError::Parse {
+        path: name.to_string(),
+        line: 0,
+        column: 0,
+        message: e.message().to_string(),
+    })?;
+    scenario.name = if own.name.is_empty() { name.to_string() } else { own.name };
     scenario.description = own.description;
     let loaded = LoadedScenario {
         scenario,
-        chain: vec![SourceFile {
-            path: PathBuf::from(name),
-            text: text.to_string(),
-            table,
-        }],
+        chain: vec![SourceFile { path: PathBuf::from(name), text: text.to_string(), table }],
         sets: Vec::new(),
     };
     validate(&loaded)?;

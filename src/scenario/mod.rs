@@ -22,11 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// `:line:column` of a parse error, or nothing when the parser gave no position.
 fn at_line(line: usize, column: usize) -> String {
-    if line == 0 {
-        String::new()
-    } else {
-        format!(":{line}:{column}")
-    }
+    if line == 0 { String::new() } else { format!(":{line}:{column}") }
 }
 
 /// Everything that can be wrong with a scenario file; every variant is the user's to fix (exit 2).
@@ -35,27 +31,13 @@ pub enum ScenarioError {
     #[error("{path}: cannot read scenario file: {reason}")]
     Read { path: String, reason: String },
     #[error("{path}{}: {message}", at_line(*line, *column))]
-    Parse {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Parse { path: String, line: usize, column: usize, message: String },
     #[error("{path}: `extends` cycle: {chain}")]
     Cycle { path: String, chain: String },
     #[error("{location}: `{key}` = {value} is out of range; allowed: {allowed}")]
-    Range {
-        location: String,
-        key: String,
-        value: String,
-        allowed: String,
-    },
+    Range { location: String, key: String, value: String, allowed: String },
     #[error("{location}: `{key}`: {message}")]
-    Invalid {
-        location: String,
-        key: String,
-        message: String,
-    },
+    Invalid { location: String, key: String, message: String },
 }
 
 impl Scenario {
@@ -129,11 +111,9 @@ mod tests {
 
     #[test]
     fn quota_can_end_in_a_given_year() {
-        let s = from_str(
-            "t",
-            "[settlement.points]\nannual_quota_pct = { 2024 = 0.5, 2026 = 1.5 }\nno_quota_from = 2027\n",
-        )
-        .unwrap();
+        let s =
+            from_str("t", "[settlement.points]\nannual_quota_pct = { 2024 = 0.5, 2026 = 1.5 }\nno_quota_from = 2027\n")
+                .unwrap();
         assert_eq!(s.quota_fraction(Regime::Points, 2025), Some(0.01));
         assert_eq!(s.quota_fraction(Regime::Points, 2027), None);
     }
@@ -141,10 +121,7 @@ mod tests {
     #[test]
     fn a_partial_section_keeps_that_sections_defaults() {
         let s = from_str("t", "[settlement.points]\nno_quota_from = 2026\n").unwrap();
-        assert_eq!(
-            s.settlement.points.min_insurance_years,
-            YearValue::Constant(5.0)
-        );
+        assert_eq!(s.settlement.points.min_insurance_years, YearValue::Constant(5.0));
         assert_eq!(s.quota_fraction(Regime::Points, 2025), Some(0.005));
         assert_eq!(s.quota_fraction(Regime::Points, 2026), None);
         let s = from_str("t", "[potential_regions.members]\n\"North Anhui\" = []\n").unwrap();

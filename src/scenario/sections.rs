@@ -64,13 +64,9 @@ impl<'de> Deserialize<'de> for RegimeSetting {
                 )
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RegimeSetting, E> {
-                Regime::deserialize(serde::de::value::StrDeserializer::<E>::new(v))
-                    .map(RegimeSetting::Fixed)
+                Regime::deserialize(serde::de::value::StrDeserializer::<E>::new(v)).map(RegimeSetting::Fixed)
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<RegimeSetting, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RegimeSetting, A::Error> {
                 let mut table = BTreeMap::new();
                 while let Some((year, regime)) = map.next_entry::<String, Regime>()? {
                     let year: i32 = year.parse().map_err(|_| {
@@ -367,11 +363,7 @@ pub struct RegimeWeights {
 
 impl Default for RegimeWeights {
     fn default() -> Self {
-        RegimeWeights {
-            open: 1.0,
-            relaxed: 1.0,
-            points: 1.0,
-        }
+        RegimeWeights { open: 1.0, relaxed: 1.0, points: 1.0 }
     }
 }
 
@@ -453,13 +445,8 @@ fn memberships(text: &str, name_column: &str, codes_column: &str) -> BTreeMap<St
         .records()
         .filter_map(Result::ok)
         .map(|r| {
-            let codes = r
-                .get(codes_at)
-                .unwrap_or("")
-                .split(';')
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect();
+            let codes =
+                r.get(codes_at).unwrap_or("").split(';').filter(|c| !c.is_empty()).map(str::to_string).collect();
             (r.get(name_at).unwrap_or("").to_string(), codes)
         })
         .collect()
@@ -660,12 +647,7 @@ pub struct Behaviour {
 
 impl Default for Run {
     fn default() -> Self {
-        Run {
-            first_year: 2024,
-            last_year: 2029,
-            households: 5_000_000,
-            seed: 20_240_731,
-        }
+        Run { first_year: 2024, last_year: 2029, households: 5_000_000, seed: 20_240_731 }
     }
 }
 
@@ -787,10 +769,7 @@ impl Default for Housing {
 
 impl Default for SocialInsurance {
     fn default() -> Self {
-        SocialInsurance {
-            coverage_pct: YearValue::Constant(30.0),
-            portable: true,
-        }
+        SocialInsurance { coverage_pct: YearValue::Constant(30.0), portable: true }
     }
 }
 
@@ -821,9 +800,7 @@ impl Default for Demography {
 
 impl Default for InPlace {
     fn default() -> Self {
-        InPlace {
-            rate_pct: YearValue::Constant(0.7),
-        }
+        InPlace { rate_pct: YearValue::Constant(0.7) }
     }
 }
 
@@ -879,9 +856,7 @@ pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_CHARS
         && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The name a scenario without `name` gets from its file name: the stem with every character
@@ -889,32 +864,18 @@ pub fn is_valid_name(name: &str) -> bool {
 pub fn name_from_file_stem(stem: &str) -> String {
     let mut name: String = stem
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
         .take(MAX_NAME_CHARS)
         .collect();
     while name.starts_with('.') {
         name.remove(0);
     }
-    if name.is_empty() {
-        "scenario".to_string()
-    } else {
-        name
-    }
+    if name.is_empty() { "scenario".to_string() } else { name }
 }
 
 /// A value shown in an error message, cut to a readable length.
 pub(super) fn shorten(text: &str) -> String {
-    if text.chars().count() <= 80 {
-        text.to_string()
-    } else {
-        text.chars().take(77).collect::<String>() + "..."
-    }
+    if text.chars().count() <= 80 { text.to_string() } else { text.chars().take(77).collect::<String>() + "..." }
 }
 
 /// Largest household count accepted: an 18-byte household plus working memory must fit in RAM.

@@ -55,9 +55,7 @@ impl YearValue {
     pub fn map(&self, f: impl Fn(f64) -> f64) -> YearValue {
         match self {
             YearValue::Constant(v) => YearValue::Constant(f(*v)),
-            YearValue::Table(points) => {
-                YearValue::Table(points.iter().map(|(&y, &v)| (y, f(v))).collect())
-            }
+            YearValue::Table(points) => YearValue::Table(points.iter().map(|(&y, &v)| (y, f(v))).collect()),
         }
     }
 
@@ -89,8 +87,7 @@ impl Serialize for YearValue {
             YearValue::Constant(v) => serializer.serialize_f64(*v),
             YearValue::Table(points) => {
                 // TOML keys are strings; years are written as bare keys (`2024 = 0.9`).
-                let as_strings: BTreeMap<String, f64> =
-                    points.iter().map(|(y, v)| (y.to_string(), *v)).collect();
+                let as_strings: BTreeMap<String, f64> = points.iter().map(|(y, v)| (y.to_string(), *v)).collect();
                 as_strings.serialize(serializer)
             }
         }
@@ -123,23 +120,17 @@ impl<'de> Visitor<'de> for YearValueVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<YearValue, A::Error> {
         let mut points = BTreeMap::new();
         while let Some(key) = map.next_key::<String>()? {
-            let year: i32 = key.parse().map_err(|_| {
-                de::Error::custom(format!(
-                    "year table key `{key}` is not a year; expected {EXPECTED}"
-                ))
-            })?;
+            let year: i32 = key
+                .parse()
+                .map_err(|_| de::Error::custom(format!("year table key `{key}` is not a year; expected {EXPECTED}")))?;
             if !(1949..=2100).contains(&year) {
-                return Err(de::Error::custom(format!(
-                    "year table key {year} is outside 1949..=2100"
-                )));
+                return Err(de::Error::custom(format!("year table key {year} is outside 1949..=2100")));
             }
             let value: NumberOnly = map.next_value()?;
             points.insert(year, value.0);
         }
         if points.is_empty() {
-            return Err(de::Error::custom(format!(
-                "empty year table; expected {EXPECTED}"
-            )));
+            return Err(de::Error::custom(format!("empty year table; expected {EXPECTED}")));
         }
         Ok(YearValue::Table(points))
     }
@@ -204,13 +195,9 @@ mod tests {
         assert_eq!(t.a, YearValue::Constant(2.0));
         assert_eq!(t.b, YearValue::Constant(0.5));
         assert_eq!(t.c.at(2025), 1.75);
-        let err = toml::from_str::<T>("a = 1\nb = 1\nc = { soon = 1 }")
-            .err()
-            .unwrap();
+        let err = toml::from_str::<T>("a = 1\nb = 1\nc = { soon = 1 }").err().unwrap();
         assert!(err.to_string().contains("not a year"), "{err}");
-        let err = toml::from_str::<T>("a = 1\nb = 1\nc = \"x\"")
-            .err()
-            .unwrap();
+        let err = toml::from_str::<T>("a = 1\nb = 1\nc = \"x\"").err().unwrap();
         assert!(err.to_string().contains("year table"), "{err}");
     }
 
@@ -220,9 +207,7 @@ mod tests {
         struct T {
             c: YearValue,
         }
-        let t = T {
-            c: YearValue::Table(BTreeMap::from([(2024, 1.0), (2026, 2.5)])),
-        };
+        let t = T { c: YearValue::Table(BTreeMap::from([(2024, 1.0), (2026, 2.5)])) };
         let text = toml::to_string(&t).unwrap();
         assert_eq!(toml::from_str::<T>(&text).unwrap(), t);
     }
@@ -266,11 +251,9 @@ impl PlaceValue {
     pub fn values(&self) -> Vec<f64> {
         match self {
             PlaceValue::National(v) => v.values(),
-            PlaceValue::ByPlace { default, places } => default
-                .values()
-                .into_iter()
-                .chain(places.values().flat_map(YearValue::values))
-                .collect(),
+            PlaceValue::ByPlace { default, places } => {
+                default.values().into_iter().chain(places.values().flat_map(YearValue::values)).collect()
+            }
         }
     }
 }
@@ -339,9 +322,7 @@ impl<'de> Visitor<'de> for PlaceValueVisitor {
         while let Some(key) = map.next_key::<String>()? {
             if let Ok(year) = key.parse::<i32>() {
                 if !(1949..=2100).contains(&year) {
-                    return Err(de::Error::custom(format!(
-                        "year table key {year} is outside 1949..=2100"
-                    )));
+                    return Err(de::Error::custom(format!("year table key {year} is outside 1949..=2100")));
                 }
                 let value: NumberOnly = map.next_value()?;
                 years.insert(year, value.0);
@@ -361,9 +342,7 @@ impl<'de> Visitor<'de> for PlaceValueVisitor {
             (false, _, _) => Err(de::Error::custom(format!(
                 "a table mixes years and places; write years inside a place (`west = {{ 2025 = 2.0 }}`); expected {PLACE_EXPECTED}"
             ))),
-            (true, None, true) => Err(de::Error::custom(format!(
-                "empty table; expected {PLACE_EXPECTED}"
-            ))),
+            (true, None, true) => Err(de::Error::custom(format!("empty table; expected {PLACE_EXPECTED}"))),
         }
     }
 }
