@@ -1173,7 +1173,8 @@ fn with_net_migration_map<R>(out: &RunOutput, kind: NetMigration, draw: impl FnO
         NetMigration::Persons => ("net-migration-map", "persons"),
         NetMigration::Per1000 => ("net-migration-per-1000-map", "per 1,000 residents of the base year"),
     };
-    let title = format!("Net migration by prefecture, {first_year}–{last_year} — {}", out.plan.scenario.name);
+    let per = if kind == NetMigration::Per1000 { " per 1,000 residents" } else { "" };
+    let title = format!("Net migration{per} by prefecture, {first_year}–{last_year} — {}", out.plan.scenario.name);
     let legend = format!("Net migration {first_year}–{last_year} ({what})");
     draw(&charts::MapChart {
         stem,

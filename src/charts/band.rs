@@ -90,14 +90,14 @@ impl Drawing for BandChart<'_> {
             }
         }
         let mut legend = Vec::new();
-        if f.series(&official, OFFICIAL_INK, Look::History)? {
+        if f.series(&official, OFFICIAL_INK, Dash::Solid)? {
             let label = if self.official_label.is_empty() { "Official" } else { self.official_label };
-            legend.push((label.to_string(), Swatch::Series(OFFICIAL_INK, Look::History)));
+            legend.push((label.to_string(), Swatch::Series(OFFICIAL_INK, Dash::Solid)));
         }
         for (i, (s, runs)) in self.series.iter().zip(&means).enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            if f.series(runs, color, Look::Projection)? || !lows[i].is_empty() {
-                legend.push((format!("{} (mean)", s.label), Swatch::Series(color, Look::Projection)));
+            if f.series(runs, color, Dash::Dashed)? || !lows[i].is_empty() {
+                legend.push((format!("{} (mean)", s.label), Swatch::Series(color, Dash::Dashed)));
             }
         }
         if !self.series.is_empty() {

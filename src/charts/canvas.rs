@@ -85,7 +85,7 @@ impl Font {
     }
 }
 
-/// Line patterns: simulated values are dashed, history and reference values solid.
+/// Line patterns: history solid, projections and reference lines dashed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Dash {
     Solid,
@@ -177,13 +177,8 @@ impl<'a> Canvas<'a> {
         match &mut self.target {
             Target::Png(b) => b.fill_polygon(pts, &style).map_err(|e| e.to_string()),
             Target::Svg { body, .. } => {
-                let _ = write!(
-                    body,
-                    "<path d=\"{}Z\" fill=\"{}\"{}/>",
-                    path_data(ring),
-                    hex(color),
-                    opacity("fill", alpha)
-                );
+                let opacity = if alpha < 1.0 { format!(" fill-opacity=\"{alpha:.2}\"") } else { String::new() };
+                let _ = write!(body, "<path d=\"{}Z\" fill=\"{}\"{opacity}/>", path_data(ring), hex(color));
                 Ok(())
             }
         }
@@ -297,7 +292,7 @@ impl<'a> Canvas<'a> {
                 let s = self.scale;
                 let (bx, by) = ((origin.0 * s).round() as i32, (origin.1 * s).round() as i32);
                 let mut result = Ok(());
-                text::coverage(&laid_scaled(s, &laid), f.size * s, f.bold, |x, y, c| {
+                text::coverage(&laid, s, f.size, f.bold, |x, y, c| {
                     let (x, y) = if f.vertical { (y, -x) } else { (x, y) };
                     let color = BackendColor { alpha: f64::from(c.min(1.0)), rgb: (f.color.0, f.color.1, f.color.2) };
                     if c > 0.0 && result.is_ok() {
@@ -339,14 +334,9 @@ impl<'a> Canvas<'a> {
     /// Reserves the area between two polylines sampled at the same x positions.
     pub fn occupy_between(&mut self, upper: &[P], lower: &[P]) {
         for (u, l) in upper.windows(2).zip(lower.windows(2)) {
-            let steps = ((u[1].0 - u[0].0).abs().min(4000.0) / 6.0).max(1.0) as usize;
-            for s in 0..steps {
-                let at = |a: P, b: P, t: f64| (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
-                let (t0, t1) = (s as f64 / steps as f64, (s + 1) as f64 / steps as f64);
-                let q = [at(u[0], u[1], t0), at(u[0], u[1], t1), at(l[0], l[1], t0), at(l[0], l[1], t1)];
-                let (top, bottom) = q.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-                self.occupied.push(Rect::new(q[0].0, top, q[1].0, bottom));
-            }
+            let (top, bottom) =
+                [u[0], u[1], l[0], l[1]].iter().fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+            self.occupied.push(Rect::new(u[0].0, top, u[1].0, bottom));
         }
     }
 
@@ -416,7 +406,7 @@ impl<'a> Canvas<'a> {
         let line = [(x, y), (x + SWATCH_W, y)];
         match swatch {
             Swatch::Series(color, look) => {
-                self.stroke(&line, color, LINE_W, look.dash())?;
+                self.stroke(&line, color, LINE_W, look)?;
                 marker(self, mid, color, look)
             }
             Swatch::Bar(color) => {
@@ -434,32 +424,17 @@ impl<'a> Canvas<'a> {
 /// A legend key.
 #[derive(Clone, Copy)]
 pub(super) enum Swatch {
-    Series(RGBColor, Look),
+    Series(RGBColor, Dash),
     Bar(RGBColor),
     Line(RGBColor, Dash, f64),
     Band(RGBColor),
     Dot(RGBColor),
 }
 
-/// Recorded history is solid with filled markers, a projection dashed with hollow ones, so the
-/// two read apart even in greyscale.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Look {
-    History,
-    Projection,
-}
-
-impl Look {
-    pub fn dash(self) -> Dash {
-        match self {
-            Look::History => Dash::Solid,
-            Look::Projection => Dash::Dashed,
-        }
-    }
-}
-
-pub(super) fn marker(c: &mut Canvas, at: P, color: RGBColor, look: Look) -> Result<(), String> {
-    let fill = if look == Look::History { color } else { WHITE };
+/// A data point: recorded history is solid with filled markers, a projection dashed with hollow
+/// ones, so the two read apart even in greyscale.
+pub(super) fn marker(c: &mut Canvas, at: P, color: RGBColor, look: Dash) -> Result<(), String> {
+    let fill = if look == Dash::Solid { color } else { WHITE };
     c.circle(at, MARKER_R, fill, Some((color, 2.0)))
 }
 
@@ -470,10 +445,6 @@ pub(super) fn path_data(pts: &[P]) -> String {
         let _ = write!(d, "{}{x:.1} {y:.1}", if i == 0 { 'M' } else { 'L' });
     }
     d
-}
-
-fn opacity(what: &str, alpha: f64) -> String {
-    if alpha < 1.0 { format!(" {what}-opacity=\"{alpha:.2}\"") } else { String::new() }
 }
 
 /// The "on" pieces of a polyline dashed `on`, `off` pixels along its length.
@@ -503,9 +474,4 @@ pub(super) fn dashes(pts: &[P], on: f64, off: f64) -> Vec<Vec<P>> {
         out.push(piece);
     }
     out
-}
-
-/// The text layout at device scale (PNG): positions scale with the size.
-fn laid_scaled(scale: f64, laid: &text::Laid) -> text::Laid {
-    text::Laid { glyphs: laid.glyphs.iter().map(|&(id, x)| (id, x * scale)).collect(), width: laid.width * scale }
 }

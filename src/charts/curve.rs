@@ -51,7 +51,7 @@ impl Drawing for CurveChart<'_> {
             f.c.circle(at, 5.0, PALETTE[0], None)?;
         }
         let mut legend = vec![
-            ("evaluated lever values".to_string(), Swatch::Series(PALETTE[0], Look::History)),
+            ("evaluated lever values".to_string(), Swatch::Series(PALETTE[0], Dash::Solid)),
             (format!("required: {:.0}%", 100.0 * self.required), Swatch::Line(PALETTE[1], Dash::Dashed, 2.0)),
         ];
         if let Some(answer) = self.answer.filter(|a| a.is_finite()) {

@@ -192,10 +192,10 @@ impl<'c, 'a> Frame<'c, 'a> {
     }
 
     /// A series' runs with markers; whether anything was drawn (absent series get no legend).
-    pub fn series(&mut self, runs: &[Vec<(f64, f64)>], color: RGBColor, look: Look) -> Result<bool, String> {
+    pub fn series(&mut self, runs: &[Vec<(f64, f64)>], color: RGBColor, look: Dash) -> Result<bool, String> {
         for run in runs {
             let px = self.pxs(run);
-            self.c.stroke(&px, color, LINE_W, look.dash())?;
+            self.c.stroke(&px, color, LINE_W, look)?;
             // A clamped outlier outside the plot gets no marker.
             let inside = Rect::new(
                 self.plot.x0 - MARKER_R,

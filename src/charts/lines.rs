@@ -67,8 +67,8 @@ impl Drawing for LinesChart<'_> {
             f.axes("Year", self.y_label)?;
             let mut legend = Vec::new();
             for (i, (label, runs)) in all.iter().enumerate() {
-                f.series(runs, PALETTE[i], Look::History)?;
-                legend.push((label.to_string(), Swatch::Series(PALETTE[i], Look::History)));
+                f.series(runs, PALETTE[i], Dash::Solid)?;
+                legend.push((label.to_string(), Swatch::Series(PALETTE[i], Dash::Solid)));
             }
             if all.is_empty() {
                 f.centre_note("No data")?;

@@ -521,34 +521,12 @@ mod tests {
         assert!((cell(80.0) / cell(120.0) - 1.0).abs() < 1e-9);
     }
 
-    fn chart<'a>(units: &'a [MapUnit], extent: Option<Extent>) -> MapChart<'a> {
-        MapChart {
-            stem: "map",
-            title: "Net migration",
-            legend_label: "Net migration (persons)",
-            units,
-            source_note: "",
-            extent,
-            labels: &[],
-            no_data_label: "No data",
-        }
-    }
-
     #[test]
-    fn hover_maps_name_every_unit_and_static_maps_render() {
-        let units: Vec<MapUnit> = crate::boundaries::tests::units()
-            .into_iter()
-            .map(|(code, lon, lat)| MapUnit { code, lon, lat, value: (lon - 110.0) * 1e4 })
-            .collect();
-        let svg = hover_svg(&chart(&units, None), &|code, value| format!("unit {code}: {value}"));
-        assert!(svg.starts_with("<svg") && svg.contains("class=\"map\""));
-        assert!(units.iter().all(|u| svg.contains(&format!("<title>unit {}: ", u.code))), "every unit has hover text");
-        assert!(svg.contains("<title>unit 710000: NaN</title>"), "Taiwan is drawn, without data");
-        let dir = tempfile::tempdir().unwrap();
-        render_map(dir.path(), &chart(&units, None)).unwrap();
-        render_map(dir.path(), &chart(&units, Extent::around(&[510100]))).unwrap();
-        render_map(dir.path(), &chart(&[], None)).unwrap();
+    fn the_colour_scale_saturates_at_a_round_95th_percentile() {
         assert_eq!(Scale::from_values([f64::NAN]).clip, 1.0);
-        assert!(Scale::from_values((0..100).map(f64::from)).ticks().windows(2).all(|w| w[0] > w[1]));
+        let scale = Scale::from_values((0..100).map(f64::from));
+        assert_eq!(scale.clip, 100.0);
+        assert!(scale.ticks().windows(2).all(|w| w[0] > w[1]));
+        assert_eq!((scale.color(1e9), scale.color(-1e9), scale.color(f64::NAN)), (RDBU[10], RDBU[0], NO_DATA));
     }
 }

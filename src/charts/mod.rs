@@ -252,49 +252,34 @@ fn top_with_headroom(max: f64) -> f64 {
 // The run's charts
 // ---------------------------------------------------------------------------
 
-/// The run's own charts; the file stem is the name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChartKind {
-    Urbanization,
-    Gap,
-    Settlements,
-}
+/// How one of the run's own charts is drawn from the run's national rows.
+type DrawRun = fn(&mut Canvas, &ChartInput) -> Result<(), String>;
 
-impl ChartKind {
-    pub const ALL: [ChartKind; 3] = [ChartKind::Urbanization, ChartKind::Gap, ChartKind::Settlements];
+/// One of the run's own charts.
+struct RunChart<'a>(DrawRun, &'a ChartInput<'a>);
 
-    pub fn file_stem(self) -> &'static str {
-        match self {
-            ChartKind::Urbanization => "urbanization",
-            ChartKind::Gap => "gap",
-            ChartKind::Settlements => "settlements",
-        }
+impl Drawing for RunChart<'_> {
+    fn draw(&self, c: &mut Canvas) -> Result<(), String> {
+        (self.0)(c, self.1)
     }
 }
 
 /// Writes urbanization, gap and settlements (PNG and SVG) into `dir`; returns the paths.
 pub fn render_run_charts(dir: &Path, input: &ChartInput) -> Result<Vec<PathBuf>, ChartError> {
+    let charts: [(&str, DrawRun); 3] =
+        [("urbanization", draw_urbanization), ("gap", draw_gap), ("settlements", draw_settlements)];
     let mut written = Vec::new();
-    for kind in ChartKind::ALL {
-        written.extend(write_chart(dir, kind.file_stem(), &(kind, *input))?);
+    for (stem, draw) in charts {
+        written.extend(write_chart(dir, stem, &RunChart(draw, input))?);
     }
     Ok(written)
 }
 
-impl Drawing for (ChartKind, ChartInput<'_>) {
-    fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        let (kind, input) = self;
-        let scenario =
-            if input.scenario_name.is_empty() { String::new() } else { format!("Scenario: {}", input.scenario_name) };
-        match kind {
-            ChartKind::Urbanization => draw_urbanization(c, input)?,
-            ChartKind::Gap => draw_gap(c, input)?,
-            ChartKind::Settlements => draw_settlements(c, input)?,
-        }
-        // Settlements are the MPS's series, not the NBS's: the chart cites what it shows.
-        let note = if *kind == ChartKind::Settlements { SETTLEMENTS_SOURCE_NOTE } else { input.source_note };
-        c.footer(note, &scenario)
-    }
+/// The source note and the scenario's name under a run chart.
+fn run_footer(c: &mut Canvas, note: &str, input: &ChartInput) -> Result<(), String> {
+    let scenario =
+        if input.scenario_name.is_empty() { String::new() } else { format!("Scenario: {}", input.scenario_name) };
+    c.footer(note, &scenario)
 }
 
 /// Years on the rate charts: all data plus the goal year, so the plan horizon shows.
@@ -316,25 +301,25 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         (
             runs(off.iter().map(|p| (p.year, rate(p.urbanization_rate_pct))).collect()),
             BLUE,
-            Look::History,
+            Dash::Solid,
             "Resident urbanization rate (NBS)",
         ),
         (
             runs(sim.iter().map(|p| (p.year, rate(p.urbanization_rate_pct))).collect()),
             BLUE_LIGHT,
-            Look::Projection,
+            Dash::Dashed,
             "Resident urbanization rate (simulated)",
         ),
         (
             runs(off.iter().map(|p| (p.year, p.hukou_urbanization_rate_pct.and_then(rate))).collect()),
             RED,
-            Look::History,
+            Dash::Solid,
             "Hukou urbanization rate (NBS)",
         ),
         (
             runs(sim.iter().map(|p| (p.year, rate(p.hukou_urbanization_rate_pct))).collect()),
             RED_LIGHT,
-            Look::Projection,
+            Dash::Dashed,
             "Hukou urbanization rate (simulated)",
         ),
     ];
@@ -367,7 +352,8 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         let note = font(NOTE_PX).in_color(RED);
         f.c.label("← series break 2014→2015, not a policy effect", (x + 12.0, y), note)?;
     }
-    f.legend(&legend, &[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)])
+    f.legend(&legend, &[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)])?;
+    run_footer(c, input.source_note, input)
 }
 
 fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
@@ -396,8 +382,8 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     f.axes("Year", "Gap (percentage points)")?;
     let mut legend = Vec::new();
     for (runs, color, look, label) in [
-        (&off, RED, Look::History, "Gap, NBS (resident − hukou rate)"),
-        (&sim, RED_LIGHT, Look::Projection, "Gap, simulated"),
+        (&off, RED, Dash::Solid, "Gap, NBS (resident − hukou rate)"),
+        (&sim, RED_LIGHT, Dash::Dashed, "Gap, simulated"),
     ] {
         if f.series(runs, color, look)? {
             legend.push((label.to_string(), Swatch::Series(color, look)));
@@ -428,7 +414,8 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
             font(NOTE_PX).in_color(RED),
         )?;
     }
-    f.legend(&legend, &[(1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.0, 0.0)])
+    f.legend(&legend, &[(1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.0, 0.0)])?;
+    run_footer(c, input.source_note, input)
 }
 
 fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
@@ -465,13 +452,15 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     } else {
         (movers, "Movers (changed residence unit)")
     };
-    if f.series(&movers, MOVERS_PURPLE, Look::History)? {
-        legend.push((label.to_string(), Swatch::Series(MOVERS_PURPLE, Look::History)));
+    if f.series(&movers, MOVERS_PURPLE, Dash::Solid)? {
+        legend.push((label.to_string(), Swatch::Series(MOVERS_PURPLE, Dash::Solid)));
     }
     if span.is_none() {
         f.centre_note("No simulated flows in this run")?;
     }
-    f.legend(&legend, &[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])
+    f.legend(&legend, &[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
+    // Settlements are the MPS's series, not the NBS's: the chart cites what it shows.
+    run_footer(c, SETTLEMENTS_SOURCE_NOTE, input)
 }
 
 #[cfg(test)]

@@ -49,12 +49,12 @@ pub(super) fn width(text: &str, size: f64, bold: bool) -> f64 {
 /// to capitals, so labels line up with tick marks and boxes.
 pub(super) const CAP: f64 = 0.626;
 
-/// Pixel coverage of `laid` with its baseline starting at the origin, as
-/// `(x, y, coverage)` with y down; callers rotate and place it.
-pub(super) fn coverage(laid: &Laid, size: f64, bold: bool, mut put: impl FnMut(i32, i32, f32)) {
+/// Pixel coverage of `laid` (laid out at `size`) drawn `scale` times larger with its baseline
+/// starting at the origin, as `(x, y, coverage)` with y down; callers rotate and place it.
+pub(super) fn coverage(laid: &Laid, scale: f64, size: f64, bold: bool, mut put: impl FnMut(i32, i32, f32)) {
     let font = face(bold);
     for &(id, x) in &laid.glyphs {
-        let glyph = id.with_scale_and_position(PxScale::from(size as f32), point(x as f32, 0.0));
+        let glyph = id.with_scale_and_position(PxScale::from((size * scale) as f32), point((x * scale) as f32, 0.0));
         if let Some(outlined) = font.outline_glyph(glyph) {
             let min = outlined.px_bounds().min;
             outlined.draw(|gx, gy, c| put(min.x as i32 + gx as i32, min.y as i32 + gy as i32, c));
