@@ -100,7 +100,7 @@ impl Drawing for BandChart<'_> {
                 legend.push((format!("{} (mean)", s.label), Swatch::Series(color, Dash::Dashed)));
             }
         }
-        if !self.series.is_empty() {
+        if !self.series.is_empty() && self.runs > 1 {
             legend.push((band_meaning(self.runs), Swatch::Band(GOAL_GREY)));
         }
         if span.is_none() {
