@@ -685,6 +685,19 @@ fn print_and_commit(staging: Staging, report: &str, quiet: bool) -> Result<Vec<P
     Ok(files)
 }
 
+/// Writes `text` to `name` in the output folder `dir`.
+fn write_text(dir: &Path, name: &str, text: &str) -> Result<(), CliError> {
+    crate::report::write_file(dir, name, text).map(|_| ()).map_err(|e| CliError::Failure(e.to_string()))
+}
+
+/// Writes the codebook, `report.html` (titled `title`) and `manifest.json` of a `solve` or
+/// `sensitivity` output, after its own files.
+fn write_closing_files(dir: &Path, title: &str, report: &str, manifest: &serde_json::Value) -> Result<(), CliError> {
+    crate::report::write_codebook(dir).map_err(|e| CliError::Failure(e.to_string()))?;
+    crate::report::write_html(dir, title, report, &[], &[]).map_err(|e| CliError::Failure(e.to_string()))?;
+    write_text(dir, "manifest.json", &(serde_json::to_string_pretty(manifest).unwrap_or_default() + "\n"))
+}
+
 /// Writes what `solve` found into `dir`: `solve.csv`, `report.md` (returned), `solved.toml`, the
 /// chance chart, the codebook, `report.html` and the manifest.
 fn write_solve(
@@ -697,32 +710,70 @@ fn write_solve(
     started: Instant,
 ) -> Result<String, CliError> {
     let run = &scenario.run;
-    let write = |name: &str, text: &str| {
-        crate::report::write_file(dir, name, text).map_err(|e| CliError::Failure(e.to_string()))
-    };
-    write("solve.csv", &crate::solve::solve_csv(solution))?;
+    write_text(dir, "solve.csv", &crate::solve::solve_csv(solution))?;
     let mut report = crate::solve::solve_md(solution, &scenario.name, run.households);
     if let Some(t) = solution.answer {
-        // The solved scenario, fully resolved, so the answer can be checked by running it.
-        let mut solved = crate::solve::moved(scenario, &solution.levers, t).map_err(CliError::Failure)?;
-        solved.name = format!("{}-solved", scenario.name);
-        let members = ensemble.as_ref().map_or(0, |e| e.members.len());
-        write(
-            "solved.toml",
-            &format!(
-                "# {} with the levers at the answer of `migrasim solve` (resolved: every key).\n{}",
-                scenario.name,
-                solved.to_toml()
-            ),
-        )?;
-        let _ = writeln!(
-            report,
-            "\nThe solved scenario is `solved.toml`; check the answer by running it over the same runs: `migrasim run solved.toml{}{}`.",
-            if members > 0 { format!(" --posterior --members {members}") } else { String::new() },
-            if seeds.len() > 1 { format!(" --replicates {}", seeds.len()) } else { String::new() }
-        );
+        write_solved_scenario(dir, &mut report, scenario, solution, t, ensemble, seeds)?;
     }
-    write("report.md", &report)?;
+    write_text(dir, "report.md", &report)?;
+    render_probability_chart(dir, scenario, solution, ensemble, seeds)?;
+    let manifest = serde_json::json!({
+        "migrasim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": scenario.name,
+        "scenario_hash": scenario.hash(),
+        "households": run.households,
+        "seeds": seeds,
+        "parameter_sets": ensemble.as_ref().map_or(1, |e| e.members.len()),
+        "probability": solution.required,
+        "answer_share_of_the_way": solution.answer,
+        "threads": threads,
+        "ranks": spread::size(),
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    write_closing_files(dir, &format!("migrasim solve: {}", scenario.name), &report, &manifest)?;
+    Ok(report)
+}
+
+/// `solved.toml`: the scenario with the levers at the answer `t`, fully resolved, so the answer
+/// can be checked by running it; `report` says how.
+fn write_solved_scenario(
+    dir: &Path,
+    report: &mut String,
+    scenario: &scenario::Scenario,
+    solution: &crate::solve::Solution,
+    t: f64,
+    ensemble: Option<&posterior::Posterior>,
+    seeds: &[u64],
+) -> Result<(), CliError> {
+    let mut solved = crate::solve::moved(scenario, &solution.levers, t).map_err(CliError::Failure)?;
+    solved.name = format!("{}-solved", scenario.name);
+    let members = ensemble.as_ref().map_or(0, |e| e.members.len());
+    write_text(
+        dir,
+        "solved.toml",
+        &format!(
+            "# {} with the levers at the answer of `migrasim solve` (resolved: every key).\n{}",
+            scenario.name,
+            solved.to_toml()
+        ),
+    )?;
+    let _ = writeln!(
+        report,
+        "\nThe solved scenario is `solved.toml`; check the answer by running it over the same runs: `migrasim run solved.toml{}{}`.",
+        if members > 0 { format!(" --posterior --members {members}") } else { String::new() },
+        if seeds.len() > 1 { format!(" --replicates {}", seeds.len()) } else { String::new() }
+    );
+    Ok(())
+}
+
+/// The chance of reaching the targets along the first lever (`charts/probability.*`).
+fn render_probability_chart(
+    dir: &Path,
+    scenario: &scenario::Scenario,
+    solution: &crate::solve::Solution,
+    ensemble: Option<&posterior::Posterior>,
+    seeds: &[u64],
+) -> Result<(), CliError> {
     let first = &solution.levers[0];
     let points: Vec<(f64, f64)> =
         solution.points.iter().map(|p| (first.start + p.t * (first.end - first.start), p.probability)).collect();
@@ -758,24 +809,7 @@ fn write_solve(
         },
     )
     .map_err(|e| CliError::Failure(e.to_string()))?;
-    let manifest = serde_json::json!({
-        "migrasim_version": env!("CARGO_PKG_VERSION"),
-        "scenario": scenario.name,
-        "scenario_hash": scenario.hash(),
-        "households": run.households,
-        "seeds": seeds,
-        "parameter_sets": ensemble.as_ref().map_or(1, |e| e.members.len()),
-        "probability": solution.required,
-        "answer_share_of_the_way": solution.answer,
-        "threads": threads,
-        "ranks": spread::size(),
-        "seconds": started.elapsed().as_secs_f64(),
-    });
-    crate::report::write_codebook(dir).map_err(|e| CliError::Failure(e.to_string()))?;
-    crate::report::write_html(dir, &format!("migrasim solve: {}", scenario.name), &report, &[], &[])
-        .map_err(|e| CliError::Failure(e.to_string()))?;
-    write("manifest.json", &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"))?;
-    Ok(report)
+    Ok(())
 }
 
 fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), CliError> {
@@ -784,37 +818,14 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
     let status_quo = prepare(&args.status_quo, &overrides, geo)?;
     inputs.extend(status_quo.inputs);
     let run = &plan.scenario.run;
-    let outcomes: Vec<crate::sensitivity::Outcome> = if args.outcome.is_empty() {
-        ["urbanization_rate_pct", "hukou_urbanization_rate_pct", "gap_pp"]
-            .iter()
-            .map(|c| crate::sensitivity::Outcome { column: (*c).to_string(), year: run.last_year })
-            .collect()
-    } else {
-        args.outcome
-            .iter()
-            .map(|o| {
-                crate::sensitivity::Outcome::parse(o, run.first_year, run.last_year)
-                    .map_err(|e| CliError::Input(format!("--outcome {o}: {e}")))
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let outcomes = sensitivity_outcomes(args, run)?;
     let ensemble = if args.prior_ranges {
         None
     } else {
         load_posterior(&PosteriorArgs { posterior: Some(args.posterior.clone()), members: None })?
     };
     let factors = crate::sensitivity::factors(&plan.scenario, ensemble.as_ref()).len();
-    let settings = crate::sensitivity::Settings {
-        ranges: if ensemble.is_some() {
-            format!("the 5–95% range of the posterior ensemble `{}`", args.posterior.display())
-        } else {
-            "their prior ranges".to_string()
-        },
-        trajectories: args.trajectories as usize,
-        sobol_samples: args.sobol_samples as usize,
-        leading: (args.leading as usize).min(factors),
-        seed: run.seed,
-    };
+    let settings = sensitivity_settings(args, ensemble.is_some(), factors, run.seed);
     let execution = Execution { replicates: 1, threads: args.threads, quiet: args.quiet, verbose: false };
     check_memory(run.households, threads_of(&execution), years(&plan) + 1, &args.scenario)?;
     let out_dir =
@@ -863,6 +874,48 @@ fn sensitivity(args: &SensitivityArgs, geo: &'static Geography) -> Result<(), Cl
     Ok(())
 }
 
+/// The outcomes `--outcome` names, or without it the urbanization and hukou rates and their gap
+/// in the last year.
+fn sensitivity_outcomes(
+    args: &SensitivityArgs,
+    run: &scenario::Run,
+) -> Result<Vec<crate::sensitivity::Outcome>, CliError> {
+    if args.outcome.is_empty() {
+        return Ok(["urbanization_rate_pct", "hukou_urbanization_rate_pct", "gap_pp"]
+            .iter()
+            .map(|c| crate::sensitivity::Outcome { column: (*c).to_string(), year: run.last_year })
+            .collect());
+    }
+    args.outcome
+        .iter()
+        .map(|o| {
+            crate::sensitivity::Outcome::parse(o, run.first_year, run.last_year)
+                .map_err(|e| CliError::Input(format!("--outcome {o}: {e}")))
+        })
+        .collect()
+}
+
+/// The design of the analysis; `posterior_ranges` says whether the parameters span the
+/// posterior's range (`--posterior`) or their priors.
+fn sensitivity_settings(
+    args: &SensitivityArgs,
+    posterior_ranges: bool,
+    factors: usize,
+    seed: u64,
+) -> crate::sensitivity::Settings {
+    crate::sensitivity::Settings {
+        ranges: if posterior_ranges {
+            format!("the 5–95% range of the posterior ensemble `{}`", args.posterior.display())
+        } else {
+            "their prior ranges".to_string()
+        },
+        trajectories: args.trajectories as usize,
+        sobol_samples: args.sobol_samples as usize,
+        leading: (args.leading as usize).min(factors),
+        seed,
+    }
+}
+
 /// Writes the sensitivity analysis into `dir`: `sensitivity.csv`, `report.md` (returned), a tornado
 /// chart per outcome, the codebook, `report.html` and the manifest.
 fn write_sensitivity(
@@ -875,60 +928,11 @@ fn write_sensitivity(
     started: Instant,
 ) -> Result<String, CliError> {
     let run = &plan.scenario.run;
-    let write = |name: &str, text: &str| {
-        crate::report::write_file(dir, name, text).map_err(|e| CliError::Failure(e.to_string()))
-    };
-    write("sensitivity.csv", &crate::sensitivity::sensitivity_csv(analysis))?;
+    write_text(dir, "sensitivity.csv", &crate::sensitivity::sensitivity_csv(analysis))?;
     let report = crate::sensitivity::sensitivity_md(analysis, &plan.scenario.name, settings, run.households);
-    write("report.md", &report)?;
-    for (o, outcome) in analysis.outcomes.iter().enumerate() {
-        let bars: Vec<crate::charts::TornadoBar> = analysis
-            .factors
-            .iter()
-            .zip(&analysis.morris[o])
-            .map(|(f, m)| crate::charts::TornadoBar {
-                // The chart font has no CJK glyphs: drop a parenthesised Chinese name.
-                label: match f.name.split_once(" (") {
-                    Some((head, tail)) if !tail.is_ascii() => head.to_string(),
-                    _ => f.name.clone(),
-                },
-                value: m.mu_star,
-                spread: m.sigma,
-                kind: match f.kind {
-                    crate::sensitivity::FactorKind::Parameter(_) => 0,
-                    crate::sensitivity::FactorKind::Measure(_) => 1,
-                },
-            })
-            .collect();
-        let title = format!("What moves {} in {}: Morris μ* — {}", outcome.column, outcome.year, plan.scenario.name);
-        let x_label = format!(
-            "Change over a factor's full range, mean absolute ({})",
-            if outcome.column.ends_with("_pct") || outcome.column.ends_with("_pp") {
-                "percentage points"
-            } else {
-                "persons"
-            }
-        );
-        crate::charts::render_tornado(
-            &dir.join("charts"),
-            &crate::charts::TornadoChart {
-                stem: &format!("tornado-{o}"),
-                title: &title,
-                x_label: &x_label,
-                bars: &bars,
-                kinds: &[
-                    if ensemble.is_some() {
-                        "uncertain parameter (posterior 5–95%)"
-                    } else {
-                        "uncertain parameter (prior range)"
-                    },
-                    "plan measure (on / status quo)",
-                ],
-                spread_label: "σ (interactions)",
-                source_note: "migrasim sensitivity: Morris elementary effects, common random numbers",
-            },
-        )
-        .map_err(|e| CliError::Failure(e.to_string()))?;
+    write_text(dir, "report.md", &report)?;
+    for o in 0..analysis.outcomes.len() {
+        render_tornado(dir, &plan.scenario.name, analysis, o, ensemble.is_some())?;
     }
     let manifest = serde_json::json!({
         "migrasim_version": env!("CARGO_PKG_VERSION"),
@@ -944,11 +948,67 @@ fn write_sensitivity(
         "ranks": spread::size(),
         "seconds": started.elapsed().as_secs_f64(),
     });
-    crate::report::write_codebook(dir).map_err(|e| CliError::Failure(e.to_string()))?;
-    crate::report::write_html(dir, &format!("migrasim sensitivity: {}", plan.scenario.name), &report, &[], &[])
-        .map_err(|e| CliError::Failure(e.to_string()))?;
-    write("manifest.json", &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"))?;
+    write_closing_files(dir, &format!("migrasim sensitivity: {}", plan.scenario.name), &report, &manifest)?;
     Ok(report)
+}
+
+/// The tornado chart of outcome `o` (`charts/tornado-<o>.*`): every factor's μ* with σ.
+fn render_tornado(
+    dir: &Path,
+    scenario_name: &str,
+    analysis: &crate::sensitivity::Sensitivity,
+    o: usize,
+    posterior_ranges: bool,
+) -> Result<(), CliError> {
+    let outcome = &analysis.outcomes[o];
+    let bars: Vec<crate::charts::TornadoBar> = analysis
+        .factors
+        .iter()
+        .zip(&analysis.morris[o])
+        .map(|(f, m)| crate::charts::TornadoBar {
+            // The chart font has no CJK glyphs: drop a parenthesised Chinese name.
+            label: match f.name.split_once(" (") {
+                Some((head, tail)) if !tail.is_ascii() => head.to_string(),
+                _ => f.name.clone(),
+            },
+            value: m.mu_star,
+            spread: m.sigma,
+            kind: match f.kind {
+                crate::sensitivity::FactorKind::Parameter(_) => 0,
+                crate::sensitivity::FactorKind::Measure(_) => 1,
+            },
+        })
+        .collect();
+    let title = format!("What moves {} in {}: Morris μ* — {}", outcome.column, outcome.year, scenario_name);
+    let x_label = format!(
+        "Change over a factor's full range, mean absolute ({})",
+        if outcome.column.ends_with("_pct") || outcome.column.ends_with("_pp") {
+            "percentage points"
+        } else {
+            "persons"
+        }
+    );
+    crate::charts::render_tornado(
+        &dir.join("charts"),
+        &crate::charts::TornadoChart {
+            stem: &format!("tornado-{o}"),
+            title: &title,
+            x_label: &x_label,
+            bars: &bars,
+            kinds: &[
+                if posterior_ranges {
+                    "uncertain parameter (posterior 5–95%)"
+                } else {
+                    "uncertain parameter (prior range)"
+                },
+                "plan measure (on / status quo)",
+            ],
+            spread_label: "σ (interactions)",
+            source_note: "migrasim sensitivity: Morris elementary effects, common random numbers",
+        },
+    )
+    .map_err(|e| CliError::Failure(e.to_string()))?;
+    Ok(())
 }
 
 fn levers(args: &LeversArgs, geo: &'static Geography) -> Result<(), CliError> {
@@ -1166,35 +1226,13 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
     };
     pool.install(|| -> Result<(), CliError> {
         if execution.verbose {
-            for run in &runs {
-                eprintln!(
-                    "seed {}: synthesis {:.2}s, calibration {:.2}s, cities+tables {:.2}s, household passes {:.2}s; {:.4} persons per member; synthesis: urban logit shift {:+.4}, rural-hukou share of cross-county migrants {:.1}% (other province {:.1}%, same province {:.1}%), in-situ rural-hukou share of local urban residents {:.1}%",
-                    run.seed,
-                    run.timings.synthesis,
-                    run.timings.calibration,
-                    run.timings.cities_and_tables,
-                    run.timings.household_passes,
-                    run.persons_per_member,
-                    run.synthesis.urban_logit_shift,
-                    100.0 * run.synthesis.rural_origin_share_cross_county,
-                    100.0 * run.synthesis.rural_origin_share_other_province,
-                    100.0 * run.synthesis.rural_origin_share_same_province,
-                    100.0 * run.synthesis.in_situ_rural_hukou_share,
-                );
-            }
+            print_run_details(&runs);
         }
         if !execution.quiet {
             print!("{}", key_figures(geo, &plan, &runs));
         }
-        let output = RunOutput {
-            geo,
-            plan: &plan,
-            runs: &runs,
-            members,
-            threads,
-            ranks: spread::size(),
-            settings: &settings,
-        };
+        let output =
+            RunOutput { geo, plan: &plan, runs: &runs, members, threads, ranks: spread::size(), settings: &settings };
         report::write_run(staging.path(), &output).map_err(|e| CliError::Failure(e.to_string()))?;
         Ok(())
     })?;
@@ -1215,6 +1253,26 @@ fn run_scenario(args: &RunArgs, geo: &'static Geography) -> Result<(), CliError>
         );
     }
     Ok(())
+}
+
+/// `run --verbose`: each run's timings and what its synthesis found.
+fn print_run_details(runs: &[ensemble::RunResult]) {
+    for run in runs {
+        eprintln!(
+            "seed {}: synthesis {:.2}s, calibration {:.2}s, cities+tables {:.2}s, household passes {:.2}s; {:.4} persons per member; synthesis: urban logit shift {:+.4}, rural-hukou share of cross-county migrants {:.1}% (other province {:.1}%, same province {:.1}%), in-situ rural-hukou share of local urban residents {:.1}%",
+            run.seed,
+            run.timings.synthesis,
+            run.timings.calibration,
+            run.timings.cities_and_tables,
+            run.timings.household_passes,
+            run.persons_per_member,
+            run.synthesis.urban_logit_shift,
+            100.0 * run.synthesis.rural_origin_share_cross_county,
+            100.0 * run.synthesis.rural_origin_share_other_province,
+            100.0 * run.synthesis.rural_origin_share_same_province,
+            100.0 * run.synthesis.in_situ_rural_hukou_share,
+        );
+    }
 }
 
 /// The results a run prints on stdout: one row per simulated year (replicate means).
@@ -1241,22 +1299,7 @@ fn key_figures(geo: &Geography, plan: &Plan, runs: &[ensemble::RunResult]) -> St
 
 fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), CliError> {
     let execution = &args.execution;
-    let mut focus = Vec::with_capacity(args.focus.len());
-    for name in &args.focus {
-        let province = geo.find_province(name).ok_or_else(|| {
-            CliError::Input(format!(
-                "--focus {name}: no such province; allowed: {}",
-                geo.provinces
-                    .iter()
-                    .map(|p| format!("{} ({}, {})", p.name_en, p.name_zh, p.code / 10_000))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
-        if !focus.contains(&province) {
-            focus.push(province);
-        }
-    }
+    let focus = focus_provinces(geo, &args.focus)?;
     let mut plans = Vec::with_capacity(args.scenarios.len());
     let mut inputs = Vec::new();
     let mut settings = Vec::new();
@@ -1273,28 +1316,8 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     for (path, plan) in args.scenarios.iter().zip(&plans) {
         check_memory(plan.scenario.run.households, threads_of(execution), kept_years, path)?;
     }
-    // Differences are only meaningful between runs over the same years from the same state.
-    let span = |plan: &Plan| (plan.scenario.run.first_year, plan.scenario.run.last_year);
-    for (path, plan) in args.scenarios.iter().zip(&plans).skip(1) {
-        if span(plan) != span(&plans[0]) {
-            let (a0, a1) = span(&plans[0]);
-            let (b0, b1) = span(plan);
-            return Err(CliError::Input(format!(
-                "cannot compare runs over different years: {} simulates {a0}–{a1} (base year {}), {} simulates {b0}–{b1} (base year {}); allowed: scenarios with the same `run.first_year` and `run.last_year`",
-                args.scenarios[0].display(),
-                a0 - 1,
-                path.display(),
-                b0 - 1
-            )));
-        }
-    }
-    let mut names: Vec<String> = plans.iter().map(|p| p.scenario.name.clone()).collect();
-    for i in 1..names.len() {
-        if names[..i].contains(&names[i]) {
-            names[i] = format!("{}-{}", names[i], i + 1);
-            plans[i].scenario.name = names[i].clone();
-        }
-    }
+    check_same_years(&args.scenarios, &plans)?;
+    let names = distinct_names(&mut plans);
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join(default_compare_folder(&names)));
     let mut every_plan = Vec::with_capacity(plans.len() * members);
     for plan in &plans {
@@ -1319,14 +1342,7 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     let (Some(runs), Some(staging)) = (runs, staging) else {
         return Ok(());
     };
-    let mut runs = runs.into_iter();
-    let compared: Vec<Compared> = plans
-        .into_iter()
-        .map(|plan| {
-            let own: Vec<_> = runs.by_ref().take(members * seeds.len()).collect();
-            Compared::with_members(geo, plan, own, members)
-        })
-        .collect();
+    let compared = by_scenario(geo, plans, runs, members, seeds.len());
     pool.install(|| -> Result<(), CliError> {
         compare::write_comparison(staging.path(), geo, &compared, &focus, threads, &settings)
             .map_err(|e| CliError::Failure(e.to_string()))?;
@@ -1355,13 +1371,84 @@ fn compare_scenarios(args: &CompareArgs, geo: &'static Geography) -> Result<(), 
     Ok(())
 }
 
+/// The runs (scenario-major: each scenario's parameter sets × replicates) grouped by scenario.
+fn by_scenario(
+    geo: &Geography,
+    plans: Vec<Plan>,
+    runs: Vec<ensemble::RunResult>,
+    members: usize,
+    replicates: usize,
+) -> Vec<Compared> {
+    let mut runs = runs.into_iter();
+    plans
+        .into_iter()
+        .map(|plan| {
+            let own: Vec<_> = runs.by_ref().take(members * replicates).collect();
+            Compared::with_members(geo, plan, own, members)
+        })
+        .collect()
+}
+
+/// The provinces `--focus` names (by name, short name or code), each once, in the order given.
+fn focus_provinces(geo: &Geography, names: &[String]) -> Result<Vec<usize>, CliError> {
+    let mut focus = Vec::with_capacity(names.len());
+    for name in names {
+        let province = geo.find_province(name).ok_or_else(|| {
+            CliError::Input(format!(
+                "--focus {name}: no such province; allowed: {}",
+                geo.provinces
+                    .iter()
+                    .map(|p| format!("{} ({}, {})", p.name_en, p.name_zh, p.code / 10_000))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        if !focus.contains(&province) {
+            focus.push(province);
+        }
+    }
+    Ok(focus)
+}
+
+/// Differences are only meaningful between runs over the same years from the same state: every
+/// scenario must simulate the first one's years.
+fn check_same_years(paths: &[PathBuf], plans: &[Plan]) -> Result<(), CliError> {
+    let span = |plan: &Plan| (plan.scenario.run.first_year, plan.scenario.run.last_year);
+    for (path, plan) in paths.iter().zip(plans).skip(1) {
+        if span(plan) != span(&plans[0]) {
+            let (a0, a1) = span(&plans[0]);
+            let (b0, b1) = span(plan);
+            return Err(CliError::Input(format!(
+                "cannot compare runs over different years: {} simulates {a0}–{a1} (base year {}), {} simulates {b0}–{b1} (base year {}); allowed: scenarios with the same `run.first_year` and `run.last_year`",
+                paths[0].display(),
+                a0 - 1,
+                path.display(),
+                b0 - 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The scenarios' names, a repeated one suffixed with its position (`name-2`) in the plan too,
+/// so tables and files tell the scenarios apart.
+fn distinct_names(plans: &mut [Plan]) -> Vec<String> {
+    let mut names: Vec<String> = plans.iter().map(|p| p.scenario.name.clone()).collect();
+    for i in 1..names.len() {
+        if names[..i].contains(&names[i]) {
+            names[i] = format!("{}-{}", names[i], i + 1);
+            plans[i].scenario.name = names[i].clone();
+        }
+    }
+    names
+}
+
 /// `compare-A-vs-B[-vs-C…]`, shortened with a count when the names would make an unwieldy path.
 fn default_compare_folder(names: &[String]) -> String {
     let full = format!("compare-{}", names.join("-vs-"));
     if full.len() <= 120 { full } else { format!("compare-{}-and-{}-more", names[0], names.len() - 1) }
 }
 
-/// First line of the files `calibrate` generates: a file is replaced only if it starts so.
 /// `calibrate --ensemble N`: the posterior ensemble, or with `--check` the reduced check of the
 /// shipped one.
 fn calibrate_ensemble(
@@ -1374,52 +1461,7 @@ fn calibrate_ensemble(
     let quiet = args.quiet;
     let started = Instant::now();
     if args.check {
-        let text = std::fs::read_to_string(&args.posterior)
-            .map_err(|e| CliError::Input(format!("{}: {e}", args.posterior.display())))?;
-        let shipped = posterior::read_posterior(&text)
-            .map_err(|e| CliError::Input(format!("{}: {e}", args.posterior.display())))?;
-        let mut problems = Vec::new();
-        if shipped.members.len() != n {
-            problems.push(format!("{} holds {} members, not {n}", args.posterior.display(), shipped.members.len()));
-        }
-        let expected_keys: Vec<String> = posterior::parameters().iter().map(|p| p.key.to_string()).collect();
-        if shipped.keys != expected_keys {
-            problems.push("its parameter columns differ from the code's priors".to_string());
-        }
-        let last = shipped.members.len() - 1;
-        let which = [0, last / 2, last];
-        for (row, recorded, recomputed) in posterior::recompute(geo, backcast, &shipped, &which) {
-            if !quiet {
-                eprintln!("row {row}: distance {recorded:.6} recorded, {recomputed:.6} now");
-            }
-            if (recorded - recomputed).abs() > 5e-6 {
-                problems.push(format!("row {row} now has distance {recomputed:.6}, recorded {recorded:.6}"));
-            }
-        }
-        if let Some(m) = shipped.members.iter().position(|m| m.distance > 1.0) {
-            problems.push(format!("member {m} is outside the tolerances"));
-        }
-        let current = std::fs::read_to_string(&validation_path).unwrap_or_default();
-        let section = posterior::posterior_section(&shipped);
-        if posterior::section_of(&current).as_deref() != Some(section.as_str()) {
-            problems.push(format!(
-                "{}'s posterior section is not what the shipped posterior gives",
-                validation_path.display()
-            ));
-        }
-        if !problems.is_empty() {
-            return Err(CliError::Failure(format!(
-                "the posterior ensemble is not current: {}; run `migrasim calibrate --ensemble {n}` and commit",
-                problems.join("; ")
-            )));
-        }
-        if !quiet {
-            eprintln!(
-                "posterior ensemble is current (reduced check: 4 backcasts in {:.0}s)",
-                started.elapsed().as_secs_f64()
-            );
-        }
-        return Ok(());
+        return check_ensemble(args, geo, backcast, n, started);
     }
     // Rank 0 writes both files: it checks them before any rank works.
     let current = agreed(if spread::is_root() {
@@ -1464,6 +1506,64 @@ fn calibrate_ensemble(
     Ok(())
 }
 
+/// `calibrate --ensemble N --check`: the shipped posterior has N members and the code's
+/// parameters, three of its rows and the calibrated point reproduce their recorded distances,
+/// every member is within the tolerances, and `validation.md` shows it.
+fn check_ensemble(
+    args: &CalibrateArgs,
+    geo: &'static Geography,
+    backcast: &crate::scenario::Scenario,
+    n: usize,
+    started: Instant,
+) -> Result<(), CliError> {
+    let validation_path = args.docs.join("validation.md");
+    let text = std::fs::read_to_string(&args.posterior)
+        .map_err(|e| CliError::Input(format!("{}: {e}", args.posterior.display())))?;
+    let shipped =
+        posterior::read_posterior(&text).map_err(|e| CliError::Input(format!("{}: {e}", args.posterior.display())))?;
+    let mut problems = Vec::new();
+    if shipped.members.len() != n {
+        problems.push(format!("{} holds {} members, not {n}", args.posterior.display(), shipped.members.len()));
+    }
+    let expected_keys: Vec<String> = posterior::parameters().iter().map(|p| p.key.to_string()).collect();
+    if shipped.keys != expected_keys {
+        problems.push("its parameter columns differ from the code's priors".to_string());
+    }
+    let last = shipped.members.len() - 1;
+    let which = [0, last / 2, last];
+    for (row, recorded, recomputed) in posterior::recompute(geo, backcast, &shipped, &which) {
+        if !args.quiet {
+            eprintln!("row {row}: distance {recorded:.6} recorded, {recomputed:.6} now");
+        }
+        if (recorded - recomputed).abs() > 5e-6 {
+            problems.push(format!("row {row} now has distance {recomputed:.6}, recorded {recorded:.6}"));
+        }
+    }
+    if let Some(m) = shipped.members.iter().position(|m| m.distance > 1.0) {
+        problems.push(format!("member {m} is outside the tolerances"));
+    }
+    let current = std::fs::read_to_string(&validation_path).unwrap_or_default();
+    let section = posterior::posterior_section(&shipped);
+    if posterior::section_of(&current).as_deref() != Some(section.as_str()) {
+        problems
+            .push(format!("{}'s posterior section is not what the shipped posterior gives", validation_path.display()));
+    }
+    if !problems.is_empty() {
+        return Err(CliError::Failure(format!(
+            "the posterior ensemble is not current: {}; run `migrasim calibrate --ensemble {n}` and commit",
+            problems.join("; ")
+        )));
+    }
+    if !args.quiet {
+        eprintln!(
+            "posterior ensemble is current (reduced check: 4 backcasts in {:.0}s)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// First line of the files `calibrate` generates: a file is replaced only if it starts so.
 const CALIBRATION_HEADER: &str = "# Calibrated parameters, generated by `migrasim calibrate`";
 const VALIDATION_HEADER: &str = "# Validation: the 2020→2023 backcast";
 /// Charts `calibrate` writes beside `validation.md`.
@@ -1486,21 +1586,7 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
     )?;
     let validation_path = args.docs.join("validation.md");
     if !args.check {
-        // Every file the fit will replace is checked before the minute of work.
-        output::check_generated_file(&args.calibration, CALIBRATION_HEADER)?;
-        output::check_generated_file(&validation_path, VALIDATION_HEADER)?;
-        if !validation_path.exists() {
-            for chart in VALIDATION_CHARTS {
-                let path = args.docs.join(chart);
-                if std::fs::symlink_metadata(&path).is_ok() {
-                    return Err(CliError::Input(format!(
-                        "{} exists but {} does not, so migrasim did not write it; it never replaces it. Choose another --docs folder",
-                        path.display(),
-                        validation_path.display()
-                    )));
-                }
-            }
-        }
+        refuse_calibration_overwrites(args, &validation_path)?;
     }
     let execution = Execution { replicates: 1, threads: args.threads, quiet: args.quiet, verbose: false };
     let (pool, _) = thread_pool(&execution)?;
@@ -1538,46 +1624,94 @@ fn calibrate(args: &CalibrateArgs, geo: &'static Geography) -> Result<(), CliErr
     // The posterior section belongs to `--ensemble`: the point fit keeps it as it is.
     let current = std::fs::read_to_string(&validation_path).unwrap_or_default();
     let validation = posterior::with_section(&validation, posterior::section_of(&current).as_deref().unwrap_or(""));
+    let fitted =
+        Calibrated { fit: &fit, calibration: &calibration, validation: &validation, validation_path: &validation_path };
     if args.check {
-        let mut stale = Vec::new();
-        for (path, text) in [(&args.calibration, &calibration), (&validation_path, &validation)] {
-            if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
-                stale.push(path.display().to_string());
+        return check_calibration(args, &fitted, started);
+    }
+    write_calibration(args, &fitted, &charts, started)
+}
+
+/// Every file the fit will replace is checked before the minute of work: `calibration.toml` and
+/// `validation.md` must be migrasim's own, and without a `validation.md` no chart of its name may
+/// be in the way.
+fn refuse_calibration_overwrites(args: &CalibrateArgs, validation_path: &Path) -> Result<(), CliError> {
+    output::check_generated_file(&args.calibration, CALIBRATION_HEADER)?;
+    output::check_generated_file(validation_path, VALIDATION_HEADER)?;
+    if !validation_path.exists() {
+        for chart in VALIDATION_CHARTS {
+            let path = args.docs.join(chart);
+            if std::fs::symlink_metadata(&path).is_ok() {
+                return Err(CliError::Input(format!(
+                    "{} exists but {} does not, so migrasim did not write it; it never replaces it. Choose another --docs folder",
+                    path.display(),
+                    validation_path.display()
+                )));
             }
         }
-        if !stale.is_empty() {
-            return Err(CliError::Failure(format!(
-                "calibration is not current: {} differ from what the code produces; run `migrasim calibrate` and commit",
-                stale.join(", ")
-            )));
-        }
-        if !quiet {
-            eprintln!(
-                "calibration is current ({} backcast runs in {:.0}s)",
-                fit.evaluations,
-                started.elapsed().as_secs_f64()
-            );
-        }
-        return Ok(());
     }
-    output::write_generated_file(&args.calibration, calibration.as_bytes())?;
+    Ok(())
+}
+
+/// What the point fit produced: the fit, and the texts of `calibration.toml` and `validation.md`.
+struct Calibrated<'a> {
+    fit: &'a crate::calibrate::Fit,
+    calibration: &'a str,
+    validation: &'a str,
+    validation_path: &'a Path,
+}
+
+/// `calibrate --check`: the shipped files must be what the fit produces.
+fn check_calibration(args: &CalibrateArgs, fitted: &Calibrated, started: Instant) -> Result<(), CliError> {
+    let mut stale = Vec::new();
+    for (path, text) in [(args.calibration.as_path(), fitted.calibration), (fitted.validation_path, fitted.validation)]
+    {
+        if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+            stale.push(path.display().to_string());
+        }
+    }
+    if !stale.is_empty() {
+        return Err(CliError::Failure(format!(
+            "calibration is not current: {} differ from what the code produces; run `migrasim calibrate` and commit",
+            stale.join(", ")
+        )));
+    }
+    if !args.quiet {
+        eprintln!(
+            "calibration is current ({} backcast runs in {:.0}s)",
+            fitted.fit.evaluations,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Writes `calibration.toml`, the charts (from the scratch folder) and last `validation.md`, and
+/// prints the fitted values.
+fn write_calibration(
+    args: &CalibrateArgs,
+    fitted: &Calibrated,
+    charts: &[PathBuf],
+    started: Instant,
+) -> Result<(), CliError> {
+    output::write_generated_file(&args.calibration, fitted.calibration.as_bytes())?;
     for chart in charts {
         if let Some(name) = chart.file_name() {
-            let bytes = std::fs::read(&chart).map_err(|e| CliError::Failure(format!("{}: {e}", chart.display())))?;
+            let bytes = std::fs::read(chart).map_err(|e| CliError::Failure(format!("{}: {e}", chart.display())))?;
             output::write_generated_file(&args.docs.join(name), &bytes)?;
         }
     }
     // Last, so a validation.md in place vouches for the charts beside it.
-    output::write_generated_file(&validation_path, validation.as_bytes())?;
-    if !quiet {
-        for (key, value) in &fit.values {
+    output::write_generated_file(fitted.validation_path, fitted.validation.as_bytes())?;
+    if !args.quiet {
+        for (key, value) in &fitted.fit.values {
             println!("{key} = {value}");
         }
         eprintln!(
             "wrote {} and {} ({} backcast runs in {:.0}s)",
             args.calibration.display(),
-            validation_path.display(),
-            fit.evaluations,
+            fitted.validation_path.display(),
+            fitted.fit.evaluations,
             started.elapsed().as_secs_f64()
         );
     }

@@ -284,6 +284,43 @@ fn by_year_md(compared: &[Compared]) -> String {
 
 fn summary_md(compared: &[Compared], year: i32) -> String {
     let mut md = String::new();
+    summary_intro(&mut md, compared, year);
+    let _ = write!(md, "| measure |");
+    for c in compared {
+        let _ = write!(md, " {} |", c.name());
+    }
+    let _ = write!(md, "\n|---|");
+    for _ in compared {
+        let _ = write!(md, "---|");
+    }
+    md.push('\n');
+    measure_rows(&mut md, compared, year);
+    for threshold in [GOAL_PCT, GOAL_PCT - 0.5] {
+        let _ = write!(md, "| chance of reaching {threshold}% by {year} |");
+        for c in compared {
+            let _ = write!(md, " {:.0}% |", 100.0 * chance_of_reaching(c, threshold, year));
+        }
+        md.push('\n');
+    }
+    let members = compared[0].members;
+    let replicates = compared[0].runs.len() / members;
+    if members > 1 && replicates > 1 {
+        spread_row(&mut md, compared, year);
+    }
+    let _ = write!(md, "| first year the mean reaches 70% |");
+    for c in compared {
+        let _ = write!(
+            md,
+            " {} |",
+            first_year_reaching(c, GOAL_PCT).map_or("not by the last year".to_string(), |y| y.to_string())
+        );
+    }
+    md.push('\n');
+    md
+}
+
+/// `summary.md`'s opening: the runs, their seeds and what the bands cover.
+fn summary_intro(md: &mut String, compared: &[Compared], year: i32) {
     let members = compared[0].members;
     let replicates = compared[0].runs.len() / members;
     let mut seeds: Vec<String> = compared[0].runs[..replicates].iter().map(|r| r.seed.to_string()).collect();
@@ -303,15 +340,10 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
             " The bands cover the random draws only: with `--posterior` they also cover the uncertainty of the behaviour parameters.".to_string()
         }
     );
-    let _ = write!(md, "| measure |");
-    for c in compared {
-        let _ = write!(md, " {} |", c.name());
-    }
-    let _ = write!(md, "\n|---|");
-    for _ in compared {
-        let _ = write!(md, "---|");
-    }
-    md.push('\n');
+}
+
+/// One row per measure: each scenario's mean and band, later ones with the paired difference.
+fn measure_rows(md: &mut String, compared: &[Compared], year: i32) {
     for measure in measures(year) {
         let reference = (measure.values)(&compared[0]);
         let label = match measure.name {
@@ -343,46 +375,32 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
         }
         md.push('\n');
     }
-    for threshold in [GOAL_PCT, GOAL_PCT - 0.5] {
-        let _ = write!(md, "| chance of reaching {threshold}% by {year} |");
-        for c in compared {
-            let _ = write!(md, " {:.0}% |", 100.0 * chance_of_reaching(c, threshold, year));
-        }
-        md.push('\n');
-    }
-    if members > 1 && replicates > 1 {
-        let values = |c: &Compared| c.at_year(year, &|m| m.urbanization_rate_pct);
-        let reference = values(&compared[0]);
-        let _ = write!(md, "| spread of the {year} urbanization rate: sd, sd of draws alone, share from parameters |");
-        for (i, c) in compared.iter().enumerate() {
-            let v = values(c);
-            let target = if i == 0 { v } else { paired_differences(&v, &reference) };
-            match results::VarianceSplit::of(&target, c.members) {
-                Some(s) => {
-                    let _ = write!(
-                        md,
-                        " {}{:.3} pp, {:.3} pp, {:.0}% |",
-                        if i == 0 { "" } else { "Δ: " },
-                        s.total.sqrt(),
-                        s.draws.sqrt(),
-                        100.0 * s.parameter_share()
-                    );
-                }
-                None => md.push_str(" – |"),
+}
+
+/// With several parameter sets and replicates: how the spread of the urbanization rate (of the
+/// differences, for later scenarios) splits between the parameters and the draws.
+fn spread_row(md: &mut String, compared: &[Compared], year: i32) {
+    let values = |c: &Compared| c.at_year(year, &|m| m.urbanization_rate_pct);
+    let reference = values(&compared[0]);
+    let _ = write!(md, "| spread of the {year} urbanization rate: sd, sd of draws alone, share from parameters |");
+    for (i, c) in compared.iter().enumerate() {
+        let v = values(c);
+        let target = if i == 0 { v } else { paired_differences(&v, &reference) };
+        match results::VarianceSplit::of(&target, c.members) {
+            Some(s) => {
+                let _ = write!(
+                    md,
+                    " {}{:.3} pp, {:.3} pp, {:.0}% |",
+                    if i == 0 { "" } else { "Δ: " },
+                    s.total.sqrt(),
+                    s.draws.sqrt(),
+                    100.0 * s.parameter_share()
+                );
             }
+            None => md.push_str(" – |"),
         }
-        md.push('\n');
-    }
-    let _ = write!(md, "| first year the mean reaches 70% |");
-    for c in compared {
-        let _ = write!(
-            md,
-            " {} |",
-            first_year_reaching(c, GOAL_PCT).map_or("not by the last year".to_string(), |y| y.to_string())
-        );
     }
     md.push('\n');
-    md
 }
 
 /// Every key of a resolved scenario as `dotted.key → value`.
@@ -553,8 +571,6 @@ fn write_into(
 /// The overlay band charts: every scenario's path of each measure with its band, official history
 /// and the plan's goal where they apply, one chart per settlement regime.
 fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>, ReportError> {
-    let mut files = Vec::new();
-    let chart_dir = staging.join("charts");
     let official = official_history();
     let official_urban: Vec<(i32, f64)> = official.iter().map(|o| (o.year, o.urbanization_rate_pct)).collect();
     let official_hukou: Vec<(i32, f64)> =
@@ -563,84 +579,16 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
         .iter()
         .filter_map(|o| o.hukou_urbanization_rate_pct.map(|h| (o.year, o.urbanization_rate_pct - h)))
         .collect();
-    let per_scenario = |value: &dyn Fn(&YearMetrics) -> f64| -> Vec<BandSeries> {
-        compared.iter().map(|c| band_series(c.name(), &c.metrics, value)).collect()
-    };
-    let first_year = compared[0].plan.scenario.run.first_year;
-    let flows = |v: f64, year: i32| if year >= first_year { v } else { f64::NAN };
     // What the bands range over; one run has none.
     let n = if compared[0].runs.len() > 1 {
         format!("5–95% over {}", compared[0].runs_label())
     } else {
         "one run (no band)".to_string()
     };
-    let mut charts_to_draw: Vec<OverlayChart> = vec![
-        OverlayChart {
-            stem: "urbanization".to_string(),
-            title: format!("Urbanization rate by scenario, {n}"),
-            y_label: "Share of total population (%)",
-            series: per_scenario(&|m| m.urbanization_rate_pct),
-            official: &official_urban,
-            official_label: "Official (NBS)",
-            reference: Some((GOAL_PCT, "Plan goal ≈70% by 2029")),
-            from_zero: false,
-        },
-        OverlayChart {
-            stem: "hukou-urbanization".to_string(),
-            title: format!("Hukou rate by scenario, {n}"),
-            y_label: "Share of total population (%)",
-            series: per_scenario(&|m| m.hukou_urbanization_rate_pct),
-            official: &official_hukou,
-            official_label: "Official (NBS/MPS)",
-            reference: None,
-            from_zero: false,
-        },
-        OverlayChart {
-            stem: "gap".to_string(),
-            title: format!("Gap between the two rates, {n}"),
-            y_label: "Gap (percentage points)",
-            series: per_scenario(&|m| m.gap_pp),
-            official: &official_gap,
-            official_label: "Official gap",
-            reference: None,
-            from_zero: true,
-        },
-        OverlayChart {
-            stem: "settlements".to_string(),
-            title: format!("Settlements per year, {n}"),
-            y_label: "Persons (millions)",
-            series: per_scenario(&|m| flows(m.settlements / 1e6, m.year)),
-            official: &[],
-            official_label: "",
-            // As the run's settlements chart: the level of 2014–2023 (Ministry of Public Security).
-            reference: Some((15.0, "≈15M/yr settled 2014–2023 (MPS)")),
-            from_zero: true,
-        },
-        OverlayChart {
-            stem: "potential-regions".to_string(),
-            title: format!("Urban population, seven potential regions ({n})"),
-            y_label: "Urban residents (millions)",
-            series: per_scenario(&|m| m.potential_urban_total() / 1e6),
-            official: &[],
-            official_label: "",
-            reference: None,
-            from_zero: false,
-        },
-    ];
-    // One chart per regime: the regimes differ by an order of magnitude, so a shared axis
-    // would hide the differences between scenarios.
-    for (i, regime) in results::regime_names().into_iter().enumerate() {
-        charts_to_draw.push(OverlayChart {
-            stem: format!("urban-{regime}"),
-            title: format!("Urban population of {regime} cities ({n})"),
-            y_label: "Urban residents (millions)",
-            series: per_scenario(&|m| m.urban_by_regime[i] / 1e6),
-            official: &[],
-            official_label: "",
-            reference: None,
-            from_zero: false,
-        });
-    }
+    let mut charts_to_draw = rate_overlays(compared, &n, [&official_urban, &official_hukou, &official_gap]);
+    charts_to_draw.extend(population_overlays(compared, &n));
+    let chart_dir = staging.join("charts");
+    let mut files = Vec::new();
     for chart in &charts_to_draw {
         let written = charts::render_band_chart(
             &chart_dir,
@@ -661,6 +609,94 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
     }
 
     Ok(files)
+}
+
+/// Every scenario's band of `value`.
+fn per_scenario(compared: &[Compared], value: &dyn Fn(&YearMetrics) -> f64) -> Vec<BandSeries> {
+    compared.iter().map(|c| band_series(c.name(), &c.metrics, value)).collect()
+}
+
+/// The two rates and their gap, each with its official history (`official`: urbanization, hukou,
+/// gap); `n` says what the bands range over.
+fn rate_overlays<'a>(compared: &[Compared], n: &str, official: [&'a [(i32, f64)]; 3]) -> Vec<OverlayChart<'a>> {
+    let [official_urban, official_hukou, official_gap] = official;
+    vec![
+        OverlayChart {
+            stem: "urbanization".to_string(),
+            title: format!("Urbanization rate by scenario, {n}"),
+            y_label: "Share of total population (%)",
+            series: per_scenario(compared, &|m| m.urbanization_rate_pct),
+            official: official_urban,
+            official_label: "Official (NBS)",
+            reference: Some((GOAL_PCT, "Plan goal ≈70% by 2029")),
+            from_zero: false,
+        },
+        OverlayChart {
+            stem: "hukou-urbanization".to_string(),
+            title: format!("Hukou rate by scenario, {n}"),
+            y_label: "Share of total population (%)",
+            series: per_scenario(compared, &|m| m.hukou_urbanization_rate_pct),
+            official: official_hukou,
+            official_label: "Official (NBS/MPS)",
+            reference: None,
+            from_zero: false,
+        },
+        OverlayChart {
+            stem: "gap".to_string(),
+            title: format!("Gap between the two rates, {n}"),
+            y_label: "Gap (percentage points)",
+            series: per_scenario(compared, &|m| m.gap_pp),
+            official: official_gap,
+            official_label: "Official gap",
+            reference: None,
+            from_zero: true,
+        },
+    ]
+}
+
+/// Settlements a year, the potential regions' urban population and one chart per regime's;
+/// `n` says what the bands range over.
+fn population_overlays(compared: &[Compared], n: &str) -> Vec<OverlayChart<'static>> {
+    let first_year = compared[0].plan.scenario.run.first_year;
+    let flows = |v: f64, year: i32| if year >= first_year { v } else { f64::NAN };
+    let mut charts_to_draw = vec![
+        OverlayChart {
+            stem: "settlements".to_string(),
+            title: format!("Settlements per year, {n}"),
+            y_label: "Persons (millions)",
+            series: per_scenario(compared, &|m| flows(m.settlements / 1e6, m.year)),
+            official: &[],
+            official_label: "",
+            // As the run's settlements chart: the level of 2014–2023 (Ministry of Public Security).
+            reference: Some((15.0, "≈15M/yr settled 2014–2023 (MPS)")),
+            from_zero: true,
+        },
+        OverlayChart {
+            stem: "potential-regions".to_string(),
+            title: format!("Urban population, seven potential regions ({n})"),
+            y_label: "Urban residents (millions)",
+            series: per_scenario(compared, &|m| m.potential_urban_total() / 1e6),
+            official: &[],
+            official_label: "",
+            reference: None,
+            from_zero: false,
+        },
+    ];
+    // One chart per regime: the regimes differ by an order of magnitude, so a shared axis
+    // would hide the differences between scenarios.
+    for (i, regime) in results::regime_names().into_iter().enumerate() {
+        charts_to_draw.push(OverlayChart {
+            stem: format!("urban-{regime}"),
+            title: format!("Urban population of {regime} cities ({n})"),
+            y_label: "Urban residents (millions)",
+            series: per_scenario(compared, &|m| m.urban_by_regime[i] / 1e6),
+            official: &[],
+            official_label: "",
+            reference: None,
+            from_zero: false,
+        });
+    }
+    charts_to_draw
 }
 
 /// Where each scenario differs from the first: a map of the difference in urban residents in the

@@ -384,11 +384,40 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
         seeds.len(),
         seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
     );
+    measures_table(&mut md, measured);
+    let silent: Vec<&str> = measured
+        .iter()
+        .filter(|m| m.resident.mean.abs() < SILENT_BELOW_PP && m.hukou.mean.abs() < SILENT_BELOW_PP)
+        .map(|m| m.measure.name)
+        .collect();
+    let astray: Vec<&str> =
+        measured.iter().filter(|m| verdict(m).starts_with("**no**")).map(|m| m.measure.name).collect();
+    let list = |names: &[&str]| {
+        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+    };
+    let _ = writeln!(
+        md,
+        "\nMeasures moving neither rate by {SILENT_BELOW_PP} pp: {}.\n\nMeasures not acting as the plan intends: {}.",
+        list(&silent),
+        list(&astray)
+    );
+    if let Some(full) = measured.iter().find(|m| std::ptr::eq(m.measure, attraction.measure)) {
+        services_channels(&mut md, full, attraction);
+    }
+    md
+}
+
+/// An effect: mean with the smallest and largest replicate.
+fn shown(e: &Effect) -> String {
+    format!("{:+.4} [{:+.4}, {:+.4}]", e.mean, e.low, e.high)
+}
+
+/// One row per measure: its keys, channel and source, its effects and the verdict.
+fn measures_table(md: &mut String, measured: &[Measured]) {
     let _ = writeln!(
         md,
         "| measure | plan | keys | channel | coefficient | source | resident rate (pp) | hukou rate (pp) | gap (pp) | minimum (resident / hukou, pp) | as the plan intends? |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
-    let shown = |e: &Effect| format!("{:+.4} [{:+.4}, {:+.4}]", e.mean, e.low, e.high);
     let minimum = |m: &Measure| {
         let part = |intent: i8, value: f64| {
             if intent == 0 { "–".to_string() } else { format!("{value}") }
@@ -421,43 +450,29 @@ evidence found so far, and `docs/scenarios.md` gives each key's provenance.\n",
             verdict(m)
         );
     }
-    let silent: Vec<&str> = measured
-        .iter()
-        .filter(|m| m.resident.mean.abs() < SILENT_BELOW_PP && m.hukou.mean.abs() < SILENT_BELOW_PP)
-        .map(|m| m.measure.name)
-        .collect();
-    let astray: Vec<&str> =
-        measured.iter().filter(|m| verdict(m).starts_with("**no**")).map(|m| m.measure.name).collect();
-    let list = |names: &[&str]| {
-        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+}
+
+/// The services measure's two channels: its full effect (`full`) against the attraction channel
+/// alone (`attraction`), and which dominates on the hukou rate.
+fn services_channels(md: &mut String, full: &Measured, attraction: &Measured) {
+    let substitution = full.hukou.mean - attraction.hukou.mean;
+    let dominant = if substitution.abs() > attraction.hukou.mean.abs() {
+        "the smaller gain from taking hukou dominates: services given by residence make a local hukou worth less, and fewer of those who stay apply"
+    } else {
+        "the pull of cities dominates: more people stay in and move to cities, and enough of them settle to outweigh the smaller gain from taking hukou"
     };
     let _ = writeln!(
         md,
-        "\nMeasures moving neither rate by {SILENT_BELOW_PP} pp: {}.\n\nMeasures not acting as the plan intends: {}.",
-        list(&silent),
-        list(&astray)
-    );
-    if let Some(full) = measured.iter().find(|m| std::ptr::eq(m.measure, attraction.measure)) {
-        let substitution = full.hukou.mean - attraction.hukou.mean;
-        let dominant = if substitution.abs() > attraction.hukou.mean.abs() {
-            "the smaller gain from taking hukou dominates: services given by residence make a local hukou worth less, and fewer of those who stay apply"
-        } else {
-            "the pull of cities dominates: more people stay in and move to cities, and enough of them settle to outweigh the smaller gain from taking hukou"
-        };
-        let _ = writeln!(
-            md,
-            "\n## Services by residence: its two channels\n\n\
+        "\n## Services by residence: its two channels\n\n\
 Services given by residence act twice (`docs/evidence.md`): they make cities more attractive to live in \
 (`behaviour.beta_services`), and they lower what a local hukou adds (`settlement.willingness.service_gain`). \
 With `service_gain` set to 0 in both runs, the measure's effect is the attraction channel alone: \
 resident rate {}, hukou rate {} pp. The rest of the full effect on the hukou rate, {:+.4} pp, is the smaller \
 gain from taking hukou. On the hukou rate {dominant}.",
-            shown(&attraction.resident),
-            shown(&attraction.hukou),
-            substitution
-        );
-    }
-    md
+        shown(&attraction.resident),
+        shown(&attraction.hukou),
+        substitution
+    );
 }
 
 #[cfg(test)]

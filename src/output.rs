@@ -287,113 +287,125 @@ fn clear_stale(parent: &Path, leaf: &str) {
     }
 }
 
+/// The output folder's own name: a plain, valid UTF-8 name of bounded length (never the root,
+/// `.` or `..`).
+fn leaf_name(raw: &Path, shown: &str) -> Result<String, OutputError> {
+    if raw.as_os_str().is_empty() {
+        return Err(refused(
+            "--out is empty; allowed: a path to a new folder or to an earlier migrasim output".to_string(),
+        ));
+    }
+    let leaf = match raw.components().next_back() {
+        Some(Component::Normal(leaf)) => leaf,
+        _ => {
+            return Err(refused(format!(
+                "output folder `{shown}` names the root, the current folder or a parent folder, which migrasim never replaces; choose a new folder, e.g. `--out {}`",
+                Path::new("results").display()
+            )));
+        }
+    };
+    let Some(leaf) = leaf.to_str().map(str::to_string) else {
+        return Err(refused(format!("output folder `{shown}`: the name is not valid UTF-8")));
+    };
+    if leaf.len() > MAX_LEAF_BYTES {
+        return Err(refused(format!(
+            "output folder `{shown}`: the name has {} bytes; allowed: at most {MAX_LEAF_BYTES}",
+            leaf.len()
+        )));
+    }
+    Ok(leaf)
+}
+
+/// The output folder's parent, canonical. Only the default location's parent is created: an
+/// explicit `--out` must name an existing folder's child.
+fn parent_folder(raw: &Path, explicit: bool, shown: &str) -> Result<PathBuf, OutputError> {
+    let parent_raw = match raw.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !explicit && !parent_raw.exists() {
+        std::fs::create_dir_all(&parent_raw)
+            .map_err(|e| refused(format!("cannot create the output folder's parent {}: {e}", parent_raw.display())))?;
+    }
+    match std::fs::metadata(&parent_raw) {
+        Ok(m) if m.is_dir() => parent_raw.canonicalize().map_err(|e| refused(format!("output folder `{shown}`: {e}"))),
+        Ok(_) => Err(refused(format!(
+            "output folder `{shown}`: {} is not a folder; allowed: a path whose parent folder exists",
+            parent_raw.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(refused(format!(
+            "output folder `{shown}`: its parent folder {} does not exist; create it first or choose another path",
+            parent_raw.display()
+        ))),
+        Err(e) => Err(refused(format!("output folder `{shown}`: cannot use {}: {e}", parent_raw.display()))),
+    }
+}
+
+/// Refuses an output folder under a system file system, or one that is or holds a place
+/// migrasim never replaces (the root, home, current and project folders, the inputs).
+fn refuse_protected(final_dir: &Path, inputs: &[PathBuf], shown: &str) -> Result<(), OutputError> {
+    for system in ["/proc", "/sys", "/dev"] {
+        if final_dir.starts_with(system) {
+            return Err(refused(format!(
+                "output folder `{shown}` is under {system}, a system file system; choose a folder on a disk"
+            )));
+        }
+    }
+    for (place, what) in protected_places(inputs) {
+        if place.starts_with(final_dir) {
+            let relation = if place == final_dir { "is" } else { "contains" };
+            return Err(refused(format!(
+                "output folder `{shown}` {relation} {what}, which migrasim never replaces (not even with --force); choose a new folder"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses what is already at the output folder's place unless it is nothing, an empty folder
+/// or an earlier migrasim output that may be replaced (by default, or with `--force`).
+fn refuse_existing(final_dir: &Path, request: &Request, shown: &str) -> Result<(), OutputError> {
+    let meta = match std::fs::symlink_metadata(final_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(refused(format!("output folder `{shown}`: {e}"))),
+        Ok(meta) => meta,
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(refused(format!(
+            "output folder `{shown}` is a symbolic link; migrasim does not write through links. Choose a new folder"
+        )));
+    }
+    if !kind.is_dir() {
+        return Err(refused(format!(
+            "output folder `{shown}` exists and is {}, not a folder; migrasim never replaces it. Choose a new folder",
+            describe_file_type(&meta)
+        )));
+    }
+    match inspect(final_dir)? {
+        Contents::Empty => Ok(()),
+        Contents::Foreign { examples, count } => Err(refused(format!(
+            "output folder `{shown}` exists and holds {count} file(s) migrasim did not write (e.g. {}); migrasim never replaces it (not even with --force). Choose a new folder",
+            examples.join(", ")
+        ))),
+        Contents::Output if request.explicit && !request.force => Err(refused(format!(
+            "output folder `{shown}` holds an earlier migrasim output; pass --force to replace it, or choose a new folder"
+        ))),
+        Contents::Output => Ok(()),
+    }
+}
+
 impl Staging {
     /// Checks `request` and creates the staging folder, before any work. Every refusal is
     /// [`OutputError::Refused`] and leaves nothing behind.
     pub fn begin(request: &Request) -> Result<Staging, OutputError> {
         let raw = request.path;
         let shown = raw.display().to_string();
-        if raw.as_os_str().is_empty() {
-            return Err(refused(
-                "--out is empty; allowed: a path to a new folder or to an earlier migrasim output".to_string(),
-            ));
-        }
-        let leaf = match raw.components().next_back() {
-            Some(Component::Normal(leaf)) => leaf,
-            _ => {
-                return Err(refused(format!(
-                    "output folder `{shown}` names the root, the current folder or a parent folder, which migrasim never replaces; choose a new folder, e.g. `--out {}`",
-                    Path::new("results").display()
-                )));
-            }
-        };
-        let Some(leaf) = leaf.to_str().map(str::to_string) else {
-            return Err(refused(format!("output folder `{shown}`: the name is not valid UTF-8")));
-        };
-        if leaf.len() > MAX_LEAF_BYTES {
-            return Err(refused(format!(
-                "output folder `{shown}`: the name has {} bytes; allowed: at most {MAX_LEAF_BYTES}",
-                leaf.len()
-            )));
-        }
-        let parent_raw = match raw.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if !request.explicit && !parent_raw.exists() {
-            std::fs::create_dir_all(&parent_raw).map_err(|e| {
-                refused(format!("cannot create the output folder's parent {}: {e}", parent_raw.display()))
-            })?;
-        }
-        let parent = match std::fs::metadata(&parent_raw) {
-            Ok(m) if m.is_dir() => {
-                parent_raw.canonicalize().map_err(|e| refused(format!("output folder `{shown}`: {e}")))?
-            }
-            Ok(_) => {
-                return Err(refused(format!(
-                    "output folder `{shown}`: {} is not a folder; allowed: a path whose parent folder exists",
-                    parent_raw.display()
-                )));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(refused(format!(
-                    "output folder `{shown}`: its parent folder {} does not exist; create it first or choose another path",
-                    parent_raw.display()
-                )));
-            }
-            Err(e) => {
-                return Err(refused(format!("output folder `{shown}`: cannot use {}: {e}", parent_raw.display())));
-            }
-        };
+        let leaf = leaf_name(raw, &shown)?;
+        let parent = parent_folder(raw, request.explicit, &shown)?;
         let final_dir = parent.join(&leaf);
-        for system in ["/proc", "/sys", "/dev"] {
-            if final_dir.starts_with(system) {
-                return Err(refused(format!(
-                    "output folder `{shown}` is under {system}, a system file system; choose a folder on a disk"
-                )));
-            }
-        }
-        for (place, what) in protected_places(request.inputs) {
-            if place.starts_with(&final_dir) {
-                let relation = if place == final_dir { "is" } else { "contains" };
-                return Err(refused(format!(
-                    "output folder `{shown}` {relation} {what}, which migrasim never replaces (not even with --force); choose a new folder"
-                )));
-            }
-        }
-        match std::fs::symlink_metadata(&final_dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(refused(format!("output folder `{shown}`: {e}"))),
-            Ok(meta) => {
-                let kind = meta.file_type();
-                if kind.is_symlink() {
-                    return Err(refused(format!(
-                        "output folder `{shown}` is a symbolic link; migrasim does not write through links. Choose a new folder"
-                    )));
-                }
-                if !kind.is_dir() {
-                    return Err(refused(format!(
-                        "output folder `{shown}` exists and is {}, not a folder; migrasim never replaces it. Choose a new folder",
-                        describe_file_type(&meta)
-                    )));
-                }
-                match inspect(&final_dir)? {
-                    Contents::Empty => {}
-                    Contents::Foreign { examples, count } => {
-                        return Err(refused(format!(
-                            "output folder `{shown}` exists and holds {count} file(s) migrasim did not write (e.g. {}); migrasim never replaces it (not even with --force). Choose a new folder",
-                            examples.join(", ")
-                        )));
-                    }
-                    Contents::Output if request.explicit && !request.force => {
-                        return Err(refused(format!(
-                            "output folder `{shown}` holds an earlier migrasim output; pass --force to replace it, or choose a new folder"
-                        )));
-                    }
-                    Contents::Output => {}
-                }
-            }
-        }
+        refuse_protected(&final_dir, request.inputs, &shown)?;
+        refuse_existing(&final_dir, request, &shown)?;
         clear_stale(&parent, &leaf);
         let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
         std::fs::create_dir(&staging)

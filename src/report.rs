@@ -1009,44 +1009,12 @@ fn millions(v: f64) -> f64 {
 fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
     let plan = out.plan;
     let scenario = &plan.scenario;
-    let first = &out.runs[0];
-    let mut files = Vec::new();
-
-    // Tables: one run as is; several with a `replicate` column and a summary.
-    let per_run: Vec<Vec<(&'static str, String)>> =
-        out.runs.iter().map(|run| tables(&RunTables::of(out.geo, plan, run))).collect();
-    for (t, (name, text)) in per_run[0].iter().enumerate() {
-        if out.runs.len() == 1 {
-            files.push(write_file(staging, name, text)?);
-        } else {
-            let tables: Vec<String> = per_run.iter().map(|r| r[t].1.clone()).collect();
-            files.push(write_file(staging, name, &with_replicate_column(&tables))?);
-        }
-    }
-    if out.runs.len() > 1 {
-        files.push(write_file(staging, "national_summary.csv", &national_summary_csv(out))?);
-    }
+    let mut files = write_tables(staging, out)?;
 
     // Charts.
     let chart_dir = staging.join("charts");
     let official = official_history();
-    let simulated: Vec<NationalPoint> = first
-        .records
-        .iter()
-        .map(|r| {
-            let row = national_row(r, first.persons_per_member);
-            let simulated_year = row.year >= scenario.run.first_year;
-            NationalPoint {
-                year: row.year,
-                urbanization_rate_pct: row.urbanization_rate_pct,
-                hukou_urbanization_rate_pct: row.hukou_urbanization_rate_pct,
-                gap_pp: row.gap_pp,
-                // The base year has no simulated flows.
-                settlements: if simulated_year { row.settlements } else { f64::NAN },
-                movers: if simulated_year { row.movers } else { f64::NAN },
-            }
-        })
-        .collect();
+    let simulated = simulated_points(out);
     let mut charts = charts::render_run_charts(
         &chart_dir,
         &ChartInput {
@@ -1072,6 +1040,54 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     let hovers = net_migration_hovers(out);
     files.push(write_html(staging, &format!("migrasim run: {}", scenario.name), &report, &[], &hovers)?);
     files.push(PathBuf::from("manifest.json"));
+    write_manifest(staging, out, &files)?;
+    Ok(files)
+}
+
+/// The tables: one run's as they are; several runs' with a `replicate` column, and a summary.
+fn write_tables(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
+    let mut files = Vec::new();
+    let per_run: Vec<Vec<(&'static str, String)>> =
+        out.runs.iter().map(|run| tables(&RunTables::of(out.geo, out.plan, run))).collect();
+    for (t, (name, text)) in per_run[0].iter().enumerate() {
+        if out.runs.len() == 1 {
+            files.push(write_file(staging, name, text)?);
+        } else {
+            let tables: Vec<String> = per_run.iter().map(|r| r[t].1.clone()).collect();
+            files.push(write_file(staging, name, &with_replicate_column(&tables))?);
+        }
+    }
+    if out.runs.len() > 1 {
+        files.push(write_file(staging, "national_summary.csv", &national_summary_csv(out))?);
+    }
+    Ok(files)
+}
+
+/// The first run's national path for the run charts.
+fn simulated_points(out: &RunOutput) -> Vec<NationalPoint> {
+    let first = &out.runs[0];
+    first
+        .records
+        .iter()
+        .map(|r| {
+            let row = national_row(r, first.persons_per_member);
+            let simulated_year = row.year >= out.plan.scenario.run.first_year;
+            NationalPoint {
+                year: row.year,
+                urbanization_rate_pct: row.urbanization_rate_pct,
+                hukou_urbanization_rate_pct: row.hukou_urbanization_rate_pct,
+                gap_pp: row.gap_pp,
+                // The base year has no simulated flows.
+                settlements: if simulated_year { row.settlements } else { f64::NAN },
+                movers: if simulated_year { row.movers } else { f64::NAN },
+            }
+        })
+        .collect()
+}
+
+/// `manifest.json`: what was run and how, and every file written (`files`).
+fn write_manifest(staging: &Path, out: &RunOutput, files: &[PathBuf]) -> Result<(), ReportError> {
+    let scenario = &out.plan.scenario;
     let manifest = Manifest {
         migrasim_version: env!("CARGO_PKG_VERSION"),
         scenario_name: &scenario.name,
@@ -1095,7 +1111,7 @@ fn write_into(staging: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     let path = staging.join("manifest.json");
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| io_error(&path, e))?;
     std::fs::write(&path, json + "\n").map_err(|e| io_error(&path, e))?;
-    Ok(files)
+    Ok(())
 }
 
 /// What a run's bands range over: "3 replicates", or "8 parameter sets × 2 replicates".
@@ -1441,16 +1457,6 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     let mut written = Vec::new();
     // Service gaps and citizenization cost: the places where they are largest in the last year.
     let persons = |run: &RunResult, r: usize, u: usize| ServiceFigures::of(&run.records[r], u, run.persons_per_member);
-    let mean_over_runs = |value: &dyn Fn(&RunResult, usize, usize) -> f64, units: &[usize]| {
-        let records = out.runs[0].records.len();
-        (0..records)
-            .map(|r| {
-                let year = out.runs[0].records[r].year;
-                let total: f64 = out.runs.iter().map(|run| units.iter().map(|&u| value(run, r, u)).sum::<f64>()).sum();
-                (year, total / out.runs.len() as f64)
-            })
-            .collect::<Vec<_>>()
-    };
     let groups_by_unit: Vec<(String, Vec<usize>)> =
         out.geo.units.iter().enumerate().map(|(u, unit)| (unit.name_en.clone(), vec![u])).collect();
     let groups_by_province: Vec<(String, Vec<usize>)> = out
@@ -1504,14 +1510,7 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
             &recurring_cost,
         ),
     ] {
-        let mut paths: Vec<(String, Vec<(i32, f64)>)> =
-            groups.iter().map(|(label, units)| (label.clone(), mean_over_runs(value, units))).collect();
-        // The largest over the years (a gap the plan period closes still matters), places with
-        // nothing to show left out.
-        let peak = |path: &[(i32, f64)]| path.iter().map(|p| p.1).fold(0.0, f64::max);
-        paths.retain(|(_, path)| peak(path) > 0.0);
-        paths.sort_by(|a, b| peak(&b.1).total_cmp(&peak(&a.1)).then(a.0.cmp(&b.0)));
-        paths.truncate(8);
+        let paths = largest_paths(out, groups, value);
         let title = format!("{title} — {name}");
         written.extend(charts::render_lines_chart(
             dir,
@@ -1527,6 +1526,38 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     }
 
     Ok(written)
+}
+
+/// A figure of one run (`value(run, record, unit)`).
+type UnitFigure<'a> = &'a dyn Fn(&RunResult, usize, usize) -> f64;
+
+/// The eight groups of units with the largest `value` over the years (a gap the plan period
+/// closes still matters), each as its path of means over runs; groups with nothing to show left
+/// out.
+fn largest_paths(
+    out: &RunOutput,
+    groups: &[(String, Vec<usize>)],
+    value: UnitFigure,
+) -> Vec<(String, Vec<(i32, f64)>)> {
+    let mut paths: Vec<(String, Vec<(i32, f64)>)> =
+        groups.iter().map(|(label, units)| (label.clone(), mean_over_runs(out, value, units))).collect();
+    let peak = |path: &[(i32, f64)]| path.iter().map(|p| p.1).fold(0.0, f64::max);
+    paths.retain(|(_, path)| peak(path) > 0.0);
+    paths.sort_by(|a, b| peak(&b.1).total_cmp(&peak(&a.1)).then(a.0.cmp(&b.0)));
+    paths.truncate(8);
+    paths
+}
+
+/// The yearly sum of `value` over `units`, mean over runs.
+fn mean_over_runs(out: &RunOutput, value: UnitFigure, units: &[usize]) -> Vec<(i32, f64)> {
+    let records = out.runs[0].records.len();
+    (0..records)
+        .map(|r| {
+            let year = out.runs[0].records[r].year;
+            let total: f64 = out.runs.iter().map(|run| units.iter().map(|&u| value(run, r, u)).sum::<f64>()).sum();
+            (year, total / out.runs.len() as f64)
+        })
+        .collect::<Vec<_>>()
 }
 
 /// The net-migration maps, in persons and per 1,000 residents.
@@ -1610,6 +1641,22 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
         s.run.last_year,
         &s.hash()[..12]
     );
+    key_figures_section(&mut md, out, metrics);
+    charts_section(&mut md, out);
+    let _ = writeln!(
+        md,
+        "## Tables\n\n`national.csv`, `tiers.csv`, `regimes.csv`, `provinces.csv`, `units.csv`, `flows.csv`, `decomposition.csv`, `potential_regions.csv`, `metro_areas.csv`, `services.csv`, `services_provinces.csv`, `fiscal.csv`, `fiscal_provinces.csv`{}; column definitions in `docs/model.md` of the migrasim repository. `manifest.json` holds the resolved scenario and seeds to reproduce this run.",
+        if out.runs.len() > 1 {
+            " (each with a `replicate` column) and `national_summary.csv` (means and 5th/95th percentiles)"
+        } else {
+            ""
+        }
+    );
+    md
+}
+
+/// `report.md`: the national figures year by year, with their ranges over several runs.
+fn key_figures_section(md: &mut String, out: &RunOutput, metrics: &[Vec<YearMetrics>]) {
     let _ = writeln!(md, "## Key figures\n");
     let _ = writeln!(
         md,
@@ -1648,6 +1695,10 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
             }
         );
     }
+}
+
+/// `report.md`: every chart with one sentence on what it shows.
+fn charts_section(md: &mut String, out: &RunOutput) {
     let _ = writeln!(md, "\n## Charts\n");
     let mut sections = vec![
         (
@@ -1680,14 +1731,4 @@ fn run_report(out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> String {
     for (stem, sentence) in sections {
         let _ = writeln!(md, "### {stem}\n\n{sentence}\n\n![{stem}](charts/{stem}.png)\n");
     }
-    let _ = writeln!(
-        md,
-        "## Tables\n\n`national.csv`, `tiers.csv`, `regimes.csv`, `provinces.csv`, `units.csv`, `flows.csv`, `decomposition.csv`, `potential_regions.csv`, `metro_areas.csv`, `services.csv`, `services_provinces.csv`, `fiscal.csv`, `fiscal_provinces.csv`{}; column definitions in `docs/model.md` of the migrasim repository. `manifest.json` holds the resolved scenario and seeds to reproduce this run.",
-        if out.runs.len() > 1 {
-            " (each with a `replicate` column) and `national_summary.csv` (means and 5th/95th percentiles)"
-        } else {
-            ""
-        }
-    );
-    md
 }

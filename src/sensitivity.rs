@@ -204,7 +204,6 @@ pub fn analyse(
     progress: impl Fn(usize) + Sync,
 ) -> Result<Sensitivity, String> {
     let factors = factors(scenario, ensemble);
-    let k = factors.len();
     let model = Model { geo, scenario, status_quo, factors: &factors, outcomes };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let eval = |point: &[f64]| -> Result<Vec<f64>, String> {
@@ -212,10 +211,18 @@ pub fn analyse(
         progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
         Ok(y)
     };
-    let is_measure = |j: usize| matches!(factors[j].kind, FactorKind::Measure(_));
-    // The scenario as it is: parameters at their own values, measures on.
+    let nominal_point = nominal_point(&factors, scenario);
+    let nominal = eval(&nominal_point)?;
+    let (morris, morris_runs) = morris_screening(&factors, outcomes.len(), settings, &eval)?;
+    let (sobol, sobol_runs) = sobol_indices(&factors, &morris[0], &nominal_point, settings, &eval)?;
+    let runs = 1 + morris_runs + sobol_runs;
+    Ok(Sensitivity { factors, outcomes: outcomes.to_vec(), morris, sobol, runs, nominal })
+}
+
+/// The scenario as it is on the unit cube: parameters at their own values, measures on.
+fn nominal_point(factors: &[Factor], scenario: &Scenario) -> Vec<f64> {
     let params = posterior::parameters();
-    let nominal_point: Vec<f64> = factors
+    factors
         .iter()
         .map(|f| match f.kind {
             FactorKind::Parameter(i) => {
@@ -224,43 +231,21 @@ pub fn analyse(
             }
             FactorKind::Measure(_) => 1.0,
         })
-        .collect();
-    let nominal = eval(&nominal_point)?;
+        .collect()
+}
 
-    // Morris trajectories: a base point on the grid, then each factor in a keyed random order
-    // moved by ±Δ (a measure switched), one run per step.
-    let trajectories: Vec<Vec<(Vec<f64>, Option<usize>)>> = (0..settings.trajectories)
-        .map(|t| {
-            let mut draws = Draws::new(settings.seed, 1, t as u64, Purpose::Ensemble);
-            let mut x: Vec<f64> = (0..k)
-                .map(|j| {
-                    if is_measure(j) {
-                        f64::from(u8::from(draws.uniform() < 0.5))
-                    } else {
-                        // Levels 0 and 1/3 can step up by Δ = 2/3; 2/3 and 1 step down.
-                        (draws.uniform() * LEVELS).floor().min(LEVELS - 1.0) / (LEVELS - 1.0)
-                    }
-                })
-                .collect();
-            let mut order: Vec<usize> = (0..k).collect();
-            for i in (1..k).rev() {
-                let j = (draws.uniform() * (i + 1) as f64) as usize;
-                order.swap(i, j.min(i));
-            }
-            let mut path = vec![(x.clone(), None)];
-            for &j in &order {
-                x[j] = if is_measure(j) {
-                    1.0 - x[j]
-                } else if x[j] + DELTA <= 1.0 + 1e-9 {
-                    x[j] + DELTA
-                } else {
-                    x[j] - DELTA
-                };
-                path.push((x.clone(), Some(j)));
-            }
-            path
-        })
-        .collect();
+/// A Morris trajectory: its points in order, each after the first with the factor it moved.
+type Trajectory = Vec<(Vec<f64>, Option<usize>)>;
+
+/// Morris screening of every factor on every outcome (`[outcome][factor]`), and the runs it took.
+fn morris_screening(
+    factors: &[Factor],
+    outcomes: usize,
+    settings: &Settings,
+    eval: &(impl Fn(&[f64]) -> Result<Vec<f64>, String> + Sync),
+) -> Result<(Vec<Vec<Morris>>, usize), String> {
+    let trajectories: Vec<Trajectory> =
+        (0..settings.trajectories).map(|t| trajectory(factors, settings.seed, t)).collect();
     let points: Vec<&Vec<f64>> = trajectories.iter().flat_map(|path| path.iter().map(|(p, _)| p)).collect();
     let values: Vec<Vec<f64>> = spread::map(
         points.len(),
@@ -268,9 +253,57 @@ pub fn analyse(
         |i| format!("Morris design point {i}"),
         |i| eval(points[i]),
     )?;
-    let mut effects = vec![vec![Vec::new(); k]; outcomes.len()];
+    let effects = elementary_effects(&trajectories, &values, outcomes, factors.len());
+    let morris = effects.iter().map(|per_factor| per_factor.iter().map(|ee| morris_statistics(ee)).collect()).collect();
+    Ok((morris, points.len()))
+}
+
+/// Trajectory `t`: a base point on the grid, then each factor in a keyed random order moved by ±Δ
+/// (a measure switched), one run per step.
+fn trajectory(factors: &[Factor], seed: u64, t: usize) -> Trajectory {
+    let k = factors.len();
+    let is_measure = |j: usize| matches!(factors[j].kind, FactorKind::Measure(_));
+    let mut draws = Draws::new(seed, 1, t as u64, Purpose::Ensemble);
+    let mut x: Vec<f64> = (0..k)
+        .map(|j| {
+            if is_measure(j) {
+                f64::from(u8::from(draws.uniform() < 0.5))
+            } else {
+                // Levels 0 and 1/3 can step up by Δ = 2/3; 2/3 and 1 step down.
+                (draws.uniform() * LEVELS).floor().min(LEVELS - 1.0) / (LEVELS - 1.0)
+            }
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..k).collect();
+    for i in (1..k).rev() {
+        let j = (draws.uniform() * (i + 1) as f64) as usize;
+        order.swap(i, j.min(i));
+    }
+    let mut path = vec![(x.clone(), None)];
+    for &j in &order {
+        x[j] = if is_measure(j) {
+            1.0 - x[j]
+        } else if x[j] + DELTA <= 1.0 + 1e-9 {
+            x[j] + DELTA
+        } else {
+            x[j] - DELTA
+        };
+        path.push((x.clone(), Some(j)));
+    }
+    path
+}
+
+/// The elementary effects `[outcome][factor]` of the trajectories, given the outcomes at their
+/// points in order (`values`).
+fn elementary_effects(
+    trajectories: &[Trajectory],
+    values: &[Vec<f64>],
+    outcomes: usize,
+    factors: usize,
+) -> Vec<Vec<Vec<f64>>> {
+    let mut effects = vec![vec![Vec::new(); factors]; outcomes];
     let mut at = 0;
-    for path in &trajectories {
+    for path in trajectories {
         for step in 1..path.len() {
             let j = path[step].1.expect("every step after the first moves a factor");
             let dx = path[step].0[j] - path[step - 1].0[j];
@@ -282,76 +315,92 @@ pub fn analyse(
         }
         at += path.len();
     }
-    let morris: Vec<Vec<Morris>> = effects
-        .iter()
-        .map(|per_factor| {
-            per_factor
-                .iter()
-                .map(|ee| {
-                    let n = ee.len().max(1) as f64;
-                    let mu = ee.iter().sum::<f64>() / n;
-                    Morris {
-                        mu,
-                        mu_star: ee.iter().map(|e| e.abs()).sum::<f64>() / n,
-                        sigma: (ee.iter().map(|e| (e - mu).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt(),
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let mut runs = 1 + points.len();
+    effects
+}
 
-    // Sobol on the leading factors of the first outcome.
-    let mut ranked: Vec<usize> = (0..k).collect();
-    ranked.sort_by(|&a, &b| morris[0][b].mu_star.total_cmp(&morris[0][a].mu_star));
+/// μ, μ* and σ of one factor's elementary effects on one outcome.
+fn morris_statistics(ee: &[f64]) -> Morris {
+    let n = ee.len().max(1) as f64;
+    let mu = ee.iter().sum::<f64>() / n;
+    Morris {
+        mu,
+        mu_star: ee.iter().map(|e| e.abs()).sum::<f64>() / n,
+        sigma: (ee.iter().map(|e| (e - mu).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt(),
+    }
+}
+
+/// Sobol indices on the first outcome of its leading factors by μ* (`first_outcome`), the others
+/// held at the scenario's values, and the runs it took.
+fn sobol_indices(
+    factors: &[Factor],
+    first_outcome: &[Morris],
+    nominal_point: &[f64],
+    settings: &Settings,
+    eval: &(impl Fn(&[f64]) -> Result<Vec<f64>, String> + Sync),
+) -> Result<(Vec<(usize, Sobol)>, usize), String> {
+    let mut ranked: Vec<usize> = (0..factors.len()).collect();
+    ranked.sort_by(|&a, &b| first_outcome[b].mu_star.total_cmp(&first_outcome[a].mu_star));
     let leading: Vec<usize> = ranked.into_iter().take(settings.leading).collect();
-    let mut sobol = Vec::new();
-    if settings.sobol_samples > 0 && !leading.is_empty() {
-        let n = settings.sobol_samples;
-        let sample = |matrix: u64, i: usize| -> Vec<f64> {
-            let mut draws = Draws::new(settings.seed, 2, (matrix << 32) | i as u64, Purpose::Ensemble);
-            let mut x = nominal_point.clone();
-            for &j in &leading {
-                let u = draws.uniform();
-                x[j] = if is_measure(j) { f64::from(u8::from(u < 0.5)) } else { u };
-            }
-            x
-        };
-        let a: Vec<Vec<f64>> = (0..n).map(|i| sample(0, i)).collect();
-        let b: Vec<Vec<f64>> = (0..n).map(|i| sample(1, i)).collect();
-        let mut design: Vec<Vec<f64>> = a.iter().chain(&b).cloned().collect();
-        for &j in &leading {
-            for i in 0..n {
-                let mut ab = a[i].clone();
-                ab[j] = b[i][j];
-                design.push(ab);
-            }
+    if settings.sobol_samples == 0 || leading.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let n = settings.sobol_samples;
+    let design = sobol_design(factors, &leading, nominal_point, settings);
+    let y: Vec<f64> = spread::map(
+        design.len(),
+        spread::Local::Parallel,
+        |i| format!("Sobol design point {i}"),
+        |i| eval(&design[i]).map(|v| v[0]),
+    )?;
+    Ok((sobol_estimates(&y, n, &leading), design.len()))
+}
+
+/// Saltelli's design: matrices A and B of `sobol_samples` points each over the leading factors,
+/// then for each leading factor A with that factor's column from B.
+fn sobol_design(factors: &[Factor], leading: &[usize], nominal_point: &[f64], settings: &Settings) -> Vec<Vec<f64>> {
+    let n = settings.sobol_samples;
+    let sample = |matrix: u64, i: usize| -> Vec<f64> {
+        let mut draws = Draws::new(settings.seed, 2, (matrix << 32) | i as u64, Purpose::Ensemble);
+        let mut x = nominal_point.to_vec();
+        for &j in leading {
+            let u = draws.uniform();
+            x[j] = if matches!(factors[j].kind, FactorKind::Measure(_)) { f64::from(u8::from(u < 0.5)) } else { u };
         }
-        let y: Vec<f64> = spread::map(
-            design.len(),
-            spread::Local::Parallel,
-            |i| format!("Sobol design point {i}"),
-            |i| eval(&design[i]).map(|v| v[0]),
-        )?;
-        runs += design.len();
-        let (fa, fb) = (&y[..n], &y[n..2 * n]);
-        let all: Vec<f64> = y[..2 * n].to_vec();
-        let mean = all.iter().sum::<f64>() / all.len() as f64;
-        let variance = all.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / all.len() as f64;
-        for (slot, &j) in leading.iter().enumerate() {
-            let fab = &y[2 * n + slot * n..2 * n + (slot + 1) * n];
-            let (first, total) = if variance > 0.0 {
-                // Centred on the mean: the same estimator, far less noise from the level.
-                let first = (0..n).map(|i| (fb[i] - mean) * (fab[i] - fa[i])).sum::<f64>() / n as f64 / variance;
-                let total = (0..n).map(|i| (fa[i] - fab[i]).powi(2)).sum::<f64>() / (2.0 * n as f64) / variance;
-                (first, total)
-            } else {
-                (0.0, 0.0)
-            };
-            sobol.push((j, Sobol { first, total }));
+        x
+    };
+    let a: Vec<Vec<f64>> = (0..n).map(|i| sample(0, i)).collect();
+    let b: Vec<Vec<f64>> = (0..n).map(|i| sample(1, i)).collect();
+    let mut design: Vec<Vec<f64>> = a.iter().chain(&b).cloned().collect();
+    for &j in leading {
+        for i in 0..n {
+            let mut ab = a[i].clone();
+            ab[j] = b[i][j];
+            design.push(ab);
         }
     }
-    Ok(Sensitivity { factors, outcomes: outcomes.to_vec(), morris, sobol, runs, nominal })
+    design
+}
+
+/// First-order and total indices from the outcome at the design's points (`sobol_design`).
+fn sobol_estimates(y: &[f64], n: usize, leading: &[usize]) -> Vec<(usize, Sobol)> {
+    let (fa, fb) = (&y[..n], &y[n..2 * n]);
+    let all: Vec<f64> = y[..2 * n].to_vec();
+    let mean = all.iter().sum::<f64>() / all.len() as f64;
+    let variance = all.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / all.len() as f64;
+    let mut sobol = Vec::new();
+    for (slot, &j) in leading.iter().enumerate() {
+        let fab = &y[2 * n + slot * n..2 * n + (slot + 1) * n];
+        let (first, total) = if variance > 0.0 {
+            // Centred on the mean: the same estimator, far less noise from the level.
+            let first = (0..n).map(|i| (fb[i] - mean) * (fab[i] - fa[i])).sum::<f64>() / n as f64 / variance;
+            let total = (0..n).map(|i| (fa[i] - fab[i]).powi(2)).sum::<f64>() / (2.0 * n as f64) / variance;
+            (first, total)
+        } else {
+            (0.0, 0.0)
+        };
+        sobol.push((j, Sobol { first, total }));
+    }
+    sobol
 }
 
 /// `sensitivity.csv`: one row per outcome × factor.

@@ -46,19 +46,29 @@ pub struct Parameter {
     shift: fn(&mut Scenario, f64),
 }
 
+/// A parameter whose key is a plain number: read and shifted in place.
+macro_rules! scalar {
+    ($key:literal, $bounds:expr, $source:literal, $($field:ident).+) => {
+        Parameter {
+            key: $key,
+            bounds: $bounds,
+            source: $source,
+            get: |s| s.$($field).+,
+            shift: |s, d| s.$($field).+ += d,
+        }
+    };
+}
+
 /// Every parameter the ensemble varies, in column order of `posterior.csv`.
 pub fn parameters() -> Vec<Parameter> {
-    macro_rules! scalar {
-        ($key:literal, $bounds:expr, $source:literal, $($field:ident).+) => {
-            Parameter {
-                key: $key,
-                bounds: $bounds,
-                source: $source,
-                get: |s| s.$($field).+,
-                shift: |s, d| s.$($field).+ += d,
-            }
-        };
-    }
+    let mut params = calibrated_parameters();
+    params.extend(evidence_parameters());
+    params
+}
+
+/// The parameters the point fit calibrates (`calibrate.rs`), with priors around its values
+/// (the in-place rate within a stated range).
+fn calibrated_parameters() -> Vec<Parameter> {
     vec![
         scalar!(
             "settlement.willingness.base",
@@ -95,6 +105,12 @@ pub fn parameters() -> Vec<Parameter> {
             get: |s| s.in_place.rate_pct.at(REFERENCE_YEAR),
             shift: |s, d| s.in_place.rate_pct = s.in_place.rate_pct.map(|v| (v + d).max(0.0)),
         },
+    ]
+}
+
+/// The parameters the backcast does not fit, with priors from `docs/evidence.md`.
+fn evidence_parameters() -> Vec<Parameter> {
+    vec![
         scalar!(
             "settlement.willingness.service_gain",
             Bounds::Range(0.5, 2.5),
@@ -354,30 +370,16 @@ pub fn abc_smc_to(
     let population = synthesize(geo, backcast);
     let reference_values: Vec<f64> = params.iter().map(|p| p.value(backcast)).collect();
     let ranges: Vec<(f64, f64)> = params.iter().zip(&reference_values).map(|(p, &r)| p.range(r)).collect();
-    let inside = |values: &[f64]| values.iter().zip(&ranges).all(|(v, (lo, hi))| (*lo..=*hi).contains(v));
-    let (reference, labels) = evaluate(geo, backcast, &population, &params, &reference_values);
+    let smc = Smc { geo, backcast, population: &population, params: &params, ranges: &ranges, seed };
+    let (reference, labels) = smc.evaluate(&reference_values);
     progress(&format!(
         "ensemble: calibrated point at distance {:.3}; {} parameters, {} targets",
         reference.distance,
         params.len(),
         labels.len()
     ));
-    let key = |generation: usize, slot: usize, step: usize| -> u64 {
-        ((generation as u64) << 40) | ((slot as u64) << 12) | step as u64
-    };
     let mut log = SmcLog::default();
-
-    // Generation 0: the prior.
-    let mut particles: Vec<Particle> = spread::map(
-        n,
-        spread::Local::Parallel,
-        |slot| format!("particle {slot} of the prior"),
-        |slot| {
-            let mut draws = Draws::new(seed, 0, key(0, slot, 0), Purpose::Ensemble);
-            let values: Vec<f64> = ranges.iter().map(|(lo, hi)| lo + (hi - lo) * draws.uniform()).collect();
-            Ok(evaluate(geo, backcast, &population, &params, &values).0)
-        },
-    )?;
+    let mut particles = smc.prior(n)?;
     log.backcasts += n;
     let mut moves = 3usize;
     for generation in 1..=MAX_GENERATIONS {
@@ -397,52 +399,11 @@ pub fn abc_smc_to(
                 kept.len()
             ));
         }
-        // Random-walk scale: the survivors' spread per parameter × 2.38/√d (the optimal scaling
-        // of a Gaussian random walk, Roberts, Gelman & Gilks 1997).
-        let step = 2.38 / (params.len() as f64).sqrt();
-        let scale: Vec<f64> = (0..params.len())
-            .map(|k| {
-                let values: Vec<f64> = kept.iter().map(|&i| particles[i].values[k]).collect();
-                let mean = values.iter().sum::<f64>() / values.len() as f64;
-                let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
-                step * var.sqrt()
-            })
-            .collect();
+        let scale = walk_scale(&particles, &kept, params.len());
         let dropped: Vec<usize> = order.iter().copied().filter(|&i| particles[i].distance > tolerance).collect();
         let survivors: Vec<Particle> = kept.iter().map(|&i| particles[i].clone()).collect();
-        let moved: Vec<(Particle, usize, usize)> = spread::map(
-            dropped.len(),
-            spread::Local::Parallel,
-            |i| format!("particle {} of generation {generation}", dropped[i]),
-            |i| {
-                let slot = dropped[i];
-                let mut draws = Draws::new(seed, 0, key(generation, slot, 0), Purpose::Ensemble);
-                let parent = (draws.uniform() * survivors.len() as f64) as usize;
-                let mut current = survivors[parent.min(survivors.len() - 1)].clone();
-                let (mut accepted, mut run) = (0, 0);
-                for step in 1..=moves {
-                    let mut draws = Draws::new(seed, 0, key(generation, slot, step), Purpose::Ensemble);
-                    // Reflected at the prior's bounds: still a symmetric proposal on the box.
-                    let proposal: Vec<f64> = current
-                        .values
-                        .iter()
-                        .zip(&scale)
-                        .zip(&ranges)
-                        .map(|((v, s), &(lo, hi))| reflect(v + s * normal(&mut draws), lo, hi))
-                        .collect();
-                    if !inside(&proposal) {
-                        continue;
-                    }
-                    run += 1;
-                    let candidate = evaluate(geo, backcast, &population, &params, &proposal).0;
-                    if candidate.distance <= tolerance {
-                        current = candidate;
-                        accepted += 1;
-                    }
-                }
-                Ok((current, accepted, run))
-            },
-        )?;
+        let step = Generation { generation, survivors: &survivors, scale: &scale, tolerance, moves };
+        let moved = smc.replenish(&step, &dropped)?;
         let accepted: usize = moved.iter().map(|m| m.1).sum();
         let run: usize = moved.iter().map(|m| m.2).sum();
         let proposals = dropped.len() * moves;
@@ -458,17 +419,12 @@ pub fn abc_smc_to(
         for (&slot, (particle, _, _)) in dropped.iter().zip(moved) {
             particles[slot] = particle;
         }
-        if rate <= 0.0 {
-            if moves == MAX_MOVES {
-                return Err(format!(
-                    "the ensemble's moves stopped being accepted at {tolerance:.2} times the stated tolerances ({} of {n} particles within them): the priors and the targets disagree",
-                    kept.len()
-                ));
-            }
-            moves = MAX_MOVES;
-        } else {
-            moves = ((STAY_CHANCE.ln() / (1.0 - rate).ln()).ceil() as usize).clamp(2, MAX_MOVES);
-        }
+        moves = next_moves(moves, rate).ok_or_else(|| {
+            format!(
+                "the ensemble's moves stopped being accepted at {tolerance:.2} times the stated tolerances ({} of {n} particles within them): the priors and the targets disagree",
+                kept.len()
+            )
+        })?;
     }
     Ok((
         Posterior {
@@ -480,6 +436,125 @@ pub fn abc_smc_to(
         },
         log,
     ))
+}
+
+/// MCMC moves per particle in the next generation, given this one's acceptance `rate`: enough
+/// that a particle stays put with chance at most `STAY_CHANCE`; the most allowed once nothing was
+/// accepted, and `None` when even that accepted nothing.
+fn next_moves(moves: usize, rate: f64) -> Option<usize> {
+    if rate <= 0.0 {
+        if moves == MAX_MOVES {
+            return None;
+        }
+        Some(MAX_MOVES)
+    } else {
+        Some(((STAY_CHANCE.ln() / (1.0 - rate).ln()).ceil() as usize).clamp(2, MAX_MOVES))
+    }
+}
+
+/// The seed key of a draw: generation, particle slot and move.
+fn draw_key(generation: usize, slot: usize, step: usize) -> u64 {
+    ((generation as u64) << 40) | ((slot as u64) << 12) | step as u64
+}
+
+/// Random-walk scale: the survivors' (`kept`) spread per parameter × 2.38/√d (the optimal scaling
+/// of a Gaussian random walk, Roberts, Gelman & Gilks 1997).
+fn walk_scale(particles: &[Particle], kept: &[usize], parameters: usize) -> Vec<f64> {
+    let step = 2.38 / (parameters as f64).sqrt();
+    (0..parameters)
+        .map(|k| {
+            let values: Vec<f64> = kept.iter().map(|&i| particles[i].values[k]).collect();
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+            step * var.sqrt()
+        })
+        .collect()
+}
+
+/// What the search works with: the calibrated backcast, its synthesis and the priors.
+struct Smc<'a> {
+    geo: &'a Geography,
+    backcast: &'a Scenario,
+    population: &'a Population,
+    params: &'a [Parameter],
+    /// The priors' ranges.
+    ranges: &'a [(f64, f64)],
+    seed: u64,
+}
+
+/// One generation's replenishing: the survivors to draw from, the random walk's scale per
+/// parameter, the tolerance and the moves per particle.
+struct Generation<'a> {
+    generation: usize,
+    survivors: &'a [Particle],
+    scale: &'a [f64],
+    tolerance: f64,
+    moves: usize,
+}
+
+impl Smc<'_> {
+    fn evaluate(&self, values: &[f64]) -> (Particle, Vec<String>) {
+        evaluate(self.geo, self.backcast, self.population, self.params, values)
+    }
+
+    fn inside(&self, values: &[f64]) -> bool {
+        values.iter().zip(self.ranges).all(|(v, (lo, hi))| (*lo..=*hi).contains(v))
+    }
+
+    /// Generation 0: `n` particles drawn from the prior.
+    fn prior(&self, n: usize) -> Result<Vec<Particle>, String> {
+        spread::map(
+            n,
+            spread::Local::Parallel,
+            |slot| format!("particle {slot} of the prior"),
+            |slot| {
+                let mut draws = Draws::new(self.seed, 0, draw_key(0, slot, 0), Purpose::Ensemble);
+                let values: Vec<f64> = self.ranges.iter().map(|(lo, hi)| lo + (hi - lo) * draws.uniform()).collect();
+                Ok(self.evaluate(&values).0)
+            },
+        )
+    }
+
+    /// New particles for the `dropped` slots, each with its accepted moves and backcasts run.
+    fn replenish(&self, step: &Generation, dropped: &[usize]) -> Result<Vec<(Particle, usize, usize)>, String> {
+        spread::map(
+            dropped.len(),
+            spread::Local::Parallel,
+            |i| format!("particle {} of generation {}", dropped[i], step.generation),
+            |i| Ok(self.walk(step, dropped[i])),
+        )
+    }
+
+    /// The particle for `slot`: a survivor drawn at random, moved by ABC-MCMC steps that stay
+    /// within the prior and the tolerance; with its accepted moves and backcasts run.
+    fn walk(&self, step: &Generation, slot: usize) -> (Particle, usize, usize) {
+        let (seed, generation, survivors) = (self.seed, step.generation, step.survivors);
+        let mut draws = Draws::new(seed, 0, draw_key(generation, slot, 0), Purpose::Ensemble);
+        let parent = (draws.uniform() * survivors.len() as f64) as usize;
+        let mut current = survivors[parent.min(survivors.len() - 1)].clone();
+        let (mut accepted, mut run) = (0, 0);
+        for move_number in 1..=step.moves {
+            let mut draws = Draws::new(seed, 0, draw_key(generation, slot, move_number), Purpose::Ensemble);
+            // Reflected at the prior's bounds: still a symmetric proposal on the box.
+            let proposal: Vec<f64> = current
+                .values
+                .iter()
+                .zip(step.scale)
+                .zip(self.ranges)
+                .map(|((v, s), &(lo, hi))| reflect(v + s * normal(&mut draws), lo, hi))
+                .collect();
+            if !self.inside(&proposal) {
+                continue;
+            }
+            run += 1;
+            let candidate = self.evaluate(&proposal).0;
+            if candidate.distance <= step.tolerance {
+                current = candidate;
+                accepted += 1;
+            }
+        }
+        (current, accepted, run)
+    }
 }
 
 /// The header line `posterior.csv` starts with (it marks the file as migrasim's own).

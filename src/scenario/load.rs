@@ -216,32 +216,51 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
 /// [`load`] with keys set on the command line over the whole chain (`--set`); a setting's error
 /// names it rather than a file.
 pub fn load_with(path: &Path, sets: &[Setting]) -> Result<LoadedScenario, ScenarioError> {
+    let chain = read_chain(path)?;
+    // Merge from the root of the chain to the named file, key by key.
+    let mut merged = defaults_table();
+    for file in chain.iter().rev() {
+        merge_into(&mut merged, &file.table);
+    }
+    // Name and description belong to the file named on the command line.
+    let top = &chain[0];
+    merged.remove("extends");
+    merged.remove("name");
+    merged.remove("description");
+    if !sets.is_empty() {
+        merged = with_sets(merged, sets)?;
+    }
+    let mut scenario: Scenario = merged.try_into().map_err(|e: toml::de::Error| {
+        // Each file parsed on its own already, so this is a conflict between files.
+        ScenarioError::Parse {
+            path: top.path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("after applying `extends`: {}", e.message()),
+        }
+    })?;
+    let own: Scenario = toml::from_str(&top.text).expect("checked in read_source");
+    scenario.name = if own.name.is_empty() {
+        top.path
+            .file_stem()
+            .map(|s| name_from_file_stem(&s.to_string_lossy()))
+            .unwrap_or_else(|| "scenario".to_string())
+    } else {
+        own.name
+    };
+    scenario.description = own.description;
+    scenario.extends = None;
+    let loaded = LoadedScenario { scenario, chain, sets: sets.to_vec() };
+    validate(&loaded)?;
+    Ok(loaded)
+}
+
+/// The file at `path` and the files its `extends` chain names, the named file first. Refuses a
+/// cycle and a chain longer than `MAX_EXTENDS_DEPTH`.
+fn read_chain(path: &Path) -> Result<Vec<SourceFile>, ScenarioError> {
     let mut chain = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut next = Some(path.to_path_buf());
-    // A file named by `extends` that cannot be read is reported at the line naming it, with the
-    // path it resolves to and the closest file name there.
-    let named_by = |chain: &[SourceFile], error: ScenarioError| match (error, chain.last()) {
-        (ScenarioError::Read { path, reason }, Some(parent)) => {
-            let named = parent.table.get("extends").and_then(|v| v.as_str()).unwrap_or("");
-            let resolved = resolved_path(Path::new(&path));
-            ScenarioError::Read {
-                path: format!(
-                    "{}:{}",
-                    parent.path.display(),
-                    find_key_line(&parent.text, &["extends"], "extends").unwrap_or(1)
-                ),
-                reason: format!(
-                    "`extends = {named:?}` resolves to {}: {reason}{}",
-                    resolved.display(),
-                    closest_file(&resolved)
-                        .map(|name| format!("; the closest file there is `{name}`"))
-                        .unwrap_or_default()
-                ),
-            }
-        }
-        (error, _) => error,
-    };
     while let Some(current) = next.take() {
         let canonical = current.canonicalize().map_err(|e| {
             named_by(&chain, ScenarioError::Read { path: current.display().to_string(), reason: e.to_string() })
@@ -267,64 +286,60 @@ pub fn load_with(path: &Path, sets: &[Setting]) -> Result<LoadedScenario, Scenar
         }
         chain.push(file.source);
     }
+    Ok(chain)
+}
 
-    // Merge from the root of the chain to the named file, key by key.
-    let mut merged = defaults_table();
-    for file in chain.iter().rev() {
-        merge_into(&mut merged, &file.table);
-    }
-    // Name and description belong to the file named on the command line.
-    let top = &chain[0];
-    merged.remove("extends");
-    merged.remove("name");
-    merged.remove("description");
-    if !sets.is_empty() {
-        let mut set = merged.clone();
-        for s in sets {
-            if matches!(s.key.as_str(), "extends" | "name" | "description") {
-                return Err(ScenarioError::Invalid {
-                    location: "--set".to_string(),
-                    key: s.text.clone(),
-                    message: format!(
-                        "`{}` belongs to the scenario file; allowed: any key of a section (docs/scenarios.md)",
-                        s.key
-                    ),
-                });
+/// A file named by `extends` that cannot be read is reported at the line naming it, with the
+/// path it resolves to and the closest file name there.
+fn named_by(chain: &[SourceFile], error: ScenarioError) -> ScenarioError {
+    match (error, chain.last()) {
+        (ScenarioError::Read { path, reason }, Some(parent)) => {
+            let named = parent.table.get("extends").and_then(|v| v.as_str()).unwrap_or("");
+            let resolved = resolved_path(Path::new(&path));
+            ScenarioError::Read {
+                path: format!(
+                    "{}:{}",
+                    parent.path.display(),
+                    find_key_line(&parent.text, &["extends"], "extends").unwrap_or(1)
+                ),
+                reason: format!(
+                    "`extends = {named:?}` resolves to {}: {reason}{}",
+                    resolved.display(),
+                    closest_file(&resolved)
+                        .map(|name| format!("; the closest file there is `{name}`"))
+                        .unwrap_or_default()
+                ),
             }
-            set_dotted(&mut set, &s.key, s.value.clone());
         }
-        if let Err(e) = set.clone().try_into::<Scenario>() {
+        (error, _) => error,
+    }
+}
+
+/// The merged table with the `--set` keys applied; refuses a key that belongs to the file and
+/// settings that together do not make a scenario.
+fn with_sets(merged: toml::Table, sets: &[Setting]) -> Result<toml::Table, ScenarioError> {
+    let mut set = merged;
+    for s in sets {
+        if matches!(s.key.as_str(), "extends" | "name" | "description") {
             return Err(ScenarioError::Invalid {
                 location: "--set".to_string(),
-                key: sets.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" "),
-                message: format!("{}; keys and types: docs/scenarios.md", e.message().trim()),
+                key: s.text.clone(),
+                message: format!(
+                    "`{}` belongs to the scenario file; allowed: any key of a section (docs/scenarios.md)",
+                    s.key
+                ),
             });
         }
-        merged = set;
+        set_dotted(&mut set, &s.key, s.value.clone());
     }
-    let mut scenario: Scenario = merged.try_into().map_err(|e: toml::de::Error| {
-        // Each file parsed on its own already, so this is a conflict between files.
-        ScenarioError::Parse {
-            path: top.path.display().to_string(),
-            line: 0,
-            column: 0,
-            message: format!("after applying `extends`: {}", e.message()),
-        }
-    })?;
-    let own: Scenario = toml::from_str(&top.text).expect("checked in read_source");
-    scenario.name = if own.name.is_empty() {
-        top.path
-            .file_stem()
-            .map(|s| name_from_file_stem(&s.to_string_lossy()))
-            .unwrap_or_else(|| "scenario".to_string())
-    } else {
-        own.name
-    };
-    scenario.description = own.description;
-    scenario.extends = None;
-    let loaded = LoadedScenario { scenario, chain, sets: sets.to_vec() };
-    validate(&loaded)?;
-    Ok(loaded)
+    if let Err(e) = set.clone().try_into::<Scenario>() {
+        return Err(ScenarioError::Invalid {
+            location: "--set".to_string(),
+            key: sets.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" "),
+            message: format!("{}; keys and types: docs/scenarios.md", e.message().trim()),
+        });
+    }
+    Ok(set)
 }
 
 struct ReadSource {
