@@ -70,9 +70,15 @@ pub(crate) struct Shape {
 pub(crate) const POLYGON_CSV: &str = include_str!("../data/unit_polygons.csv");
 const CONTEXT_CSV: &str = include_str!("../data/map_context.csv");
 
+/// Every outline, largest first (the drawing order: enclaves end up on top of the unit around
+/// them), ties by code.
 pub(crate) fn shapes() -> &'static [Shape] {
     static SHAPES: OnceLock<Vec<Shape>> = OnceLock::new();
-    SHAPES.get_or_init(|| parse_table(POLYGON_CSV).into_iter().flatten().collect())
+    SHAPES.get_or_init(|| {
+        let mut shapes: Vec<Shape> = parse_table(POLYGON_CSV).into_iter().flatten().collect();
+        shapes.sort_by(|a, b| b.area.total_cmp(&a.area).then(a.code.cmp(&b.code)));
+        shapes
+    })
 }
 
 /// One result per data row of a `code,wkt` table.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub use crate::boundaries::Extent;
-use crate::boundaries::{Shape, borders, context, ring_area, shapes};
+use crate::boundaries::{borders, context, ring_area, shapes};
 
 use super::*;
 
@@ -295,9 +295,8 @@ impl MapChart<'_> {
         match self.extent {
             Some(extent) => {
                 let frame = Rect::new(LEFT_MARGIN_PX + 6.0, TOP_PX, c.size.0 - RIGHT_MARGIN_PX, bottom);
-                let view = View::fit(extent.outline().into_iter(), frame);
                 // Filled to the frame: the neighbours reach its edges.
-                let view = View { frame, ..view };
+                let view = View::fit(extent.outline().into_iter(), frame);
                 dots |= panel(true, true).draw(c, &view)?;
                 c.rect(frame, None, Some(BORDER))?;
                 self.labels(c, &view, extent)?;
@@ -417,10 +416,8 @@ impl Panel<'_> {
     /// needed a dot.
     fn draw(&self, c: &mut Canvas, view: &View) -> Result<bool, String> {
         let visible = |pts: &[P]| pts.iter().any(|p| view.frame.contains(*p)) || clip_ring(pts, view.frame).len() >= 3;
-        let mut shapes: Vec<&Shape> = shapes().iter().collect();
-        shapes.sort_by(|a, b| b.area.total_cmp(&a.area).then(a.code.cmp(&b.code)));
         let mut dots = Vec::new();
-        for shape in shapes {
+        for shape in shapes() {
             let unit = self.values.get(&shape.code);
             let value = unit.map_or(f64::NAN, |u| u.value);
             let color = self.scale.color(value);
