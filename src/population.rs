@@ -7,10 +7,14 @@
 //! rate matches. Origins of migrants come from a distance-decay gravity model. Every choice is
 //! documented in `docs/model.md`; synthesis is seeded and deterministic.
 
+use crate::engine::step::Binomials;
 use crate::geo::Geography;
 use crate::household::{Household, flags};
 use crate::rng::{Draws, Purpose};
 use crate::scenario::Scenario;
+use rand::RngExt;
+use rand::distr::Distribution;
+use rand_distr::{Binomial, StandardNormal};
 use rayon::prelude::*;
 
 /// Migrant households' composition (`docs/model.md`; the chance of a second working-age adult
@@ -418,6 +422,7 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     let seed = scenario.run.seed;
     let mut people = vec![Household::default(); scenario.run.households as usize];
     let cell_of: Vec<(usize, Cell)> = (0..n).flat_map(|u| CELLS.iter().map(move |c| (u, *c))).collect();
+    let draws = CompositionDraws::new(geo, scenario);
     people.par_chunks_mut(1 << 14).enumerate().for_each(|(chunk, slice)| {
         let first = (chunk << 14) as u64;
         // Find the cell of the chunk's first household, then walk forward.
@@ -428,11 +433,11 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
                 cell += 1;
             }
             let (u, kind) = cell_of[cell];
-            *household = make_household(geo, scenario, &origins, u, kind, id, seed);
+            *household = make_household(geo, scenario, &origins, &draws, u, kind, id, seed);
         }
     });
 
-    let members: u64 = people.iter().map(|h| u64::from(h.members())).sum();
+    let members: u64 = people.par_iter().map(|h| u64::from(h.members())).sum();
     Population {
         households: people,
         persons_per_member: init.population / members.max(1) as f64,
@@ -447,10 +452,44 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
     }
 }
 
+/// The binomial distributions of household composition, set up once per synthesis rather than
+/// per household (`Binomial::new` takes a power).
+struct CompositionDraws {
+    /// Per unit: further adults (of 2), children (of 3) and elderly (of 2) of an ordinary household.
+    ordinary: Vec<[Binomial; 3]>,
+    /// A migrant household's elderly parents left behind at the origin (of 2).
+    elderly_left: Binomial,
+    /// Years of insurance over a migrant's years at the destination, at base-year coverage.
+    insurance_years: Binomials,
+}
+
+impl CompositionDraws {
+    fn new(geo: &Geography, scenario: &Scenario) -> CompositionDraws {
+        let ordinary = geo
+            .units
+            .iter()
+            .map(|unit| {
+                let (adult, child, elderly) =
+                    ordinary_composition(unit.household_size, unit.share_0_14, unit.share_65p);
+                [(2, adult), (3, child), (2, elderly)]
+                    .map(|(n, p)| Binomial::new(n, p).expect("p is clamped to [0, 1]"))
+            })
+            .collect();
+        let coverage = scenario.social_insurance.coverage_pct.at(scenario.base_year()) / 100.0;
+        CompositionDraws {
+            ordinary,
+            elderly_left: Binomial::new(2, MIGRANT_ELDERLY_LEFT).expect("a probability"),
+            insurance_years: Binomials::new(coverage),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn make_household(
     geo: &Geography,
     scenario: &Scenario,
     origins: &Origins,
+    draws: &CompositionDraws,
     u: usize,
     kind: Cell,
     id: u64,
@@ -461,11 +500,9 @@ fn make_household(
     let mut d = Draws::new(seed, base_year, id, Purpose::Synthesis);
     let mut h = Household::default();
     let hukou = match kind {
-        Cell::SameProvinceRural | Cell::SameProvinceUrban => {
-            draw_from(&origins.same_province[u], d.uniform(), u as u16)
-        }
+        Cell::SameProvinceRural | Cell::SameProvinceUrban => draw_from(&origins.same_province[u], d.random(), u as u16),
         Cell::OtherProvinceRural | Cell::OtherProvinceUrban => {
-            draw_from(&origins.other_province[u], d.uniform(), u as u16)
+            draw_from(&origins.other_province[u], d.random(), u as u16)
         }
         _ => u as u16,
     };
@@ -481,7 +518,7 @@ fn make_household(
     h.set(flags::HUKOU_URBAN, urban_hukou);
     h.set(flags::IN_SITU, kind == Cell::LocalRuralHukou);
     if !urban_hukou {
-        h.set(flags::LAND_RIGHTS, d.chance(LAND_RIGHTS_SHARE));
+        h.set(flags::LAND_RIGHTS, d.random_bool(LAND_RIGHTS_SHARE));
     }
 
     let (age_mean, age_sd) = if kind.is_migrant() {
@@ -491,17 +528,17 @@ fn make_household(
     } else {
         RURAL_HEAD_AGE
     };
-    h.head_age = d.normal(age_mean, age_sd).clamp(18.0, 95.0) as u8;
+    h.head_age = (age_mean + age_sd * d.sample::<f64, _>(StandardNormal)).clamp(18.0, 95.0) as u8;
 
     if kind.is_rural_migrant() {
-        h.adults = 1 + u8::from(d.chance(scenario.initial.migrant_second_adult_share));
+        h.adults = 1 + u8::from(d.random_bool(scenario.initial.migrant_second_adult_share));
         let left_share = scenario.initial.left_behind_child_share;
         for _ in 0..2 {
-            if d.chance(MIGRANT_CHILD) {
-                if d.chance(left_share) {
+            if d.random_bool(MIGRANT_CHILD) {
+                if d.random_bool(left_share) {
                     // The census count of left-behind children covers ages 0–17; those aged
                     // 15–17 are the model's left-behind young adults, who follow later.
-                    if d.chance(LEFT_BEHIND_AGED_15_17) {
+                    if d.random_bool(LEFT_BEHIND_AGED_15_17) {
                         h.adults_left += 1;
                     } else {
                         h.children_left += 1;
@@ -511,17 +548,18 @@ fn make_household(
                 }
             }
         }
-        h.elderly = u8::from(d.chance(MIGRANT_ELDERLY_PRESENT));
-        h.elderly_left = d.binomial(2, MIGRANT_ELDERLY_LEFT) as u8;
+        h.elderly = u8::from(d.random_bool(MIGRANT_ELDERLY_PRESENT));
+        h.elderly_left = draws.elderly_left.sample(&mut d) as u8;
     } else {
-        let (p_adult, p_child, p_elderly) = ordinary_composition(unit.household_size, unit.share_0_14, unit.share_65p);
-        h.adults = 1 + d.binomial(2, p_adult) as u8;
-        h.children = d.binomial(3, p_child) as u8;
-        h.elderly = d.binomial(2, p_elderly) as u8;
+        let [adults, children, elderly] = &draws.ordinary[u];
+        h.adults = 1 + adults.sample(&mut d) as u8;
+        h.children = children.sample(&mut d) as u8;
+        h.elderly = elderly.sample(&mut d) as u8;
     }
 
     // Education from the unit's mean years of schooling (levels at 6, 9, 12, 16 years).
-    let years = d.normal(unit.avg_years_schooling + if kind.is_migrant() { 0.5 } else { 0.0 }, 3.0);
+    let years =
+        unit.avg_years_schooling + if kind.is_migrant() { 0.5 } else { 0.0 } + 3.0 * d.sample::<f64, _>(StandardNormal);
     h.set_education(match years {
         y if y < 7.5 => 0,
         y if y < 10.5 => 1,
@@ -533,15 +571,14 @@ fn make_household(
     if kind.is_migrant() {
         // Years at the destination: uniform over 0–10 (MWMS: most outgoing migrants have been
         // away for several years).
-        let stay = (d.uniform() * 11.0).floor().min(adult_years);
+        let stay = f64::from(d.random_range(0..=10u8)).min(adult_years);
         h.years_in_city = stay as u8;
-        let coverage = scenario.social_insurance.coverage_pct.at(base_year) / 100.0;
-        h.insurance_years = d.binomial(stay as u32, coverage) as u8;
-        h.set(flags::OWNS_HOME, d.chance(MIGRANT_OWNERSHIP));
+        h.insurance_years = draws.insurance_years.sample(stay as u8, &mut d);
+        h.set(flags::OWNS_HOME, d.random_bool(MIGRANT_OWNERSHIP));
     } else if urban_resident {
         h.years_in_city = adult_years.min(40.0) as u8;
         h.insurance_years = (adult_years * 0.7).min(40.0) as u8;
-        h.set(flags::OWNS_HOME, d.chance(LOCAL_OWNERSHIP));
+        h.set(flags::OWNS_HOME, d.random_bool(LOCAL_OWNERSHIP));
     } else {
         h.set(flags::OWNS_HOME, true);
     }

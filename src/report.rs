@@ -164,10 +164,16 @@ fn blank_base_year_flows(text: &str, base_year: i32) -> String {
     out.push_str(header_line);
     out.push('\n');
     for line in lines {
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
-        let record = reader.records().next().and_then(Result::ok);
+        // Unquoted lines (nearly all) split on commas; a CSV reader (costly to set up) only for
+        // lines with quoted fields.
+        let record: Option<Vec<String>> = if line.contains('"') {
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
+            reader.records().next().and_then(Result::ok).map(|r| r.iter().map(str::to_string).collect())
+        } else {
+            Some(line.split(',').map(str::to_string).collect())
+        };
         match record {
-            Some(r) if !flows.is_empty() && r.get(year) == Some(base.as_str()) => {
+            Some(r) if !flows.is_empty() && r.get(year).map(String::as_str) == Some(base.as_str()) => {
                 let fields: Vec<String> = r
                     .iter()
                     .enumerate()

@@ -19,6 +19,8 @@ use crate::results::national_row;
 use crate::rng::{Draws, Purpose};
 use crate::scenario::Scenario;
 use crate::spread;
+use rand::RngExt;
+use rand::seq::SliceRandom;
 use std::fmt::Write as _;
 
 /// An outcome: a `national.csv` column in a year.
@@ -267,18 +269,15 @@ fn trajectory(factors: &[Factor], seed: u64, t: usize) -> Trajectory {
     let mut x: Vec<f64> = (0..k)
         .map(|j| {
             if is_measure(j) {
-                f64::from(u8::from(draws.uniform() < 0.5))
+                f64::from(u8::from(draws.random_bool(0.5)))
             } else {
                 // Levels 0 and 1/3 can step up by Δ = 2/3; 2/3 and 1 step down.
-                (draws.uniform() * LEVELS).floor().min(LEVELS - 1.0) / (LEVELS - 1.0)
+                f64::from(draws.random_range(0..LEVELS as u32)) / (LEVELS - 1.0)
             }
         })
         .collect();
     let mut order: Vec<usize> = (0..k).collect();
-    for i in (1..k).rev() {
-        let j = (draws.uniform() * (i + 1) as f64) as usize;
-        order.swap(i, j.min(i));
-    }
+    order.shuffle(&mut draws);
     let mut path = vec![(x.clone(), None)];
     for &j in &order {
         x[j] = if is_measure(j) {
@@ -363,7 +362,7 @@ fn sobol_design(factors: &[Factor], leading: &[usize], nominal_point: &[f64], se
         let mut draws = Draws::new(settings.seed, 2, (matrix << 32) | i as u64, Purpose::Ensemble);
         let mut x = nominal_point.to_vec();
         for &j in leading {
-            let u = draws.uniform();
+            let u: f64 = draws.random();
             x[j] = if matches!(factors[j].kind, FactorKind::Measure(_)) { f64::from(u8::from(u < 0.5)) } else { u };
         }
         x

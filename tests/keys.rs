@@ -129,6 +129,22 @@ fn context(key: &str) -> Vec<(&'static str, Value)> {
             ("settlement.willingness.base", Value::Float(0.0)),
         ];
     }
+    if key == "settlement.points.annual_quota_pct" {
+        // The quota binds only if some of the points cities' few simulated households apply:
+        // willing applicants without the local-insurance condition.
+        return vec![
+            ("settlement.willingness.base", Value::Float(0.0)),
+            ("settlement.points.min_insurance_years", Value::Integer(0)),
+        ];
+    }
+    if key == "behaviour.tenant_stay" {
+        // The tie acts on affordable tenants who reconsider where they live: give a small
+        // population enough of both.
+        return vec![
+            ("housing.affordable_units_per_year", Value::Float(30_000_000.0)),
+            ("behaviour.reconsider_urban_pct", Value::Float(30.0)),
+        ];
+    }
     if key == "settlement.willingness.land_surrender" {
         return vec![("settlement.land_surrender_required", Value::Boolean(true))];
     }

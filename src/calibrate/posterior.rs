@@ -20,6 +20,8 @@ use crate::population::{Population, synthesize};
 use crate::rng::{Draws, Purpose};
 use crate::scenario::Scenario;
 use crate::spread;
+use rand::RngExt;
+use rand_distr::StandardNormal;
 use std::fmt::Write as _;
 
 /// The last backcast year: scalar summaries of year tables are read there.
@@ -311,11 +313,9 @@ fn evaluate(
     )
 }
 
-/// Standard normal from two keyed uniforms (Box–Muller).
+/// A standard normal draw (`rand_distr`'s ziggurat) from a keyed stream.
 fn normal(draws: &mut Draws) -> f64 {
-    let u1 = 1.0 - draws.uniform();
-    let u2 = draws.uniform();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    draws.sample(StandardNormal)
 }
 
 /// `v` reflected into [lo, hi] (as often as needed).
@@ -509,7 +509,7 @@ impl Smc<'_> {
             |slot| format!("particle {slot} of the prior"),
             |slot| {
                 let mut draws = Draws::new(self.seed, 0, draw_key(0, slot, 0), Purpose::Ensemble);
-                let values: Vec<f64> = self.ranges.iter().map(|(lo, hi)| lo + (hi - lo) * draws.uniform()).collect();
+                let values: Vec<f64> = self.ranges.iter().map(|&(lo, hi)| draws.random_range(lo..=hi)).collect();
                 Ok(self.evaluate(&values).0)
             },
         )
@@ -530,8 +530,8 @@ impl Smc<'_> {
     fn walk(&self, step: &Generation, slot: usize) -> (Particle, usize, usize) {
         let (seed, generation, survivors) = (self.seed, step.generation, step.survivors);
         let mut draws = Draws::new(seed, 0, draw_key(generation, slot, 0), Purpose::Ensemble);
-        let parent = (draws.uniform() * survivors.len() as f64) as usize;
-        let mut current = survivors[parent.min(survivors.len() - 1)].clone();
+        let parent = draws.random_range(0..survivors.len());
+        let mut current = survivors[parent].clone();
         let (mut accepted, mut run) = (0, 0);
         for move_number in 1..=step.moves {
             let mut draws = Draws::new(seed, 0, draw_key(generation, slot, move_number), Purpose::Ensemble);

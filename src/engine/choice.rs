@@ -13,6 +13,7 @@ use crate::geo::Geography;
 use crate::household::{EDUCATION_LEVELS, HOUSEHOLD_TYPES};
 use crate::rng::Draws;
 use crate::scenario::Scenario;
+use rand::RngExt;
 use rayon::prelude::*;
 
 /// Monthly wage that scales the wage term (yuan), so utilities stay near zero.
@@ -171,7 +172,7 @@ impl ChoiceTables {
         let splits = &self.splits[share_row(o, k) * self.leaves..][..self.leaves];
         let mut node = 1;
         while node < self.leaves {
-            let right = draws.uniform() as f32 >= splits[node];
+            let right = draws.random::<f32>() >= splits[node];
             node = 2 * node + usize::from(right);
         }
         (node - self.leaves).min(self.units - 1)
@@ -305,7 +306,7 @@ mod tests {
             .map(|_| {
                 let mut d = Draws::new(state, 0, 0, Purpose::Synthesis);
                 state += 1;
-                d.normal(0.0, 1.5) as f32
+                d.sample(rand_distr::Normal::new(0.0, 1.5).expect("finite spread")) as f32
             })
             .collect();
         let base = tables(&utilities);

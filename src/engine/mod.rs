@@ -13,13 +13,14 @@ pub mod step;
 use crate::geo::Geography;
 use crate::household::{HOUSEHOLD_TYPES, Household, flags};
 use crate::population::{self, SynthesisReport};
+use crate::rng::YearKey;
 use crate::scenario::{LoadedScenario, PlaceValue, Regime, Scenario, ScenarioError, YearValue};
 use aggregate::{NationalCounts, SCORE_BINS, Tally, UnitCounts};
 use choice::{ChoiceInputs, ChoiceTables};
 use city::Cities;
 use rayon::prelude::*;
 use std::time::Instant;
-use step::{Threshold, YearContext};
+use step::{Binomials, Deaths, Threshold, YearContext};
 
 /// Households per parallel work item: big enough to amortise a tally, small enough to balance.
 const CHUNK: usize = 1 << 16;
@@ -678,39 +679,44 @@ impl<'g> Simulation<'g> {
             .plan
             .potential_region
             .iter()
-            .map(|region| base_in_place + if region.is_some() { county_town } else { 0.0 })
+            .map(|region| step::bernoulli(base_in_place + if region.is_some() { county_town } else { 0.0 }))
             .collect();
+        let reconsider_urban = s.behaviour.reconsider_urban_pct / 100.0;
+        let inertia_decay = 0.5f64.powf(1.0 / s.behaviour.inertia_half_life_years);
+        let elderly_death = (adult_death * ratio).min(1.0);
         YearContext {
             year,
-            seed: s.run.seed,
+            key: YearKey::new(s.run.seed, year),
             scenario: s,
             tables,
             cities: &self.cities,
             province_of: &self.province_of,
-            urban_outflow: &self.plan.urban_outflow,
+            urban_outflow: self.plan.urban_outflow.iter().map(|&p| step::bernoulli(p)).collect(),
             outflow_destinations: &self.plan.outflow_destinations,
             has_quota,
             service_share: self.plan.service_share.iter().map(|v| v.at(year)).collect(),
-            reconsider_rural: s.behaviour.reconsider_rural_pct / 100.0,
-            reconsider_urban: s.behaviour.reconsider_urban_pct / 100.0,
-            inertia_decay: 0.5f64.powf(1.0 / s.behaviour.inertia_half_life_years),
+            reconsider_rural: step::bernoulli(s.behaviour.reconsider_rural_pct / 100.0),
+            reconsider_urban: (0..=u8::MAX)
+                .map(|years| step::bernoulli(reconsider_urban * inertia_decay.powi(i32::from(years))))
+                .collect(),
             stay_bonus: s.behaviour.stay_bonus,
             insured_stay: s.behaviour.insured_stay,
             tenant_stay: s.behaviour.tenant_stay,
             owner_stay: s.behaviour.owner_stay,
             purchase: s.housing.purchase_pct.at(year) / 100.0,
-            birth_chance_urban,
-            birth_chance_rural,
-            adult_follow: s.behaviour.left_behind_adult_follow_pct / 100.0,
-            adult_death,
-            elderly_death: (adult_death * ratio).min(1.0),
+            birth_urban: step::bernoulli(birth_chance_urban),
+            birth_rural: step::bernoulli(birth_chance_rural),
+            adults_follow: Binomials::new(s.behaviour.left_behind_adult_follow_pct / 100.0),
+            deaths: Deaths::new([adult_death, elderly_death, adult_death * step::CHILD_MORTALITY_RATIO]),
+            elderly_stay_behind: Binomials::new(step::ELDERLY_STAY_BEHIND),
             in_place,
-            insurance_coverage: s.social_insurance.coverage_pct.at(year) / 100.0,
-            skill_upgrade: s.jobs.skill_upgrade_pct.at(year) / 100.0,
+            insured: step::bernoulli(s.social_insurance.coverage_pct.at(year) / 100.0),
+            skill_upgrade: step::bernoulli(s.jobs.skill_upgrade_pct.at(year) / 100.0),
             // The national ageing flow, concentrated on households with older heads.
-            ageing: (s.demography.ageing_pct / 100.0 * last.adults as f64
-                / (last.adults_older_households as f64).max(1.0))
-            .min(1.0),
+            ageing: Binomials::new(
+                s.demography.ageing_pct / 100.0 * last.adults as f64 / (last.adults_older_households as f64).max(1.0),
+            ),
+            children_grow_up: Binomials::new(step::CHILD_TO_ADULT),
             reunify: s.services.reunify_rate_pct / 100.0,
             procedure_ease: s.settlement.willingness.procedure_ease.at(year),
             min_years: Regime::ALL.map(|regime| {

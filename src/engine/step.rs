@@ -9,11 +9,14 @@ use super::aggregate::{Applied, Place, Reason, SCORE_BINS, Tally};
 use super::choice::ChoiceTables;
 use super::city::Cities;
 use crate::household::{Household, flags};
-use crate::rng::{Draws, Purpose};
+use crate::rng::{Draws, HouseholdKey, Purpose, YearKey};
 use crate::scenario::{Regime, Scenario};
+use rand::RngExt;
+use rand::distr::{Bernoulli, Distribution};
+use rand_distr::Binomial;
 
 /// Chance a present elderly member stays behind when the household moves to a city (assumption).
-const ELDERLY_STAY_BEHIND: f64 = 0.8;
+pub const ELDERLY_STAY_BEHIND: f64 = 0.8;
 /// Death risk of a child relative to a working-age adult (assumption).
 pub const CHILD_MORTALITY_RATIO: f64 = 0.3;
 /// Age of the head at which headship passes to a younger adult of the household, and the age
@@ -21,27 +24,85 @@ pub const CHILD_MORTALITY_RATIO: f64 = 0.3;
 const HEADSHIP_PASSES_AT: u8 = 65;
 const GENERATION_GAP_YEARS: u8 = 30;
 /// Children turn 15 uniformly over the 15 years of childhood.
-const CHILD_TO_ADULT: f64 = 1.0 / 15.0;
+pub const CHILD_TO_ADULT: f64 = 1.0 / 15.0;
+
+/// Binomial draws of one probability for the small counts of a household's members: the
+/// distributions are set up once a year (`rand_distr::Binomial::new` takes a power), not per draw.
+pub struct Binomials {
+    p: f64,
+    /// One trial: the same distribution as a Bernoulli, which draws inline (a word compared with
+    /// a threshold) where a binomial calls out.
+    single: Bernoulli,
+    by_count: Vec<Binomial>,
+}
+
+impl Binomials {
+    /// Counts up to this are set up in advance; larger ones (rare: a household's members of one
+    /// role) set theirs up when drawn.
+    const TABLED: u64 = 12;
+
+    pub fn new(p: f64) -> Binomials {
+        let p = p.clamp(0.0, 1.0);
+        let by_count = (0..=Self::TABLED).map(|n| Binomial::new(n, p).expect("p is clamped to [0, 1]")).collect();
+        Binomials { p, single: bernoulli(p), by_count }
+    }
+
+    /// Successes among `n` trials. Nothing is drawn when none can succeed (no trials, or `p` 0).
+    #[inline]
+    pub fn sample(&self, n: u8, draws: &mut Draws) -> u8 {
+        if n == 0 || self.p == 0.0 {
+            return 0;
+        }
+        if n == 1 {
+            return u8::from(self.single.sample(draws));
+        }
+        let n = u64::from(n);
+        let successes = match self.by_count.get(n as usize) {
+            Some(binomial) => binomial.sample(draws),
+            None => Binomial::new(n, self.p).expect("p is clamped to [0, 1]").sample(draws),
+        };
+        successes as u8
+    }
+}
+
+/// Successes among `n` trials of a probability met once (set up for this draw alone).
+#[inline]
+pub fn binomial(n: u8, p: f64, draws: &mut Draws) -> u8 {
+    if n == 0 || p <= 0.0 {
+        return 0;
+    }
+    Binomial::new(u64::from(n), p.min(1.0)).expect("p lies in (0, 1]").sample(draws) as u8
+}
+
+/// A Bernoulli distribution of a probability clamped to [0, 1] (the scenario's rates and the
+/// model's derived chances are checked to lie there; clamping guards rounding at the ends).
+#[inline]
+pub fn bernoulli(p: f64) -> Bernoulli {
+    Bernoulli::new(p.clamp(0.0, 1.0)).expect("p is clamped to [0, 1]")
+}
 
 /// Read-only inputs of one year's passes.
 pub struct YearContext<'a> {
     pub year: i32,
-    pub seed: u64,
+    /// The seed and the year's part of every household's key.
+    pub key: YearKey,
     pub scenario: &'a Scenario,
     pub tables: &'a ChoiceTables,
     pub cities: &'a Cities,
     pub province_of: &'a [u16],
     /// Yearly chance an urban-hukou household at home leaves its province, by province.
-    pub urban_outflow: &'a [f64],
+    pub urban_outflow: Vec<Bernoulli>,
     /// Cumulative destination weights of those leavers, by origin province.
     pub outflow_destinations: &'a [Vec<f64>],
     /// Whether a unit's applications wait for quota admission this year.
     pub has_quota: Vec<bool>,
     /// Share of basic public services a non-hukou resident gets, per unit (before residence years).
     pub service_share: Vec<f64>,
-    pub reconsider_rural: f64,
-    pub reconsider_urban: f64,
-    pub inertia_decay: f64,
+    /// Whether a rural household reconsiders where it lives this year.
+    pub reconsider_rural: Bernoulli,
+    /// Whether an urban household reconsiders, by its years in the city (the chance decays with
+    /// the inertia half-life), for every value `years_in_city` can take.
+    pub reconsider_urban: Vec<Bernoulli>,
     pub stay_bonus: f64,
     /// Further utility of staying for a household insured this year, and for one renting an
     /// affordable unit.
@@ -50,18 +111,24 @@ pub struct YearContext<'a> {
     pub owner_stay: f64,
     /// Yearly chance a non-hukou renter buys a home in a city of average housing cost.
     pub purchase: f64,
-    /// Chance of a birth in a fertile household living in an urban / a rural part.
-    pub birth_chance_urban: f64,
-    pub birth_chance_rural: f64,
-    /// Chance a left-behind young adult follows the household this year.
-    pub adult_follow: f64,
-    pub adult_death: f64,
-    pub elderly_death: f64,
-    /// Yearly in-place urbanization chance of rural residents, per unit.
-    pub in_place: Vec<f64>,
-    pub insurance_coverage: f64,
-    pub skill_upgrade: f64,
-    pub ageing: f64,
+    /// A birth in a fertile household living in an urban / a rural part.
+    pub birth_urban: Bernoulli,
+    pub birth_rural: Bernoulli,
+    /// Left-behind young adults who follow the household this year.
+    pub adults_follow: Binomials,
+    /// Deaths among working-age adults, the elderly and children.
+    pub deaths: Deaths,
+    /// Present elderly who stay behind when a rural household leaves for a city.
+    pub elderly_stay_behind: Binomials,
+    /// Yearly in-place urbanization of rural residents, per unit.
+    pub in_place: Vec<Bernoulli>,
+    /// Enrolment in urban employee insurance this year.
+    pub insured: Bernoulli,
+    pub skill_upgrade: Bernoulli,
+    /// Adults of households with older heads who turn 65 this year.
+    pub ageing: Binomials,
+    /// Children who turn 15 this year (uniformly over the 15 years of childhood).
+    pub children_grow_up: Binomials,
     pub reunify: f64,
     pub procedure_ease: f64,
     /// Minimum residence and insurance years of each regime this year (`Regime::ALL` order).
@@ -108,7 +175,7 @@ pub struct Candidate {
 /// The admission key of a household: a random priority keyed by (seed, year, id), then its id.
 #[inline]
 pub fn admission_key(ctx: &YearContext, id: u64) -> (u64, u64) {
-    (Draws::new(ctx.seed, ctx.year, id, Purpose::Admission).next_u64(), id)
+    (ctx.key.household(id).draws(Purpose::Admission).random(), id)
 }
 
 /// The candidate an applicant is, if it sits in its unit's marginal bin.
@@ -218,10 +285,10 @@ fn move_household(
             // Leaving the village: children come only where they can go to school. Those who
             // stay behind stay where they are (the village is the origin), so they do not move.
             let access = ctx.cities.school_access[to_unit] * ctx.services_for(to_unit, 0);
-            let staying = draws.binomial(u32::from(h.children), 1.0 - access) as u8;
+            let staying = binomial(h.children, 1.0 - access, draws);
             h.children -= staying;
             h.children_left += staying;
-            let elderly_staying = draws.binomial(u32::from(h.elderly), ELDERLY_STAY_BEHIND) as u8;
+            let elderly_staying = ctx.elderly_stay_behind.sample(h.elderly, draws);
             h.elderly -= elderly_staying;
             h.elderly_left += elderly_staying;
             going = u64::from(h.present());
@@ -293,18 +360,18 @@ fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
 /// drawn in proportion to the census stock of people from other provinces living there. Away from
 /// home it keeps its hukou and may transfer it (`apply_to_settle`); its return and onward moves
 /// are not modelled. Returns whether it left.
-fn urban_hukou_outflow(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) -> bool {
+fn urban_hukou_outflow(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &mut Tally) -> bool {
     let here = usize::from(h.res_unit);
     if !h.has(flags::RES_URBAN) || h.hukou_unit != h.res_unit {
         return false;
     }
     let province = usize::from(ctx.province_of[here]);
-    let chance = ctx.urban_outflow[province];
-    if chance <= 0.0 {
+    let leave = &ctx.urban_outflow[province];
+    if leave.p() <= 0.0 {
         return false;
     }
-    let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Move);
-    if !draws.chance(chance) {
+    let mut draws = key.draws(Purpose::Move);
+    if !leave.sample(&mut draws) {
         return false;
     }
     let cumulative = &ctx.outflow_destinations[province];
@@ -312,7 +379,7 @@ fn urban_hukou_outflow(h: &mut Household, id: u64, ctx: &YearContext, tally: &mu
     if total <= 0.0 {
         return false;
     }
-    let u = Draws::new(ctx.seed, ctx.year, id, Purpose::Destination).uniform() * total;
+    let u = key.draws(Purpose::Destination).random::<f64>() * total;
     let j = cumulative.partition_point(|&c| c <= u).min(cumulative.len() - 1);
     move_household(h, j, true, ctx, &mut draws, tally);
     true
@@ -324,45 +391,42 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     if h.is_empty() {
         return;
     }
+    let key = ctx.key.household(id);
     if h.has(flags::HUKOU_URBAN) {
         // Urban-hukou households: those at home may leave their province; inter-city migrants
         // (兼顾城市间流动人口) who did not just arrive may transfer their hukou where they live,
         // under the rules and willingness rural migrants face.
-        let moved = urban_hukou_outflow(h, id, ctx, tally);
+        let moved = urban_hukou_outflow(h, key, ctx, tally);
         if !moved && h.is_nonhukou_urban() {
-            let insured =
-                h.adults > 0 && Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual).chance(ctx.insurance_coverage);
+            let insured = h.adults > 0 && ctx.insured.sample(&mut key.draws(Purpose::Accrual));
             let services = ctx.services_for(usize::from(h.res_unit), h.years_in_city);
-            allot_affordable(h, id, ctx);
-            apply_to_settle(h, id, ctx, tally, services, insured);
+            allot_affordable(h, key, ctx);
+            apply_to_settle(h, id, key, ctx, tally, services, insured);
         }
         return;
     }
-    let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Move);
+    let mut draws = key.draws(Purpose::Move);
     let origin = usize::from(h.hukou_unit);
     let k = h.household_type();
     let t = ctx.tables;
     let mut moved = false;
     // Enrolled in urban employee insurance this year: the first draw of the accrual stream, the
     // same draw `finish` uses to credit the year (one status, read here and there).
-    let insured = h.has(flags::RES_URBAN)
-        && h.adults > 0
-        && Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual).chance(ctx.insurance_coverage);
+    let insured = h.has(flags::RES_URBAN) && h.adults > 0 && ctx.insured.sample(&mut key.draws(Purpose::Accrual));
 
     if !h.has(flags::RES_URBAN) {
-        if draws.chance(ctx.reconsider_rural) {
+        if ctx.reconsider_rural.sample(&mut draws) {
             let stay = t.rural_utility(origin, k) + ctx.stay_bonus;
             let go = 1.0 / (1.0 + (stay - t.iv_urban(origin, k)).exp());
-            if draws.chance(go) {
-                let j = t.draw_urban(origin, k, &mut Draws::new(ctx.seed, ctx.year, id, Purpose::Destination));
+            if draws.random_bool(go) {
+                let j = t.draw_urban(origin, k, &mut key.draws(Purpose::Destination));
                 move_household(h, j, true, ctx, &mut draws, tally);
                 moved = true;
             }
         }
     } else {
         let here = usize::from(h.res_unit);
-        let reconsider = ctx.reconsider_urban * ctx.inertia_decay.powi(i32::from(h.years_in_city));
-        if draws.chance(reconsider) {
+        if ctx.reconsider_urban[usize::from(h.years_in_city)].sample(&mut draws) {
             // Nested logit with a stay bonus: the current city's utility is raised by the
             // moving cost and compared with every alternative (O(1) via the log-sums).
             let current = t.urban_utility(origin, k, here);
@@ -375,12 +439,12 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
                 + if h.has(flags::OWNS_HOME) { ctx.owner_stay } else { 0.0 };
             let stay_weight = (current + ctx.stay_bonus + tenure_ties).exp();
             let total = others_urban + rural_weight + stay_weight;
-            let u = draws.uniform() * total;
+            let u = draws.random::<f64>() * total;
             if u < rural_weight {
                 move_household(h, origin, false, ctx, &mut draws, tally);
                 moved = true;
             } else if u < rural_weight + others_urban {
-                let j = t.draw_urban(origin, k, &mut Draws::new(ctx.seed, ctx.year, id, Purpose::Destination));
+                let j = t.draw_urban(origin, k, &mut key.draws(Purpose::Destination));
                 if j != here {
                     move_household(h, j, true, ctx, &mut draws, tally);
                     moved = true;
@@ -397,11 +461,11 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     // A metro core's relocated jobs take their workers along (plan §4 industrial relocation).
     let relocation = ctx.cities.relocation_chance[here];
     if relocation > 0.0 && h.adults > 0 && !h.has(flags::OWNS_HOME) {
-        let mut relocate = Draws::new(ctx.seed, ctx.year, id, Purpose::Relocation);
-        if relocate.chance(relocation) {
+        let mut relocate = key.draws(Purpose::Relocation);
+        if relocate.random_bool(relocation.min(1.0)) {
             let members = &ctx.cities.relocation_members[here];
             let total = members.last().map_or(0.0, |m| m.1);
-            let u = relocate.uniform() * total;
+            let u = relocate.random::<f64>() * total;
             let pick = members.partition_point(|m| m.1 <= u).min(members.len() - 1);
             // The job goes with the household, so its attachment does too: the years that make
             // a settled worker unlikely to reconsider (inertia) carry over the move.
@@ -413,26 +477,26 @@ pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     }
     let services = ctx.services_for(here, h.years_in_city);
 
-    allot_affordable(h, id, ctx);
+    allot_affordable(h, key, ctx);
 
     if h.children_left > 0 {
-        let mut reunify = Draws::new(ctx.seed, ctx.year, id, Purpose::Reunify);
-        if reunify.chance(ctx.reunify * ctx.cities.school_access[here] * services) {
+        let reunify = (ctx.reunify * ctx.cities.school_access[here] * services).clamp(0.0, 1.0);
+        if key.draws(Purpose::Reunify).random_bool(reunify) {
             children_join(h, ctx, tally);
         }
     }
 
-    apply_to_settle(h, id, ctx, tally, services, insured);
+    apply_to_settle(h, id, key, ctx, tally, services, insured);
 }
 
 /// Affordable rentals are allotted among the non-hukou renters waiting where they live (a lottery
 /// at the unit's vacancy rate, `Cities::affordable_offer`; the year's movers wait from next year).
-fn allot_affordable(h: &mut Household, id: u64, ctx: &YearContext) {
+fn allot_affordable(h: &mut Household, key: HouseholdKey, ctx: &YearContext) {
     if h.rents_affordable() || h.has(flags::OWNS_HOME) || h.has(flags::IN_SITU) {
         return;
     }
     let offer = ctx.cities.affordable_offer[usize::from(h.res_unit)];
-    if offer > 0.0 && Draws::new(ctx.seed, ctx.year, id, Purpose::Housing).chance(offer) {
+    if offer > 0.0 && key.draws(Purpose::Housing).random_bool(offer.min(1.0)) {
         h.set_affordable(true);
     }
 }
@@ -440,7 +504,15 @@ fn allot_affordable(h: &mut Household, id: u64, ctx: &YearContext) {
 /// Settlement for a household living in a city without its hukou: eligibility under the unit's
 /// rules, the willingness logit, then an application (quota units) or settling at once. Rural-hukou
 /// migrants settle; urban-hukou inter-city migrants transfer their hukou under the same rules.
-fn apply_to_settle(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally, services: f64, insured: bool) {
+fn apply_to_settle(
+    h: &mut Household,
+    id: u64,
+    key: HouseholdKey,
+    ctx: &YearContext,
+    tally: &mut Tally,
+    services: f64,
+    insured: bool,
+) {
     let here = usize::from(h.res_unit);
     let origin = usize::from(h.hukou_unit);
     let regime = ctx.regime(here);
@@ -471,8 +543,7 @@ fn apply_to_settle(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Ta
         + if insured { w.insured } else { 0.0 }
         + w.education[usize::from(h.education())]
         + ctx.procedure_ease;
-    let mut settle_draws = Draws::new(ctx.seed, ctx.year, id, Purpose::Settle);
-    if !settle_draws.chance(1.0 / (1.0 + (-logit).exp())) {
+    if !key.draws(Purpose::Settle).random_bool(1.0 / (1.0 + (-logit).exp())) {
         return;
     }
     let settling = settling_members(h);
@@ -502,14 +573,14 @@ pub fn finish(h: &mut Household, id: u64, ctx: &YearContext, thresholds: &[Thres
         }
     }
 
-    demography(h, id, ctx, tally);
+    let key = ctx.key.household(id);
+    demography(h, key, ctx, tally);
     if h.is_empty() {
         return;
     }
 
-    let mut draws = Draws::new(ctx.seed, ctx.year, id, Purpose::InPlace);
     if !h.has(flags::RES_URBAN) {
-        if draws.chance(ctx.in_place[usize::from(h.res_unit)]) {
+        if ctx.in_place[usize::from(h.res_unit)].sample(&mut key.draws(Purpose::InPlace)) {
             // The place becomes urban around the household: no move, hukou unchanged.
             h.set(flags::RES_URBAN, true);
             h.set(flags::IN_SITU, true);
@@ -520,11 +591,11 @@ pub fn finish(h: &mut Household, id: u64, ctx: &YearContext, thresholds: &[Thres
     } else {
         h.years_in_city = h.years_in_city.saturating_add(1);
         if h.is_nonhukou_urban() && h.adults > 0 {
-            let mut accrual = Draws::new(ctx.seed, ctx.year, id, Purpose::Accrual);
-            if accrual.chance(ctx.insurance_coverage) {
+            let mut accrual = key.draws(Purpose::Accrual);
+            if ctx.insured.sample(&mut accrual) {
                 h.insurance_years = h.insurance_years.saturating_add(1);
             }
-            if h.education() < 3 && accrual.chance(ctx.skill_upgrade) {
+            if h.education() < 3 && ctx.skill_upgrade.sample(&mut accrual) {
                 h.set_education(h.education() + 1);
             }
             // Buying a home where it lives: more often where housing is cheap. A buyer gives up
@@ -532,7 +603,7 @@ pub fn finish(h: &mut Household, id: u64, ctx: &YearContext, thresholds: &[Thres
             if !h.has(flags::OWNS_HOME) && !h.has(flags::IN_SITU) {
                 let here = usize::from(h.res_unit);
                 let chance = (ctx.purchase / ctx.cities.housing_cost[here].max(1e-6)).min(1.0);
-                if accrual.chance(chance) {
+                if accrual.random_bool(chance) {
                     h.set(flags::OWNS_HOME, true);
                     h.set_affordable(false);
                     tally.units[here].purchases += 1;
@@ -543,24 +614,97 @@ pub fn finish(h: &mut Household, id: u64, ctx: &YearContext, thresholds: &[Thres
     tally.count_stock(h, ctx.cities.regime.len(), ctx.province_of);
 }
 
-fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) {
-    let mut d = Draws::new(ctx.seed, ctx.year, id, Purpose::Demography);
+/// How `picks` members chosen uniformly without replacement from groups of `sizes` fall on the
+/// groups (a multivariate hypergeometric draw, one uniform index per pick).
+#[inline]
+fn pick_members<const G: usize>(mut sizes: [u8; G], picks: u8, d: &mut Draws) -> [u8; G] {
+    let mut picked = [0u8; G];
+    if picks == 0 {
+        return picked;
+    }
+    if sizes.iter().filter(|&&s| s > 0).count() == 1 {
+        // One group holds every member: no draw needed.
+        picked[sizes.iter().position(|&s| s > 0).expect("one group is non-empty")] = picks;
+        return picked;
+    }
+    let mut left: u32 = sizes.iter().map(|&s| u32::from(s)).sum();
+    for _ in 0..picks {
+        let mut index = d.random_range(0..left);
+        let group = sizes
+            .iter()
+            .position(|&s| {
+                let here = index < u32::from(s);
+                if !here {
+                    index -= u32::from(s);
+                }
+                here
+            })
+            .expect("the index lies within the members left");
+        sizes[group] -= 1;
+        picked[group] += 1;
+        left -= 1;
+    }
+    picked
+}
+
+/// Deaths of the members of a household, each member independently at its role's yearly rate,
+/// drawn by thinning (exact): every member is a candidate at the highest of the rates, the
+/// candidates fall on the members as a uniform pick, and a candidate of a role dies at that
+/// role's rate ÷ the highest. Most households draw once for all their members.
+pub struct Deaths {
+    candidates: Binomials,
+    /// Adults, elderly, children.
+    acceptance: [Binomials; 3],
+}
+
+impl Deaths {
+    /// Yearly death rates of working-age adults, the elderly and children.
+    pub fn new(rates: [f64; 3]) -> Deaths {
+        let highest = rates.iter().copied().fold(0.0, f64::max);
+        Deaths {
+            candidates: Binomials::new(highest),
+            acceptance: rates.map(|rate| Binomials::new(if highest > 0.0 { rate / highest } else { 0.0 })),
+        }
+    }
+
+    /// Deaths in each group of `groups`, which holds (adults, elderly, children) pairs in order:
+    /// present, then left behind.
+    #[inline]
+    pub fn sample(&self, groups: [u8; 6], d: &mut Draws) -> [u8; 6] {
+        // Households stay far below 255 members (see the ageing note in `demography`).
+        let members = groups.iter().map(|&g| u32::from(g)).sum::<u32>().min(u32::from(u8::MAX)) as u8;
+        let candidates = self.candidates.sample(members, d);
+        if candidates == 0 {
+            return [0; 6];
+        }
+        let picked = pick_members(groups, candidates, d);
+        std::array::from_fn(|g| self.acceptance[g / 2].sample(picked[g], d))
+    }
+}
+
+/// The year's deaths, present and left behind, removed from the household.
+#[inline]
+fn deaths(h: &mut Household, ctx: &YearContext, d: &mut Draws) -> (u64, u64) {
+    let groups = [h.adults, h.adults_left, h.elderly, h.elderly_left, h.children, h.children_left];
+    let died = ctx.deaths.sample(groups, d);
+    h.adults -= died[0];
+    h.adults_left -= died[1];
+    h.elderly -= died[2];
+    h.elderly_left -= died[3];
+    h.children -= died[4];
+    h.children_left -= died[5];
+    let present = u64::from(died[0]) + u64::from(died[2]) + u64::from(died[4]);
+    let left = u64::from(died[1]) + u64::from(died[3]) + u64::from(died[5]);
+    (present, left)
+}
+
+fn demography(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &mut Tally) {
+    let mut d = key.draws(Purpose::Demography);
     // Birth eligibility as `Tally::count_stock` counted it at the end of last year (nothing
     // since then changes head_age, adults or children + children_left), so `birth_chance`
     // divides by the households that can actually give birth this year.
     let fertile = (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3;
-    let child_death = ctx.adult_death * CHILD_MORTALITY_RATIO;
-    let survive = |count: &mut u8, p: f64, d: &mut Draws| -> u64 {
-        let died = d.binomial(u32::from(*count), p) as u8;
-        *count -= died;
-        u64::from(died)
-    };
-    let present_deaths = survive(&mut h.adults, ctx.adult_death, &mut d);
-    let left_deaths = survive(&mut h.adults_left, ctx.adult_death, &mut d);
-    let present_deaths = present_deaths + survive(&mut h.elderly, ctx.elderly_death, &mut d);
-    let left_deaths = left_deaths + survive(&mut h.elderly_left, ctx.elderly_death, &mut d);
-    let present_deaths = present_deaths + survive(&mut h.children, child_death, &mut d);
-    let left_deaths = left_deaths + survive(&mut h.children_left, child_death, &mut d);
+    let (present_deaths, left_deaths) = deaths(h, ctx, &mut d);
     let res = usize::from(h.res_unit);
     let origin = usize::from(h.origin_unit);
     // Most households see no death in a year: skip the scattered writes then.
@@ -581,21 +725,25 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
     // Ageing: adults reach 65 (in households with older heads), children reach 15. No count is
     // capped: a household gains at most one birth a year while its head is 20–40 (≤ 23 births
     // over its life), so no role approaches u8::MAX and every member stays counted.
-    let ageing_chance = if h.head_age >= super::aggregate::OLDER_HEAD_AGE { ctx.ageing } else { 0.0 };
-    let ageing = d.binomial(u32::from(h.adults), ageing_chance) as u8;
-    h.adults -= ageing;
-    h.elderly += ageing;
-    let ageing_left = d.binomial(u32::from(h.adults_left), ageing_chance) as u8;
-    h.adults_left -= ageing_left;
-    h.elderly_left += ageing_left;
-    let grown = d.binomial(u32::from(h.children), CHILD_TO_ADULT) as u8;
+    if h.head_age >= super::aggregate::OLDER_HEAD_AGE {
+        // Adults present and left behind reach 65 at one rate: one draw, spread as for children.
+        let ageing = ctx.ageing.sample(h.adults + h.adults_left, &mut d);
+        let [ageing, ageing_left] = pick_members([h.adults, h.adults_left], ageing, &mut d);
+        h.adults -= ageing;
+        h.elderly += ageing;
+        h.adults_left -= ageing_left;
+        h.elderly_left += ageing_left;
+    }
+    // Children present and left behind turn 15 at one rate: one draw for all of them, spread
+    // over the two groups as a uniform pick of that many children.
+    let grown_up = ctx.children_grow_up.sample(h.children + h.children_left, &mut d);
+    let [grown, grown_left] = pick_members([h.children, h.children_left], grown_up, &mut d);
     h.children -= grown;
     h.adults += grown;
     // Left-behind children who turn 15 stay at the origin (school, then work) and follow the
     // household to the city a few years later.
-    let grown_left = d.binomial(u32::from(h.children_left), CHILD_TO_ADULT) as u8;
     h.children_left -= grown_left;
-    let joining = d.binomial(u32::from(h.adults_left), ctx.adult_follow) as u8;
+    let joining = ctx.adults_follow.sample(h.adults_left, &mut d);
     h.adults_left = h.adults_left - joining + grown_left;
     h.adults += joining;
     if joining > 0 {
@@ -612,8 +760,8 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         }
     }
 
-    let birth_chance = if h.has(flags::RES_URBAN) { ctx.birth_chance_urban } else { ctx.birth_chance_rural };
-    if fertile && h.adults > 0 && d.chance(birth_chance) {
+    let birth = if h.has(flags::RES_URBAN) { &ctx.birth_urban } else { &ctx.birth_rural };
+    if fertile && h.adults > 0 && birth.sample(&mut d) {
         // Migrant parents without school and service access send newborns to the village.
         let access = if h.is_rural_hukou_urban() {
             ctx.cities.school_access[usize::from(h.res_unit)]
@@ -621,7 +769,7 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
         } else {
             1.0
         };
-        if d.chance(access) {
+        if d.random_bool(access.clamp(0.0, 1.0)) {
             h.children += 1;
             if h.has(flags::HUKOU_URBAN) {
                 tally.national.births_urban_hukou += 1;
@@ -650,6 +798,57 @@ fn demography(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Mean and variance of draws, for the distribution tests.
+    fn moments(values: impl Iterator<Item = f64>) -> (f64, f64) {
+        let v: Vec<f64> = values.collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        (mean, v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64)
+    }
+
+    #[test]
+    fn thinned_deaths_are_independent_binomials_per_group() {
+        // Rates far above real ones so every path (several candidates, several groups) is taken.
+        let rates = [0.1, 0.4, 0.05];
+        let deaths = Deaths::new(rates);
+        let groups = [2u8, 1, 1, 2, 3, 1];
+        let n = 200_000u64;
+        let key = YearKey::new(11, 2024);
+        let samples: Vec<[u8; 6]> =
+            (0..n).map(|id| deaths.sample(groups, &mut key.household(id).draws(Purpose::Demography))).collect();
+        for g in 0..6 {
+            let p = rates[g / 2];
+            let trials = f64::from(groups[g]);
+            let (mean, variance) = moments(samples.iter().map(|s| f64::from(s[g])));
+            let expected_variance = trials * p * (1.0 - p);
+            // Four standard errors of the mean; the variance within 5%.
+            assert!((mean - trials * p).abs() < 4.0 * (expected_variance / n as f64).sqrt(), "group {g}: mean {mean}");
+            assert!((variance / expected_variance - 1.0).abs() < 0.05, "group {g}: variance {variance}");
+        }
+        // Independence across groups: two groups of one household do not co-vary.
+        let (m0, _) = moments(samples.iter().map(|s| f64::from(s[0])));
+        let (m2, _) = moments(samples.iter().map(|s| f64::from(s[2])));
+        let covariance =
+            samples.iter().map(|s| (f64::from(s[0]) - m0) * (f64::from(s[2]) - m2)).sum::<f64>() / n as f64;
+        assert!(covariance.abs() < 0.002, "covariance {covariance}");
+        assert!(samples.iter().all(|s| (0..6).all(|g| s[g] <= groups[g])));
+    }
+
+    #[test]
+    fn picks_fall_on_groups_in_proportion_to_their_members() {
+        let key = YearKey::new(5, 2030);
+        let n = 100_000u64;
+        let picks: Vec<[u8; 3]> =
+            (0..n).map(|id| pick_members([1, 3, 4], 2, &mut key.household(id).draws(Purpose::Demography))).collect();
+        // Two picks of eight without replacement: hypergeometric means 2 × size / 8.
+        for (g, size) in [1.0, 3.0, 4.0].iter().enumerate() {
+            let (mean, _) = moments(picks.iter().map(|p| f64::from(p[g])));
+            assert!((mean - 2.0 * size / 8.0).abs() < 0.01, "group {g}: mean {mean}");
+        }
+        assert!(picks.iter().all(|p| p.iter().sum::<u8>() == 2 && p[0] <= 1));
+        // One non-empty group takes every pick without a draw.
+        assert_eq!(pick_members([0, 5, 0], 3, &mut key.household(0).draws(Purpose::Demography)), [0, 3, 0]);
+    }
 
     #[test]
     fn the_marginal_bin_is_the_first_that_does_not_fit() {
