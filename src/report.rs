@@ -1348,6 +1348,7 @@ fn group_stack_charts(dir: &Path, out: &RunOutput, metrics: &[Vec<YearMetrics>])
                 source_note: SOURCE_NOTE,
                 // Both stacks show the same total: one axis top for both.
                 headroom_rows: regime_layers.len().max(tier_layers.len()),
+                net_label: None,
             },
         )?);
     }
@@ -1380,16 +1381,17 @@ fn decomposition_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, Repo
         })
         .collect();
     let title = format!("What changed the urbanization rate each year — {name}");
-    written.extend(charts::render_diverging_chart(
+    written.extend(charts::render_stacked_chart(
         dir,
-        &charts::DivergingChart {
+        &charts::StackedChart {
             stem: "decomposition",
             title: &title,
             y_label: "Change of the urbanization rate (percentage points)",
             years: &simulated_years,
             layers: &decomposition_layers,
-            net_label: "Net change",
             source_note: SOURCE_NOTE,
+            headroom_rows: 0,
+            net_label: Some("Net change"),
         },
     )?);
 

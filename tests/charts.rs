@@ -91,32 +91,19 @@ fn bad_and_empty_data_give_honest_frames_not_panics() {
     }
     let layers = vec![("a".to_string(), vec![f64::NAN, -3.0, 1e308]), ("b".to_string(), vec![1.0])];
     let years = [2024, 2024, 2026];
-    render_stacked_chart(
-        dir.path(),
-        &StackedChart {
-            stem: "st",
+    for (stem, net_label) in [("st", None), ("dv", Some("net"))] {
+        let chart = StackedChart {
+            stem,
             title: "t",
             y_label: "y",
             years: &years,
             layers: &layers,
             source_note: "",
             headroom_rows: 0,
-        },
-    )
-    .unwrap();
-    render_diverging_chart(
-        dir.path(),
-        &DivergingChart {
-            stem: "dv",
-            title: "t",
-            y_label: "y",
-            years: &years,
-            layers: &layers,
-            net_label: "net",
-            source_note: "",
-        },
-    )
-    .unwrap();
+            net_label,
+        };
+        render_stacked_chart(dir.path(), &chart).unwrap();
+    }
     let band =
         [BandSeries { label: "x".into(), points: vec![BandPoint { year: 2025, mean: f64::NAN, low: 3.0, high: 1.0 }] }];
     render_band_chart(

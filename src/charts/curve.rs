@@ -50,20 +50,20 @@ impl Drawing for CurveChart<'_> {
             let at = f.px(p);
             f.c.circle(at, 5.0, PALETTE[0], None)?;
         }
-        let mut legend = vec![
+        f.legend = vec![
             ("evaluated lever values".to_string(), Swatch::Series(PALETTE[0], Dash::Solid)),
             (format!("required: {:.0}%", 100.0 * self.required), Swatch::Line(PALETTE[1], Dash::Dashed, 2.0)),
         ];
         if let Some(answer) = self.answer.filter(|a| a.is_finite()) {
             let xa = f.px((answer, 0.0)).0;
             f.c.stroke(&[(xa, plot.y0), (xa, plot.y1)], PALETTE[2], 2.0, Dash::Solid)?;
-            legend.push((
+            f.legend.push((
                 format!("smallest value reaching it: {answer:.decimals$}"),
                 Swatch::Line(PALETTE[2], Dash::Solid, 2.0),
             ));
         }
         // Lower right, where a rising curve leaves room.
-        f.legend(&legend, &[(1.0, 1.0), (0.0, 0.0), (1.0, 0.5)])?;
+        f.legend(&[(1.0, 1.0), (0.0, 0.0), (1.0, 0.5)])?;
         c.footer(self.source_note, "")
     }
 }

@@ -80,12 +80,13 @@ impl Axis {
     }
 }
 
-/// Plot rectangle with its two axes, over a canvas.
+/// Plot rectangle with its two axes, over a canvas, and the legend entries of what was drawn.
 pub(super) struct Frame<'c, 'a> {
     pub c: &'c mut Canvas<'a>,
     pub plot: Rect,
     pub x: Axis,
     pub y: Axis,
+    pub legend: Vec<(String, Swatch)>,
 }
 
 impl<'c, 'a> Frame<'c, 'a> {
@@ -93,12 +94,12 @@ impl<'c, 'a> Frame<'c, 'a> {
     /// calling [`Frame::axes`].
     pub fn new(c: &'c mut Canvas<'a>, title: &str, plot: Rect, x: Axis, y: Axis) -> Result<Self, String> {
         c.title(title)?;
-        Ok(Frame { c, plot, x, y })
+        Ok(Frame::panel(c, plot, x, y))
     }
 
     /// A frame without a title (a panel of several).
     pub fn panel(c: &'c mut Canvas<'a>, plot: Rect, x: Axis, y: Axis) -> Self {
-        Frame { c, plot, x, y }
+        Frame { c, plot, x, y, legend: Vec::new() }
     }
 
     /// The standard plot rectangle of a year chart, `right` px from the right edge.
@@ -191,22 +192,22 @@ impl<'c, 'a> Frame<'c, 'a> {
         Ok(())
     }
 
-    /// A series' runs with markers; whether anything was drawn (absent series get no legend).
-    pub fn series(&mut self, runs: &[Vec<(f64, f64)>], color: RGBColor, look: Dash) -> Result<bool, String> {
+    /// A series' runs with markers, and its legend entry if anything was drawn (absent series
+    /// get none); whether anything was.
+    pub fn series(&mut self, runs: &[Vec<P>], color: RGBColor, look: Dash, label: &str) -> Result<bool, String> {
+        // A clamped outlier outside the plot gets no marker.
+        let p = self.plot;
+        let inside = Rect::new(p.x0 - MARKER_R, p.y0 - MARKER_R, p.x1 + MARKER_R, p.y1 + MARKER_R);
         for run in runs {
             let px = self.pxs(run);
             self.c.stroke(&px, color, LINE_W, look)?;
-            // A clamped outlier outside the plot gets no marker.
-            let inside = Rect::new(
-                self.plot.x0 - MARKER_R,
-                self.plot.y0 - MARKER_R,
-                self.plot.x1 + MARKER_R,
-                self.plot.y1 + MARKER_R,
-            );
             for &q in px.iter().filter(|q| inside.contains(**q)) {
                 marker(self.c, q, color, look)?;
             }
             self.c.occupy_line(&px, MARKER_R + 3.0);
+        }
+        if !runs.is_empty() {
+            self.legend.push((label.to_string(), Swatch::Series(color, look)));
         }
         Ok(!runs.is_empty())
     }
@@ -221,16 +222,9 @@ impl<'c, 'a> Frame<'c, 'a> {
         Ok(!runs.is_empty())
     }
 
-    /// A bar from `lo` to `hi` at `x`, `half` wide on each side (data units).
-    pub fn bar(
-        &mut self,
-        x: f64,
-        (lo, hi): (f64, f64),
-        half: f64,
-        color: RGBColor,
-        edge: Option<RGBColor>,
-    ) -> Result<(), String> {
-        let (a, b) = (self.px((x - half, lo)), self.px((x + half, hi)));
+    /// A bar from `lo` to `hi` at year `x`.
+    pub fn bar(&mut self, x: f64, (lo, hi): (f64, f64), color: RGBColor, edge: Option<RGBColor>) -> Result<(), String> {
+        let (a, b) = (self.px((x - BAR_HALF, lo)), self.px((x + BAR_HALF, hi)));
         let r = Rect::new(a.0, a.1, b.0, b.1);
         self.c.rect(r, Some((color, 0.85)), edge)?;
         self.c.occupied.push(r);
@@ -241,13 +235,13 @@ impl<'c, 'a> Frame<'c, 'a> {
     /// with an optional edge along the top.
     pub fn area(
         &mut self,
-        upper: &[(f64, f64)],
-        lower: &[(f64, f64)],
+        upper: &[P],
+        lower: &[P],
         fill: (RGBColor, f64),
         edge: Option<RGBColor>,
     ) -> Result<(), String> {
-        let widen = |pts: &[(f64, f64)]| match pts {
-            [(x, v)] => vec![(x - 0.32, *v), (x + 0.32, *v)],
+        let widen = |pts: &[P]| match pts {
+            [(x, v)] => vec![(x - BAR_HALF, *v), (x + BAR_HALF, *v)],
             _ => pts.to_vec(),
         };
         let (up, down) = (self.pxs(&widen(upper)), self.pxs(&widen(lower)));
@@ -273,9 +267,9 @@ impl<'c, 'a> Frame<'c, 'a> {
         self.c.label(text, self.plot.mid(), f).map(|_| ())
     }
 
-    /// A legend in the first free corner of the plot, in the order given ((0, 0) = upper left).
-    pub fn legend(&mut self, entries: &[(String, Swatch)], corners: &[(f64, f64)]) -> Result<(), String> {
-        self.c.legend(entries, self.plot, corners)
+    /// The legend entries in a box in the first free corner of the plot ((0, 0) = upper left).
+    pub fn legend(&mut self, corners: &[(f64, f64)]) -> Result<(), String> {
+        self.c.legend(&self.legend, self.plot, corners)
     }
 
     /// Right-hand axis for a second quantity whose values `v` are plotted at `v * scale`;
@@ -306,14 +300,7 @@ pub(super) fn tick_step(span: f64) -> f64 {
         return 1.0;
     }
     let mag = 10f64.powf(span.log10().floor());
-    let r = span / mag;
-    mag * if r < 2.0 {
-        0.2
-    } else if r < 5.0 {
-        0.5
-    } else {
-        1.0
-    }
+    mag * [(2.0, 0.2), (5.0, 0.5)].into_iter().find(|&(below, _)| span / mag < below).map_or(1.0, |(_, m)| m)
 }
 
 /// Multiples of `step` within `[lo, hi]` (inclusive, float-tolerant).
@@ -372,12 +359,10 @@ pub(super) fn compact_number(v: f64, step: f64, magnitude: f64, signed: bool) ->
     if body.trim_start_matches(['0', '.']).is_empty() {
         return "0".to_string();
     }
-    let sign = if v < 0.0 {
-        "−"
-    } else if signed {
-        "+"
-    } else {
-        ""
+    let sign = match (v < 0.0, signed) {
+        (true, _) => "−",
+        (false, true) => "+",
+        (false, false) => "",
     };
     format!("{sign}{body}{suffix}")
 }

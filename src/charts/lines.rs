@@ -55,25 +55,23 @@ impl Drawing for LinesChart<'_> {
         let all: Vec<(&String, Runs)> = self
             .series
             .iter()
-            .map(|(label, pts)| (label, runs(pts.iter().map(|&(y, v)| (y, Some(v))).collect())))
+            .map(|(label, pts)| (label, runs(pts.iter().map(|&(y, v)| (y, Some(v))))))
             .filter(|(_, r)| !r.is_empty())
             .collect();
         let y = Axis::auto(all.iter().flat_map(|(_, r)| flat(r)), self.y_from_zero);
         let span = year_span(all.iter().flat_map(|(_, r)| r.iter().flatten().map(|p| p.0 as i32)));
-        let years = span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR));
+        let years = span.unwrap_or(PLAN_YEARS);
         if all.len() <= ONE_PLOT_MAX {
             let mut f = Frame::years(c, self.title, years, y, RIGHT_MARGIN_PX)?;
             f.plan_band(PLAN_END_YEAR)?;
             f.axes("Year", self.y_label)?;
-            let mut legend = Vec::new();
             for (i, (label, runs)) in all.iter().enumerate() {
-                f.series(runs, PALETTE[i], Dash::Solid)?;
-                legend.push((label.to_string(), Swatch::Series(PALETTE[i], Dash::Solid)));
+                f.series(runs, PALETTE[i], Dash::Solid, label)?;
             }
             if all.is_empty() {
                 f.centre_note("No data")?;
             }
-            f.legend(&legend, &[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
+            f.legend(&[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
             return c.footer(self.source_note, "");
         }
 

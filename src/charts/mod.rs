@@ -37,7 +37,7 @@ pub use curve::{CurveChart, render_curve};
 pub use lines::{LinesChart, render_lines_chart};
 pub use map::{Extent, MapChart, MapLabel, MapUnit, hover_svg, render_map};
 pub use scatter::{ScatterChart, ScatterPoint, render_scatter};
-pub use stacked::{DivergingChart, StackedChart, render_diverging_chart, render_stacked_chart};
+pub use stacked::{StackedChart, render_stacked_chart};
 pub use tornado::{TornadoBar, TornadoChart, render_tornado};
 
 /// One simulated year of national aggregates (from national.csv).
@@ -115,6 +115,13 @@ trait Drawing {
     }
 }
 
+/// A chart of the standard size drawn by a closure (the run's own charts).
+impl<F: Fn(&mut Canvas) -> Result<(), String>> Drawing for F {
+    fn draw(&self, c: &mut Canvas) -> Result<(), String> {
+        self(c)
+    }
+}
+
 /// Writes `chart` as `<dir>/<stem>.png` and `.svg`, creating `dir`. Returns the paths, PNG first.
 fn write_chart(dir: &Path, stem: &str, chart: &impl Drawing) -> Result<Vec<PathBuf>, ChartError> {
     let fail = |path: &Path| {
@@ -157,6 +164,8 @@ const SWATCH_W: f64 = 36.0;
 const MARKER_R: f64 = 4.0;
 const LINE_W: f64 = 3.0;
 const BAND_ALPHA: f64 = 0.22;
+/// Half the width of a bar (and of a one-year area), in years.
+const BAR_HALF: f64 = 0.32;
 
 // Colours. The resident and hukou pairs differ in hue and lightness, history in darkness.
 const BLUE: RGBColor = RGBColor(0, 72, 150);
@@ -192,6 +201,8 @@ const PALETTE: [RGBColor; 8] = [
 /// First and last year of the 2024–2029 new-urbanization action plan.
 const PLAN_START_YEAR: i32 = 2024;
 const PLAN_END_YEAR: i32 = 2029;
+/// Years of a chart without data: the base year and the plan period.
+const PLAN_YEARS: (i32, i32) = (PLAN_START_YEAR - 1, PLAN_END_YEAR);
 /// Average annual hukou transfers 2014–2023 reported by the MPS, millions.
 const MPS_TRANSFERS_M: f64 = 15.0;
 
@@ -202,7 +213,8 @@ fn tint(color: RGBColor, strength: f64) -> RGBColor {
 }
 
 /// Sorts by year and splits into runs of finite values, so a missing year breaks the line.
-fn runs(mut points: Vec<(i32, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
+fn runs(points: impl IntoIterator<Item = (i32, Option<f64>)>) -> Runs {
+    let mut points: Vec<_> = points.into_iter().collect();
     points.sort_by_key(|&(year, _)| year);
     let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
     for (year, value) in points {
@@ -217,10 +229,8 @@ fn runs(mut points: Vec<(i32, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
 
 /// Smallest and largest year, or `None` for no years.
 fn year_span(years: impl IntoIterator<Item = i32>) -> Option<(i32, i32)> {
-    years.into_iter().fold(None, |acc, y| match acc {
-        None => Some((y, y)),
-        Some((lo, hi)) => Some((lo.min(y), hi.max(y))),
-    })
+    let (lo, hi) = years.into_iter().fold((i32::MAX, i32::MIN), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    (lo <= hi).then_some((lo, hi))
 }
 
 /// A series as runs of `(x, y)` points.
@@ -252,26 +262,11 @@ fn top_with_headroom(max: f64) -> f64 {
 // The run's charts
 // ---------------------------------------------------------------------------
 
-/// How one of the run's own charts is drawn from the run's national rows.
-type DrawRun = fn(&mut Canvas, &ChartInput) -> Result<(), String>;
-
-/// One of the run's own charts.
-struct RunChart<'a>(DrawRun, &'a ChartInput<'a>);
-
-impl Drawing for RunChart<'_> {
-    fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        (self.0)(c, self.1)
-    }
-}
-
 /// Writes urbanization, gap and settlements (PNG and SVG) into `dir`; returns the paths.
 pub fn render_run_charts(dir: &Path, input: &ChartInput) -> Result<Vec<PathBuf>, ChartError> {
-    let charts: [(&str, DrawRun); 3] =
-        [("urbanization", draw_urbanization), ("gap", draw_gap), ("settlements", draw_settlements)];
-    let mut written = Vec::new();
-    for (stem, draw) in charts {
-        written.extend(write_chart(dir, stem, &RunChart(draw, input))?);
-    }
+    let mut written = write_chart(dir, "urbanization", &|c: &mut Canvas| draw_urbanization(c, input))?;
+    written.extend(write_chart(dir, "gap", &|c: &mut Canvas| draw_gap(c, input))?);
+    written.extend(write_chart(dir, "settlements", &|c: &mut Canvas| draw_settlements(c, input))?);
     Ok(written)
 }
 
@@ -296,32 +291,13 @@ fn hukou_break(input: &ChartInput, value: impl Fn(&OfficialPoint) -> Option<f64>
 }
 
 fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
-    let (off, sim) = (input.official, input.simulated);
+    let official = |v: fn(&OfficialPoint) -> Option<f64>| runs(input.official.iter().map(|p| (p.year, v(p))));
+    let simulated = |v: fn(&NationalPoint) -> f64| runs(input.simulated.iter().map(|p| (p.year, rate(v(p)))));
     let series = [
-        (
-            runs(off.iter().map(|p| (p.year, rate(p.urbanization_rate_pct))).collect()),
-            BLUE,
-            Dash::Solid,
-            "Resident urbanization rate (NBS)",
-        ),
-        (
-            runs(sim.iter().map(|p| (p.year, rate(p.urbanization_rate_pct))).collect()),
-            BLUE_LIGHT,
-            Dash::Dashed,
-            "Resident urbanization rate (simulated)",
-        ),
-        (
-            runs(off.iter().map(|p| (p.year, p.hukou_urbanization_rate_pct.and_then(rate))).collect()),
-            RED,
-            Dash::Solid,
-            "Hukou urbanization rate (NBS)",
-        ),
-        (
-            runs(sim.iter().map(|p| (p.year, rate(p.hukou_urbanization_rate_pct))).collect()),
-            RED_LIGHT,
-            Dash::Dashed,
-            "Hukou urbanization rate (simulated)",
-        ),
+        (official(|p| rate(p.urbanization_rate_pct)), BLUE, Dash::Solid, "Resident urbanization rate (NBS)"),
+        (simulated(|p| p.urbanization_rate_pct), BLUE_LIGHT, Dash::Dashed, "Resident urbanization rate (simulated)"),
+        (official(|p| p.hukou_urbanization_rate_pct.and_then(rate)), RED, Dash::Solid, "Hukou urbanization rate (NBS)"),
+        (simulated(|p| p.hukou_urbanization_rate_pct), RED_LIGHT, Dash::Dashed, "Hukou urbanization rate (simulated)"),
     ];
     let goal = rate(input.goal_pct);
     let mut y = Axis::auto(series.iter().flat_map(|s| flat(&s.0)).chain(goal), false);
@@ -338,13 +314,10 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     if let Some(goal) = goal {
         f.reference(goal, GOAL_GREY, Some(&format!("Plan goal ≈{goal:.0}% by {}", input.goal_year)))?;
     }
-    let mut legend = Vec::new();
     for (runs, color, look, label) in &series {
-        if f.series(runs, *color, *look)? {
-            legend.push((label.to_string(), Swatch::Series(*color, *look)));
-        }
+        f.series(runs, *color, *look, label)?;
     }
-    if legend.is_empty() {
+    if f.legend.is_empty() {
         f.centre_note("No data")?;
     }
     if let Some((before, after)) = hukou_break(input, |p| p.hukou_urbanization_rate_pct) {
@@ -352,7 +325,7 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         let note = font(NOTE_PX).in_color(RED);
         f.c.label("← series break 2014→2015, not a policy effect", (x + 12.0, y), note)?;
     }
-    f.legend(&legend, &[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)])?;
+    f.legend(&[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)])?;
     run_footer(c, input.source_note, input)
 }
 
@@ -360,35 +333,19 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let gap = |v: f64| (-100.5..=100.5).contains(&v).then_some(v);
     let official_gap =
         |p: &OfficialPoint| gap(rate(p.urbanization_rate_pct)? - p.hukou_urbanization_rate_pct.and_then(rate)?);
-    let off = runs(input.official.iter().map(|p| (p.year, official_gap(p))).collect());
-    let sim = runs(
-        input
-            .simulated
-            .iter()
-            .map(|p| {
-                (
-                    p.year,
-                    gap(p.gap_pp)
-                        .or_else(|| gap(rate(p.urbanization_rate_pct)? - rate(p.hukou_urbanization_rate_pct)?)),
-                )
-            })
-            .collect(),
-    );
+    let simulated_gap = |p: &NationalPoint| {
+        gap(p.gap_pp).or_else(|| gap(rate(p.urbanization_rate_pct)? - rate(p.hukou_urbanization_rate_pct)?))
+    };
+    let off = runs(input.official.iter().map(|p| (p.year, official_gap(p))));
+    let sim = runs(input.simulated.iter().map(|p| (p.year, simulated_gap(p))));
     // Zero-based: the gap is a magnitude, and a truncated axis would turn a wobble into a swing.
     let y = Axis::auto(flat(&off).chain(flat(&sim)), true);
     let title = "Gap between resident and hukou urbanization rates";
     let mut f = Frame::years(c, title, history_span(input), y, RIGHT_MARGIN_PX)?;
     f.plan_band(input.goal_year)?;
     f.axes("Year", "Gap (percentage points)")?;
-    let mut legend = Vec::new();
-    for (runs, color, look, label) in [
-        (&off, RED, Dash::Solid, "Gap, NBS (resident − hukou rate)"),
-        (&sim, RED_LIGHT, Dash::Dashed, "Gap, simulated"),
-    ] {
-        if f.series(runs, color, look)? {
-            legend.push((label.to_string(), Swatch::Series(color, look)));
-        }
-    }
+    f.series(&off, RED, Dash::Solid, "Gap, NBS (resident − hukou rate)")?;
+    f.series(&sim, RED_LIGHT, Dash::Dashed, "Gap, simulated")?;
     // Endpoints labelled, so the level reads without the grid (the last official and first
     // simulated year may coincide).
     let ends = [
@@ -403,7 +360,7 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
             f.annotate((x, v), &format!("{v:.1}"), color)?;
         }
     }
-    if legend.is_empty() {
+    if f.legend.is_empty() {
         f.centre_note("No data")?;
     }
     if let Some((before, after)) = hukou_break(input, official_gap) {
@@ -414,7 +371,7 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
             font(NOTE_PX).in_color(RED),
         )?;
     }
-    f.legend(&legend, &[(1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.0, 0.0)])?;
+    f.legend(&[(1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.0, 0.0)])?;
     run_footer(c, input.source_note, input)
 }
 
@@ -425,7 +382,7 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let years = span.unwrap_or((PLAN_START_YEAR - 1, input.goal_year.max(PLAN_START_YEAR)));
     let bars: Vec<(f64, f64)> =
         sim.iter().filter_map(|p| Some((f64::from(p.year), millions(p.settlements)?))).collect();
-    let movers = runs(sim.iter().map(|p| (p.year, millions(p.movers))).collect());
+    let movers = runs(sim.iter().map(|p| (p.year, millions(p.movers))));
     let max_bars = bars.iter().map(|b| b.1).fold(MPS_TRANSFERS_M, f64::max);
     let max_movers = flat(&movers).fold(0.0, f64::max);
     // Movers usually outnumber settlements; past 2.5× they get their own (right-hand) axis.
@@ -435,16 +392,15 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let mut f = Frame::years(c, title, years, y, if dual { RIGHT_AXIS_PX } else { RIGHT_MARGIN_PX })?;
     f.plan_band(input.goal_year)?;
     f.axes("Year", "Persons (millions)")?;
-    let mut legend = Vec::new();
     for &(x, v) in &bars {
-        f.bar(x, (0.0, v), 0.32, BAR_TEAL, None)?;
+        f.bar(x, (0.0, v), BAR_TEAL, None)?;
     }
     if !bars.is_empty() {
-        legend.push(("Settlements (granted urban hukou)".to_string(), Swatch::Bar(BAR_TEAL)));
+        f.legend.push(("Settlements (granted urban hukou)".to_string(), Swatch::Bar(BAR_TEAL)));
     }
     // Over the bars, so it stays visible where they cross it.
     f.reference(MPS_TRANSFERS_M, TEXT_GREY, None)?;
-    legend.push(("≈15M/yr hukou transfers 2014–2023 (MPS)".to_string(), Swatch::Line(TEXT_GREY, Dash::Dashed, 2.0)));
+    f.legend.push(("≈15M/yr hukou transfers 2014–2023 (MPS)".to_string(), Swatch::Line(TEXT_GREY, Dash::Dashed, 2.0)));
     let (movers, label) = if dual {
         let k = f.right_axis(max_movers, "Movers (millions)", MOVERS_PURPLE)?;
         let scaled = movers.iter().map(|r| r.iter().map(|&(x, v)| (x, v * k)).collect()).collect();
@@ -452,13 +408,11 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     } else {
         (movers, "Movers (changed residence unit)")
     };
-    if f.series(&movers, MOVERS_PURPLE, Dash::Solid)? {
-        legend.push((label.to_string(), Swatch::Series(MOVERS_PURPLE, Dash::Solid)));
-    }
+    f.series(&movers, MOVERS_PURPLE, Dash::Solid, label)?;
     if span.is_none() {
         f.centre_note("No simulated flows in this run")?;
     }
-    f.legend(&legend, &[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
+    f.legend(&[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
     // Settlements are the MPS's series, not the NBS's: the chart cites what it shows.
     run_footer(c, SETTLEMENTS_SOURCE_NOTE, input)
 }
