@@ -95,10 +95,7 @@ pub(super) enum Dash {
 impl Dash {
     /// (on, off) lengths in pixels, `None` for solid.
     fn pattern(self) -> Option<(f64, f64)> {
-        match self {
-            Dash::Solid => None,
-            Dash::Dashed => Some((11.0, 6.0)),
-        }
+        (self == Dash::Dashed).then_some((11.0, 6.0))
     }
 }
 
@@ -126,21 +123,12 @@ impl<'a> Canvas<'a> {
         let mut backend = BitMapBackend::new(path, device);
         // A new bitmap is black; drawing white cannot fail before anything is written.
         let _ = backend.draw_rect((0, 0), (device.0 as i32, device.1 as i32), &WHITE.filled(), true);
-        Canvas {
-            target: Target::Png(backend),
-            scale,
-            size: (f64::from(size.0), f64::from(size.1)),
-            occupied: Vec::new(),
-        }
+        Canvas { target: Target::Png(backend), scale, ..Canvas::svg(size) }
     }
 
     pub fn svg(size: (u32, u32)) -> Self {
-        Canvas {
-            target: Target::Svg { body: String::new(), glyphs: GlyphDefs::default() },
-            scale: 1.0,
-            size: (f64::from(size.0), f64::from(size.1)),
-            occupied: Vec::new(),
-        }
+        let target = Target::Svg { body: String::new(), glyphs: GlyphDefs::default() };
+        Canvas { target, scale: 1.0, size: (f64::from(size.0), f64::from(size.1)), occupied: Vec::new() }
     }
 
     /// Writes the PNG (`None`) or returns the SVG document with `attrs` on its root element.
@@ -196,12 +184,7 @@ impl<'a> Canvas<'a> {
         };
         let pieces: Vec<Vec<(i32, i32)>> = pieces.iter().map(|p| p.iter().map(|&q| self.dev(q)).collect()).collect();
         match &mut self.target {
-            Target::Png(b) => {
-                for piece in pieces {
-                    b.draw_path(piece, &style).map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }
+            Target::Png(b) => pieces.into_iter().try_for_each(|p| b.draw_path(p, &style)).map_err(|e| e.to_string()),
             Target::Svg { body, .. } => {
                 let dasharray = dash.pattern().map_or(String::new(), |(a, b)| format!(" stroke-dasharray=\"{a} {b}\""));
                 let _ = write!(
@@ -227,15 +210,11 @@ impl<'a> Canvas<'a> {
 
     pub fn circle(&mut self, c: P, r: f64, fill: RGBColor, edge: Option<(RGBColor, f64)>) -> Result<(), String> {
         let (center, rad) = (self.dev(c), (r * self.scale).round() as u32);
+        let edge_style = edge.map(|(color, w)| ShapeStyle { filled: false, ..self.png_style(color, 1.0, w) });
         match &mut self.target {
             Target::Png(b) => {
                 b.draw_circle(center, rad, &fill.color(), true).map_err(|e| e.to_string())?;
-                if let Some((color, w)) = edge {
-                    let style = ShapeStyle {
-                        color: color.to_rgba(),
-                        filled: false,
-                        stroke_width: (w * self.scale).round().max(1.0) as u32,
-                    };
+                if let Some(style) = edge_style {
                     b.draw_circle(center, rad, &style, false).map_err(|e| e.to_string())?;
                 }
             }
@@ -253,17 +232,22 @@ impl<'a> Canvas<'a> {
         Ok(())
     }
 
-    /// Starts an SVG group whose `<title>` is the browser's hover text (nothing in a PNG).
-    pub fn begin_hover(&mut self, title: &str) {
+    /// What `draw` draws, in an SVG group whose `<title>` is the browser's hover text if there is
+    /// one (nothing in a PNG).
+    pub fn hover(
+        &mut self,
+        title: Option<&str>,
+        draw: impl FnOnce(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let Some(title) = title else { return draw(self) };
         if let Target::Svg { body, .. } = &mut self.target {
             let _ = write!(body, "<g><title>{}</title>", text::escape(title));
         }
-    }
-
-    pub fn end_hover(&mut self) {
+        draw(self)?;
         if let Target::Svg { body, .. } = &mut self.target {
             body.push_str("</g>");
         }
+        Ok(())
     }
 
     /// Draws `s` anchored at `at`; returns the box it covers. Top/middle anchors refer to the
@@ -440,11 +424,7 @@ pub(super) fn marker(c: &mut Canvas, at: P, color: RGBColor, look: Dash) -> Resu
 
 /// SVG path data ("M x y L x y …") of a polyline.
 pub(super) fn path_data(pts: &[P]) -> String {
-    let mut d = String::with_capacity(pts.len() * 12);
-    for (i, (x, y)) in pts.iter().enumerate() {
-        let _ = write!(d, "{}{x:.1} {y:.1}", if i == 0 { 'M' } else { 'L' });
-    }
-    d
+    pts.iter().enumerate().map(|(i, (x, y))| format!("{}{x:.1} {y:.1}", if i == 0 { 'M' } else { 'L' })).collect()
 }
 
 /// The "on" pieces of a polyline dashed `on`, `off` pixels along its length.

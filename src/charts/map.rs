@@ -8,7 +8,6 @@
 //! enclaves stay visible on top of the unit around them, then borders are drawn once per edge.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 pub use crate::boundaries::Extent;
 use crate::boundaries::{borders, context, ring_area, shapes};
@@ -68,11 +67,9 @@ pub fn render_map(dir: &Path, chart: &MapChart) -> Result<Vec<PathBuf>, ChartErr
 /// small to see stay reachable.
 pub fn hover_svg(chart: &MapChart, tooltip: &dyn Fn(u32, f64) -> String) -> String {
     let mut c = Canvas::svg(MAP_SIZE);
-    let drawn = chart.draw_with(&mut c, Some(tooltip));
-    match (drawn, c.finish("class=\"map\" role=\"img\"")) {
-        (Ok(()), Ok(Some(svg))) => svg,
-        (Err(e), _) | (_, Err(e)) => format!("<p>map not drawn: {}</p>", super::text::escape(&e)),
-        _ => String::new(),
+    match chart.draw_with(&mut c, Some(tooltip)).and_then(|()| c.finish("class=\"map\" role=\"img\"")) {
+        Ok(svg) => svg.unwrap_or_default(),
+        Err(e) => format!("<p>map not drawn: {}</p>", super::text::escape(&e)),
     }
 }
 
@@ -104,10 +101,11 @@ struct View {
 
 impl View {
     /// The largest projection of the lon/lat `points` that fits `frame`, centred in it.
-    fn fit(points: impl Iterator<Item = (f64, f64)>, frame: Rect) -> View {
-        let (lo, hi) = points.map(albers).fold(((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)), |(a, b), (x, y)| {
-            ((a.0.min(x), a.1.min(y)), (b.0.max(x), b.1.max(y)))
-        });
+    fn fit(points: impl IntoIterator<Item = (f64, f64)>, frame: Rect) -> View {
+        let (lo, hi) =
+            points.into_iter().map(albers).fold(((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)), |(a, b), (x, y)| {
+                ((a.0.min(x), a.1.min(y)), (b.0.max(x), b.1.max(y)))
+            });
         let scale =
             ((frame.x1 - frame.x0) / (hi.0 - lo.0).max(1e-9)).min((frame.y1 - frame.y0) / (hi.1 - lo.1).max(1e-9));
         let (cx, cy) = frame.mid();
@@ -284,10 +282,8 @@ struct Panel<'a> {
 impl MapChart<'_> {
     fn draw_with(&self, c: &mut Canvas, tooltip: Option<&dyn Fn(u32, f64) -> String>) -> Result<(), String> {
         c.title(self.title)?;
-        let mut values: HashMap<u32, &MapUnit> = HashMap::new();
-        for u in self.units {
-            values.entry(u.code).or_insert(u);
-        }
+        // The first row of a code counts.
+        let values: HashMap<u32, &MapUnit> = self.units.iter().rev().map(|u| (u.code, u)).collect();
         let scale = Scale::from_values(self.units.iter().map(|u| u.value));
         let bottom = c.size.1 - FOOTER_PX - 150.0;
         let panel = |sea, dots| Panel { values: &values, scale, tooltip, sea, dots };
@@ -296,7 +292,7 @@ impl MapChart<'_> {
             Some(extent) => {
                 let frame = Rect::new(LEFT_MARGIN_PX + 6.0, TOP_PX, c.size.0 - RIGHT_MARGIN_PX, bottom);
                 // Filled to the frame: the neighbours reach its edges.
-                let view = View::fit(extent.outline().into_iter(), frame);
+                let view = View::fit(extent.outline(), frame);
                 dots |= panel(true, true).draw(c, &view)?;
                 c.rect(frame, None, Some(BORDER))?;
                 self.labels(c, &view, extent)?;
@@ -314,8 +310,7 @@ impl MapChart<'_> {
                 dots |= panel(false, true).draw(c, &view)?;
                 let sea = Rect::new(main.x1 - 122.0, main.y1 - 215.0, main.x1, main.y1);
                 c.rect(sea, Some((WHITE, 1.0)), None)?;
-                let sea_view = View { frame: sea, ..View::fit(Extent::SOUTH_CHINA_SEA.outline().into_iter(), sea) };
-                panel(true, false).draw(c, &sea_view)?;
+                panel(true, false).draw(c, &View::fit(Extent::SOUTH_CHINA_SEA.outline(), sea))?;
                 c.rect(sea, None, Some(PROVINCE_BORDER))?;
                 c.text("South China Sea Islands", (sea.x1 - 4.0, sea.y1 - 6.0), font(11.0).at(Align::End, Align::End))?;
                 // Zoomed insets on the right, their areas outlined on the main map.
@@ -326,14 +321,9 @@ impl MapChart<'_> {
                 ];
                 let h = (c.size.1 - FOOTER_PX - TOP_PX - 10.0) / 3.0;
                 for (i, (key, name, extent)) in insets.into_iter().enumerate() {
-                    let frame = Rect::new(
-                        850.0,
-                        TOP_PX + i as f64 * h + 24.0,
-                        c.size.0 - RIGHT_MARGIN_PX,
-                        TOP_PX + (i + 1) as f64 * h - 6.0,
-                    );
-                    let inset = View { frame, ..View::fit(extent.outline().into_iter(), frame) };
-                    dots |= panel(true, true).draw(c, &inset)?;
+                    let top = TOP_PX + i as f64 * h;
+                    let frame = Rect::new(850.0, top + 24.0, c.size.0 - RIGHT_MARGIN_PX, top + h - 6.0);
+                    dots |= panel(true, true).draw(c, &View::fit(extent.outline(), frame))?;
                     c.rect(frame, None, Some(BORDER))?;
                     c.text(&format!("{key}  {name}"), (frame.x0, frame.y0 - 10.0), font(LEGEND_PX).bold())?;
                     let outline = view.pxs(&extent.outline());
@@ -345,11 +335,8 @@ impl MapChart<'_> {
         }
         self.colour_bar(c, &scale, bottom + 20.0, dots)?;
         if values.is_empty() {
-            c.text(
-                "No data",
-                (420.0, c.size.1 / 2.0),
-                font(AXIS_DESC_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle),
-            )?;
+            let grey = font(AXIS_DESC_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle);
+            c.text("No data", (420.0, c.size.1 / 2.0), grey)?;
         }
         c.footer(self.source_note, "")
     }
@@ -387,14 +374,9 @@ impl MapChart<'_> {
         for v in ticks {
             let x = x0 + (scale.position(v) + 1.0) / 2.0 * (x1 - x0);
             c.stroke(&[(x, y + 18.0), (x, y + 24.0)], AXIS_GREY, 1.0, Dash::Solid)?;
-            let label = compact_number(v, v.abs(), scale.clip, true);
-            let label = if v >= scale.clip {
-                format!("≥{label}")
-            } else if v <= -scale.clip {
-                format!("≤{label}")
-            } else {
-                label
-            };
+            // The ends stand for everything beyond them.
+            let beyond = if v.abs() < scale.clip { "" } else { ["≤", "≥"][usize::from(v > 0.0)] };
+            let label = format!("{beyond}{}", compact_number(v, v.abs(), scale.clip, true));
             c.text(&label, (x, y + 30.0), font(TICK_PX).at(Align::Middle, Align::Start))?;
         }
         let grey = font(NOTE_PX).in_color(TEXT_GREY);
@@ -430,13 +412,7 @@ impl Panel<'_> {
                 }
                 let ring = clip_ring(&ring, view.frame);
                 area += ring_area(&ring).abs();
-                if let Some(h) = &hover {
-                    c.begin_hover(h);
-                }
-                c.fill(&ring, color, 1.0)?;
-                if hover.is_some() {
-                    c.end_hover();
-                }
+                c.hover(hover.as_deref(), |c| c.fill(&ring, color, 1.0))?;
             }
             let seat = unit.map(|u| view.px((u.lon, u.lat))).filter(|p| view.frame.contains(*p));
             if let (Some(seat), Some(u), true) = (seat, unit, self.dots && area < MIN_VISIBLE_PX2) {
@@ -444,7 +420,8 @@ impl Panel<'_> {
             }
         }
         // Units without any outline also get their dot.
-        let mut missing: Vec<&&MapUnit> = self.values.values().filter(|u| !shapes_codes().contains(&u.code)).collect();
+        let mut missing: Vec<&&MapUnit> =
+            self.values.values().filter(|u| !shapes().iter().any(|s| s.code == u.code)).collect();
         missing.sort_by_key(|u| u.code);
         for u in missing {
             let seat = view.px((u.lon, u.lat));
@@ -464,12 +441,8 @@ impl Panel<'_> {
             for island in context("south_china_sea_islands") {
                 let ring = clip_ring(&view.pxs(island), view.frame);
                 c.fill(&ring, NO_DATA, 1.0)?;
-                c.stroke(
-                    &ring.iter().copied().chain(ring.first().copied()).collect::<Vec<_>>(),
-                    PROVINCE_BORDER,
-                    1.0,
-                    Dash::Solid,
-                )?;
+                let closed: Vec<P> = ring.iter().chain(ring.first()).copied().collect();
+                c.stroke(&closed, PROVINCE_BORDER, 1.0, Dash::Solid)?;
             }
             for dash in context("south_china_sea_line") {
                 for piece in clip_line(&view.pxs(dash), view.frame) {
@@ -478,21 +451,11 @@ impl Panel<'_> {
             }
         }
         for &(seat, color, code, value) in &dots {
-            if let Some(t) = self.tooltip {
-                c.begin_hover(&t(code, value));
-            }
-            c.circle(seat, 4.0, color, Some((RGBColor(60, 60, 60), 1.0)))?;
-            if self.tooltip.is_some() {
-                c.end_hover();
-            }
+            let hover = self.tooltip.map(|t| t(code, value));
+            c.hover(hover.as_deref(), |c| c.circle(seat, 4.0, color, Some((RGBColor(60, 60, 60), 1.0))))?;
         }
         Ok(!dots.is_empty())
     }
-}
-
-fn shapes_codes() -> &'static std::collections::HashSet<u32> {
-    static CODES: OnceLock<std::collections::HashSet<u32>> = OnceLock::new();
-    CODES.get_or_init(|| shapes().iter().map(|s| s.code).collect())
 }
 
 #[cfg(test)]
