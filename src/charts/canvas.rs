@@ -44,12 +44,12 @@ impl Rect {
     }
 }
 
-/// Horizontal or vertical text anchor.
+/// Horizontal or vertical text anchor; the discriminant is twice the share of the text before it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Align {
-    Start,
-    Middle,
-    End,
+    Start = 0,
+    Middle = 1,
+    End = 2,
 }
 
 /// How text is drawn: size in px, weight, colour, anchor and whether it reads bottom-up.
@@ -255,16 +255,8 @@ impl<'a> Canvas<'a> {
     pub fn text(&mut self, s: &str, at: P, f: Font) -> Result<Rect, String> {
         let laid = text::layout(s, f.size, f.bold);
         let cap = text::CAP * f.size;
-        let dx = match f.h {
-            Align::Start => 0.0,
-            Align::Middle => -laid.width / 2.0,
-            Align::End => -laid.width,
-        };
-        let dy = match f.v {
-            Align::Start => cap,
-            Align::Middle => cap / 2.0,
-            Align::End => 0.0,
-        };
+        let (h, v) = (f64::from(f.h as u8) / 2.0, f64::from(f.v as u8) / 2.0);
+        let (dx, dy) = (-laid.width * h, cap * (1.0 - v));
         // Baseline origin, and the text box (cap top to descenders) in text space.
         let rot = |(x, y): P| if f.vertical { (y, -x) } else { (x, y) };
         let (ox, oy) = rot((dx, dy));

@@ -231,20 +231,14 @@ impl<'c, 'a> Frame<'c, 'a> {
         Ok(())
     }
 
-    /// The area between `upper` and `lower` (same x positions; one point becomes a narrow bar),
-    /// with an optional edge along the top.
-    pub fn area(
-        &mut self,
-        upper: &[P],
-        lower: &[P],
-        fill: (RGBColor, f64),
-        edge: Option<RGBColor>,
-    ) -> Result<(), String> {
+    /// The area between `hi` and `lo` (same x positions; one point becomes a narrow bar), with
+    /// an optional edge along the top.
+    pub fn area(&mut self, hi: &[P], lo: &[P], fill: (RGBColor, f64), edge: Option<RGBColor>) -> Result<(), String> {
         let widen = |pts: &[P]| match pts {
             [(x, v)] => vec![(x - BAR_HALF, *v), (x + BAR_HALF, *v)],
             _ => pts.to_vec(),
         };
-        let (up, down) = (self.pxs(&widen(upper)), self.pxs(&widen(lower)));
+        let (up, down) = (self.pxs(&widen(hi)), self.pxs(&widen(lo)));
         let ring: Vec<P> = up.iter().chain(down.iter().rev()).copied().collect();
         self.c.fill(&ring, fill.0, fill.1)?;
         if let Some(edge) = edge {

@@ -100,26 +100,19 @@ impl Drawing for LinesChart<'_> {
             }
             f.line(own, PALETTE[0], Dash::Solid, 2.5)?;
             if let Some(&(x, v)) = own.last().and_then(|r| r.last()) {
-                let at = f.px((x, v));
+                let (at, value) = (f.px((x, v)), f.y.label(v));
                 f.c.circle(at, 3.0, PALETTE[0], None)?;
-                let value = f.y.label(v);
-                f.c.text(
-                    &value,
-                    (at.0 - 4.0, at.1 - 8.0),
-                    font(NOTE_PX).in_color(PALETTE[0]).at(Align::End, Align::End),
-                )?;
+                let ink = font(NOTE_PX).in_color(PALETTE[0]).at(Align::End, Align::End);
+                f.c.text(&value, (at.0 - 4.0, at.1 - 8.0), ink)?;
             }
             f.c.text(&fit(label, label_font, plot.x1 - plot.x0), (plot.x0, plot.y0 - 12.0), label_font)?;
         }
         let desc = font(AXIS_DESC_PX).at(Align::Middle, Align::Middle).vertical();
         c.text(self.y_label, (LEFT_MARGIN_PX + 14.0, area.mid().1), desc)?;
-        let note =
-            format!("Each panel: one series (blue, last value labelled) over all {} in grey; shared scale", all.len());
-        c.text(
-            &note,
-            (area.mid().0, area.y1 + 20.0),
-            font(NOTE_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle),
-        )?;
+        let n = all.len();
+        let note = format!("Each panel: one series (blue, last value labelled) over all {n} in grey; shared scale");
+        let grey = font(NOTE_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle);
+        c.text(&note, (area.mid().0, area.y1 + 20.0), grey)?;
         c.footer(self.source_note, "")
     }
 }

@@ -365,11 +365,8 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     }
     if let Some((before, after)) = hukou_break(input, official_gap) {
         let (x, y) = f.px((2014.5, 0.5 * (before + after)));
-        f.c.label(
-            "↑ series break 2014→2015 in the official hukou rate",
-            (x - 6.0, y + 62.0),
-            font(NOTE_PX).in_color(RED),
-        )?;
+        let note = font(NOTE_PX).in_color(RED);
+        f.c.label("↑ series break 2014→2015 in the official hukou rate", (x - 6.0, y + 62.0), note)?;
     }
     f.legend(&[(1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.0, 0.0)])?;
     run_footer(c, input.source_note, input)
@@ -380,8 +377,7 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     // Only years with a flow: the base year has none.
     let span = year_span(sim.iter().filter(|p| p.settlements.is_finite() || p.movers.is_finite()).map(|p| p.year));
     let years = span.unwrap_or((PLAN_START_YEAR - 1, input.goal_year.max(PLAN_START_YEAR)));
-    let bars: Vec<(f64, f64)> =
-        sim.iter().filter_map(|p| Some((f64::from(p.year), millions(p.settlements)?))).collect();
+    let bars: Vec<P> = sim.iter().filter_map(|p| Some((f64::from(p.year), millions(p.settlements)?))).collect();
     let movers = runs(sim.iter().map(|p| (p.year, millions(p.movers))));
     let max_bars = bars.iter().map(|b| b.1).fold(MPS_TRANSFERS_M, f64::max);
     let max_movers = flat(&movers).fold(0.0, f64::max);

@@ -79,19 +79,14 @@ fn log_axis(lo: f64, hi: f64, px: f64) -> Axis {
 
 impl Drawing for ScatterChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        let (mut invalid, mut non_positive) = (0, 0);
-        let mut points = Vec::new();
-        for p in self.points {
-            if !(p.x.is_finite() && p.y.is_finite()) {
-                invalid += 1;
-            } else if self.log_scale && (p.x <= 0.0 || p.y <= 0.0) {
-                non_positive += 1;
-            } else if self.log_scale {
-                points.push((p.x.log10(), p.y.log10()));
-            } else {
-                points.push((p.x, p.y));
-            }
-        }
+        let finite: Vec<P> =
+            self.points.iter().map(|p| (p.x, p.y)).filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+        let points: Vec<P> = if self.log_scale {
+            finite.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|p| (p.0.log10(), p.1.log10())).collect()
+        } else {
+            finite.clone()
+        };
+        let (invalid, non_positive) = (self.points.len() - finite.len(), finite.len() - points.len());
         let side = c.size.1 - TOP_PX - X_LABEL_AREA_PX - FOOTER_PX;
         let x0 = (c.size.0 - side) / 2.0;
         let plot = Rect::new(x0, TOP_PX, x0 + side, TOP_PX + side);
@@ -113,12 +108,11 @@ impl Drawing for ScatterChart<'_> {
             f.c.fill(&circle_ring(at, 3.0), PALETTE[0], 0.45)?;
             f.c.occupied.push(Rect::around(at, 5.0));
         }
-        let mut skipped: Vec<String> = Vec::new();
-        for (n, what) in [(non_positive, "≤ 0"), (invalid, "invalid"), (out_of_range, "out of range")] {
-            if n > 0 {
-                skipped.push(format!("{n} {what}"));
-            }
-        }
+        let skipped: Vec<String> = [(non_positive, "≤ 0"), (invalid, "invalid"), (out_of_range, "out of range")]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
         let shown = points.len() - out_of_range;
         if shown == 0 {
             f.centre_note(if out_of_range == 0 { "No data" } else { "Values too extreme to plot" })?;

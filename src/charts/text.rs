@@ -112,10 +112,10 @@ fn outline_path(font: &FontRef, id: GlyphId) -> String {
         }
     };
     for curve in &outline.curves {
-        let (start, rest): (_, Vec<_>) = match *curve {
-            OutlineCurve::Line(a, b) => (a, vec![("L", vec![b])]),
-            OutlineCurve::Quad(a, c, b) => (a, vec![("Q", vec![c, b])]),
-            OutlineCurve::Cubic(a, c1, c2, b) => (a, vec![("C", vec![c1, c2, b])]),
+        let (start, cmd, pts) = match *curve {
+            OutlineCurve::Line(a, b) => (a, "L", vec![b]),
+            OutlineCurve::Quad(a, c, b) => (a, "Q", vec![c, b]),
+            OutlineCurve::Cubic(a, c1, c2, b) => (a, "C", vec![c1, c2, b]),
         };
         if last != Some(start) {
             if last.is_some() {
@@ -123,10 +123,8 @@ fn outline_path(font: &FontRef, id: GlyphId) -> String {
             }
             to(&mut d, "M", &[start]);
         }
-        for (cmd, pts) in rest {
-            to(&mut d, cmd, &pts);
-            last = pts.last().copied();
-        }
+        to(&mut d, cmd, &pts);
+        last = pts.last().copied();
     }
     d.push('Z');
     d
