@@ -81,7 +81,7 @@ impl Font {
         Font { vertical: true, ..self }
     }
     pub fn width(&self, text: &str) -> f64 {
-        text::width(text, self.size, self.bold)
+        text::layout(text, self.size, self.bold).width
     }
 }
 

@@ -26,8 +26,7 @@ pub fn render_curve(dir: &Path, chart: &CurveChart) -> Result<Vec<PathBuf>, Char
 
 impl Drawing for CurveChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        let mut points: Vec<(f64, f64)> =
-            self.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+        let mut points: Vec<P> = self.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (lo, hi) = match (points.first(), points.last()) {
             (Some(a), Some(b)) if b.0 > a.0 => (a.0, b.0),

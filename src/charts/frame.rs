@@ -116,14 +116,11 @@ impl<'c, 'a> Frame<'c, 'a> {
 
     /// Data → pixels; far-off values are pulled to within one span of the plot.
     pub fn px(&self, (x, y): (f64, f64)) -> P {
-        let t = |v: f64, a: &Axis| ((v - a.lo) / (a.hi - a.lo)).clamp(-1.0, 2.0);
-        (
-            self.plot.x0 + t(x, &self.x) * (self.plot.x1 - self.plot.x0),
-            self.plot.y1 - t(y, &self.y) * (self.plot.y1 - self.plot.y0),
-        )
+        let (t, p) = (|v: f64, a: &Axis| ((v - a.lo) / (a.hi - a.lo)).clamp(-1.0, 2.0), self.plot);
+        (p.x0 + t(x, &self.x) * (p.x1 - p.x0), p.y1 - t(y, &self.y) * (p.y1 - p.y0))
     }
 
-    fn pxs(&self, pts: &[(f64, f64)]) -> Vec<P> {
+    fn pxs(&self, pts: &[P]) -> Vec<P> {
         pts.iter().map(|&p| self.px(p)).collect()
     }
 

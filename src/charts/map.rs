@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 pub use crate::boundaries::Extent;
-use crate::boundaries::{borders, context, ring_area, shapes};
+use crate::boundaries::{Line, borders, context, ring_area, shapes};
 
 use super::*;
 
@@ -414,29 +414,22 @@ impl Panel<'_> {
                 area += ring_area(&ring).abs();
                 c.hover(hover.as_deref(), |c| c.fill(&ring, color, 1.0))?;
             }
-            let seat = unit.map(|u| view.px((u.lon, u.lat))).filter(|p| view.frame.contains(*p));
-            if let (Some(seat), Some(u), true) = (seat, unit, self.dots && area < MIN_VISIBLE_PX2) {
-                dots.push((seat, color, u.code, u.value));
-            }
+            dots.extend(unit.copied().filter(|_| area < MIN_VISIBLE_PX2));
         }
         // Units without any outline also get their dot.
-        let mut missing: Vec<&&MapUnit> =
-            self.values.values().filter(|u| !shapes().iter().any(|s| s.code == u.code)).collect();
+        let mut missing: Vec<&MapUnit> =
+            self.values.values().copied().filter(|u| !shapes().iter().any(|s| s.code == u.code)).collect();
         missing.sort_by_key(|u| u.code);
-        for u in missing {
-            let seat = view.px((u.lon, u.lat));
-            if self.dots && view.frame.contains(seat) {
-                dots.push((seat, self.scale.color(u.value), u.code, u.value));
-            }
-        }
+        dots.extend(missing);
+        let seat = |u: &MapUnit| view.px((u.lon, u.lat));
+        dots.retain(|u| self.dots && view.frame.contains(seat(u)));
+        let strokes = |c: &mut Canvas, lines: &[Line], color, width| {
+            let mut pieces = lines.iter().flat_map(|line| clip_line(&view.pxs(line), view.frame));
+            pieces.try_for_each(|piece| c.stroke(&piece, color, width, Dash::Solid))
+        };
         // Borders once per edge, over all fills (which also hides seams between fills).
-        for (lines, color) in [(&borders().inner, UNIT_BORDER), (&borders().outer, PROVINCE_BORDER)] {
-            for line in lines {
-                for piece in clip_line(&view.pxs(line), view.frame) {
-                    c.stroke(&piece, color, 1.0, Dash::Solid)?;
-                }
-            }
-        }
+        strokes(c, &borders().inner, UNIT_BORDER, 1.0)?;
+        strokes(c, &borders().outer, PROVINCE_BORDER, 1.0)?;
         if self.sea {
             for island in context("south_china_sea_islands") {
                 let ring = clip_ring(&view.pxs(island), view.frame);
@@ -444,15 +437,11 @@ impl Panel<'_> {
                 let closed: Vec<P> = ring.iter().chain(ring.first()).copied().collect();
                 c.stroke(&closed, PROVINCE_BORDER, 1.0, Dash::Solid)?;
             }
-            for dash in context("south_china_sea_line") {
-                for piece in clip_line(&view.pxs(dash), view.frame) {
-                    c.stroke(&piece, SEA_LINE, 1.5, Dash::Solid)?;
-                }
-            }
+            strokes(c, context("south_china_sea_line"), SEA_LINE, 1.5)?;
         }
-        for &(seat, color, code, value) in &dots {
-            let hover = self.tooltip.map(|t| t(code, value));
-            c.hover(hover.as_deref(), |c| c.circle(seat, 4.0, color, Some((RGBColor(60, 60, 60), 1.0))))?;
+        for u in &dots {
+            let (hover, color) = (self.tooltip.map(|t| t(u.code, u.value)), self.scale.color(u.value));
+            c.hover(hover.as_deref(), |c| c.circle(seat(u), 4.0, color, Some((RGBColor(60, 60, 60), 1.0))))?;
         }
         Ok(!dots.is_empty())
     }

@@ -41,10 +41,6 @@ pub(super) fn layout(text: &str, size: f64, bold: bool) -> Laid {
     Laid { glyphs, width: x }
 }
 
-pub(super) fn width(text: &str, size: f64, bold: bool) -> f64 {
-    layout(text, size, bold).width
-}
-
 /// Cap height of DejaVu Sans as a share of the ab_glyph size: anchors "top" and "centre" refer
 /// to capitals, so labels line up with tick marks and boxes.
 pub(super) const CAP: f64 = 0.626;
