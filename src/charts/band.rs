@@ -71,8 +71,7 @@ impl Drawing for BandChart<'_> {
         let y = Axis::auto(all().flat_map(|r| flat(r)).chain(goal.map(|g| g.0)), self.y_from_zero);
         let span = year_span(all().flatten().flatten().map(|p| p.0 as i32));
         let mut f = Frame::years(c, self.title, span.unwrap_or(PLAN_YEARS), y, RIGHT_MARGIN_PX)?;
-        f.plan_band(PLAN_END_YEAR)?;
-        f.axes("Year", self.y_label)?;
+        f.year_axes(PLAN_END_YEAR, self.y_label)?;
         if let Some((v, label)) = goal {
             f.reference(v, GOAL_GREY, Some(label).filter(|l| !l.is_empty()))?;
         }

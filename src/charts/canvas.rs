@@ -310,8 +310,7 @@ impl<'a> Canvas<'a> {
     /// Reserves the area between two polylines sampled at the same x positions.
     pub fn occupy_between(&mut self, upper: &[P], lower: &[P]) {
         for (u, l) in upper.windows(2).zip(lower.windows(2)) {
-            let (top, bottom) =
-                [u[0], u[1], l[0], l[1]].iter().fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+            let (top, bottom) = min_max([u[0], u[1], l[0], l[1]].map(|p| p.1));
             self.occupied.push(Rect::new(u[0].0, top, u[1].0, bottom));
         }
     }
@@ -354,12 +353,8 @@ impl<'a> Canvas<'a> {
             let y = area.y0 + 10.0 + cy * (area.y1 - area.y0 - 20.0 - h);
             Rect::new(x, y, x + w, y + h)
         };
-        let best = corners
-            .iter()
-            .map(|&c| place(c))
-            .enumerate()
-            .min_by_key(|(i, r)| (self.hits(r), *i))
-            .map_or(place((0.0, 0.0)), |(_, r)| r);
+        // The first of equally good corners.
+        let best = corners.iter().map(|&c| place(c)).min_by_key(|r| self.hits(r)).unwrap_or_else(|| place((0.0, 0.0)));
         self.boxed(best)?;
         for (i, (label, swatch)) in entries.iter().enumerate() {
             let y = best.y0 + 12.0 + 26.0 * i as f64 + 10.0;

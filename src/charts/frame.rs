@@ -36,10 +36,7 @@ impl Axis {
     /// Covers the finite `values` with ~5 % headroom, snapped to round ticks, from 0 if
     /// `from_zero`; `0..1` without finite data.
     pub fn auto(values: impl IntoIterator<Item = f64>, from_zero: bool) -> Self {
-        let (mut lo, mut hi) = values
-            .into_iter()
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (mut lo, mut hi) = min_max(values.into_iter().filter(|v| v.is_finite()));
         if lo > hi || !(hi - lo).is_finite() {
             return Axis::values(0.0, 1.0);
         }
@@ -90,8 +87,8 @@ pub(super) struct Frame<'c, 'a> {
 }
 
 impl<'c, 'a> Frame<'c, 'a> {
-    /// Title and an empty plot in `plot`; callers paint backgrounds (the plan band) before
-    /// calling [`Frame::axes`].
+    /// Title and an empty plot in `plot`; callers paint backgrounds before calling
+    /// [`Frame::axes`].
     pub fn new(c: &'c mut Canvas<'a>, title: &str, plot: Rect, x: Axis, y: Axis) -> Result<Self, String> {
         c.title(title)?;
         Ok(Frame::panel(c, plot, x, y))
@@ -164,17 +161,18 @@ impl<'c, 'a> Frame<'c, 'a> {
         self.c.stroke(&[(p.x0, p.y0), (p.x0, p.y1), (p.x1, p.y1)], AXIS_GREY, 1.0, Dash::Solid)
     }
 
-    /// Light band behind the 2024–`goal_year` plan period, labelled top right; only where
-    /// the chart also shows earlier years (over plan years alone it would say nothing).
-    pub fn plan_band(&mut self, goal_year: i32) -> Result<(), String> {
+    /// The axes of a year chart over a light band behind the 2024–`goal_year` plan period,
+    /// labelled top right; the band only where the chart also shows earlier years (over plan
+    /// years alone it would say nothing).
+    pub fn year_axes(&mut self, goal_year: i32, y_desc: &str) -> Result<(), String> {
         let (start, end) = (f64::from(PLAN_START_YEAR).max(self.x.lo + 0.5), f64::from(goal_year).min(self.x.hi - 0.5));
-        if start > end || self.x.lo + 0.5 >= f64::from(PLAN_START_YEAR) {
-            return Ok(());
+        if start <= end && self.x.lo + 0.5 < f64::from(PLAN_START_YEAR) {
+            let (a, b) = (self.px((start - 0.5, self.y.hi)), self.px((end + 0.5, self.y.lo)));
+            self.c.rect(Rect::new(a.0, a.1, b.0, b.1), Some((PLAN_SHADE, 1.0)), None)?;
+            let f = font(LEGEND_PX).in_color(PLAN_TEXT).at(Align::End, Align::Start);
+            self.c.label(&format!("Plan period {PLAN_START_YEAR}–{goal_year}"), (b.0 - 8.0, a.1 + 8.0), f)?;
         }
-        let (a, b) = (self.px((start - 0.5, self.y.hi)), self.px((end + 0.5, self.y.lo)));
-        self.c.rect(Rect::new(a.0, a.1, b.0, b.1), Some((PLAN_SHADE, 1.0)), None)?;
-        let f = font(LEGEND_PX).in_color(PLAN_TEXT).at(Align::End, Align::Start);
-        self.c.label(&format!("Plan period {PLAN_START_YEAR}–{goal_year}"), (b.0 - 8.0, a.1 + 8.0), f).map(|_| ())
+        self.axes("Year", y_desc)
     }
 
     /// Horizontal dashed line across the plot, optionally labelled above its left end.

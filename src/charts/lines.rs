@@ -63,8 +63,7 @@ impl Drawing for LinesChart<'_> {
         let years = span.unwrap_or(PLAN_YEARS);
         if all.len() <= ONE_PLOT_MAX {
             let mut f = Frame::years(c, self.title, years, y, RIGHT_MARGIN_PX)?;
-            f.plan_band(PLAN_END_YEAR)?;
-            f.axes("Year", self.y_label)?;
+            f.year_axes(PLAN_END_YEAR, self.y_label)?;
             for (i, (label, runs)) in all.iter().enumerate() {
                 f.series(runs, PALETTE[i], Dash::Solid, label)?;
             }

@@ -102,14 +102,11 @@ struct View {
 impl View {
     /// The largest projection of the lon/lat `points` that fits `frame`, centred in it.
     fn fit(points: impl IntoIterator<Item = (f64, f64)>, frame: Rect) -> View {
-        let (lo, hi) =
-            points.into_iter().map(albers).fold(((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)), |(a, b), (x, y)| {
-                ((a.0.min(x), a.1.min(y)), (b.0.max(x), b.1.max(y)))
-            });
-        let scale =
-            ((frame.x1 - frame.x0) / (hi.0 - lo.0).max(1e-9)).min((frame.y1 - frame.y0) / (hi.1 - lo.1).max(1e-9));
+        let projected: Vec<P> = points.into_iter().map(albers).collect();
+        let (x, y) = (min_max(projected.iter().map(|p| p.0)), min_max(projected.iter().map(|p| p.1)));
+        let scale = ((frame.x1 - frame.x0) / (x.1 - x.0).max(1e-9)).min((frame.y1 - frame.y0) / (y.1 - y.0).max(1e-9));
         let (cx, cy) = frame.mid();
-        View { frame, scale, offset: (cx - scale * (lo.0 + hi.0) / 2.0, cy - scale * (lo.1 + hi.1) / 2.0) }
+        View { frame, scale, offset: (cx - scale * (x.0 + x.1) / 2.0, cy - scale * (y.0 + y.1) / 2.0) }
     }
 
     fn px(&self, p: (f64, f64)) -> P {
@@ -328,8 +325,9 @@ impl MapChart<'_> {
                     c.text(&format!("{key}  {name}"), (frame.x0, frame.y0 - 10.0), font(LEGEND_PX).bold())?;
                     let outline = view.pxs(&extent.outline());
                     c.stroke(&outline, BLACK, 1.0, Dash::Solid)?;
-                    let corner = outline.iter().fold((f64::MIN, f64::MAX), |a, p| (a.0.max(p.0), a.1.min(p.1)));
-                    c.text(key, (corner.0 + 3.0, corner.1), font(NOTE_PX).bold().at(Align::Start, Align::End))?;
+                    let (east, north) =
+                        (min_max(outline.iter().map(|p| p.0)).1, min_max(outline.iter().map(|p| p.1)).0);
+                    c.text(key, (east + 3.0, north), font(NOTE_PX).bold().at(Align::Start, Align::End))?;
                 }
             }
         }

@@ -233,6 +233,11 @@ fn year_span(years: impl IntoIterator<Item = i32>) -> Option<(i32, i32)> {
     (lo <= hi).then_some((lo, hi))
 }
 
+/// Smallest and largest of `values`; `(∞, −∞)` for none.
+fn min_max(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    values.into_iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
 /// A series as runs of `(x, y)` points.
 type Runs = Vec<Vec<(f64, f64)>>;
 
@@ -309,8 +314,7 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let name = if input.scenario_name.is_empty() { String::new() } else { format!(" — {}", input.scenario_name) };
     let title = format!("Urbanization rates, {}–{}{name}", years.0, years.1);
     let mut f = Frame::years(c, &title, years, y, RIGHT_MARGIN_PX)?;
-    f.plan_band(input.goal_year)?;
-    f.axes("Year", "Share of total population (%)")?;
+    f.year_axes(input.goal_year, "Share of total population (%)")?;
     if let Some(goal) = goal {
         f.reference(goal, GOAL_GREY, Some(&format!("Plan goal ≈{goal:.0}% by {}", input.goal_year)))?;
     }
@@ -342,8 +346,7 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let y = Axis::auto(flat(&off).chain(flat(&sim)), true);
     let title = "Gap between resident and hukou urbanization rates";
     let mut f = Frame::years(c, title, history_span(input), y, RIGHT_MARGIN_PX)?;
-    f.plan_band(input.goal_year)?;
-    f.axes("Year", "Gap (percentage points)")?;
+    f.year_axes(input.goal_year, "Gap (percentage points)")?;
     f.series(&off, RED, Dash::Solid, "Gap, NBS (resident − hukou rate)")?;
     f.series(&sim, RED_LIGHT, Dash::Dashed, "Gap, simulated")?;
     // Endpoints labelled, so the level reads without the grid (the last official and first
@@ -386,8 +389,7 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let y = Axis::values(0.0, top_with_headroom(if dual { max_bars } else { max_bars.max(max_movers) }));
     let title = "Settlements: rural migrants granted urban hukou";
     let mut f = Frame::years(c, title, years, y, if dual { RIGHT_AXIS_PX } else { RIGHT_MARGIN_PX })?;
-    f.plan_band(input.goal_year)?;
-    f.axes("Year", "Persons (millions)")?;
+    f.year_axes(input.goal_year, "Persons (millions)")?;
     for &(x, v) in &bars {
         f.bar(x, (0.0, v), BAR_TEAL, None)?;
     }

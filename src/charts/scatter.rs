@@ -92,7 +92,7 @@ impl Drawing for ScatterChart<'_> {
         let plot = Rect::new(x0, TOP_PX, x0 + side, TOP_PX + side);
         let values = points.iter().flat_map(|&(x, y)| [x, y]);
         let axis = if self.log_scale {
-            let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            let (lo, hi) = min_max(values);
             let pad = if hi > lo { ((hi - lo) * 0.05).max(0.05) } else { 0.5 };
             if lo > hi { log_axis(0.0, 5.0, side) } else { log_axis(lo - pad, hi + pad, side) }
         } else {

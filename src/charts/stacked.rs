@@ -81,17 +81,15 @@ fn top_for_legend(max: f64, lo: f64, rows: usize) -> f64 {
 impl Drawing for StackedChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
         let (shown, columns) = stack(self.years, self.layers, self.net_label.is_some());
-        let (lo, hi) = columns
-            .iter()
-            .flat_map(|(_, pieces, net)| pieces.iter().flat_map(|&(lo, hi)| [lo, hi]).chain([*net]))
-            .fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let values =
+            columns.iter().flat_map(|(_, pieces, net)| pieces.iter().flat_map(|&(lo, hi)| [lo, hi]).chain([*net]));
+        let (lo, hi) = min_max(values.chain([0.0]));
         let top = top_for_legend(hi, lo, (shown.len() + usize::from(self.net_label.is_some())).max(self.headroom_rows));
         let step = tick_step(top - lo);
         let y = Axis::values((lo / step).floor() * step, top);
         let span = year_span(columns.iter().map(|c| c.0 as i32));
         let mut f = Frame::years(c, self.title, span.unwrap_or(PLAN_YEARS), y, RIGHT_MARGIN_PX)?;
-        f.plan_band(PLAN_END_YEAR)?;
-        f.axes("Year", self.y_label)?;
+        f.year_axes(PLAN_END_YEAR, self.y_label)?;
         let color = |k: usize| PALETTE[k % PALETTE.len()];
         f.legend = shown.iter().enumerate().map(|(k, &l)| (self.layers[l].0.clone(), Swatch::Bar(color(k)))).collect();
         match self.net_label {
