@@ -220,13 +220,8 @@ impl<'a> Canvas<'a> {
             }
             Target::Svg { body, .. } => {
                 let edge = edge.map_or(String::new(), |(c, w)| format!(" stroke=\"{}\" stroke-width=\"{w}\"", hex(c)));
-                let _ = write!(
-                    body,
-                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\" fill=\"{}\"{edge}/>",
-                    c.0,
-                    c.1,
-                    hex(fill)
-                );
+                let (x, y, fill) = (c.0, c.1, hex(fill));
+                let _ = write!(body, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r}\" fill=\"{fill}\"{edge}/>");
             }
         }
         Ok(())
@@ -387,7 +382,7 @@ impl<'a> Canvas<'a> {
             Swatch::Band(color) => {
                 self.rect(Rect::new(x, y - 8.0, x + SWATCH_W, y + 8.0), Some((color, BAND_ALPHA)), None)
             }
-            Swatch::Dot(color) => self.circle(mid, 4.0, color, Some((RGBColor(60, 60, 60), 1.0))),
+            Swatch::Dot(color) => self.circle(mid, 4.0, color, Some((INK, 1.0))),
         }
     }
 }

@@ -56,10 +56,8 @@ impl Drawing for CurveChart<'_> {
         if let Some(answer) = self.answer.filter(|a| a.is_finite()) {
             let xa = f.px((answer, 0.0)).0;
             f.c.stroke(&[(xa, plot.y0), (xa, plot.y1)], PALETTE[2], 2.0, Dash::Solid)?;
-            f.legend.push((
-                format!("smallest value reaching it: {answer:.decimals$}"),
-                Swatch::Line(PALETTE[2], Dash::Solid, 2.0),
-            ));
+            let label = format!("smallest value reaching it: {answer:.decimals$}");
+            f.legend.push((label, Swatch::Line(PALETTE[2], Dash::Solid, 2.0)));
         }
         // Lower right, where a rising curve leaves room.
         f.legend(&[(1.0, 1.0), (0.0, 0.0), (1.0, 0.5)])?;

@@ -63,9 +63,8 @@ impl Axis {
     /// labels fit, else every 2nd, 5th… counted back from the last, so the goal year is.
     pub fn years(first: i32, last: i32, px: f64) -> Self {
         let px_per_year = px / (f64::from(last - first) + 1.0);
-        let step: i32 =
-            [1, 2, 5, 10, 20, 50, 100].into_iter().find(|&s| px_per_year * f64::from(s) >= 50.0).unwrap_or(1000);
-        let mut ticks: Vec<(f64, String)> =
+        let step = [1, 2, 5, 10, 20, 50, 100].into_iter().find(|&s| px_per_year * f64::from(s) >= 50.0).unwrap_or(1000);
+        let mut ticks: Vec<_> =
             (first..=last).rev().step_by(step as usize).map(|y| (f64::from(y), y.to_string())).collect();
         ticks.reverse();
         Axis { lo: f64::from(first) - 0.5, hi: f64::from(last) + 0.5, ticks, minor: Vec::new(), step: f64::from(step) }

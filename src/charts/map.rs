@@ -439,7 +439,7 @@ impl Panel<'_> {
         }
         for u in &dots {
             let (hover, color) = (self.tooltip.map(|t| t(u.code, u.value)), self.scale.color(u.value));
-            c.hover(hover.as_deref(), |c| c.circle(seat(u), 4.0, color, Some((RGBColor(60, 60, 60), 1.0))))?;
+            c.hover(hover.as_deref(), |c| c.circle(seat(u), 4.0, color, Some((INK, 1.0))))?;
         }
         Ok(!dots.is_empty())
     }

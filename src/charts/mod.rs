@@ -181,6 +181,8 @@ const PLAN_SHADE: RGBColor = RGBColor(253, 246, 222);
 const PLAN_TEXT: RGBColor = RGBColor(150, 120, 40);
 const BAR_TEAL: RGBColor = RGBColor(42, 140, 128);
 const MOVERS_PURPLE: RGBColor = RGBColor(140, 60, 150);
+/// Whiskers and the edges of dots.
+const INK: RGBColor = RGBColor(60, 60, 60);
 /// Official history on the stand-alone charts.
 const OFFICIAL_INK: RGBColor = RGBColor(30, 30, 30);
 

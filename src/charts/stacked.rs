@@ -46,7 +46,7 @@ fn stack(years: &[i32], layers: &[(String, Vec<f64>)], diverging: bool) -> (Vec<
     let value = |l: usize, i: usize| {
         layers[l].1.get(i).copied().filter(|v| v.is_finite() && (diverging || *v > 0.0)).unwrap_or(0.0)
     };
-    let shown: Vec<usize> =
+    let shown: Vec<_> =
         (0..layers.len()).filter(|&l| !diverging || columns.iter().any(|&(_, i)| value(l, i) != 0.0)).collect();
     let columns = columns
         .into_iter()

@@ -70,11 +70,9 @@ impl GlyphDefs {
         let font = face(bold);
         let units = f64::from(font.height_unscaled());
         let s = size / units;
-        let mut out = format!(
-            "<g aria-label=\"{}\" fill=\"{fill}\" transform=\"{transform} scale({s:.6} {:.6})\">",
-            escape(text),
-            -s
-        );
+        let (label, flip) = (escape(text), -s);
+        let mut out =
+            format!("<g aria-label=\"{label}\" fill=\"{fill}\" transform=\"{transform} scale({s:.6} {flip:.6})\">");
         for (id, x) in layout(text, size, bold).glyphs {
             let key = (bold, id.0);
             self.used.entry(key).or_insert_with(|| outline_path(font, id));

@@ -64,18 +64,16 @@ impl Drawing for TornadoChart<'_> {
             f.c.rect(Rect::new(x0, yc - thickness / 2.0, end, yc + thickness / 2.0), Some((color, 1.0)), None)?;
             if bar.spread.is_finite() && bar.spread > 0.0 {
                 let w = f.px((bar.value + bar.spread, 0.0)).0;
-                let ink = RGBColor(60, 60, 60);
-                f.c.stroke(&[(end, yc), (w, yc)], ink, 2.0, Dash::Solid)?;
-                f.c.stroke(&[(w, yc - thickness / 3.0), (w, yc + thickness / 3.0)], ink, 2.0, Dash::Solid)?;
+                f.c.stroke(&[(end, yc), (w, yc)], INK, 2.0, Dash::Solid)?;
+                f.c.stroke(&[(w, yc - thickness / 3.0), (w, yc + thickness / 3.0)], INK, 2.0, Dash::Solid)?;
             }
         }
         // Legend below the axis: the kinds, then the whisker.
         let (mut x, y) = (plot.x0, c.size.1 - FOOTER_PX - 12.0);
-        let keys =
+        let kinds =
             self.kinds.iter().enumerate().map(|(k, kind)| (kind.to_string(), Swatch::Bar(PALETTE[k % PALETTE.len()])));
-        for (label, swatch) in
-            keys.chain([(self.spread_label.to_string(), Swatch::Line(RGBColor(60, 60, 60), Dash::Solid, 2.0))])
-        {
+        let whisker = (self.spread_label.to_string(), Swatch::Line(INK, Dash::Solid, 2.0));
+        for (label, swatch) in kinds.chain([whisker]) {
             c.swatch(swatch, (x, y))?;
             c.text(&label, (x + SWATCH_W + 8.0, y), font(LEGEND_PX))?;
             x += SWATCH_W + 38.0 + font(LEGEND_PX).width(&label);
