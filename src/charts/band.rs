@@ -19,11 +19,10 @@ pub struct BandSeries {
     pub points: Vec<BandPoint>,
 }
 
-/// A band chart; see [`render_band_chart`].
+/// A band chart: NaN/inf values are skipped (a missing year breaks the line); empty input gives a
+/// "No data" frame.
 #[derive(Debug, Clone, Copy)]
 pub struct BandChart<'a> {
-    /// File name without extension.
-    pub stem: &'a str,
     pub title: &'a str,
     /// Value-axis description with its unit.
     pub y_label: &'a str,
@@ -39,12 +38,6 @@ pub struct BandChart<'a> {
     pub y_from_zero: bool,
     /// Runs behind each band (replicates × parameter sets), named in the legend.
     pub runs: usize,
-}
-
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`: NaN/inf values are skipped (a missing year
-/// breaks the line); empty input gives a "No data" frame. Returns the paths, PNG first.
-pub fn render_band_chart(dir: &Path, chart: &BandChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
 }
 
 /// What the shaded band is, for the legend: with few runs the 5th and 95th percentiles are

@@ -11,11 +11,11 @@ use super::text::{self, GlyphDefs};
 use super::*;
 
 /// A point in logical pixels.
-pub(super) type P = (f64, f64);
+pub type P = (f64, f64);
 
 /// Axis-aligned rectangle in logical pixels, `x0 <= x1`, `y0 <= y1`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Rect {
+pub struct Rect {
     pub x0: f64,
     pub y0: f64,
     pub x1: f64,
@@ -46,7 +46,7 @@ impl Rect {
 
 /// Horizontal or vertical text anchor; the discriminant is twice the share of the text before it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Align {
+pub enum Align {
     Start = 0,
     Middle = 1,
     End = 2,
@@ -54,7 +54,7 @@ pub(super) enum Align {
 
 /// How text is drawn: size in px, weight, colour, anchor and whether it reads bottom-up.
 #[derive(Clone, Copy)]
-pub(super) struct Font {
+pub struct Font {
     pub size: f64,
     pub bold: bool,
     pub color: RGBColor,
@@ -63,7 +63,7 @@ pub(super) struct Font {
     pub vertical: bool,
 }
 
-pub(super) fn font(size: f64) -> Font {
+pub fn font(size: f64) -> Font {
     Font { size, bold: false, color: BLACK, h: Align::Start, v: Align::Middle, vertical: false }
 }
 
@@ -87,7 +87,7 @@ impl Font {
 
 /// Line patterns: history solid, projections and reference lines dashed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Dash {
+pub enum Dash {
     Solid,
     Dashed,
 }
@@ -105,7 +105,7 @@ enum Target<'a> {
 }
 
 /// One chart being drawn. `occupied` collects what legends must not cover.
-pub(super) struct Canvas<'a> {
+pub struct Canvas<'a> {
     target: Target<'a>,
     /// Device pixels per logical pixel (PNG only; SVGs are in logical pixels).
     scale: f64,
@@ -389,7 +389,7 @@ impl<'a> Canvas<'a> {
 
 /// A legend key.
 #[derive(Clone, Copy)]
-pub(super) enum Swatch {
+pub enum Swatch {
     Series(RGBColor, Dash),
     Bar(RGBColor),
     Line(RGBColor, Dash, f64),
@@ -399,18 +399,18 @@ pub(super) enum Swatch {
 
 /// A data point: recorded history is solid with filled markers, a projection dashed with hollow
 /// ones, so the two read apart even in greyscale.
-pub(super) fn marker(c: &mut Canvas, at: P, color: RGBColor, look: Dash) -> Result<(), String> {
+pub fn marker(c: &mut Canvas, at: P, color: RGBColor, look: Dash) -> Result<(), String> {
     let fill = if look == Dash::Solid { color } else { WHITE };
     c.circle(at, MARKER_R, fill, Some((color, 2.0)))
 }
 
 /// SVG path data ("M x y L x y …") of a polyline.
-pub(super) fn path_data(pts: &[P]) -> String {
+pub fn path_data(pts: &[P]) -> String {
     pts.iter().enumerate().map(|(i, (x, y))| format!("{}{x:.1} {y:.1}", if i == 0 { 'M' } else { 'L' })).collect()
 }
 
 /// The "on" pieces of a polyline dashed `on`, `off` pixels along its length.
-pub(super) fn dashes(pts: &[P], on: f64, off: f64) -> Vec<Vec<P>> {
+pub fn dashes(pts: &[P], on: f64, off: f64) -> Vec<Vec<P>> {
     let (mut out, mut piece, mut phase) = (Vec::new(), vec![pts[0]], 0.0);
     for w in pts.windows(2) {
         let len = ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt().min(1e5);

@@ -3,10 +3,9 @@
 
 use super::*;
 
-/// A probability curve; see [`render_curve`].
+/// A probability curve.
 #[derive(Debug, Clone, Copy)]
 pub struct CurveChart<'a> {
-    pub stem: &'a str,
     pub title: &'a str,
     /// Horizontal-axis description with its unit (the lever).
     pub x_label: &'a str,
@@ -17,11 +16,6 @@ pub struct CurveChart<'a> {
     /// The smallest lever value found to reach it, if any.
     pub answer: Option<f64>,
     pub source_note: &'a str,
-}
-
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`. Returns the paths, PNG first.
-pub fn render_curve(dir: &Path, chart: &CurveChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
 }
 
 impl Drawing for CurveChart<'_> {

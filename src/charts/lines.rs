@@ -4,11 +4,10 @@
 
 use super::*;
 
-/// A multi-line chart; see [`render_lines_chart`].
+/// A multi-line chart. NaN/inf values are skipped (a missing year breaks the line); series without
+/// data are left out.
 #[derive(Debug, Clone, Copy)]
 pub struct LinesChart<'a> {
-    /// File name without extension.
-    pub stem: &'a str,
     pub title: &'a str,
     /// Value-axis description with its unit.
     pub y_label: &'a str,
@@ -21,12 +20,6 @@ pub struct LinesChart<'a> {
 
 /// More series than this are drawn as small multiples.
 const ONE_PLOT_MAX: usize = 6;
-
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`. NaN/inf values are skipped (a missing year
-/// breaks the line); series without data are left out. Returns the paths, PNG first.
-pub fn render_lines_chart(dir: &Path, chart: &LinesChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
-}
 
 /// Columns and rows of the small-multiples grid for `n` panels (wider than tall).
 pub(super) fn grid_shape(n: usize) -> (usize, usize) {

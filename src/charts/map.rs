@@ -26,11 +26,13 @@ pub struct MapUnit {
     pub value: f64,
 }
 
-/// A choropleth; see [`render_map`].
+/// A choropleth (1200×900): every unit filled on a diverging red–white–blue scale (blue =
+/// positive), symmetric around 0, saturating at the 95th percentile of |value| rounded up, colours
+/// following the square root of |value| so the many small values stay distinguishable next to a
+/// few big cities. Units too small to see also get a dot at their seat; units without a value
+/// (Taiwan, Hong Kong, Macau) are grey.
 #[derive(Debug, Clone, Copy)]
 pub struct MapChart<'a> {
-    /// File name without extension.
-    pub stem: &'a str,
     pub title: &'a str,
     /// Title of the colour bar, e.g. "Net migration 2024–2029 (persons)".
     pub legend_label: &'a str,
@@ -51,15 +53,6 @@ pub struct MapLabel {
     pub lon: f64,
     pub lat: f64,
     pub text: String,
-}
-
-/// Writes `<stem>.png` and `<stem>.svg` (1200×900) into `dir`: every unit filled on a
-/// diverging red–white–blue scale (blue = positive), symmetric around 0, saturating at the 95th
-/// percentile of |value| rounded up, colours following the square root of |value| so the many
-/// small values stay distinguishable next to a few big cities. Units too small to see also get
-/// a dot at their seat; units without a value (Taiwan, Hong Kong, Macau) are grey.
-pub fn render_map(dir: &Path, chart: &MapChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
 }
 
 /// The same map as an SVG for `report.html`: every unit carries a `<title>` with

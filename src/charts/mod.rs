@@ -31,14 +31,15 @@ mod tornado;
 
 use canvas::*;
 use frame::*;
+use sealed::Drawing;
 
-pub use band::{BandChart, BandPoint, BandSeries, render_band_chart};
-pub use curve::{CurveChart, render_curve};
-pub use lines::{LinesChart, render_lines_chart};
-pub use map::{Extent, MapChart, MapLabel, MapUnit, hover_svg, render_map};
-pub use scatter::{ScatterChart, ScatterPoint, render_scatter};
-pub use stacked::{StackedChart, render_stacked_chart};
-pub use tornado::{TornadoBar, TornadoChart, render_tornado};
+pub use band::{BandChart, BandPoint, BandSeries};
+pub use curve::CurveChart;
+pub use lines::LinesChart;
+pub use map::{Extent, MapChart, MapLabel, MapUnit, hover_svg};
+pub use scatter::{ScatterChart, ScatterPoint};
+pub use stacked::StackedChart;
+pub use tornado::{TornadoBar, TornadoChart};
 
 /// One simulated year of national aggregates (from national.csv).
 #[derive(Debug, Clone, PartialEq)]
@@ -106,42 +107,50 @@ pub fn set_png_dpi(dpi: u32) {
 pub const SETTLEMENTS_SOURCE_NOTE: &str =
     "Reference: MPS, about 15M rural migrants a year granted urban hukou 2014–2023; migrasim simulation";
 
-/// A chart that draws itself onto a canvas (background included).
-trait Drawing {
-    fn draw(&self, c: &mut Canvas) -> Result<(), String>;
-    /// Logical size in pixels.
-    fn size(&self) -> (u32, u32) {
-        CHART_SIZE
-    }
-}
+/// A chart [`render`] writes: [`BandChart`], [`CurveChart`], [`LinesChart`], [`MapChart`],
+/// [`ScatterChart`], [`StackedChart`] or [`TornadoChart`]. Sealed: only this module draws.
+pub trait Chart: sealed::Drawing {}
 
-/// A chart of the standard size drawn by a closure (the run's own charts).
-impl<F: Fn(&mut Canvas) -> Result<(), String>> Drawing for F {
-    fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        self(c)
+impl<T: sealed::Drawing> Chart for T {}
+
+/// Nameable only in this module, so no other type can be a [`Chart`]; the trait and the canvas it
+/// draws on are `pub` in private modules (reachable through [`render`], private to the crate).
+mod sealed {
+    use super::*;
+
+    /// A chart that draws itself onto a canvas (background included).
+    pub trait Drawing {
+        fn draw(&self, c: &mut Canvas) -> Result<(), String>;
+        /// Logical size in pixels.
+        fn size(&self) -> (u32, u32) {
+            CHART_SIZE
+        }
+    }
+
+    /// A chart of the standard size drawn by a closure (the run's own charts).
+    impl<F: Fn(&mut Canvas) -> Result<(), String>> Drawing for F {
+        fn draw(&self, c: &mut Canvas) -> Result<(), String> {
+            self(c)
+        }
     }
 }
 
 /// Writes `chart` as `<dir>/<stem>.png` and `.svg`, creating `dir`. Returns the paths, PNG first.
-fn write_chart(dir: &Path, stem: &str, chart: &impl Drawing) -> Result<Vec<PathBuf>, ChartError> {
-    let fail = |path: &Path| {
-        let path = path.to_path_buf();
-        move |message: String| ChartError::Draw { path, message }
-    };
+pub fn render(dir: &Path, stem: &str, chart: &impl Chart) -> Result<Vec<PathBuf>, ChartError> {
+    let fail = |path: PathBuf| move |message| ChartError::Draw { path, message };
     if stem.is_empty() || stem.contains(['/', '\\']) || stem == "." || stem == ".." {
-        return Err(fail(&dir.join(stem))(format!("invalid chart file stem {stem:?}")));
+        return Err(fail(dir.join(stem))(format!("invalid chart file stem {stem:?}")));
     }
     std::fs::create_dir_all(dir).map_err(|source| ChartError::CreateDir { path: dir.to_path_buf(), source })?;
     let (png, svg) = (dir.join(format!("{stem}.png")), dir.join(format!("{stem}.svg")));
-    let scale = f64::from(PNG_DPI.load(Ordering::Relaxed)) / 100.0;
-    let mut canvas = Canvas::png(&png, chart.size(), scale);
-    chart.draw(&mut canvas).map_err(fail(&png))?;
-    canvas.finish("").map_err(fail(&png))?;
-    let mut canvas = Canvas::svg(chart.size());
-    chart.draw(&mut canvas).map_err(fail(&svg))?;
-    let (w, h) = chart.size();
-    let document = canvas.finish(&format!("width=\"{w}\" height=\"{h}\"")).map_err(fail(&svg))?.unwrap_or_default();
-    std::fs::write(&svg, document).map_err(|e| fail(&svg)(e.to_string()))?;
+    let ((w, h), scale) = (chart.size(), f64::from(PNG_DPI.load(Ordering::Relaxed)) / 100.0);
+    for (path, mut canvas) in [(&png, Canvas::png(&png, (w, h), scale)), (&svg, Canvas::svg((w, h)))] {
+        chart.draw(&mut canvas).map_err(fail(path.clone()))?;
+        // The PNG is written by its backend; the SVG comes back as a document.
+        if let Some(document) = canvas.finish(&format!("width=\"{w}\" height=\"{h}\"")).map_err(fail(path.clone()))? {
+            std::fs::write(path, document).map_err(|e| fail(path.clone())(e.to_string()))?;
+        }
+    }
     Ok(vec![png, svg])
 }
 
@@ -271,9 +280,9 @@ fn top_with_headroom(max: f64) -> f64 {
 
 /// Writes urbanization, gap and settlements (PNG and SVG) into `dir`; returns the paths.
 pub fn render_run_charts(dir: &Path, input: &ChartInput) -> Result<Vec<PathBuf>, ChartError> {
-    let mut written = write_chart(dir, "urbanization", &|c: &mut Canvas| draw_urbanization(c, input))?;
-    written.extend(write_chart(dir, "gap", &|c: &mut Canvas| draw_gap(c, input))?);
-    written.extend(write_chart(dir, "settlements", &|c: &mut Canvas| draw_settlements(c, input))?);
+    let mut written = render(dir, "urbanization", &|c: &mut Canvas| draw_urbanization(c, input))?;
+    written.extend(render(dir, "gap", &|c: &mut Canvas| draw_gap(c, input))?);
+    written.extend(render(dir, "settlements", &|c: &mut Canvas| draw_settlements(c, input))?);
     Ok(written)
 }
 

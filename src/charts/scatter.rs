@@ -10,11 +10,10 @@ pub struct ScatterPoint {
     pub y: f64,
 }
 
-/// A scatter chart; see [`render_scatter`].
+/// A scatter chart. Dense clusters read darker; the legend counts the dots and what was skipped
+/// (NaN/inf, ≤ 0 on a log scale).
 #[derive(Debug, Clone, Copy)]
 pub struct ScatterChart<'a> {
-    /// File name without extension.
-    pub stem: &'a str,
     pub title: &'a str,
     /// Axis descriptions with their units.
     pub x_label: &'a str,
@@ -25,12 +24,6 @@ pub struct ScatterChart<'a> {
     /// Both axes log10 (non-positive values are then skipped).
     pub log_scale: bool,
     pub source_note: &'a str,
-}
-
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`. Dense clusters read darker; the legend
-/// counts the dots and what was skipped (NaN/inf, ≤ 0 on a log scale). Returns the paths.
-pub fn render_scatter(dir: &Path, chart: &ScatterChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
 }
 
 /// `v` as "500", "2k", "1.5M", "10B", each label with its own suffix (as suits log axes).

@@ -3,11 +3,13 @@
 
 use super::*;
 
-/// A stacked chart, of areas or (with a net mark) of diverging bars; see [`render_stacked_chart`].
+/// A stacked chart, of areas or (with a net mark) of diverging bars. Areas: layers stacked
+/// bottom-up (one year becomes a stacked bar), totals at the first and last year, the legend in
+/// stack order; negative values count as 0. Bars: layers that are zero in every year are left out
+/// of the bars and the legend. Missing and NaN values count as 0; a repeated year keeps its first
+/// column.
 #[derive(Debug, Clone, Copy)]
 pub struct StackedChart<'a> {
-    /// File name without extension.
-    pub stem: &'a str,
     pub title: &'a str,
     /// Value-axis description with its unit.
     pub y_label: &'a str,
@@ -22,15 +24,6 @@ pub struct StackedChart<'a> {
     /// `Some(legend label of the net mark)`: diverging bars that may go below zero; per year the
     /// positive layers stack up from zero, the negative ones down, and a black mark shows the net.
     pub net_label: Option<&'a str>,
-}
-
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`. Areas: layers stacked bottom-up (one year
-/// becomes a stacked bar), totals at the first and last year, the legend in stack order;
-/// negative values count as 0. Bars: layers that are zero in every year are left out of the
-/// bars and the legend. Missing and NaN values count as 0; a repeated year keeps its first
-/// column. Returns the paths, PNG first.
-pub fn render_stacked_chart(dir: &Path, chart: &StackedChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
 }
 
 /// A year: the `(low, high)` of each drawn layer and the net.

@@ -15,10 +15,9 @@ pub struct TornadoBar {
     pub kind: usize,
 }
 
-/// A tornado chart; see [`render_tornado`].
+/// A tornado chart.
 #[derive(Debug, Clone, Copy)]
 pub struct TornadoChart<'a> {
-    pub stem: &'a str,
     pub title: &'a str,
     /// Value-axis description with its unit.
     pub x_label: &'a str,
@@ -33,11 +32,6 @@ pub struct TornadoChart<'a> {
 
 /// Bars drawn at most; the rest are left out (the table has them).
 pub const MAX_BARS: usize = 20;
-
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`. Returns the paths, PNG first.
-pub fn render_tornado(dir: &Path, chart: &TornadoChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
-}
 
 impl Drawing for TornadoChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
