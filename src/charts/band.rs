@@ -86,9 +86,7 @@ impl Drawing for BandChart<'_> {
         if !self.series.is_empty() && self.runs > 1 {
             f.legend.push((band_meaning(self.runs), Swatch::Band(GOAL_GREY)));
         }
-        if span.is_none() {
-            f.centre_note("No data")?;
-        }
+        f.centre_note(span.is_none(), "No data")?;
         f.legend(&[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (0.5, 1.0)])?;
         c.footer(self.source_note, "")
     }

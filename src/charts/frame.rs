@@ -64,9 +64,8 @@ impl Axis {
     pub fn years(first: i32, last: i32, px: f64) -> Self {
         let px_per_year = px / (f64::from(last - first) + 1.0);
         let step = [1, 2, 5, 10, 20, 50, 100].into_iter().find(|&s| px_per_year * f64::from(s) >= 50.0).unwrap_or(1000);
-        let mut ticks: Vec<_> =
-            (first..=last).rev().step_by(step as usize).map(|y| (f64::from(y), y.to_string())).collect();
-        ticks.reverse();
+        let from = last - (last - first) / step * step;
+        let ticks = (from..=last).step_by(step as usize).map(|y| (f64::from(y), y.to_string())).collect();
         Axis { lo: f64::from(first) - 0.5, hi: f64::from(last) + 0.5, ticks, minor: Vec::new(), step: f64::from(step) }
     }
 
@@ -249,10 +248,13 @@ impl<'c, 'a> Frame<'c, 'a> {
         self.c.label(text, (x, y - 12.0), f).map(|_| ())
     }
 
-    /// Text in the middle of the plot (when there is nothing to show).
-    pub fn centre_note(&mut self, text: &str) -> Result<(), String> {
+    /// Text in the middle of the plot if it is `empty` (there is nothing to show).
+    pub fn centre_note(&mut self, empty: bool, text: &str) -> Result<(), String> {
         let f = font(AXIS_DESC_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle);
-        self.c.label(text, self.plot.mid(), f).map(|_| ())
+        if empty {
+            self.c.label(text, self.plot.mid(), f)?;
+        }
+        Ok(())
     }
 
     /// The legend entries in a box in the first free corner of the plot ((0, 0) = upper left).

@@ -34,13 +34,8 @@ pub(super) fn fit(text: &str, f: Font, max_w: f64) -> String {
     }
     let chars: Vec<char> = text.chars().collect();
     let shortened = |k: usize| chars[..k].iter().collect::<String>().trim_end().to_string() + "…";
-    // Longest prefix that fits, by bisection (widths grow with the prefix).
-    let (mut lo, mut hi) = (0, chars.len());
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if f.width(&shortened(mid)) <= max_w { lo = mid } else { hi = mid - 1 }
-    }
-    shortened(lo)
+    // The longest prefix that fits ("…" alone if none does).
+    (1..chars.len()).rev().map(shortened).find(|s| f.width(s) <= max_w).unwrap_or_else(|| shortened(0))
 }
 
 impl Drawing for LinesChart<'_> {
@@ -60,9 +55,7 @@ impl Drawing for LinesChart<'_> {
             for (i, (label, runs)) in all.iter().enumerate() {
                 f.series(runs, PALETTE[i], Dash::Solid, label)?;
             }
-            if all.is_empty() {
-                f.centre_note("No data")?;
-            }
+            f.centre_note(all.is_empty(), "No data")?;
             f.legend(&[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
             return c.footer(self.source_note, "");
         }
@@ -74,16 +67,12 @@ impl Drawing for LinesChart<'_> {
         let label_font = font(NOTE_PX).bold();
         for (i, (label, own)) in all.iter().enumerate() {
             let (col, row) = ((i % cols) as f64, (i / cols) as f64);
-            let plot = Rect::new(
-                area.x0 + col * pw + 6.0,
-                area.y0 + row * ph + 24.0,
-                area.x0 + (col + 1.0) * pw - 10.0,
-                area.y0 + (row + 1.0) * ph - 22.0,
-            );
+            let (x0, y0, x1, y1) =
+                (area.x0 + col * pw, area.y0 + row * ph, area.x0 + (col + 1.0) * pw, area.y0 + (row + 1.0) * ph);
+            let plot = Rect::new(x0 + 6.0, y0 + 24.0, x1 - 10.0, y1 - 22.0);
             let mut x = Axis::years(years.0, years.1, plot.x1 - plot.x0);
             // First and last year only: panels are narrow.
-            let last = x.ticks.len().saturating_sub(1);
-            x.ticks = x.ticks.into_iter().enumerate().filter(|(k, _)| *k == 0 || *k == last).map(|(_, t)| t).collect();
+            x.ticks.drain(1..x.ticks.len().max(2) - 1);
             let bottom = i + cols >= all.len();
             let mut f = Frame::panel(c, plot, x, y.clone());
             f.grid(bottom, col == 0.0)?;

@@ -59,15 +59,12 @@ pub struct MapLabel {
 /// `tooltip(code, value)` (value NaN without data), the browser's hover text, so units too
 /// small to see stay reachable.
 pub fn hover_svg(chart: &MapChart, tooltip: &dyn Fn(u32, f64) -> String) -> String {
-    let mut c = Canvas::svg(MAP_SIZE);
+    let mut c = Canvas::svg(MapChart::SIZE);
     match chart.draw_with(&mut c, Some(tooltip)).and_then(|()| c.finish("class=\"map\" role=\"img\"")) {
         Ok(svg) => svg.unwrap_or_default(),
         Err(e) => format!("<p>map not drawn: {}</p>", super::text::escape(&e)),
     }
 }
-
-/// Size of map charts: taller than the others, for the insets.
-const MAP_SIZE: (u32, u32) = (1200, 900);
 
 // ---------------------------------------------------------------------------
 // Projection, views and clipping
@@ -248,9 +245,8 @@ impl Scale {
 const MIN_VISIBLE_PX2: f64 = 12.0;
 
 impl Drawing for MapChart<'_> {
-    fn size(&self) -> (u32, u32) {
-        MAP_SIZE
-    }
+    /// Taller than the other charts, for the insets.
+    const SIZE: (u32, u32) = (1200, 900);
 
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
         self.draw_with(c, None)

@@ -122,9 +122,7 @@ mod sealed {
     pub trait Drawing {
         fn draw(&self, c: &mut Canvas) -> Result<(), String>;
         /// Logical size in pixels.
-        fn size(&self) -> (u32, u32) {
-            CHART_SIZE
-        }
+        const SIZE: (u32, u32) = CHART_SIZE;
     }
 
     /// A chart of the standard size drawn by a closure (the run's own charts).
@@ -136,14 +134,14 @@ mod sealed {
 }
 
 /// Writes `chart` as `<dir>/<stem>.png` and `.svg`, creating `dir`. Returns the paths, PNG first.
-pub fn render(dir: &Path, stem: &str, chart: &impl Chart) -> Result<Vec<PathBuf>, ChartError> {
+pub fn render<C: Chart>(dir: &Path, stem: &str, chart: &C) -> Result<Vec<PathBuf>, ChartError> {
     let fail = |path: PathBuf| move |message| ChartError::Draw { path, message };
     if stem.is_empty() || stem.contains(['/', '\\']) || stem == "." || stem == ".." {
         return Err(fail(dir.join(stem))(format!("invalid chart file stem {stem:?}")));
     }
     std::fs::create_dir_all(dir).map_err(|source| ChartError::CreateDir { path: dir.to_path_buf(), source })?;
     let (png, svg) = (dir.join(format!("{stem}.png")), dir.join(format!("{stem}.svg")));
-    let ((w, h), scale) = (chart.size(), f64::from(PNG_DPI.load(Ordering::Relaxed)) / 100.0);
+    let ((w, h), scale) = (C::SIZE, f64::from(PNG_DPI.load(Ordering::Relaxed)) / 100.0);
     for (path, mut canvas) in [(&png, Canvas::png(&png, (w, h), scale)), (&svg, Canvas::svg((w, h)))] {
         chart.draw(&mut canvas).map_err(fail(path.clone()))?;
         // The PNG is written by its backend; the SVG comes back as a document.
@@ -332,9 +330,7 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     for (runs, color, look, label) in &series {
         f.series(runs, *color, *look, label)?;
     }
-    if f.legend.is_empty() {
-        f.centre_note("No data")?;
-    }
+    f.centre_note(f.legend.is_empty(), "No data")?;
     if let Some((before, after)) = hukou_break(input, |p| p.hukou_urbanization_rate_pct) {
         let (x, y) = f.px((2014.5, 0.5 * (before + after)));
         let note = font(NOTE_PX).in_color(RED);
@@ -374,9 +370,7 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
             f.annotate((x, v), &format!("{v:.1}"), color)?;
         }
     }
-    if f.legend.is_empty() {
-        f.centre_note("No data")?;
-    }
+    f.centre_note(f.legend.is_empty(), "No data")?;
     if let Some((before, after)) = hukou_break(input, official_gap) {
         let (x, y) = f.px((2014.5, 0.5 * (before + after)));
         let note = font(NOTE_PX).in_color(RED);
@@ -418,9 +412,7 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         (movers, "Movers (changed residence unit)")
     };
     f.series(&movers, MOVERS_PURPLE, Dash::Solid, label)?;
-    if span.is_none() {
-        f.centre_note("No simulated flows in this run")?;
-    }
+    f.centre_note(span.is_none(), "No simulated flows in this run")?;
     f.legend(&[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
     // Settlements are the MPS's series, not the NBS's: the chart cites what it shows.
     run_footer(c, SETTLEMENTS_SOURCE_NOTE, input)

@@ -108,7 +108,7 @@ impl Drawing for ScatterChart<'_> {
             .collect();
         let shown = points.len() - out_of_range;
         if shown == 0 {
-            f.centre_note(if out_of_range == 0 { "No data" } else { "Values too extreme to plot" })?;
+            f.centre_note(true, if out_of_range == 0 { "No data" } else { "Values too extreme to plot" })?;
         } else {
             let diagonal = [f.px((lo, lo)), f.px((hi, hi))];
             f.c.stroke(&diagonal, GOAL_GREY, 2.0, Dash::Dashed)?;

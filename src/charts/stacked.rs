@@ -98,9 +98,7 @@ impl Drawing for StackedChart<'_> {
                 }
                 let zero = [f.px((f.x.lo, 0.0)), f.px((f.x.hi, 0.0))];
                 f.c.stroke(&zero, BLACK, 1.0, Dash::Solid)?;
-                if columns.is_empty() {
-                    f.centre_note("No data")?;
-                }
+                f.centre_note(columns.is_empty(), "No data")?;
                 f.legend.push((net_label.to_string(), Swatch::Line(BLACK, Dash::Solid, 4.0)));
             }
             None => {
@@ -134,7 +132,7 @@ fn areas(f: &mut Frame, columns: &[Column]) -> Result<(), String> {
         }
     }
     if !columns.iter().any(|c| c.2 > 0.0) {
-        return f.centre_note("No data");
+        return f.centre_note(true, "No data");
     }
     for (_, &(x, _, v)) in columns.iter().enumerate().filter(|&(i, _)| i == 0 || i + 1 == columns.len()) {
         f.annotate((x, v), &format!("Total {}", compact_number(v, f.y.step / 10.0, v, false)), TEXT_GREY)?;

@@ -47,9 +47,7 @@ impl Drawing for TornadoChart<'_> {
         let plot = Rect::new(400.0, TOP_PX + 10.0, c.size.0 - RIGHT_MARGIN_PX - 20.0, c.size.1 - FOOTER_PX - 84.0);
         let mut f = Frame::new(c, self.title, plot, x, y)?;
         f.axes(self.x_label, "")?;
-        if bars.is_empty() {
-            f.centre_note("No data")?;
-        }
+        f.centre_note(bars.is_empty(), "No data")?;
         let thickness = ((plot.y1 - plot.y0) / n * 0.62).clamp(4.0, 28.0);
         for (i, bar) in bars.iter().enumerate() {
             let (x0, yc) = f.px((0.0, n - i as f64 - 0.5));
