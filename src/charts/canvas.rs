@@ -359,29 +359,30 @@ impl<'a> Canvas<'a> {
         Ok(())
     }
 
+    /// A filled rectangle legends must avoid.
+    pub fn block(&mut self, r: Rect, fill: (RGBColor, f64), edge: Option<RGBColor>) -> Result<(), String> {
+        self.occupied.push(r);
+        self.rect(r, Some(fill), edge)
+    }
+
     /// White box with a grey border (legends, notes), reserved against legends.
     pub fn boxed(&mut self, r: Rect) -> Result<(), String> {
-        self.rect(r, Some((WHITE, 0.93)), Some(RGBColor(190, 190, 190)))?;
-        self.occupied.push(r);
-        Ok(())
+        self.block(r, (WHITE, 0.93), Some(RGBColor(190, 190, 190)))
     }
 
     /// The key of one legend entry, `SWATCH_W` wide, centred vertically on `y`.
     pub fn swatch(&mut self, swatch: Swatch, (x, y): P) -> Result<(), String> {
         let mid = (x + SWATCH_W / 2.0, y);
-        let line = [(x, y), (x + SWATCH_W, y)];
+        let (line, band) = ([(x, y), (x + SWATCH_W, y)], Rect::new(x, y - 8.0, x + SWATCH_W, y + 8.0));
+        let bar = Rect { x0: x + 6.0, x1: x + SWATCH_W - 6.0, ..band };
         match swatch {
             Swatch::Series(color, look) => {
                 self.stroke(&line, color, LINE_W, look)?;
                 marker(self, mid, color, look)
             }
-            Swatch::Bar(color) => {
-                self.rect(Rect::new(x + 6.0, y - 8.0, x + SWATCH_W - 6.0, y + 8.0), Some((color, 0.85)), None)
-            }
+            Swatch::Bar(color) => self.rect(bar, Some((color, 0.85)), None),
             Swatch::Line(color, dash, w) => self.stroke(&line, color, w, dash),
-            Swatch::Band(color) => {
-                self.rect(Rect::new(x, y - 8.0, x + SWATCH_W, y + 8.0), Some((color, BAND_ALPHA)), None)
-            }
+            Swatch::Band(color) => self.rect(band, Some((color, BAND_ALPHA)), None),
             Swatch::Dot(color) => self.circle(mid, 4.0, color, Some((INK, 1.0))),
         }
     }

@@ -85,16 +85,11 @@ pub(super) struct Frame<'c, 'a> {
 }
 
 impl<'c, 'a> Frame<'c, 'a> {
-    /// Title and an empty plot in `plot`; callers paint backgrounds before calling
-    /// [`Frame::axes`].
+    /// Title and an empty plot in `plot` (a panel of several is a `Frame` without a title);
+    /// callers paint backgrounds before calling [`Frame::axes`].
     pub fn new(c: &'c mut Canvas<'a>, title: &str, plot: Rect, x: Axis, y: Axis) -> Result<Self, String> {
         c.title(title)?;
-        Ok(Frame::panel(c, plot, x, y))
-    }
-
-    /// A frame without a title (a panel of several).
-    pub fn panel(c: &'c mut Canvas<'a>, plot: Rect, x: Axis, y: Axis) -> Self {
-        Frame { c, plot, x, y, legend: Vec::new() }
+        Ok(Frame { c, plot, x, y, legend: Vec::new() })
     }
 
     /// The standard plot rectangle of a year chart, `right` px from the right edge.
@@ -218,10 +213,7 @@ impl<'c, 'a> Frame<'c, 'a> {
     /// A bar from `lo` to `hi` at year `x`.
     pub fn bar(&mut self, x: f64, (lo, hi): (f64, f64), color: RGBColor, edge: Option<RGBColor>) -> Result<(), String> {
         let (a, b) = (self.px((x - BAR_HALF, lo)), self.px((x + BAR_HALF, hi)));
-        let r = Rect::new(a.0, a.1, b.0, b.1);
-        self.c.rect(r, Some((color, 0.85)), edge)?;
-        self.c.occupied.push(r);
-        Ok(())
+        self.c.block(Rect::new(a.0, a.1, b.0, b.1), (color, 0.85), edge)
     }
 
     /// The area between `hi` and `lo` (same x positions; one point becomes a narrow bar), with
@@ -322,12 +314,12 @@ pub(super) fn nice_ceil(v: f64) -> f64 {
         return 1.0;
     }
     let mag = 10f64.powf(v.log10().floor());
-    [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
-        .into_iter()
-        .map(|m| m * mag)
-        .find(|&c| c >= v * (1.0 - 1e-9))
-        .unwrap_or(10.0 * mag)
+    let mantissas = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0];
+    mantissas.into_iter().map(|m| m * mag).find(|&c| c >= v * (1.0 - 1e-9)).unwrap_or(10.0 * mag)
 }
+
+/// Divisors and suffixes of large numbers, largest first.
+pub(super) const SUFFIXES: [(f64, &str); 3] = [(1e9, "B"), (1e6, "M"), (1e3, "k")];
 
 /// `v` as "1.5M", "−250k", "+2M" (if `signed`), the suffix chosen from `magnitude` (the largest
 /// value it is shown next to) so an axis shares one unit, with decimals enough to tell
@@ -340,10 +332,7 @@ pub(super) fn compact_number(v: f64, step: f64, magnitude: f64, signed: bool) ->
     if magnitude >= 1e15 {
         return format!("{v:.2e}");
     }
-    let (div, suffix) = [(1e9, "B"), (1e6, "M"), (1e3, "k")]
-        .into_iter()
-        .find(|&(d, _): &(f64, &str)| magnitude >= d.max(1e4))
-        .unwrap_or((1.0, ""));
+    let (div, suffix) = SUFFIXES.into_iter().find(|&(d, _)| magnitude >= d.max(1e4)).unwrap_or((1.0, ""));
     let decimals = if step > 0.0 && step.is_finite() { decimals_for(step / div) } else { 1 };
     let body = format!("{:.decimals$}", v.abs() / div);
     if body.trim_start_matches(['0', '.']).is_empty() {

@@ -74,7 +74,7 @@ impl Drawing for LinesChart<'_> {
             // First and last year only: panels are narrow.
             x.ticks.drain(1..x.ticks.len().max(2) - 1);
             let bottom = i + cols >= all.len();
-            let mut f = Frame::panel(c, plot, x, y.clone());
+            let mut f = Frame { c, plot, x, y: y.clone(), legend: Vec::new() };
             f.grid(bottom, col == 0.0)?;
             for (_, other) in all.iter().filter(|(l, _)| l != label) {
                 f.line(other, RGBColor(205, 205, 205), Dash::Solid, 1.0)?;

@@ -337,9 +337,8 @@ impl MapChart<'_> {
             let plate = Rect::new(at.0 - w, at.1 - 9.0, at.0 + w, at.1 + 9.0);
             let inside = view.frame.contains((plate.x0, plate.y0)) && view.frame.contains((plate.x1, plate.y1));
             if inside && c.hits(&plate) == 0 {
-                c.occupied.push(plate);
                 // A light plate keeps the name legible on dark fills.
-                c.rect(plate, Some((WHITE, 0.65)), None)?;
+                c.block(plate, (WHITE, 0.65), None)?;
                 c.text(&label.text, at, f)?;
             }
         }

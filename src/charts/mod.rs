@@ -80,11 +80,7 @@ pub struct ChartInput<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
     #[error("cannot create chart directory {}: {source}", path.display())]
-    CreateDir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot draw chart {}: {message}", path.display())]
     Draw { path: PathBuf, message: String },
 }
@@ -298,10 +294,10 @@ fn history_span(input: &ChartInput) -> (i32, i32) {
 }
 
 /// The official hukou rate changes source between 2014 and 2015 (35.9 % → 39.9 %); both
-/// rate charts say so, or the step reads as a policy effect. Returns the two years' values.
-fn hukou_break(input: &ChartInput, value: impl Fn(&OfficialPoint) -> Option<f64>) -> Option<(f64, f64)> {
+/// rate charts say so, or the step reads as a policy effect. Returns the middle of the step.
+fn hukou_break(input: &ChartInput, value: impl Fn(&OfficialPoint) -> Option<f64>) -> Option<P> {
     let at = |year| input.official.iter().find(|p| p.year == year).and_then(&value);
-    Some((at(2014)?, at(2015)?))
+    Some((2014.5, 0.5 * (at(2014)? + at(2015)?)))
 }
 
 fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
@@ -314,11 +310,9 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         (simulated(|p| p.hukou_urbanization_rate_pct), RED_LIGHT, Dash::Dashed, "Hukou urbanization rate (simulated)"),
     ];
     let goal = rate(input.goal_pct);
-    let mut y = Axis::auto(series.iter().flat_map(|s| flat(&s.0)).chain(goal), false);
+    let y = Axis::auto(series.iter().flat_map(|s| flat(&s.0)).chain(goal), false);
     // Shares: never below 0 %.
-    if y.lo < 0.0 {
-        y = Axis::values(0.0, y.hi.max(5.0));
-    }
+    let y = if y.lo < 0.0 { Axis::values(0.0, y.hi.max(5.0)) } else { y };
     let years = history_span(input);
     let name = if input.scenario_name.is_empty() { String::new() } else { format!(" — {}", input.scenario_name) };
     let title = format!("Urbanization rates, {}–{}{name}", years.0, years.1);
@@ -331,10 +325,8 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         f.series(runs, *color, *look, label)?;
     }
     f.centre_note(f.legend.is_empty(), "No data")?;
-    if let Some((before, after)) = hukou_break(input, |p| p.hukou_urbanization_rate_pct) {
-        let (x, y) = f.px((2014.5, 0.5 * (before + after)));
-        let note = font(NOTE_PX).in_color(RED);
-        f.c.label("← series break 2014→2015, not a policy effect", (x + 12.0, y), note)?;
+    if let Some((x, y)) = hukou_break(input, |p| p.hukou_urbanization_rate_pct).map(|p| f.px(p)) {
+        f.c.label("← series break 2014→2015, not a policy effect", (x + 12.0, y), font(NOTE_PX).in_color(RED))?;
     }
     f.legend(&[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)])?;
     run_footer(c, input.source_note, input)
@@ -371,8 +363,7 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         }
     }
     f.centre_note(f.legend.is_empty(), "No data")?;
-    if let Some((before, after)) = hukou_break(input, official_gap) {
-        let (x, y) = f.px((2014.5, 0.5 * (before + after)));
+    if let Some((x, y)) = hukou_break(input, official_gap).map(|p| f.px(p)) {
         let note = font(NOTE_PX).in_color(RED);
         f.c.label("↑ series break 2014→2015 in the official hukou rate", (x - 6.0, y + 62.0), note)?;
     }

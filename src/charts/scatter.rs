@@ -32,7 +32,7 @@ fn si_label(v: f64) -> String {
     if !(1e-3..1e15).contains(&a) {
         return if a == 0.0 || !a.is_finite() { "0".into() } else { format!("{v:.0e}") };
     }
-    let (div, suffix) = [(1e9, "B"), (1e6, "M"), (1e3, "k")].into_iter().find(|&(d, _)| a >= d).unwrap_or((1.0, ""));
+    let (div, suffix) = SUFFIXES.into_iter().find(|&(d, _)| a >= d).unwrap_or((1.0, ""));
     let body = format!("{:.3}", a / div);
     let sign = if v < 0.0 { "−" } else { "" };
     format!("{sign}{}{suffix}", body.trim_end_matches('0').trim_end_matches('.'))
@@ -101,11 +101,9 @@ impl Drawing for ScatterChart<'_> {
             f.c.fill(&circle_ring(at, 3.0), PALETTE[0], 0.45)?;
             f.c.occupied.push(Rect::around(at, 5.0));
         }
-        let skipped: Vec<String> = [(non_positive, "≤ 0"), (invalid, "invalid"), (out_of_range, "out of range")]
-            .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| format!("{n} {what}"))
-            .collect();
+        let counts = [(non_positive, "≤ 0"), (invalid, "invalid"), (out_of_range, "out of range")];
+        let skipped: Vec<String> =
+            counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
         let shown = points.len() - out_of_range;
         if shown == 0 {
             f.centre_note(true, if out_of_range == 0 { "No data" } else { "Values too extreme to plot" })?;

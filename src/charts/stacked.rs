@@ -93,8 +93,7 @@ impl Drawing for StackedChart<'_> {
                     }
                     let at = f.px((*x, *net));
                     let mark = Rect::new(at.0 - 22.0, at.1 - 2.0, at.0 + 22.0, at.1 + 2.0);
-                    f.c.rect(mark, Some((BLACK, 1.0)), None)?;
-                    f.c.occupied.push(mark);
+                    f.c.block(mark, (BLACK, 1.0), None)?;
                 }
                 let zero = [f.px((f.x.lo, 0.0)), f.px((f.x.hi, 0.0))];
                 f.c.stroke(&zero, BLACK, 1.0, Dash::Solid)?;

@@ -31,9 +31,7 @@ pub(super) fn layout(text: &str, size: f64, bold: bool) -> Laid {
     let (mut glyphs, mut x, mut prev) = (Vec::new(), 0.0f64, None);
     for c in text.chars() {
         let id = font.glyph_id(c);
-        if let Some(p) = prev {
-            x += f64::from(font.kern(p, id));
-        }
+        x += prev.map_or(0.0, |p| f64::from(font.kern(p, id)));
         glyphs.push((id, x));
         x += f64::from(font.h_advance(id));
         prev = Some(id);
