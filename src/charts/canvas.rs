@@ -178,10 +178,7 @@ impl<'a> Canvas<'a> {
             return Ok(());
         }
         let style = self.png_style(color, 1.0, width);
-        let pieces = match dash.pattern() {
-            None => vec![pts.to_vec()],
-            Some((on, off)) => dashes(pts, on, off),
-        };
+        let pieces = dash.pattern().map_or_else(|| vec![pts.to_vec()], |(on, off)| dashes(pts, on, off));
         let pieces: Vec<Vec<(i32, i32)>> = pieces.iter().map(|p| p.iter().map(|&q| self.dev(q)).collect()).collect();
         match &mut self.target {
             Target::Png(b) => pieces.into_iter().try_for_each(|p| b.draw_path(p, &style)).map_err(|e| e.to_string()),
@@ -202,10 +199,7 @@ impl<'a> Canvas<'a> {
         if let Some((color, alpha)) = fill {
             self.fill(&r.corners()[..4], color, alpha)?;
         }
-        match edge {
-            Some(color) => self.stroke(&r.corners(), color, 1.0, Dash::Solid),
-            None => Ok(()),
-        }
+        edge.map_or(Ok(()), |color| self.stroke(&r.corners(), color, 1.0, Dash::Solid))
     }
 
     pub fn circle(&mut self, c: P, r: f64, fill: RGBColor, edge: Option<(RGBColor, f64)>) -> Result<(), String> {
@@ -258,12 +252,11 @@ impl<'a> Canvas<'a> {
         let origin = (at.0 + ox, at.1 + oy);
         let (a, b) = (rot((dx, dy - cap - 2.0)), rot((dx + laid.width, dy + 0.2 * f.size)));
         let rect = Rect::new(at.0 + a.0, at.1 + a.1, at.0 + b.0, at.1 + b.1);
+        let (bx, by) = self.dev(origin);
         match &mut self.target {
             Target::Png(backend) => {
-                let s = self.scale;
-                let (bx, by) = ((origin.0 * s).round() as i32, (origin.1 * s).round() as i32);
                 let mut result = Ok(());
-                text::coverage(&laid, s, f.size, f.bold, |x, y, c| {
+                text::coverage(&laid, self.scale, f.size, f.bold, |x, y, c| {
                     let (x, y) = if f.vertical { (y, -x) } else { (x, y) };
                     let color = BackendColor { alpha: f64::from(c.min(1.0)), rgb: (f.color.0, f.color.1, f.color.2) };
                     if c > 0.0 && result.is_ok() {
@@ -283,9 +276,7 @@ impl<'a> Canvas<'a> {
 
     /// Text whose box legends must avoid.
     pub fn label(&mut self, s: &str, at: P, f: Font) -> Result<Rect, String> {
-        let r = self.text(s, at, f)?;
-        self.occupied.push(r);
-        Ok(r)
+        self.text(s, at, f).inspect(|&r| self.occupied.push(r))
     }
 
     /// Reserves a polyline (sampled every few pixels) against legends.

@@ -35,13 +35,11 @@ impl Drawing for CurveChart<'_> {
         let mut f = Frame::new(c, self.title, plot, x, y)?;
         f.axes(self.x_label, "Chance of reaching the target")?;
         let decimals = decimals_for(f.x.step) + 2;
-        let required = self.required.clamp(0.0, 1.0);
-        f.reference(required, PALETTE[1], None)?;
+        f.reference(self.required.clamp(0.0, 1.0), PALETTE[1], None)?;
         let curve = vec![points.iter().map(|&(v, p)| (v, p.clamp(0.0, 1.0))).collect::<Vec<_>>()];
         f.line(&curve, PALETTE[0], Dash::Solid, 3.0)?;
         for &p in &curve[0] {
-            let at = f.px(p);
-            f.c.circle(at, 5.0, PALETTE[0], None)?;
+            f.c.circle(f.px(p), 5.0, PALETTE[0], None)?;
         }
         f.legend = vec![
             ("evaluated lever values".to_string(), Swatch::Series(PALETTE[0], Dash::Solid)),

@@ -117,12 +117,10 @@ impl<'c, 'a> Frame<'c, 'a> {
     /// Grid, axis lines, tick labels and the two axis descriptions.
     pub fn axes(&mut self, x_desc: &str, y_desc: &str) -> Result<(), String> {
         self.grid(true, true)?;
-        let p = self.plot;
+        let (p, (mx, my)) = (self.plot, self.plot.mid());
         let desc = font(AXIS_DESC_PX).at(Align::Middle, Align::Start);
-        let (mx, my) = p.mid();
         self.c.text(x_desc, (mx, p.y1 + 38.0), desc)?;
-        self.c.text(y_desc, (p.x0 - 66.0, my), desc.at(Align::Middle, Align::Middle).vertical())?;
-        Ok(())
+        self.c.text(y_desc, (p.x0 - 66.0, my), desc.at(Align::Middle, Align::Middle).vertical()).map(|_| ())
     }
 
     /// Grid lines, the axis lines and (if asked) the tick labels.

@@ -66,9 +66,7 @@ pub fn hover_svg(chart: &MapChart, tooltip: &dyn Fn(u32, f64) -> String) -> Stri
     }
 }
 
-// ---------------------------------------------------------------------------
-// Projection, views and clipping
-// ---------------------------------------------------------------------------
+// --- Projection, views and clipping ---
 
 /// Albers equal-area conic for China (standard parallels 25° N and 47° N, central meridian
 /// 105° E), in earth radii with y pointing down.
@@ -162,9 +160,7 @@ fn clip_line(line: &[P], r: Rect) -> Vec<Vec<P>> {
     pieces
 }
 
-// ---------------------------------------------------------------------------
-// Colours
-// ---------------------------------------------------------------------------
+// --- Colours ---
 
 /// ColorBrewer RdBu (11 classes), from strongest loss to strongest gain.
 const RDBU: [RGBColor; 11] = [
@@ -237,9 +233,7 @@ impl Scale {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Drawing
-// ---------------------------------------------------------------------------
+// --- Drawing ---
 
 /// Units whose outline covers fewer square pixels in a view also get a dot at their seat.
 const MIN_VISIBLE_PX2: f64 = 12.0;
@@ -285,11 +279,8 @@ impl MapChart<'_> {
             }
             None => {
                 let main = Rect::new(LEFT_MARGIN_PX + 6.0, TOP_PX, 830.0, bottom);
-                let land = shapes()
-                    .iter()
-                    .flat_map(|s| s.parts.iter().flatten())
-                    .copied()
-                    .filter(|&p| Extent::CHINA.contains(p));
+                let land = shapes().iter().flat_map(|s| s.parts.iter().flatten());
+                let land = land.copied().filter(|&p| Extent::CHINA.contains(p));
                 // The land fills the frame but for a strip on the right: there, below the
                 // north-east and right of Taiwan, the South China Sea Islands get their inset.
                 let view = View { frame: main, ..View::fit(land, Rect { x1: main.x1 - 70.0, ..main }) };

@@ -1,6 +1,6 @@
 //! Draws every chart and map from aggregate tables; never sees households.
 //!
-//! Each chart is written as `<stem>.png` (1200×750 at the default 100 dpi, more with
+//! [`render`] writes each chart as `<stem>.png` (1200×750 at the default 100 dpi, more with
 //! [`set_png_dpi`]) and `<stem>.svg` of the same logical size whose text is glyph outlines, so
 //! it looks the same in every viewer. The run's own charts are here (`urbanization`, `gap`,
 //! `settlements`); the others take tables their caller prepares: bands over replicates
@@ -268,9 +268,7 @@ fn top_with_headroom(max: f64) -> f64 {
     if top.is_finite() { top } else { max }
 }
 
-// ---------------------------------------------------------------------------
-// The run's charts
-// ---------------------------------------------------------------------------
+// --- The run's charts ---
 
 /// Writes urbanization, gap and settlements (PNG and SVG) into `dir`; returns the paths.
 pub fn render_run_charts(dir: &Path, input: &ChartInput) -> Result<Vec<PathBuf>, ChartError> {
@@ -280,11 +278,9 @@ pub fn render_run_charts(dir: &Path, input: &ChartInput) -> Result<Vec<PathBuf>,
     Ok(written)
 }
 
-/// The source note and the scenario's name under a run chart.
-fn run_footer(c: &mut Canvas, note: &str, input: &ChartInput) -> Result<(), String> {
-    let scenario =
-        if input.scenario_name.is_empty() { String::new() } else { format!("Scenario: {}", input.scenario_name) };
-    c.footer(note, &scenario)
+/// `prefix` and the scenario's name (in a run chart's title or footer), nothing without a name.
+fn scenario(input: &ChartInput, prefix: &str) -> String {
+    if input.scenario_name.is_empty() { String::new() } else { format!("{prefix}{}", input.scenario_name) }
 }
 
 /// Years on the rate charts: all data plus the goal year, so the plan horizon shows.
@@ -314,7 +310,7 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     // Shares: never below 0 %.
     let y = if y.lo < 0.0 { Axis::values(0.0, y.hi.max(5.0)) } else { y };
     let years = history_span(input);
-    let name = if input.scenario_name.is_empty() { String::new() } else { format!(" — {}", input.scenario_name) };
+    let name = scenario(input, " — ");
     let title = format!("Urbanization rates, {}–{}{name}", years.0, years.1);
     let mut f = Frame::years(c, &title, years, y, RIGHT_MARGIN_PX)?;
     f.year_axes(input.goal_year, "Share of total population (%)")?;
@@ -329,7 +325,7 @@ fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         f.c.label("← series break 2014→2015, not a policy effect", (x + 12.0, y), font(NOTE_PX).in_color(RED))?;
     }
     f.legend(&[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)])?;
-    run_footer(c, input.source_note, input)
+    c.footer(input.source_note, &scenario(input, "Scenario: "))
 }
 
 fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
@@ -368,7 +364,7 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
         f.c.label("↑ series break 2014→2015 in the official hukou rate", (x - 6.0, y + 62.0), note)?;
     }
     f.legend(&[(1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.0, 0.0)])?;
-    run_footer(c, input.source_note, input)
+    c.footer(input.source_note, &scenario(input, "Scenario: "))
 }
 
 fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
@@ -406,7 +402,7 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     f.centre_note(span.is_none(), "No simulated flows in this run")?;
     f.legend(&[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
     // Settlements are the MPS's series, not the NBS's: the chart cites what it shows.
-    run_footer(c, SETTLEMENTS_SOURCE_NOTE, input)
+    c.footer(SETTLEMENTS_SOURCE_NOTE, &scenario(input, "Scenario: "))
 }
 
 #[cfg(test)]

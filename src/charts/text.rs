@@ -66,8 +66,7 @@ impl GlyphDefs {
     /// `<g>` drawing `text` with its baseline start at the origin of `transform`.
     pub fn text(&mut self, text: &str, size: f64, bold: bool, fill: &str, transform: &str) -> String {
         let font = face(bold);
-        let units = f64::from(font.height_unscaled());
-        let s = size / units;
+        let s = size / f64::from(font.height_unscaled());
         let (label, flip) = (escape(text), -s);
         let mut out =
             format!("<g aria-label=\"{label}\" fill=\"{fill}\" transform=\"{transform} scale({s:.6} {flip:.6})\">");
@@ -95,8 +94,7 @@ fn outline_path(font: &FontRef, id: GlyphId) -> String {
     let Some(outline) = font.outline(id) else {
         return String::new();
     };
-    let mut d = String::new();
-    let mut last = None;
+    let (mut d, mut last) = (String::new(), None);
     let to = |d: &mut String, cmd: &str, pts: &[ab_glyph::Point]| {
         d.push_str(cmd);
         for p in pts {

@@ -62,13 +62,12 @@ impl Drawing for TornadoChart<'_> {
         }
         // Legend below the axis: the kinds, then the whisker.
         let (mut x, y) = (plot.x0, c.size.1 - FOOTER_PX - 12.0);
-        let kinds =
-            self.kinds.iter().enumerate().map(|(k, kind)| (kind.to_string(), Swatch::Bar(PALETTE[k % PALETTE.len()])));
-        let whisker = (self.spread_label.to_string(), Swatch::Line(INK, Dash::Solid, 2.0));
+        let kinds = self.kinds.iter().enumerate().map(|(k, &kind)| (kind, Swatch::Bar(PALETTE[k % PALETTE.len()])));
+        let whisker = (self.spread_label, Swatch::Line(INK, Dash::Solid, 2.0));
         for (label, swatch) in kinds.chain([whisker]) {
             c.swatch(swatch, (x, y))?;
-            c.text(&label, (x + SWATCH_W + 8.0, y), font(LEGEND_PX))?;
-            x += SWATCH_W + 38.0 + font(LEGEND_PX).width(&label);
+            c.text(label, (x + SWATCH_W + 8.0, y), font(LEGEND_PX))?;
+            x += SWATCH_W + 38.0 + font(LEGEND_PX).width(label);
         }
         c.footer(self.source_note, "")
     }
