@@ -1388,10 +1388,10 @@ fn stocks_section(
         format!("{} units", last_points.len()),
     ];
     let title = format!("Residents with hukou in another province: census 2020 vs simulated {}", last_year);
-    let charts = charts::render_scatter(
+    let charts = charts::render(
         chart_dir,
+        "validation-stocks",
         &ScatterChart {
-            stem: "validation-stocks",
             title: &title,
             x_label: "Census 2020: registered in another province (persons)",
             y_label: "Simulated (persons)",

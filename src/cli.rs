@@ -791,10 +791,10 @@ fn render_probability_chart(
     } else {
         first.key.clone()
     };
-    crate::charts::render_curve(
+    crate::charts::render(
         &dir.join("charts"),
+        "probability",
         &crate::charts::CurveChart {
-            stem: "probability",
             title: &title,
             x_label: &x_label,
             points: &points,
@@ -988,10 +988,10 @@ fn render_tornado(
             "persons"
         }
     );
-    crate::charts::render_tornado(
+    crate::charts::render(
         &dir.join("charts"),
+        &format!("tornado-{o}"),
         &crate::charts::TornadoChart {
-            stem: &format!("tornado-{o}"),
             title: &title,
             x_label: &x_label,
             bars: &bars,

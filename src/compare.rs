@@ -590,10 +590,10 @@ fn overlay_charts(staging: &Path, compared: &[Compared]) -> Result<Vec<PathBuf>,
     let chart_dir = staging.join("charts");
     let mut files = Vec::new();
     for chart in &charts_to_draw {
-        let written = charts::render_band_chart(
+        let written = charts::render(
             &chart_dir,
+            &chart.stem,
             &BandChart {
-                stem: &chart.stem,
                 title: &chart.title,
                 y_label: chart.y_label,
                 series: &chart.series,
@@ -740,7 +740,6 @@ fn difference_maps(
         let title = format!("Urban residents in {year}: {} minus {}", c.name(), compared[0].name());
         let legend = format!("Difference in urban residents, {year} (persons)");
         let map = charts::MapChart {
-            stem: &stem,
             title: &title,
             legend_label: &legend,
             units: &units,
@@ -749,7 +748,7 @@ fn difference_maps(
             labels: &[],
             no_data_label: "No data / not simulated",
         };
-        let written = charts::render_map(&chart_dir, &map)?;
+        let written = charts::render(&chart_dir, &stem, &map)?;
         let measure = format!("urban residents {year}, {} − {}", c.name(), compared[0].name());
         hover_maps.push(crate::html::HoverMap {
             stem: stem.clone(),

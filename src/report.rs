@@ -1159,8 +1159,8 @@ fn net_migration_hovers(out: &RunOutput) -> Vec<crate::html::HoverMap> {
         .map(|kind| {
             let measure = format!("net migration {}–{}", run.first_year, run.last_year);
             let tooltip = unit_tooltip(out.geo, &measure, kind.unit());
-            with_net_migration_map(out, kind, |chart| crate::html::HoverMap {
-                stem: chart.stem.to_string(),
+            with_net_migration_map(out, kind, |stem, chart| crate::html::HoverMap {
+                stem: stem.to_string(),
                 svg: charts::hover_svg(chart, &tooltip),
             })
         })
@@ -1185,9 +1185,13 @@ impl NetMigration {
 }
 
 /// A net-migration map of a run (every unit's arrivals − departures over the simulated years,
-/// mean over runs, as persons or per 1,000 base-year residents), handed to `draw`: the chart and
-/// the report's hover map are the same map.
-fn with_net_migration_map<R>(out: &RunOutput, kind: NetMigration, draw: impl FnOnce(&charts::MapChart) -> R) -> R {
+/// mean over runs, as persons or per 1,000 base-year residents), handed to `draw` with its stem:
+/// the chart and the report's hover map are the same map.
+fn with_net_migration_map<R>(
+    out: &RunOutput,
+    kind: NetMigration,
+    draw: impl FnOnce(&str, &charts::MapChart) -> R,
+) -> R {
     let run = &out.plan.scenario.run;
     let (first_year, last_year) = (run.first_year, run.last_year);
     let units = net_migration_units(out, kind);
@@ -1198,16 +1202,18 @@ fn with_net_migration_map<R>(out: &RunOutput, kind: NetMigration, draw: impl FnO
     let per = if kind == NetMigration::Per1000 { " per 1,000 residents" } else { "" };
     let title = format!("Net migration{per} by prefecture, {first_year}–{last_year} — {}", out.plan.scenario.name);
     let legend = format!("Net migration {first_year}–{last_year} ({what})");
-    draw(&charts::MapChart {
+    draw(
         stem,
-        title: &title,
-        legend_label: &legend,
-        units: &units,
-        source_note: MAP_SOURCE_NOTE,
-        extent: None,
-        labels: &[],
-        no_data_label: "No data / not simulated",
-    })
+        &charts::MapChart {
+            title: &title,
+            legend_label: &legend,
+            units: &units,
+            source_note: MAP_SOURCE_NOTE,
+            extent: None,
+            labels: &[],
+            no_data_label: "No data / not simulated",
+        },
+    )
 }
 
 /// Hover text of a unit on a map: "Chengdu 成都 (Sichuan): MEASURE +12,345 persons", or that
@@ -1343,10 +1349,10 @@ fn group_stack_charts(dir: &Path, out: &RunOutput, metrics: &[Vec<YearMetrics>])
         ("migrants-by-tier", "city size class", &tier_layers),
     ] {
         let title = format!("Urban residents without local hukou, by {by} — {name}");
-        written.extend(charts::render_stacked_chart(
+        written.extend(charts::render(
             dir,
+            stem,
             &charts::StackedChart {
-                stem,
                 title: &title,
                 y_label: "Persons (millions)",
                 years: &years,
@@ -1354,6 +1360,7 @@ fn group_stack_charts(dir: &Path, out: &RunOutput, metrics: &[Vec<YearMetrics>])
                 source_note: SOURCE_NOTE,
                 // Both stacks show the same total: one axis top for both.
                 headroom_rows: regime_layers.len().max(tier_layers.len()),
+                net_label: None,
             },
         )?);
     }
@@ -1386,16 +1393,17 @@ fn decomposition_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, Repo
         })
         .collect();
     let title = format!("What changed the urbanization rate each year — {name}");
-    written.extend(charts::render_diverging_chart(
+    written.extend(charts::render(
         dir,
-        &charts::DivergingChart {
-            stem: "decomposition",
+        "decomposition",
+        &charts::StackedChart {
             title: &title,
             y_label: "Change of the urbanization rate (percentage points)",
             years: &simulated_years,
             layers: &decomposition_layers,
-            net_label: "Net change",
             source_note: SOURCE_NOTE,
+            headroom_rows: 0,
+            net_label: Some("Net change"),
         },
     )?);
 
@@ -1422,10 +1430,10 @@ fn region_charts(dir: &Path, out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> R
         .map(|(i, region)| (region.clone(), as_index(mean_path(metrics, |m| m.potential_urban[i]))))
         .collect();
     let title = format!("Urban population of the plan's potential regions (base year = 100) — {name}");
-    written.extend(charts::render_lines_chart(
+    written.extend(charts::render(
         dir,
+        "potential-regions",
         &charts::LinesChart {
-            stem: "potential-regions",
             title: &title,
             y_label: "Index, base year = 100",
             series: &regions,
@@ -1441,10 +1449,10 @@ fn region_charts(dir: &Path, out: &RunOutput, metrics: &[Vec<YearMetrics>]) -> R
         .map(|(i, metro)| (metro.name.clone(), as_index(mean_path(metrics, |m| m.metro_urban[i]))))
         .collect();
     let title = format!("Urban population of metropolitan areas (base year = 100) — {name}");
-    written.extend(charts::render_lines_chart(
+    written.extend(charts::render(
         dir,
+        "metro-areas",
         &charts::LinesChart {
-            stem: "metro-areas",
             title: &title,
             y_label: "Index, base year = 100",
             series: &metros,
@@ -1518,16 +1526,10 @@ fn service_charts(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErr
     ] {
         let paths = largest_paths(out, groups, value);
         let title = format!("{title} — {name}");
-        written.extend(charts::render_lines_chart(
+        written.extend(charts::render(
             dir,
-            &charts::LinesChart {
-                stem,
-                title: &title,
-                y_label,
-                series: &paths,
-                source_note: SOURCE_NOTE,
-                y_from_zero: true,
-            },
+            stem,
+            &charts::LinesChart { title: &title, y_label, series: &paths, source_note: SOURCE_NOTE, y_from_zero: true },
         )?);
     }
 
@@ -1568,8 +1570,9 @@ fn mean_over_runs(out: &RunOutput, value: UnitFigure, units: &[usize]) -> Vec<(i
 
 /// The net-migration maps, in persons and per 1,000 residents.
 fn net_migration_chart(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
-    let mut written = with_net_migration_map(out, NetMigration::Persons, |chart| charts::render_map(dir, chart))?;
-    written.extend(with_net_migration_map(out, NetMigration::Per1000, |chart| charts::render_map(dir, chart))?);
+    let mut written =
+        with_net_migration_map(out, NetMigration::Persons, |stem, chart| charts::render(dir, stem, chart))?;
+    written.extend(with_net_migration_map(out, NetMigration::Per1000, |stem, chart| charts::render(dir, stem, chart))?);
     Ok(written)
 }
 
@@ -1591,10 +1594,10 @@ fn band_charts(
             band_series("Hukou urbanization rate", metrics, |m| m.hukou_urbanization_rate_pct),
         ];
         let title = format!("Urbanization rates with 5–95% band over {} — {name}", runs_label(out));
-        written.extend(charts::render_band_chart(
+        written.extend(charts::render(
             dir,
+            "urbanization-bands",
             &charts::BandChart {
-                stem: "urbanization-bands",
                 title: &title,
                 y_label: "Share of total population (%)",
                 series: &series,
@@ -1610,10 +1613,10 @@ fn band_charts(
             if m.year >= first_year { millions(m.settlements) } else { f64::NAN }
         })];
         let title = format!("Settlements per year with 5–95% band over {} — {name}", runs_label(out));
-        written.extend(charts::render_band_chart(
+        written.extend(charts::render(
             dir,
+            "settlements-bands",
             &charts::BandChart {
-                stem: "settlements-bands",
                 title: &title,
                 y_label: "Persons (millions)",
                 series: &settlements,

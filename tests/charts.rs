@@ -79,50 +79,29 @@ fn bad_and_empty_data_give_honest_frames_not_panics() {
     let weird = vec![(2024, f64::NAN), (2025, f64::INFINITY), (2026, -1e300), (2024, 3.0)];
     let series: Vec<(String, Vec<(i32, f64)>)> = (0..9).map(|i| (format!("s{i}"), weird.clone())).collect();
     for n in [0, 1, 9] {
-        let chart = LinesChart {
-            stem: "lines",
-            title: "t",
-            y_label: "y",
-            series: &series[..n],
-            source_note: "",
-            y_from_zero: n == 1,
-        };
-        render_lines_chart(dir.path(), &chart).unwrap();
+        let chart = LinesChart { title: "t", y_label: "y", series: &series[..n], source_note: "", y_from_zero: n == 1 };
+        render(dir.path(), "lines", &chart).unwrap();
     }
     let layers = vec![("a".to_string(), vec![f64::NAN, -3.0, 1e308]), ("b".to_string(), vec![1.0])];
     let years = [2024, 2024, 2026];
-    render_stacked_chart(
-        dir.path(),
-        &StackedChart {
-            stem: "st",
+    for (stem, net_label) in [("st", None), ("dv", Some("net"))] {
+        let chart = StackedChart {
             title: "t",
             y_label: "y",
             years: &years,
             layers: &layers,
             source_note: "",
             headroom_rows: 0,
-        },
-    )
-    .unwrap();
-    render_diverging_chart(
-        dir.path(),
-        &DivergingChart {
-            stem: "dv",
-            title: "t",
-            y_label: "y",
-            years: &years,
-            layers: &layers,
-            net_label: "net",
-            source_note: "",
-        },
-    )
-    .unwrap();
+            net_label,
+        };
+        render(dir.path(), stem, &chart).unwrap();
+    }
     let band =
         [BandSeries { label: "x".into(), points: vec![BandPoint { year: 2025, mean: f64::NAN, low: 3.0, high: 1.0 }] }];
-    render_band_chart(
+    render(
         dir.path(),
+        "b",
         &BandChart {
-            stem: "b",
             title: "t",
             y_label: "y",
             series: &band,
@@ -139,7 +118,6 @@ fn bad_and_empty_data_give_honest_frames_not_panics() {
         [ScatterPoint { x: -1.0, y: 2.0 }, ScatterPoint { x: f64::NAN, y: 1.0 }, ScatterPoint { x: 1e-300, y: 1e300 }];
     for log_scale in [false, true] {
         let chart = ScatterChart {
-            stem: "sc",
             title: "t",
             x_label: "x",
             y_label: "y",
@@ -148,26 +126,19 @@ fn bad_and_empty_data_give_honest_frames_not_panics() {
             log_scale,
             source_note: "",
         };
-        render_scatter(dir.path(), &chart).unwrap();
+        render(dir.path(), "sc", &chart).unwrap();
     }
     let bars = [TornadoBar { label: "x".into(), value: f64::NAN, spread: 1.0, kind: 9 }];
-    render_tornado(
+    render(
         dir.path(),
-        &TornadoChart {
-            stem: "to",
-            title: "t",
-            x_label: "x",
-            bars: &bars,
-            kinds: &["k"],
-            spread_label: "σ",
-            source_note: "",
-        },
+        "to",
+        &TornadoChart { title: "t", x_label: "x", bars: &bars, kinds: &["k"], spread_label: "σ", source_note: "" },
     )
     .unwrap();
-    render_curve(
+    render(
         dir.path(),
+        "cu",
         &CurveChart {
-            stem: "cu",
             title: "t",
             x_label: "x",
             points: &[(f64::NAN, 0.5)],
@@ -177,17 +148,10 @@ fn bad_and_empty_data_give_honest_frames_not_panics() {
         },
     )
     .unwrap();
-    let bad_stem = render_curve(
+    let bad_stem = render(
         dir.path(),
-        &CurveChart {
-            stem: "../x",
-            title: "t",
-            x_label: "x",
-            points: &[],
-            required: 0.5,
-            answer: None,
-            source_note: "",
-        },
+        "../x",
+        &CurveChart { title: "t", x_label: "x", points: &[], required: 0.5, answer: None, source_note: "" },
     );
     assert!(matches!(bad_stem, Err(ChartError::Draw { .. })));
 }
@@ -201,7 +165,6 @@ fn band_legends_say_what_the_band_covers() {
         [(1, ""), (3, "band: 5–95% of 3 runs (≈ min–max with so few)"), (200, "band: 5–95% of 200 runs")]
     {
         let chart = BandChart {
-            stem: "b",
             title: "t",
             y_label: "y",
             series: &series,
@@ -212,7 +175,7 @@ fn band_legends_say_what_the_band_covers() {
             y_from_zero: false,
             runs,
         };
-        render_band_chart(dir.path(), &chart).unwrap();
+        render(dir.path(), "b", &chart).unwrap();
         let svg = std::fs::read_to_string(dir.path().join("b.svg")).unwrap();
         // One run has no band, and its legend shows none.
         assert_eq!(svg.contains("aria-label=\"band: "), runs > 1, "{runs} runs");
@@ -227,9 +190,8 @@ fn many_series_become_small_multiples() {
     let series: Vec<(String, Vec<(i32, f64)>)> = (0..18)
         .map(|i| (format!("Metro {i}"), (2023..=2029).map(|y| (y, 100.0 + f64::from(i * (y - 2023)))).collect()))
         .collect();
-    let chart =
-        LinesChart { stem: "m", title: "t", y_label: "Index", series: &series, source_note: "", y_from_zero: false };
-    render_lines_chart(dir.path(), &chart).unwrap();
+    let chart = LinesChart { title: "t", y_label: "Index", series: &series, source_note: "", y_from_zero: false };
+    render(dir.path(), "m", &chart).unwrap();
     let svg = std::fs::read_to_string(dir.path().join("m.svg")).unwrap();
     assert!((0..18).all(|i| svg.contains(&format!("aria-label=\"Metro {i}\""))), "every panel is titled");
     assert!(svg.contains("over all 18 in grey; shared scale"));
@@ -250,7 +212,6 @@ fn units() -> Vec<(u32, f64, f64)> {
 
 fn chart<'a>(units: &'a [MapUnit], extent: Option<Extent>) -> MapChart<'a> {
     MapChart {
-        stem: "map",
         title: "Net migration",
         legend_label: "Net migration (persons)",
         units,
@@ -270,7 +231,7 @@ fn hover_maps_name_every_unit_and_static_maps_render() {
     assert!(units.iter().all(|u| svg.contains(&format!("<title>unit {}: ", u.code))), "every unit has hover text");
     assert!(svg.contains("<title>unit 710000: NaN</title>"), "Taiwan is drawn, without data");
     let dir = tempfile::tempdir().unwrap();
-    render_map(dir.path(), &chart(&units, None)).unwrap();
-    render_map(dir.path(), &chart(&units, Extent::around(&[510100]))).unwrap();
-    render_map(dir.path(), &chart(&[], None)).unwrap();
+    render(dir.path(), "map", &chart(&units, None)).unwrap();
+    render(dir.path(), "map", &chart(&units, Extent::around(&[510100]))).unwrap();
+    render(dir.path(), "map", &chart(&[], None)).unwrap();
 }

@@ -19,11 +19,10 @@ pub struct BandSeries {
     pub points: Vec<BandPoint>,
 }
 
-/// A band chart; see [`render_band_chart`].
+/// A band chart: NaN/inf values are skipped (a missing year breaks the line); empty input gives a
+/// "No data" frame.
 #[derive(Debug, Clone, Copy)]
 pub struct BandChart<'a> {
-    /// File name without extension.
-    pub stem: &'a str,
     pub title: &'a str,
     /// Value-axis description with its unit.
     pub y_label: &'a str,
@@ -41,12 +40,6 @@ pub struct BandChart<'a> {
     pub runs: usize,
 }
 
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`: NaN/inf values are skipped (a missing year
-/// breaks the line); empty input gives a "No data" frame. Returns the paths, PNG first.
-pub fn render_band_chart(dir: &Path, chart: &BandChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
-}
-
 /// What the shaded band is, for the legend: with few runs the 5th and 95th percentiles are
 /// close to the smallest and largest run, and the legend says so.
 pub(super) fn band_meaning(runs: usize) -> String {
@@ -59,27 +52,19 @@ pub(super) fn band_meaning(runs: usize) -> String {
 
 impl Drawing for BandChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        let means: Vec<_> =
-            self.series.iter().map(|s| runs(s.points.iter().map(|p| (p.year, Some(p.mean))).collect())).collect();
+        let means: Vec<_> = self.series.iter().map(|s| runs(s.points.iter().map(|p| (p.year, Some(p.mean))))).collect();
         let bounds = |s: &BandSeries, pick: fn(&BandPoint) -> f64| {
-            runs(
-                s.points
-                    .iter()
-                    .map(|p| (p.year, Some(pick(p)).filter(|_| p.low.is_finite() && p.high.is_finite())))
-                    .collect(),
-            )
+            runs(s.points.iter().map(|p| (p.year, Some(pick(p)).filter(|_| p.low.is_finite() && p.high.is_finite()))))
         };
         let lows: Vec<_> = self.series.iter().map(|s| bounds(s, |p| p.low.min(p.high))).collect();
         let highs: Vec<_> = self.series.iter().map(|s| bounds(s, |p| p.low.max(p.high))).collect();
-        let official = runs(self.official.iter().map(|&(y, v)| (y, Some(v))).collect());
+        let official = runs(self.official.iter().map(|&(y, v)| (y, Some(v))));
         let goal = self.goal.filter(|(v, _)| v.is_finite());
         let all = || means.iter().chain(&lows).chain(&highs).chain([&official]);
         let y = Axis::auto(all().flat_map(|r| flat(r)).chain(goal.map(|g| g.0)), self.y_from_zero);
         let span = year_span(all().flatten().flatten().map(|p| p.0 as i32));
-        let mut f =
-            Frame::years(c, self.title, span.unwrap_or((PLAN_START_YEAR - 1, PLAN_END_YEAR)), y, RIGHT_MARGIN_PX)?;
-        f.plan_band(PLAN_END_YEAR)?;
-        f.axes("Year", self.y_label)?;
+        let mut f = Frame::years(c, self.title, span.unwrap_or(PLAN_YEARS), y, RIGHT_MARGIN_PX)?;
+        f.year_axes(PLAN_END_YEAR, self.y_label)?;
         if let Some((v, label)) = goal {
             f.reference(v, GOAL_GREY, Some(label).filter(|l| !l.is_empty()))?;
         }
@@ -89,24 +74,20 @@ impl Drawing for BandChart<'_> {
                 f.area(hi, lo, (PALETTE[i % PALETTE.len()], BAND_ALPHA), None)?;
             }
         }
-        let mut legend = Vec::new();
-        if f.series(&official, OFFICIAL_INK, Dash::Solid)? {
-            let label = if self.official_label.is_empty() { "Official" } else { self.official_label };
-            legend.push((label.to_string(), Swatch::Series(OFFICIAL_INK, Dash::Solid)));
-        }
+        let official_label = if self.official_label.is_empty() { "Official" } else { self.official_label };
+        f.series(&official, OFFICIAL_INK, Dash::Solid, official_label)?;
         for (i, (s, runs)) in self.series.iter().zip(&means).enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            if f.series(runs, color, Dash::Dashed)? || !lows[i].is_empty() {
-                legend.push((format!("{} (mean)", s.label), Swatch::Series(color, Dash::Dashed)));
+            let (color, label) = (PALETTE[i % PALETTE.len()], format!("{} (mean)", s.label));
+            // A series with a band but no mean still gets its entry.
+            if !f.series(runs, color, Dash::Dashed, &label)? && !lows[i].is_empty() {
+                f.legend.push((label, Swatch::Series(color, Dash::Dashed)));
             }
         }
         if !self.series.is_empty() && self.runs > 1 {
-            legend.push((band_meaning(self.runs), Swatch::Band(GOAL_GREY)));
+            f.legend.push((band_meaning(self.runs), Swatch::Band(GOAL_GREY)));
         }
-        if span.is_none() {
-            f.centre_note("No data")?;
-        }
-        f.legend(&legend, &[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (0.5, 1.0)])?;
+        f.centre_note(span.is_none(), "No data")?;
+        f.legend(&[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (0.5, 1.0)])?;
         c.footer(self.source_note, "")
     }
 }

@@ -11,11 +11,11 @@ use super::text::{self, GlyphDefs};
 use super::*;
 
 /// A point in logical pixels.
-pub(super) type P = (f64, f64);
+pub type P = (f64, f64);
 
 /// Axis-aligned rectangle in logical pixels, `x0 <= x1`, `y0 <= y1`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Rect {
+pub struct Rect {
     pub x0: f64,
     pub y0: f64,
     pub x1: f64,
@@ -44,17 +44,17 @@ impl Rect {
     }
 }
 
-/// Horizontal or vertical text anchor.
+/// Horizontal or vertical text anchor; the discriminant is twice the share of the text before it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Align {
-    Start,
-    Middle,
-    End,
+pub enum Align {
+    Start = 0,
+    Middle = 1,
+    End = 2,
 }
 
 /// How text is drawn: size in px, weight, colour, anchor and whether it reads bottom-up.
 #[derive(Clone, Copy)]
-pub(super) struct Font {
+pub struct Font {
     pub size: f64,
     pub bold: bool,
     pub color: RGBColor,
@@ -63,7 +63,7 @@ pub(super) struct Font {
     pub vertical: bool,
 }
 
-pub(super) fn font(size: f64) -> Font {
+pub fn font(size: f64) -> Font {
     Font { size, bold: false, color: BLACK, h: Align::Start, v: Align::Middle, vertical: false }
 }
 
@@ -81,13 +81,13 @@ impl Font {
         Font { vertical: true, ..self }
     }
     pub fn width(&self, text: &str) -> f64 {
-        text::width(text, self.size, self.bold)
+        text::layout(text, self.size, self.bold).width
     }
 }
 
 /// Line patterns: history solid, projections and reference lines dashed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Dash {
+pub enum Dash {
     Solid,
     Dashed,
 }
@@ -95,10 +95,7 @@ pub(super) enum Dash {
 impl Dash {
     /// (on, off) lengths in pixels, `None` for solid.
     fn pattern(self) -> Option<(f64, f64)> {
-        match self {
-            Dash::Solid => None,
-            Dash::Dashed => Some((11.0, 6.0)),
-        }
+        (self == Dash::Dashed).then_some((11.0, 6.0))
     }
 }
 
@@ -108,7 +105,7 @@ enum Target<'a> {
 }
 
 /// One chart being drawn. `occupied` collects what legends must not cover.
-pub(super) struct Canvas<'a> {
+pub struct Canvas<'a> {
     target: Target<'a>,
     /// Device pixels per logical pixel (PNG only; SVGs are in logical pixels).
     scale: f64,
@@ -126,21 +123,12 @@ impl<'a> Canvas<'a> {
         let mut backend = BitMapBackend::new(path, device);
         // A new bitmap is black; drawing white cannot fail before anything is written.
         let _ = backend.draw_rect((0, 0), (device.0 as i32, device.1 as i32), &WHITE.filled(), true);
-        Canvas {
-            target: Target::Png(backend),
-            scale,
-            size: (f64::from(size.0), f64::from(size.1)),
-            occupied: Vec::new(),
-        }
+        Canvas { target: Target::Png(backend), scale, ..Canvas::svg(size) }
     }
 
     pub fn svg(size: (u32, u32)) -> Self {
-        Canvas {
-            target: Target::Svg { body: String::new(), glyphs: GlyphDefs::default() },
-            scale: 1.0,
-            size: (f64::from(size.0), f64::from(size.1)),
-            occupied: Vec::new(),
-        }
+        let target = Target::Svg { body: String::new(), glyphs: GlyphDefs::default() };
+        Canvas { target, scale: 1.0, size: (f64::from(size.0), f64::from(size.1)), occupied: Vec::new() }
     }
 
     /// Writes the PNG (`None`) or returns the SVG document with `attrs` on its root element.
@@ -190,18 +178,10 @@ impl<'a> Canvas<'a> {
             return Ok(());
         }
         let style = self.png_style(color, 1.0, width);
-        let pieces = match dash.pattern() {
-            None => vec![pts.to_vec()],
-            Some((on, off)) => dashes(pts, on, off),
-        };
+        let pieces = dash.pattern().map_or_else(|| vec![pts.to_vec()], |(on, off)| dashes(pts, on, off));
         let pieces: Vec<Vec<(i32, i32)>> = pieces.iter().map(|p| p.iter().map(|&q| self.dev(q)).collect()).collect();
         match &mut self.target {
-            Target::Png(b) => {
-                for piece in pieces {
-                    b.draw_path(piece, &style).map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }
+            Target::Png(b) => pieces.into_iter().try_for_each(|p| b.draw_path(p, &style)).map_err(|e| e.to_string()),
             Target::Svg { body, .. } => {
                 let dasharray = dash.pattern().map_or(String::new(), |(a, b)| format!(" stroke-dasharray=\"{a} {b}\""));
                 let _ = write!(
@@ -219,51 +199,44 @@ impl<'a> Canvas<'a> {
         if let Some((color, alpha)) = fill {
             self.fill(&r.corners()[..4], color, alpha)?;
         }
-        match edge {
-            Some(color) => self.stroke(&r.corners(), color, 1.0, Dash::Solid),
-            None => Ok(()),
-        }
+        edge.map_or(Ok(()), |color| self.stroke(&r.corners(), color, 1.0, Dash::Solid))
     }
 
     pub fn circle(&mut self, c: P, r: f64, fill: RGBColor, edge: Option<(RGBColor, f64)>) -> Result<(), String> {
         let (center, rad) = (self.dev(c), (r * self.scale).round() as u32);
+        let edge_style = edge.map(|(color, w)| ShapeStyle { filled: false, ..self.png_style(color, 1.0, w) });
         match &mut self.target {
             Target::Png(b) => {
                 b.draw_circle(center, rad, &fill.color(), true).map_err(|e| e.to_string())?;
-                if let Some((color, w)) = edge {
-                    let style = ShapeStyle {
-                        color: color.to_rgba(),
-                        filled: false,
-                        stroke_width: (w * self.scale).round().max(1.0) as u32,
-                    };
+                if let Some(style) = edge_style {
                     b.draw_circle(center, rad, &style, false).map_err(|e| e.to_string())?;
                 }
             }
             Target::Svg { body, .. } => {
                 let edge = edge.map_or(String::new(), |(c, w)| format!(" stroke=\"{}\" stroke-width=\"{w}\"", hex(c)));
-                let _ = write!(
-                    body,
-                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\" fill=\"{}\"{edge}/>",
-                    c.0,
-                    c.1,
-                    hex(fill)
-                );
+                let (x, y, fill) = (c.0, c.1, hex(fill));
+                let _ = write!(body, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r}\" fill=\"{fill}\"{edge}/>");
             }
         }
         Ok(())
     }
 
-    /// Starts an SVG group whose `<title>` is the browser's hover text (nothing in a PNG).
-    pub fn begin_hover(&mut self, title: &str) {
+    /// What `draw` draws, in an SVG group whose `<title>` is the browser's hover text if there is
+    /// one (nothing in a PNG).
+    pub fn hover(
+        &mut self,
+        title: Option<&str>,
+        draw: impl FnOnce(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let Some(title) = title else { return draw(self) };
         if let Target::Svg { body, .. } = &mut self.target {
             let _ = write!(body, "<g><title>{}</title>", text::escape(title));
         }
-    }
-
-    pub fn end_hover(&mut self) {
+        draw(self)?;
         if let Target::Svg { body, .. } = &mut self.target {
             body.push_str("</g>");
         }
+        Ok(())
     }
 
     /// Draws `s` anchored at `at`; returns the box it covers. Top/middle anchors refer to the
@@ -271,28 +244,19 @@ impl<'a> Canvas<'a> {
     pub fn text(&mut self, s: &str, at: P, f: Font) -> Result<Rect, String> {
         let laid = text::layout(s, f.size, f.bold);
         let cap = text::CAP * f.size;
-        let dx = match f.h {
-            Align::Start => 0.0,
-            Align::Middle => -laid.width / 2.0,
-            Align::End => -laid.width,
-        };
-        let dy = match f.v {
-            Align::Start => cap,
-            Align::Middle => cap / 2.0,
-            Align::End => 0.0,
-        };
+        let (h, v) = (f64::from(f.h as u8) / 2.0, f64::from(f.v as u8) / 2.0);
+        let (dx, dy) = (-laid.width * h, cap * (1.0 - v));
         // Baseline origin, and the text box (cap top to descenders) in text space.
         let rot = |(x, y): P| if f.vertical { (y, -x) } else { (x, y) };
         let (ox, oy) = rot((dx, dy));
         let origin = (at.0 + ox, at.1 + oy);
         let (a, b) = (rot((dx, dy - cap - 2.0)), rot((dx + laid.width, dy + 0.2 * f.size)));
         let rect = Rect::new(at.0 + a.0, at.1 + a.1, at.0 + b.0, at.1 + b.1);
+        let (bx, by) = self.dev(origin);
         match &mut self.target {
             Target::Png(backend) => {
-                let s = self.scale;
-                let (bx, by) = ((origin.0 * s).round() as i32, (origin.1 * s).round() as i32);
                 let mut result = Ok(());
-                text::coverage(&laid, s, f.size, f.bold, |x, y, c| {
+                text::coverage(&laid, self.scale, f.size, f.bold, |x, y, c| {
                     let (x, y) = if f.vertical { (y, -x) } else { (x, y) };
                     let color = BackendColor { alpha: f64::from(c.min(1.0)), rgb: (f.color.0, f.color.1, f.color.2) };
                     if c > 0.0 && result.is_ok() {
@@ -312,9 +276,7 @@ impl<'a> Canvas<'a> {
 
     /// Text whose box legends must avoid.
     pub fn label(&mut self, s: &str, at: P, f: Font) -> Result<Rect, String> {
-        let r = self.text(s, at, f)?;
-        self.occupied.push(r);
-        Ok(r)
+        self.text(s, at, f).inspect(|&r| self.occupied.push(r))
     }
 
     /// Reserves a polyline (sampled every few pixels) against legends.
@@ -334,8 +296,7 @@ impl<'a> Canvas<'a> {
     /// Reserves the area between two polylines sampled at the same x positions.
     pub fn occupy_between(&mut self, upper: &[P], lower: &[P]) {
         for (u, l) in upper.windows(2).zip(lower.windows(2)) {
-            let (top, bottom) =
-                [u[0], u[1], l[0], l[1]].iter().fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+            let (top, bottom) = min_max([u[0], u[1], l[0], l[1]].map(|p| p.1));
             self.occupied.push(Rect::new(u[0].0, top, u[1].0, bottom));
         }
     }
@@ -378,12 +339,8 @@ impl<'a> Canvas<'a> {
             let y = area.y0 + 10.0 + cy * (area.y1 - area.y0 - 20.0 - h);
             Rect::new(x, y, x + w, y + h)
         };
-        let best = corners
-            .iter()
-            .map(|&c| place(c))
-            .enumerate()
-            .min_by_key(|(i, r)| (self.hits(r), *i))
-            .map_or(place((0.0, 0.0)), |(_, r)| r);
+        // The first of equally good corners.
+        let best = corners.iter().map(|&c| place(c)).min_by_key(|r| self.hits(r)).unwrap_or_else(|| place((0.0, 0.0)));
         self.boxed(best)?;
         for (i, (label, swatch)) in entries.iter().enumerate() {
             let y = best.y0 + 12.0 + 26.0 * i as f64 + 10.0;
@@ -393,37 +350,38 @@ impl<'a> Canvas<'a> {
         Ok(())
     }
 
+    /// A filled rectangle legends must avoid.
+    pub fn block(&mut self, r: Rect, fill: (RGBColor, f64), edge: Option<RGBColor>) -> Result<(), String> {
+        self.occupied.push(r);
+        self.rect(r, Some(fill), edge)
+    }
+
     /// White box with a grey border (legends, notes), reserved against legends.
     pub fn boxed(&mut self, r: Rect) -> Result<(), String> {
-        self.rect(r, Some((WHITE, 0.93)), Some(RGBColor(190, 190, 190)))?;
-        self.occupied.push(r);
-        Ok(())
+        self.block(r, (WHITE, 0.93), Some(RGBColor(190, 190, 190)))
     }
 
     /// The key of one legend entry, `SWATCH_W` wide, centred vertically on `y`.
     pub fn swatch(&mut self, swatch: Swatch, (x, y): P) -> Result<(), String> {
         let mid = (x + SWATCH_W / 2.0, y);
-        let line = [(x, y), (x + SWATCH_W, y)];
+        let (line, band) = ([(x, y), (x + SWATCH_W, y)], Rect::new(x, y - 8.0, x + SWATCH_W, y + 8.0));
+        let bar = Rect { x0: x + 6.0, x1: x + SWATCH_W - 6.0, ..band };
         match swatch {
             Swatch::Series(color, look) => {
                 self.stroke(&line, color, LINE_W, look)?;
                 marker(self, mid, color, look)
             }
-            Swatch::Bar(color) => {
-                self.rect(Rect::new(x + 6.0, y - 8.0, x + SWATCH_W - 6.0, y + 8.0), Some((color, 0.85)), None)
-            }
+            Swatch::Bar(color) => self.rect(bar, Some((color, 0.85)), None),
             Swatch::Line(color, dash, w) => self.stroke(&line, color, w, dash),
-            Swatch::Band(color) => {
-                self.rect(Rect::new(x, y - 8.0, x + SWATCH_W, y + 8.0), Some((color, BAND_ALPHA)), None)
-            }
-            Swatch::Dot(color) => self.circle(mid, 4.0, color, Some((RGBColor(60, 60, 60), 1.0))),
+            Swatch::Band(color) => self.rect(band, Some((color, BAND_ALPHA)), None),
+            Swatch::Dot(color) => self.circle(mid, 4.0, color, Some((INK, 1.0))),
         }
     }
 }
 
 /// A legend key.
 #[derive(Clone, Copy)]
-pub(super) enum Swatch {
+pub enum Swatch {
     Series(RGBColor, Dash),
     Bar(RGBColor),
     Line(RGBColor, Dash, f64),
@@ -433,22 +391,18 @@ pub(super) enum Swatch {
 
 /// A data point: recorded history is solid with filled markers, a projection dashed with hollow
 /// ones, so the two read apart even in greyscale.
-pub(super) fn marker(c: &mut Canvas, at: P, color: RGBColor, look: Dash) -> Result<(), String> {
+pub fn marker(c: &mut Canvas, at: P, color: RGBColor, look: Dash) -> Result<(), String> {
     let fill = if look == Dash::Solid { color } else { WHITE };
     c.circle(at, MARKER_R, fill, Some((color, 2.0)))
 }
 
 /// SVG path data ("M x y L x y …") of a polyline.
-pub(super) fn path_data(pts: &[P]) -> String {
-    let mut d = String::with_capacity(pts.len() * 12);
-    for (i, (x, y)) in pts.iter().enumerate() {
-        let _ = write!(d, "{}{x:.1} {y:.1}", if i == 0 { 'M' } else { 'L' });
-    }
-    d
+pub fn path_data(pts: &[P]) -> String {
+    pts.iter().enumerate().map(|(i, (x, y))| format!("{}{x:.1} {y:.1}", if i == 0 { 'M' } else { 'L' })).collect()
 }
 
 /// The "on" pieces of a polyline dashed `on`, `off` pixels along its length.
-pub(super) fn dashes(pts: &[P], on: f64, off: f64) -> Vec<Vec<P>> {
+pub fn dashes(pts: &[P], on: f64, off: f64) -> Vec<Vec<P>> {
     let (mut out, mut piece, mut phase) = (Vec::new(), vec![pts[0]], 0.0);
     for w in pts.windows(2) {
         let len = ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt().min(1e5);

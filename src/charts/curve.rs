@@ -3,10 +3,9 @@
 
 use super::*;
 
-/// A probability curve; see [`render_curve`].
+/// A probability curve.
 #[derive(Debug, Clone, Copy)]
 pub struct CurveChart<'a> {
-    pub stem: &'a str,
     pub title: &'a str,
     /// Horizontal-axis description with its unit (the lever).
     pub x_label: &'a str,
@@ -19,15 +18,9 @@ pub struct CurveChart<'a> {
     pub source_note: &'a str,
 }
 
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`. Returns the paths, PNG first.
-pub fn render_curve(dir: &Path, chart: &CurveChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
-}
-
 impl Drawing for CurveChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        let mut points: Vec<(f64, f64)> =
-            self.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+        let mut points: Vec<P> = self.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (lo, hi) = match (points.first(), points.last()) {
             (Some(a), Some(b)) if b.0 > a.0 => (a.0, b.0),
@@ -42,28 +35,24 @@ impl Drawing for CurveChart<'_> {
         let mut f = Frame::new(c, self.title, plot, x, y)?;
         f.axes(self.x_label, "Chance of reaching the target")?;
         let decimals = decimals_for(f.x.step) + 2;
-        let required = self.required.clamp(0.0, 1.0);
-        f.reference(required, PALETTE[1], None)?;
+        f.reference(self.required.clamp(0.0, 1.0), PALETTE[1], None)?;
         let curve = vec![points.iter().map(|&(v, p)| (v, p.clamp(0.0, 1.0))).collect::<Vec<_>>()];
         f.line(&curve, PALETTE[0], Dash::Solid, 3.0)?;
         for &p in &curve[0] {
-            let at = f.px(p);
-            f.c.circle(at, 5.0, PALETTE[0], None)?;
+            f.c.circle(f.px(p), 5.0, PALETTE[0], None)?;
         }
-        let mut legend = vec![
+        f.legend = vec![
             ("evaluated lever values".to_string(), Swatch::Series(PALETTE[0], Dash::Solid)),
             (format!("required: {:.0}%", 100.0 * self.required), Swatch::Line(PALETTE[1], Dash::Dashed, 2.0)),
         ];
         if let Some(answer) = self.answer.filter(|a| a.is_finite()) {
             let xa = f.px((answer, 0.0)).0;
             f.c.stroke(&[(xa, plot.y0), (xa, plot.y1)], PALETTE[2], 2.0, Dash::Solid)?;
-            legend.push((
-                format!("smallest value reaching it: {answer:.decimals$}"),
-                Swatch::Line(PALETTE[2], Dash::Solid, 2.0),
-            ));
+            let label = format!("smallest value reaching it: {answer:.decimals$}");
+            f.legend.push((label, Swatch::Line(PALETTE[2], Dash::Solid, 2.0)));
         }
         // Lower right, where a rising curve leaves room.
-        f.legend(&legend, &[(1.0, 1.0), (0.0, 0.0), (1.0, 0.5)])?;
+        f.legend(&[(1.0, 1.0), (0.0, 0.0), (1.0, 0.5)])?;
         c.footer(self.source_note, "")
     }
 }

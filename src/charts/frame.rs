@@ -36,10 +36,7 @@ impl Axis {
     /// Covers the finite `values` with ~5 % headroom, snapped to round ticks, from 0 if
     /// `from_zero`; `0..1` without finite data.
     pub fn auto(values: impl IntoIterator<Item = f64>, from_zero: bool) -> Self {
-        let (mut lo, mut hi) = values
-            .into_iter()
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (mut lo, mut hi) = min_max(values.into_iter().filter(|v| v.is_finite()));
         if lo > hi || !(hi - lo).is_finite() {
             return Axis::values(0.0, 1.0);
         }
@@ -66,11 +63,9 @@ impl Axis {
     /// labels fit, else every 2nd, 5th… counted back from the last, so the goal year is.
     pub fn years(first: i32, last: i32, px: f64) -> Self {
         let px_per_year = px / (f64::from(last - first) + 1.0);
-        let step: i32 =
-            [1, 2, 5, 10, 20, 50, 100].into_iter().find(|&s| px_per_year * f64::from(s) >= 50.0).unwrap_or(1000);
-        let mut ticks: Vec<(f64, String)> =
-            (first..=last).rev().step_by(step as usize).map(|y| (f64::from(y), y.to_string())).collect();
-        ticks.reverse();
+        let step = [1, 2, 5, 10, 20, 50, 100].into_iter().find(|&s| px_per_year * f64::from(s) >= 50.0).unwrap_or(1000);
+        let from = last - (last - first) / step * step;
+        let ticks = (from..=last).step_by(step as usize).map(|y| (f64::from(y), y.to_string())).collect();
         Axis { lo: f64::from(first) - 0.5, hi: f64::from(last) + 0.5, ticks, minor: Vec::new(), step: f64::from(step) }
     }
 
@@ -80,25 +75,21 @@ impl Axis {
     }
 }
 
-/// Plot rectangle with its two axes, over a canvas.
+/// Plot rectangle with its two axes, over a canvas, and the legend entries of what was drawn.
 pub(super) struct Frame<'c, 'a> {
     pub c: &'c mut Canvas<'a>,
     pub plot: Rect,
     pub x: Axis,
     pub y: Axis,
+    pub legend: Vec<(String, Swatch)>,
 }
 
 impl<'c, 'a> Frame<'c, 'a> {
-    /// Title and an empty plot in `plot`; callers paint backgrounds (the plan band) before
-    /// calling [`Frame::axes`].
+    /// Title and an empty plot in `plot` (a panel of several is a `Frame` without a title);
+    /// callers paint backgrounds before calling [`Frame::axes`].
     pub fn new(c: &'c mut Canvas<'a>, title: &str, plot: Rect, x: Axis, y: Axis) -> Result<Self, String> {
         c.title(title)?;
-        Ok(Frame { c, plot, x, y })
-    }
-
-    /// A frame without a title (a panel of several).
-    pub fn panel(c: &'c mut Canvas<'a>, plot: Rect, x: Axis, y: Axis) -> Self {
-        Frame { c, plot, x, y }
+        Ok(Frame { c, plot, x, y, legend: Vec::new() })
     }
 
     /// The standard plot rectangle of a year chart, `right` px from the right edge.
@@ -115,26 +106,21 @@ impl<'c, 'a> Frame<'c, 'a> {
 
     /// Data → pixels; far-off values are pulled to within one span of the plot.
     pub fn px(&self, (x, y): (f64, f64)) -> P {
-        let t = |v: f64, a: &Axis| ((v - a.lo) / (a.hi - a.lo)).clamp(-1.0, 2.0);
-        (
-            self.plot.x0 + t(x, &self.x) * (self.plot.x1 - self.plot.x0),
-            self.plot.y1 - t(y, &self.y) * (self.plot.y1 - self.plot.y0),
-        )
+        let (t, p) = (|v: f64, a: &Axis| ((v - a.lo) / (a.hi - a.lo)).clamp(-1.0, 2.0), self.plot);
+        (p.x0 + t(x, &self.x) * (p.x1 - p.x0), p.y1 - t(y, &self.y) * (p.y1 - p.y0))
     }
 
-    fn pxs(&self, pts: &[(f64, f64)]) -> Vec<P> {
+    fn pxs(&self, pts: &[P]) -> Vec<P> {
         pts.iter().map(|&p| self.px(p)).collect()
     }
 
     /// Grid, axis lines, tick labels and the two axis descriptions.
     pub fn axes(&mut self, x_desc: &str, y_desc: &str) -> Result<(), String> {
         self.grid(true, true)?;
-        let p = self.plot;
+        let (p, (mx, my)) = (self.plot, self.plot.mid());
         let desc = font(AXIS_DESC_PX).at(Align::Middle, Align::Start);
-        let (mx, my) = p.mid();
         self.c.text(x_desc, (mx, p.y1 + 38.0), desc)?;
-        self.c.text(y_desc, (p.x0 - 66.0, my), desc.at(Align::Middle, Align::Middle).vertical())?;
-        Ok(())
+        self.c.text(y_desc, (p.x0 - 66.0, my), desc.at(Align::Middle, Align::Middle).vertical()).map(|_| ())
     }
 
     /// Grid lines, the axis lines and (if asked) the tick labels.
@@ -166,17 +152,18 @@ impl<'c, 'a> Frame<'c, 'a> {
         self.c.stroke(&[(p.x0, p.y0), (p.x0, p.y1), (p.x1, p.y1)], AXIS_GREY, 1.0, Dash::Solid)
     }
 
-    /// Light band behind the 2024–`goal_year` plan period, labelled top right; only where
-    /// the chart also shows earlier years (over plan years alone it would say nothing).
-    pub fn plan_band(&mut self, goal_year: i32) -> Result<(), String> {
+    /// The axes of a year chart over a light band behind the 2024–`goal_year` plan period,
+    /// labelled top right; the band only where the chart also shows earlier years (over plan
+    /// years alone it would say nothing).
+    pub fn year_axes(&mut self, goal_year: i32, y_desc: &str) -> Result<(), String> {
         let (start, end) = (f64::from(PLAN_START_YEAR).max(self.x.lo + 0.5), f64::from(goal_year).min(self.x.hi - 0.5));
-        if start > end || self.x.lo + 0.5 >= f64::from(PLAN_START_YEAR) {
-            return Ok(());
+        if start <= end && self.x.lo + 0.5 < f64::from(PLAN_START_YEAR) {
+            let (a, b) = (self.px((start - 0.5, self.y.hi)), self.px((end + 0.5, self.y.lo)));
+            self.c.rect(Rect::new(a.0, a.1, b.0, b.1), Some((PLAN_SHADE, 1.0)), None)?;
+            let f = font(LEGEND_PX).in_color(PLAN_TEXT).at(Align::End, Align::Start);
+            self.c.label(&format!("Plan period {PLAN_START_YEAR}–{goal_year}"), (b.0 - 8.0, a.1 + 8.0), f)?;
         }
-        let (a, b) = (self.px((start - 0.5, self.y.hi)), self.px((end + 0.5, self.y.lo)));
-        self.c.rect(Rect::new(a.0, a.1, b.0, b.1), Some((PLAN_SHADE, 1.0)), None)?;
-        let f = font(LEGEND_PX).in_color(PLAN_TEXT).at(Align::End, Align::Start);
-        self.c.label(&format!("Plan period {PLAN_START_YEAR}–{goal_year}"), (b.0 - 8.0, a.1 + 8.0), f).map(|_| ())
+        self.axes("Year", y_desc)
     }
 
     /// Horizontal dashed line across the plot, optionally labelled above its left end.
@@ -191,22 +178,22 @@ impl<'c, 'a> Frame<'c, 'a> {
         Ok(())
     }
 
-    /// A series' runs with markers; whether anything was drawn (absent series get no legend).
-    pub fn series(&mut self, runs: &[Vec<(f64, f64)>], color: RGBColor, look: Dash) -> Result<bool, String> {
+    /// A series' runs with markers, and its legend entry if anything was drawn (absent series
+    /// get none); whether anything was.
+    pub fn series(&mut self, runs: &[Vec<P>], color: RGBColor, look: Dash, label: &str) -> Result<bool, String> {
+        // A clamped outlier outside the plot gets no marker.
+        let p = self.plot;
+        let inside = Rect::new(p.x0 - MARKER_R, p.y0 - MARKER_R, p.x1 + MARKER_R, p.y1 + MARKER_R);
         for run in runs {
             let px = self.pxs(run);
             self.c.stroke(&px, color, LINE_W, look)?;
-            // A clamped outlier outside the plot gets no marker.
-            let inside = Rect::new(
-                self.plot.x0 - MARKER_R,
-                self.plot.y0 - MARKER_R,
-                self.plot.x1 + MARKER_R,
-                self.plot.y1 + MARKER_R,
-            );
             for &q in px.iter().filter(|q| inside.contains(**q)) {
                 marker(self.c, q, color, look)?;
             }
             self.c.occupy_line(&px, MARKER_R + 3.0);
+        }
+        if !runs.is_empty() {
+            self.legend.push((label.to_string(), Swatch::Series(color, look)));
         }
         Ok(!runs.is_empty())
     }
@@ -221,36 +208,20 @@ impl<'c, 'a> Frame<'c, 'a> {
         Ok(!runs.is_empty())
     }
 
-    /// A bar from `lo` to `hi` at `x`, `half` wide on each side (data units).
-    pub fn bar(
-        &mut self,
-        x: f64,
-        (lo, hi): (f64, f64),
-        half: f64,
-        color: RGBColor,
-        edge: Option<RGBColor>,
-    ) -> Result<(), String> {
-        let (a, b) = (self.px((x - half, lo)), self.px((x + half, hi)));
-        let r = Rect::new(a.0, a.1, b.0, b.1);
-        self.c.rect(r, Some((color, 0.85)), edge)?;
-        self.c.occupied.push(r);
-        Ok(())
+    /// A bar from `lo` to `hi` at year `x`.
+    pub fn bar(&mut self, x: f64, (lo, hi): (f64, f64), color: RGBColor, edge: Option<RGBColor>) -> Result<(), String> {
+        let (a, b) = (self.px((x - BAR_HALF, lo)), self.px((x + BAR_HALF, hi)));
+        self.c.block(Rect::new(a.0, a.1, b.0, b.1), (color, 0.85), edge)
     }
 
-    /// The area between `upper` and `lower` (same x positions; one point becomes a narrow bar),
-    /// with an optional edge along the top.
-    pub fn area(
-        &mut self,
-        upper: &[(f64, f64)],
-        lower: &[(f64, f64)],
-        fill: (RGBColor, f64),
-        edge: Option<RGBColor>,
-    ) -> Result<(), String> {
-        let widen = |pts: &[(f64, f64)]| match pts {
-            [(x, v)] => vec![(x - 0.32, *v), (x + 0.32, *v)],
+    /// The area between `hi` and `lo` (same x positions; one point becomes a narrow bar), with
+    /// an optional edge along the top.
+    pub fn area(&mut self, hi: &[P], lo: &[P], fill: (RGBColor, f64), edge: Option<RGBColor>) -> Result<(), String> {
+        let widen = |pts: &[P]| match pts {
+            [(x, v)] => vec![(x - BAR_HALF, *v), (x + BAR_HALF, *v)],
             _ => pts.to_vec(),
         };
-        let (up, down) = (self.pxs(&widen(upper)), self.pxs(&widen(lower)));
+        let (up, down) = (self.pxs(&widen(hi)), self.pxs(&widen(lo)));
         let ring: Vec<P> = up.iter().chain(down.iter().rev()).copied().collect();
         self.c.fill(&ring, fill.0, fill.1)?;
         if let Some(edge) = edge {
@@ -267,15 +238,18 @@ impl<'c, 'a> Frame<'c, 'a> {
         self.c.label(text, (x, y - 12.0), f).map(|_| ())
     }
 
-    /// Text in the middle of the plot (when there is nothing to show).
-    pub fn centre_note(&mut self, text: &str) -> Result<(), String> {
+    /// Text in the middle of the plot if it is `empty` (there is nothing to show).
+    pub fn centre_note(&mut self, empty: bool, text: &str) -> Result<(), String> {
         let f = font(AXIS_DESC_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle);
-        self.c.label(text, self.plot.mid(), f).map(|_| ())
+        if empty {
+            self.c.label(text, self.plot.mid(), f)?;
+        }
+        Ok(())
     }
 
-    /// A legend in the first free corner of the plot, in the order given ((0, 0) = upper left).
-    pub fn legend(&mut self, entries: &[(String, Swatch)], corners: &[(f64, f64)]) -> Result<(), String> {
-        self.c.legend(entries, self.plot, corners)
+    /// The legend entries in a box in the first free corner of the plot ((0, 0) = upper left).
+    pub fn legend(&mut self, corners: &[(f64, f64)]) -> Result<(), String> {
+        self.c.legend(&self.legend, self.plot, corners)
     }
 
     /// Right-hand axis for a second quantity whose values `v` are plotted at `v * scale`;
@@ -306,14 +280,7 @@ pub(super) fn tick_step(span: f64) -> f64 {
         return 1.0;
     }
     let mag = 10f64.powf(span.log10().floor());
-    let r = span / mag;
-    mag * if r < 2.0 {
-        0.2
-    } else if r < 5.0 {
-        0.5
-    } else {
-        1.0
-    }
+    mag * [(2.0, 0.2), (5.0, 0.5)].into_iter().find(|&(below, _)| span / mag < below).map_or(1.0, |(_, m)| m)
 }
 
 /// Multiples of `step` within `[lo, hi]` (inclusive, float-tolerant).
@@ -345,12 +312,12 @@ pub(super) fn nice_ceil(v: f64) -> f64 {
         return 1.0;
     }
     let mag = 10f64.powf(v.log10().floor());
-    [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
-        .into_iter()
-        .map(|m| m * mag)
-        .find(|&c| c >= v * (1.0 - 1e-9))
-        .unwrap_or(10.0 * mag)
+    let mantissas = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0];
+    mantissas.into_iter().map(|m| m * mag).find(|&c| c >= v * (1.0 - 1e-9)).unwrap_or(10.0 * mag)
 }
+
+/// Divisors and suffixes of large numbers, largest first.
+pub(super) const SUFFIXES: [(f64, &str); 3] = [(1e9, "B"), (1e6, "M"), (1e3, "k")];
 
 /// `v` as "1.5M", "−250k", "+2M" (if `signed`), the suffix chosen from `magnitude` (the largest
 /// value it is shown next to) so an axis shares one unit, with decimals enough to tell
@@ -363,21 +330,16 @@ pub(super) fn compact_number(v: f64, step: f64, magnitude: f64, signed: bool) ->
     if magnitude >= 1e15 {
         return format!("{v:.2e}");
     }
-    let (div, suffix) = [(1e9, "B"), (1e6, "M"), (1e3, "k")]
-        .into_iter()
-        .find(|&(d, _): &(f64, &str)| magnitude >= d.max(1e4))
-        .unwrap_or((1.0, ""));
+    let (div, suffix) = SUFFIXES.into_iter().find(|&(d, _)| magnitude >= d.max(1e4)).unwrap_or((1.0, ""));
     let decimals = if step > 0.0 && step.is_finite() { decimals_for(step / div) } else { 1 };
     let body = format!("{:.decimals$}", v.abs() / div);
     if body.trim_start_matches(['0', '.']).is_empty() {
         return "0".to_string();
     }
-    let sign = if v < 0.0 {
-        "−"
-    } else if signed {
-        "+"
-    } else {
-        ""
+    let sign = match (v < 0.0, signed) {
+        (true, _) => "−",
+        (false, true) => "+",
+        (false, false) => "",
     };
     format!("{sign}{body}{suffix}")
 }

@@ -8,10 +8,9 @@
 //! enclaves stay visible on top of the unit around them, then borders are drawn once per edge.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 pub use crate::boundaries::Extent;
-use crate::boundaries::{borders, context, ring_area, shapes};
+use crate::boundaries::{Line, borders, context, ring_area, shapes};
 
 use super::*;
 
@@ -27,11 +26,13 @@ pub struct MapUnit {
     pub value: f64,
 }
 
-/// A choropleth; see [`render_map`].
+/// A choropleth (1200×900): every unit filled on a diverging red–white–blue scale (blue =
+/// positive), symmetric around 0, saturating at the 95th percentile of |value| rounded up, colours
+/// following the square root of |value| so the many small values stay distinguishable next to a
+/// few big cities. Units too small to see also get a dot at their seat; units without a value
+/// (Taiwan, Hong Kong, Macau) are grey.
 #[derive(Debug, Clone, Copy)]
 pub struct MapChart<'a> {
-    /// File name without extension.
-    pub stem: &'a str,
     pub title: &'a str,
     /// Title of the colour bar, e.g. "Net migration 2024–2029 (persons)".
     pub legend_label: &'a str,
@@ -54,34 +55,18 @@ pub struct MapLabel {
     pub text: String,
 }
 
-/// Writes `<stem>.png` and `<stem>.svg` (1200×900) into `dir`: every unit filled on a
-/// diverging red–white–blue scale (blue = positive), symmetric around 0, saturating at the 95th
-/// percentile of |value| rounded up, colours following the square root of |value| so the many
-/// small values stay distinguishable next to a few big cities. Units too small to see also get
-/// a dot at their seat; units without a value (Taiwan, Hong Kong, Macau) are grey.
-pub fn render_map(dir: &Path, chart: &MapChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
-}
-
 /// The same map as an SVG for `report.html`: every unit carries a `<title>` with
 /// `tooltip(code, value)` (value NaN without data), the browser's hover text, so units too
 /// small to see stay reachable.
 pub fn hover_svg(chart: &MapChart, tooltip: &dyn Fn(u32, f64) -> String) -> String {
-    let mut c = Canvas::svg(MAP_SIZE);
-    let drawn = chart.draw_with(&mut c, Some(tooltip));
-    match (drawn, c.finish("class=\"map\" role=\"img\"")) {
-        (Ok(()), Ok(Some(svg))) => svg,
-        (Err(e), _) | (_, Err(e)) => format!("<p>map not drawn: {}</p>", super::text::escape(&e)),
-        _ => String::new(),
+    let mut c = Canvas::svg(MapChart::SIZE);
+    match chart.draw_with(&mut c, Some(tooltip)).and_then(|()| c.finish("class=\"map\" role=\"img\"")) {
+        Ok(svg) => svg.unwrap_or_default(),
+        Err(e) => format!("<p>map not drawn: {}</p>", super::text::escape(&e)),
     }
 }
 
-/// Size of map charts: taller than the others, for the insets.
-const MAP_SIZE: (u32, u32) = (1200, 900);
-
-// ---------------------------------------------------------------------------
-// Projection, views and clipping
-// ---------------------------------------------------------------------------
+// --- Projection, views and clipping ---
 
 /// Albers equal-area conic for China (standard parallels 25° N and 47° N, central meridian
 /// 105° E), in earth radii with y pointing down.
@@ -104,14 +89,12 @@ struct View {
 
 impl View {
     /// The largest projection of the lon/lat `points` that fits `frame`, centred in it.
-    fn fit(points: impl Iterator<Item = (f64, f64)>, frame: Rect) -> View {
-        let (lo, hi) = points.map(albers).fold(((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)), |(a, b), (x, y)| {
-            ((a.0.min(x), a.1.min(y)), (b.0.max(x), b.1.max(y)))
-        });
-        let scale =
-            ((frame.x1 - frame.x0) / (hi.0 - lo.0).max(1e-9)).min((frame.y1 - frame.y0) / (hi.1 - lo.1).max(1e-9));
+    fn fit(points: impl IntoIterator<Item = (f64, f64)>, frame: Rect) -> View {
+        let projected: Vec<P> = points.into_iter().map(albers).collect();
+        let (x, y) = (min_max(projected.iter().map(|p| p.0)), min_max(projected.iter().map(|p| p.1)));
+        let scale = ((frame.x1 - frame.x0) / (x.1 - x.0).max(1e-9)).min((frame.y1 - frame.y0) / (y.1 - y.0).max(1e-9));
         let (cx, cy) = frame.mid();
-        View { frame, scale, offset: (cx - scale * (lo.0 + hi.0) / 2.0, cy - scale * (lo.1 + hi.1) / 2.0) }
+        View { frame, scale, offset: (cx - scale * (x.0 + x.1) / 2.0, cy - scale * (y.0 + y.1) / 2.0) }
     }
 
     fn px(&self, p: (f64, f64)) -> P {
@@ -177,9 +160,7 @@ fn clip_line(line: &[P], r: Rect) -> Vec<Vec<P>> {
     pieces
 }
 
-// ---------------------------------------------------------------------------
-// Colours
-// ---------------------------------------------------------------------------
+// --- Colours ---
 
 /// ColorBrewer RdBu (11 classes), from strongest loss to strongest gain.
 const RDBU: [RGBColor; 11] = [
@@ -252,17 +233,14 @@ impl Scale {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Drawing
-// ---------------------------------------------------------------------------
+// --- Drawing ---
 
 /// Units whose outline covers fewer square pixels in a view also get a dot at their seat.
 const MIN_VISIBLE_PX2: f64 = 12.0;
 
 impl Drawing for MapChart<'_> {
-    fn size(&self) -> (u32, u32) {
-        MAP_SIZE
-    }
+    /// Taller than the other charts, for the insets.
+    const SIZE: (u32, u32) = (1200, 900);
 
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
         self.draw_with(c, None)
@@ -284,10 +262,8 @@ struct Panel<'a> {
 impl MapChart<'_> {
     fn draw_with(&self, c: &mut Canvas, tooltip: Option<&dyn Fn(u32, f64) -> String>) -> Result<(), String> {
         c.title(self.title)?;
-        let mut values: HashMap<u32, &MapUnit> = HashMap::new();
-        for u in self.units {
-            values.entry(u.code).or_insert(u);
-        }
+        // The first row of a code counts.
+        let values: HashMap<u32, &MapUnit> = self.units.iter().rev().map(|u| (u.code, u)).collect();
         let scale = Scale::from_values(self.units.iter().map(|u| u.value));
         let bottom = c.size.1 - FOOTER_PX - 150.0;
         let panel = |sea, dots| Panel { values: &values, scale, tooltip, sea, dots };
@@ -296,26 +272,22 @@ impl MapChart<'_> {
             Some(extent) => {
                 let frame = Rect::new(LEFT_MARGIN_PX + 6.0, TOP_PX, c.size.0 - RIGHT_MARGIN_PX, bottom);
                 // Filled to the frame: the neighbours reach its edges.
-                let view = View::fit(extent.outline().into_iter(), frame);
+                let view = View::fit(extent.outline(), frame);
                 dots |= panel(true, true).draw(c, &view)?;
                 c.rect(frame, None, Some(BORDER))?;
                 self.labels(c, &view, extent)?;
             }
             None => {
                 let main = Rect::new(LEFT_MARGIN_PX + 6.0, TOP_PX, 830.0, bottom);
-                let land = shapes()
-                    .iter()
-                    .flat_map(|s| s.parts.iter().flatten())
-                    .copied()
-                    .filter(|&p| Extent::CHINA.contains(p));
+                let land = shapes().iter().flat_map(|s| s.parts.iter().flatten());
+                let land = land.copied().filter(|&p| Extent::CHINA.contains(p));
                 // The land fills the frame but for a strip on the right: there, below the
                 // north-east and right of Taiwan, the South China Sea Islands get their inset.
                 let view = View { frame: main, ..View::fit(land, Rect { x1: main.x1 - 70.0, ..main }) };
                 dots |= panel(false, true).draw(c, &view)?;
                 let sea = Rect::new(main.x1 - 122.0, main.y1 - 215.0, main.x1, main.y1);
                 c.rect(sea, Some((WHITE, 1.0)), None)?;
-                let sea_view = View { frame: sea, ..View::fit(Extent::SOUTH_CHINA_SEA.outline().into_iter(), sea) };
-                panel(true, false).draw(c, &sea_view)?;
+                panel(true, false).draw(c, &View::fit(Extent::SOUTH_CHINA_SEA.outline(), sea))?;
                 c.rect(sea, None, Some(PROVINCE_BORDER))?;
                 c.text("South China Sea Islands", (sea.x1 - 4.0, sea.y1 - 6.0), font(11.0).at(Align::End, Align::End))?;
                 // Zoomed insets on the right, their areas outlined on the main map.
@@ -326,30 +298,23 @@ impl MapChart<'_> {
                 ];
                 let h = (c.size.1 - FOOTER_PX - TOP_PX - 10.0) / 3.0;
                 for (i, (key, name, extent)) in insets.into_iter().enumerate() {
-                    let frame = Rect::new(
-                        850.0,
-                        TOP_PX + i as f64 * h + 24.0,
-                        c.size.0 - RIGHT_MARGIN_PX,
-                        TOP_PX + (i + 1) as f64 * h - 6.0,
-                    );
-                    let inset = View { frame, ..View::fit(extent.outline().into_iter(), frame) };
-                    dots |= panel(true, true).draw(c, &inset)?;
+                    let top = TOP_PX + i as f64 * h;
+                    let frame = Rect::new(850.0, top + 24.0, c.size.0 - RIGHT_MARGIN_PX, top + h - 6.0);
+                    dots |= panel(true, true).draw(c, &View::fit(extent.outline(), frame))?;
                     c.rect(frame, None, Some(BORDER))?;
                     c.text(&format!("{key}  {name}"), (frame.x0, frame.y0 - 10.0), font(LEGEND_PX).bold())?;
                     let outline = view.pxs(&extent.outline());
                     c.stroke(&outline, BLACK, 1.0, Dash::Solid)?;
-                    let corner = outline.iter().fold((f64::MIN, f64::MAX), |a, p| (a.0.max(p.0), a.1.min(p.1)));
-                    c.text(key, (corner.0 + 3.0, corner.1), font(NOTE_PX).bold().at(Align::Start, Align::End))?;
+                    let (east, north) =
+                        (min_max(outline.iter().map(|p| p.0)).1, min_max(outline.iter().map(|p| p.1)).0);
+                    c.text(key, (east + 3.0, north), font(NOTE_PX).bold().at(Align::Start, Align::End))?;
                 }
             }
         }
         self.colour_bar(c, &scale, bottom + 20.0, dots)?;
         if values.is_empty() {
-            c.text(
-                "No data",
-                (420.0, c.size.1 / 2.0),
-                font(AXIS_DESC_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle),
-            )?;
+            let grey = font(AXIS_DESC_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle);
+            c.text("No data", (420.0, c.size.1 / 2.0), grey)?;
         }
         c.footer(self.source_note, "")
     }
@@ -363,9 +328,8 @@ impl MapChart<'_> {
             let plate = Rect::new(at.0 - w, at.1 - 9.0, at.0 + w, at.1 + 9.0);
             let inside = view.frame.contains((plate.x0, plate.y0)) && view.frame.contains((plate.x1, plate.y1));
             if inside && c.hits(&plate) == 0 {
-                c.occupied.push(plate);
                 // A light plate keeps the name legible on dark fills.
-                c.rect(plate, Some((WHITE, 0.65)), None)?;
+                c.block(plate, (WHITE, 0.65), None)?;
                 c.text(&label.text, at, f)?;
             }
         }
@@ -387,14 +351,9 @@ impl MapChart<'_> {
         for v in ticks {
             let x = x0 + (scale.position(v) + 1.0) / 2.0 * (x1 - x0);
             c.stroke(&[(x, y + 18.0), (x, y + 24.0)], AXIS_GREY, 1.0, Dash::Solid)?;
-            let label = compact_number(v, v.abs(), scale.clip, true);
-            let label = if v >= scale.clip {
-                format!("≥{label}")
-            } else if v <= -scale.clip {
-                format!("≤{label}")
-            } else {
-                label
-            };
+            // The ends stand for everything beyond them.
+            let beyond = if v.abs() < scale.clip { "" } else { ["≤", "≥"][usize::from(v > 0.0)] };
+            let label = format!("{beyond}{}", compact_number(v, v.abs(), scale.clip, true));
             c.text(&label, (x, y + 30.0), font(TICK_PX).at(Align::Middle, Align::Start))?;
         }
         let grey = font(NOTE_PX).in_color(TEXT_GREY);
@@ -430,69 +389,39 @@ impl Panel<'_> {
                 }
                 let ring = clip_ring(&ring, view.frame);
                 area += ring_area(&ring).abs();
-                if let Some(h) = &hover {
-                    c.begin_hover(h);
-                }
-                c.fill(&ring, color, 1.0)?;
-                if hover.is_some() {
-                    c.end_hover();
-                }
+                c.hover(hover.as_deref(), |c| c.fill(&ring, color, 1.0))?;
             }
-            let seat = unit.map(|u| view.px((u.lon, u.lat))).filter(|p| view.frame.contains(*p));
-            if let (Some(seat), Some(u), true) = (seat, unit, self.dots && area < MIN_VISIBLE_PX2) {
-                dots.push((seat, color, u.code, u.value));
-            }
+            dots.extend(unit.copied().filter(|_| area < MIN_VISIBLE_PX2));
         }
         // Units without any outline also get their dot.
-        let mut missing: Vec<&&MapUnit> = self.values.values().filter(|u| !shapes_codes().contains(&u.code)).collect();
+        let mut missing: Vec<&MapUnit> =
+            self.values.values().copied().filter(|u| !shapes().iter().any(|s| s.code == u.code)).collect();
         missing.sort_by_key(|u| u.code);
-        for u in missing {
-            let seat = view.px((u.lon, u.lat));
-            if self.dots && view.frame.contains(seat) {
-                dots.push((seat, self.scale.color(u.value), u.code, u.value));
-            }
-        }
+        dots.extend(missing);
+        let seat = |u: &MapUnit| view.px((u.lon, u.lat));
+        dots.retain(|u| self.dots && view.frame.contains(seat(u)));
+        let strokes = |c: &mut Canvas, lines: &[Line], color, width| {
+            let mut pieces = lines.iter().flat_map(|line| clip_line(&view.pxs(line), view.frame));
+            pieces.try_for_each(|piece| c.stroke(&piece, color, width, Dash::Solid))
+        };
         // Borders once per edge, over all fills (which also hides seams between fills).
-        for (lines, color) in [(&borders().inner, UNIT_BORDER), (&borders().outer, PROVINCE_BORDER)] {
-            for line in lines {
-                for piece in clip_line(&view.pxs(line), view.frame) {
-                    c.stroke(&piece, color, 1.0, Dash::Solid)?;
-                }
-            }
-        }
+        strokes(c, &borders().inner, UNIT_BORDER, 1.0)?;
+        strokes(c, &borders().outer, PROVINCE_BORDER, 1.0)?;
         if self.sea {
             for island in context("south_china_sea_islands") {
                 let ring = clip_ring(&view.pxs(island), view.frame);
                 c.fill(&ring, NO_DATA, 1.0)?;
-                c.stroke(
-                    &ring.iter().copied().chain(ring.first().copied()).collect::<Vec<_>>(),
-                    PROVINCE_BORDER,
-                    1.0,
-                    Dash::Solid,
-                )?;
+                let closed: Vec<P> = ring.iter().chain(ring.first()).copied().collect();
+                c.stroke(&closed, PROVINCE_BORDER, 1.0, Dash::Solid)?;
             }
-            for dash in context("south_china_sea_line") {
-                for piece in clip_line(&view.pxs(dash), view.frame) {
-                    c.stroke(&piece, SEA_LINE, 1.5, Dash::Solid)?;
-                }
-            }
+            strokes(c, context("south_china_sea_line"), SEA_LINE, 1.5)?;
         }
-        for &(seat, color, code, value) in &dots {
-            if let Some(t) = self.tooltip {
-                c.begin_hover(&t(code, value));
-            }
-            c.circle(seat, 4.0, color, Some((RGBColor(60, 60, 60), 1.0)))?;
-            if self.tooltip.is_some() {
-                c.end_hover();
-            }
+        for u in &dots {
+            let (hover, color) = (self.tooltip.map(|t| t(u.code, u.value)), self.scale.color(u.value));
+            c.hover(hover.as_deref(), |c| c.circle(seat(u), 4.0, color, Some((INK, 1.0))))?;
         }
         Ok(!dots.is_empty())
     }
-}
-
-fn shapes_codes() -> &'static std::collections::HashSet<u32> {
-    static CODES: OnceLock<std::collections::HashSet<u32>> = OnceLock::new();
-    CODES.get_or_init(|| shapes().iter().map(|s| s.code).collect())
 }
 
 #[cfg(test)]

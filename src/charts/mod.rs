@@ -1,6 +1,6 @@
 //! Draws every chart and map from aggregate tables; never sees households.
 //!
-//! Each chart is written as `<stem>.png` (1200×750 at the default 100 dpi, more with
+//! [`render`] writes each chart as `<stem>.png` (1200×750 at the default 100 dpi, more with
 //! [`set_png_dpi`]) and `<stem>.svg` of the same logical size whose text is glyph outlines, so
 //! it looks the same in every viewer. The run's own charts are here (`urbanization`, `gap`,
 //! `settlements`); the others take tables their caller prepares: bands over replicates
@@ -31,14 +31,15 @@ mod tornado;
 
 use canvas::*;
 use frame::*;
+use sealed::Drawing;
 
-pub use band::{BandChart, BandPoint, BandSeries, render_band_chart};
-pub use curve::{CurveChart, render_curve};
-pub use lines::{LinesChart, render_lines_chart};
-pub use map::{Extent, MapChart, MapLabel, MapUnit, hover_svg, render_map};
-pub use scatter::{ScatterChart, ScatterPoint, render_scatter};
-pub use stacked::{DivergingChart, StackedChart, render_diverging_chart, render_stacked_chart};
-pub use tornado::{TornadoBar, TornadoChart, render_tornado};
+pub use band::{BandChart, BandPoint, BandSeries};
+pub use curve::CurveChart;
+pub use lines::LinesChart;
+pub use map::{Extent, MapChart, MapLabel, MapUnit, hover_svg};
+pub use scatter::{ScatterChart, ScatterPoint};
+pub use stacked::StackedChart;
+pub use tornado::{TornadoBar, TornadoChart};
 
 /// One simulated year of national aggregates (from national.csv).
 #[derive(Debug, Clone, PartialEq)]
@@ -79,11 +80,7 @@ pub struct ChartInput<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
     #[error("cannot create chart directory {}: {source}", path.display())]
-    CreateDir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot draw chart {}: {message}", path.display())]
     Draw { path: PathBuf, message: String },
 }
@@ -106,35 +103,48 @@ pub fn set_png_dpi(dpi: u32) {
 pub const SETTLEMENTS_SOURCE_NOTE: &str =
     "Reference: MPS, about 15M rural migrants a year granted urban hukou 2014–2023; migrasim simulation";
 
-/// A chart that draws itself onto a canvas (background included).
-trait Drawing {
-    fn draw(&self, c: &mut Canvas) -> Result<(), String>;
-    /// Logical size in pixels.
-    fn size(&self) -> (u32, u32) {
-        CHART_SIZE
+/// A chart [`render`] writes: [`BandChart`], [`CurveChart`], [`LinesChart`], [`MapChart`],
+/// [`ScatterChart`], [`StackedChart`] or [`TornadoChart`]. Sealed: only this module draws.
+pub trait Chart: sealed::Drawing {}
+
+impl<T: sealed::Drawing> Chart for T {}
+
+/// Nameable only in this module, so no other type can be a [`Chart`]; the trait and the canvas it
+/// draws on are `pub` in private modules (reachable through [`render`], private to the crate).
+mod sealed {
+    use super::*;
+
+    /// A chart that draws itself onto a canvas (background included).
+    pub trait Drawing {
+        fn draw(&self, c: &mut Canvas) -> Result<(), String>;
+        /// Logical size in pixels.
+        const SIZE: (u32, u32) = CHART_SIZE;
+    }
+
+    /// A chart of the standard size drawn by a closure (the run's own charts).
+    impl<F: Fn(&mut Canvas) -> Result<(), String>> Drawing for F {
+        fn draw(&self, c: &mut Canvas) -> Result<(), String> {
+            self(c)
+        }
     }
 }
 
 /// Writes `chart` as `<dir>/<stem>.png` and `.svg`, creating `dir`. Returns the paths, PNG first.
-fn write_chart(dir: &Path, stem: &str, chart: &impl Drawing) -> Result<Vec<PathBuf>, ChartError> {
-    let fail = |path: &Path| {
-        let path = path.to_path_buf();
-        move |message: String| ChartError::Draw { path, message }
-    };
+pub fn render<C: Chart>(dir: &Path, stem: &str, chart: &C) -> Result<Vec<PathBuf>, ChartError> {
+    let fail = |path: PathBuf| move |message| ChartError::Draw { path, message };
     if stem.is_empty() || stem.contains(['/', '\\']) || stem == "." || stem == ".." {
-        return Err(fail(&dir.join(stem))(format!("invalid chart file stem {stem:?}")));
+        return Err(fail(dir.join(stem))(format!("invalid chart file stem {stem:?}")));
     }
     std::fs::create_dir_all(dir).map_err(|source| ChartError::CreateDir { path: dir.to_path_buf(), source })?;
     let (png, svg) = (dir.join(format!("{stem}.png")), dir.join(format!("{stem}.svg")));
-    let scale = f64::from(PNG_DPI.load(Ordering::Relaxed)) / 100.0;
-    let mut canvas = Canvas::png(&png, chart.size(), scale);
-    chart.draw(&mut canvas).map_err(fail(&png))?;
-    canvas.finish("").map_err(fail(&png))?;
-    let mut canvas = Canvas::svg(chart.size());
-    chart.draw(&mut canvas).map_err(fail(&svg))?;
-    let (w, h) = chart.size();
-    let document = canvas.finish(&format!("width=\"{w}\" height=\"{h}\"")).map_err(fail(&svg))?.unwrap_or_default();
-    std::fs::write(&svg, document).map_err(|e| fail(&svg)(e.to_string()))?;
+    let ((w, h), scale) = (C::SIZE, f64::from(PNG_DPI.load(Ordering::Relaxed)) / 100.0);
+    for (path, mut canvas) in [(&png, Canvas::png(&png, (w, h), scale)), (&svg, Canvas::svg((w, h)))] {
+        chart.draw(&mut canvas).map_err(fail(path.clone()))?;
+        // The PNG is written by its backend; the SVG comes back as a document.
+        if let Some(document) = canvas.finish(&format!("width=\"{w}\" height=\"{h}\"")).map_err(fail(path.clone()))? {
+            std::fs::write(path, document).map_err(|e| fail(path.clone())(e.to_string()))?;
+        }
+    }
     Ok(vec![png, svg])
 }
 
@@ -157,6 +167,8 @@ const SWATCH_W: f64 = 36.0;
 const MARKER_R: f64 = 4.0;
 const LINE_W: f64 = 3.0;
 const BAND_ALPHA: f64 = 0.22;
+/// Half the width of a bar (and of a one-year area), in years.
+const BAR_HALF: f64 = 0.32;
 
 // Colours. The resident and hukou pairs differ in hue and lightness, history in darkness.
 const BLUE: RGBColor = RGBColor(0, 72, 150);
@@ -172,6 +184,8 @@ const PLAN_SHADE: RGBColor = RGBColor(253, 246, 222);
 const PLAN_TEXT: RGBColor = RGBColor(150, 120, 40);
 const BAR_TEAL: RGBColor = RGBColor(42, 140, 128);
 const MOVERS_PURPLE: RGBColor = RGBColor(140, 60, 150);
+/// Whiskers and the edges of dots.
+const INK: RGBColor = RGBColor(60, 60, 60);
 /// Official history on the stand-alone charts.
 const OFFICIAL_INK: RGBColor = RGBColor(30, 30, 30);
 
@@ -192,6 +206,8 @@ const PALETTE: [RGBColor; 8] = [
 /// First and last year of the 2024–2029 new-urbanization action plan.
 const PLAN_START_YEAR: i32 = 2024;
 const PLAN_END_YEAR: i32 = 2029;
+/// Years of a chart without data: the base year and the plan period.
+const PLAN_YEARS: (i32, i32) = (PLAN_START_YEAR - 1, PLAN_END_YEAR);
 /// Average annual hukou transfers 2014–2023 reported by the MPS, millions.
 const MPS_TRANSFERS_M: f64 = 15.0;
 
@@ -202,7 +218,8 @@ fn tint(color: RGBColor, strength: f64) -> RGBColor {
 }
 
 /// Sorts by year and splits into runs of finite values, so a missing year breaks the line.
-fn runs(mut points: Vec<(i32, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
+fn runs(points: impl IntoIterator<Item = (i32, Option<f64>)>) -> Runs {
+    let mut points: Vec<_> = points.into_iter().collect();
     points.sort_by_key(|&(year, _)| year);
     let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
     for (year, value) in points {
@@ -217,10 +234,13 @@ fn runs(mut points: Vec<(i32, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
 
 /// Smallest and largest year, or `None` for no years.
 fn year_span(years: impl IntoIterator<Item = i32>) -> Option<(i32, i32)> {
-    years.into_iter().fold(None, |acc, y| match acc {
-        None => Some((y, y)),
-        Some((lo, hi)) => Some((lo.min(y), hi.max(y))),
-    })
+    let (lo, hi) = years.into_iter().fold((i32::MAX, i32::MIN), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// Smallest and largest of `values`; `(∞, −∞)` for none.
+fn min_max(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    values.into_iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
 /// A series as runs of `(x, y)` points.
@@ -248,38 +268,19 @@ fn top_with_headroom(max: f64) -> f64 {
     if top.is_finite() { top } else { max }
 }
 
-// ---------------------------------------------------------------------------
-// The run's charts
-// ---------------------------------------------------------------------------
-
-/// How one of the run's own charts is drawn from the run's national rows.
-type DrawRun = fn(&mut Canvas, &ChartInput) -> Result<(), String>;
-
-/// One of the run's own charts.
-struct RunChart<'a>(DrawRun, &'a ChartInput<'a>);
-
-impl Drawing for RunChart<'_> {
-    fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        (self.0)(c, self.1)
-    }
-}
+// --- The run's charts ---
 
 /// Writes urbanization, gap and settlements (PNG and SVG) into `dir`; returns the paths.
 pub fn render_run_charts(dir: &Path, input: &ChartInput) -> Result<Vec<PathBuf>, ChartError> {
-    let charts: [(&str, DrawRun); 3] =
-        [("urbanization", draw_urbanization), ("gap", draw_gap), ("settlements", draw_settlements)];
-    let mut written = Vec::new();
-    for (stem, draw) in charts {
-        written.extend(write_chart(dir, stem, &RunChart(draw, input))?);
-    }
+    let mut written = render(dir, "urbanization", &|c: &mut Canvas| draw_urbanization(c, input))?;
+    written.extend(render(dir, "gap", &|c: &mut Canvas| draw_gap(c, input))?);
+    written.extend(render(dir, "settlements", &|c: &mut Canvas| draw_settlements(c, input))?);
     Ok(written)
 }
 
-/// The source note and the scenario's name under a run chart.
-fn run_footer(c: &mut Canvas, note: &str, input: &ChartInput) -> Result<(), String> {
-    let scenario =
-        if input.scenario_name.is_empty() { String::new() } else { format!("Scenario: {}", input.scenario_name) };
-    c.footer(note, &scenario)
+/// `prefix` and the scenario's name (in a run chart's title or footer), nothing without a name.
+fn scenario(input: &ChartInput, prefix: &str) -> String {
+    if input.scenario_name.is_empty() { String::new() } else { format!("{prefix}{}", input.scenario_name) }
 }
 
 /// Years on the rate charts: all data plus the goal year, so the plan horizon shows.
@@ -289,106 +290,60 @@ fn history_span(input: &ChartInput) -> (i32, i32) {
 }
 
 /// The official hukou rate changes source between 2014 and 2015 (35.9 % → 39.9 %); both
-/// rate charts say so, or the step reads as a policy effect. Returns the two years' values.
-fn hukou_break(input: &ChartInput, value: impl Fn(&OfficialPoint) -> Option<f64>) -> Option<(f64, f64)> {
+/// rate charts say so, or the step reads as a policy effect. Returns the middle of the step.
+fn hukou_break(input: &ChartInput, value: impl Fn(&OfficialPoint) -> Option<f64>) -> Option<P> {
     let at = |year| input.official.iter().find(|p| p.year == year).and_then(&value);
-    Some((at(2014)?, at(2015)?))
+    Some((2014.5, 0.5 * (at(2014)? + at(2015)?)))
 }
 
 fn draw_urbanization(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
-    let (off, sim) = (input.official, input.simulated);
+    let official = |v: fn(&OfficialPoint) -> Option<f64>| runs(input.official.iter().map(|p| (p.year, v(p))));
+    let simulated = |v: fn(&NationalPoint) -> f64| runs(input.simulated.iter().map(|p| (p.year, rate(v(p)))));
     let series = [
-        (
-            runs(off.iter().map(|p| (p.year, rate(p.urbanization_rate_pct))).collect()),
-            BLUE,
-            Dash::Solid,
-            "Resident urbanization rate (NBS)",
-        ),
-        (
-            runs(sim.iter().map(|p| (p.year, rate(p.urbanization_rate_pct))).collect()),
-            BLUE_LIGHT,
-            Dash::Dashed,
-            "Resident urbanization rate (simulated)",
-        ),
-        (
-            runs(off.iter().map(|p| (p.year, p.hukou_urbanization_rate_pct.and_then(rate))).collect()),
-            RED,
-            Dash::Solid,
-            "Hukou urbanization rate (NBS)",
-        ),
-        (
-            runs(sim.iter().map(|p| (p.year, rate(p.hukou_urbanization_rate_pct))).collect()),
-            RED_LIGHT,
-            Dash::Dashed,
-            "Hukou urbanization rate (simulated)",
-        ),
+        (official(|p| rate(p.urbanization_rate_pct)), BLUE, Dash::Solid, "Resident urbanization rate (NBS)"),
+        (simulated(|p| p.urbanization_rate_pct), BLUE_LIGHT, Dash::Dashed, "Resident urbanization rate (simulated)"),
+        (official(|p| p.hukou_urbanization_rate_pct.and_then(rate)), RED, Dash::Solid, "Hukou urbanization rate (NBS)"),
+        (simulated(|p| p.hukou_urbanization_rate_pct), RED_LIGHT, Dash::Dashed, "Hukou urbanization rate (simulated)"),
     ];
     let goal = rate(input.goal_pct);
-    let mut y = Axis::auto(series.iter().flat_map(|s| flat(&s.0)).chain(goal), false);
+    let y = Axis::auto(series.iter().flat_map(|s| flat(&s.0)).chain(goal), false);
     // Shares: never below 0 %.
-    if y.lo < 0.0 {
-        y = Axis::values(0.0, y.hi.max(5.0));
-    }
+    let y = if y.lo < 0.0 { Axis::values(0.0, y.hi.max(5.0)) } else { y };
     let years = history_span(input);
-    let name = if input.scenario_name.is_empty() { String::new() } else { format!(" — {}", input.scenario_name) };
+    let name = scenario(input, " — ");
     let title = format!("Urbanization rates, {}–{}{name}", years.0, years.1);
     let mut f = Frame::years(c, &title, years, y, RIGHT_MARGIN_PX)?;
-    f.plan_band(input.goal_year)?;
-    f.axes("Year", "Share of total population (%)")?;
+    f.year_axes(input.goal_year, "Share of total population (%)")?;
     if let Some(goal) = goal {
         f.reference(goal, GOAL_GREY, Some(&format!("Plan goal ≈{goal:.0}% by {}", input.goal_year)))?;
     }
-    let mut legend = Vec::new();
     for (runs, color, look, label) in &series {
-        if f.series(runs, *color, *look)? {
-            legend.push((label.to_string(), Swatch::Series(*color, *look)));
-        }
+        f.series(runs, *color, *look, label)?;
     }
-    if legend.is_empty() {
-        f.centre_note("No data")?;
+    f.centre_note(f.legend.is_empty(), "No data")?;
+    if let Some((x, y)) = hukou_break(input, |p| p.hukou_urbanization_rate_pct).map(|p| f.px(p)) {
+        f.c.label("← series break 2014→2015, not a policy effect", (x + 12.0, y), font(NOTE_PX).in_color(RED))?;
     }
-    if let Some((before, after)) = hukou_break(input, |p| p.hukou_urbanization_rate_pct) {
-        let (x, y) = f.px((2014.5, 0.5 * (before + after)));
-        let note = font(NOTE_PX).in_color(RED);
-        f.c.label("← series break 2014→2015, not a policy effect", (x + 12.0, y), note)?;
-    }
-    f.legend(&legend, &[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)])?;
-    run_footer(c, input.source_note, input)
+    f.legend(&[(1.0, 1.0), (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)])?;
+    c.footer(input.source_note, &scenario(input, "Scenario: "))
 }
 
 fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let gap = |v: f64| (-100.5..=100.5).contains(&v).then_some(v);
     let official_gap =
         |p: &OfficialPoint| gap(rate(p.urbanization_rate_pct)? - p.hukou_urbanization_rate_pct.and_then(rate)?);
-    let off = runs(input.official.iter().map(|p| (p.year, official_gap(p))).collect());
-    let sim = runs(
-        input
-            .simulated
-            .iter()
-            .map(|p| {
-                (
-                    p.year,
-                    gap(p.gap_pp)
-                        .or_else(|| gap(rate(p.urbanization_rate_pct)? - rate(p.hukou_urbanization_rate_pct)?)),
-                )
-            })
-            .collect(),
-    );
+    let simulated_gap = |p: &NationalPoint| {
+        gap(p.gap_pp).or_else(|| gap(rate(p.urbanization_rate_pct)? - rate(p.hukou_urbanization_rate_pct)?))
+    };
+    let off = runs(input.official.iter().map(|p| (p.year, official_gap(p))));
+    let sim = runs(input.simulated.iter().map(|p| (p.year, simulated_gap(p))));
     // Zero-based: the gap is a magnitude, and a truncated axis would turn a wobble into a swing.
     let y = Axis::auto(flat(&off).chain(flat(&sim)), true);
     let title = "Gap between resident and hukou urbanization rates";
     let mut f = Frame::years(c, title, history_span(input), y, RIGHT_MARGIN_PX)?;
-    f.plan_band(input.goal_year)?;
-    f.axes("Year", "Gap (percentage points)")?;
-    let mut legend = Vec::new();
-    for (runs, color, look, label) in [
-        (&off, RED, Dash::Solid, "Gap, NBS (resident − hukou rate)"),
-        (&sim, RED_LIGHT, Dash::Dashed, "Gap, simulated"),
-    ] {
-        if f.series(runs, color, look)? {
-            legend.push((label.to_string(), Swatch::Series(color, look)));
-        }
-    }
+    f.year_axes(input.goal_year, "Gap (percentage points)")?;
+    f.series(&off, RED, Dash::Solid, "Gap, NBS (resident − hukou rate)")?;
+    f.series(&sim, RED_LIGHT, Dash::Dashed, "Gap, simulated")?;
     // Endpoints labelled, so the level reads without the grid (the last official and first
     // simulated year may coincide).
     let ends = [
@@ -403,19 +358,13 @@ fn draw_gap(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
             f.annotate((x, v), &format!("{v:.1}"), color)?;
         }
     }
-    if legend.is_empty() {
-        f.centre_note("No data")?;
+    f.centre_note(f.legend.is_empty(), "No data")?;
+    if let Some((x, y)) = hukou_break(input, official_gap).map(|p| f.px(p)) {
+        let note = font(NOTE_PX).in_color(RED);
+        f.c.label("↑ series break 2014→2015 in the official hukou rate", (x - 6.0, y + 62.0), note)?;
     }
-    if let Some((before, after)) = hukou_break(input, official_gap) {
-        let (x, y) = f.px((2014.5, 0.5 * (before + after)));
-        f.c.label(
-            "↑ series break 2014→2015 in the official hukou rate",
-            (x - 6.0, y + 62.0),
-            font(NOTE_PX).in_color(RED),
-        )?;
-    }
-    f.legend(&legend, &[(1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.0, 0.0)])?;
-    run_footer(c, input.source_note, input)
+    f.legend(&[(1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.0, 0.0)])?;
+    c.footer(input.source_note, &scenario(input, "Scenario: "))
 }
 
 fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
@@ -423,9 +372,8 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     // Only years with a flow: the base year has none.
     let span = year_span(sim.iter().filter(|p| p.settlements.is_finite() || p.movers.is_finite()).map(|p| p.year));
     let years = span.unwrap_or((PLAN_START_YEAR - 1, input.goal_year.max(PLAN_START_YEAR)));
-    let bars: Vec<(f64, f64)> =
-        sim.iter().filter_map(|p| Some((f64::from(p.year), millions(p.settlements)?))).collect();
-    let movers = runs(sim.iter().map(|p| (p.year, millions(p.movers))).collect());
+    let bars: Vec<P> = sim.iter().filter_map(|p| Some((f64::from(p.year), millions(p.settlements)?))).collect();
+    let movers = runs(sim.iter().map(|p| (p.year, millions(p.movers))));
     let max_bars = bars.iter().map(|b| b.1).fold(MPS_TRANSFERS_M, f64::max);
     let max_movers = flat(&movers).fold(0.0, f64::max);
     // Movers usually outnumber settlements; past 2.5× they get their own (right-hand) axis.
@@ -433,18 +381,16 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     let y = Axis::values(0.0, top_with_headroom(if dual { max_bars } else { max_bars.max(max_movers) }));
     let title = "Settlements: rural migrants granted urban hukou";
     let mut f = Frame::years(c, title, years, y, if dual { RIGHT_AXIS_PX } else { RIGHT_MARGIN_PX })?;
-    f.plan_band(input.goal_year)?;
-    f.axes("Year", "Persons (millions)")?;
-    let mut legend = Vec::new();
+    f.year_axes(input.goal_year, "Persons (millions)")?;
     for &(x, v) in &bars {
-        f.bar(x, (0.0, v), 0.32, BAR_TEAL, None)?;
+        f.bar(x, (0.0, v), BAR_TEAL, None)?;
     }
     if !bars.is_empty() {
-        legend.push(("Settlements (granted urban hukou)".to_string(), Swatch::Bar(BAR_TEAL)));
+        f.legend.push(("Settlements (granted urban hukou)".to_string(), Swatch::Bar(BAR_TEAL)));
     }
     // Over the bars, so it stays visible where they cross it.
     f.reference(MPS_TRANSFERS_M, TEXT_GREY, None)?;
-    legend.push(("≈15M/yr hukou transfers 2014–2023 (MPS)".to_string(), Swatch::Line(TEXT_GREY, Dash::Dashed, 2.0)));
+    f.legend.push(("≈15M/yr hukou transfers 2014–2023 (MPS)".to_string(), Swatch::Line(TEXT_GREY, Dash::Dashed, 2.0)));
     let (movers, label) = if dual {
         let k = f.right_axis(max_movers, "Movers (millions)", MOVERS_PURPLE)?;
         let scaled = movers.iter().map(|r| r.iter().map(|&(x, v)| (x, v * k)).collect()).collect();
@@ -452,15 +398,11 @@ fn draw_settlements(c: &mut Canvas, input: &ChartInput) -> Result<(), String> {
     } else {
         (movers, "Movers (changed residence unit)")
     };
-    if f.series(&movers, MOVERS_PURPLE, Dash::Solid)? {
-        legend.push((label.to_string(), Swatch::Series(MOVERS_PURPLE, Dash::Solid)));
-    }
-    if span.is_none() {
-        f.centre_note("No simulated flows in this run")?;
-    }
-    f.legend(&legend, &[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
+    f.series(&movers, MOVERS_PURPLE, Dash::Solid, label)?;
+    f.centre_note(span.is_none(), "No simulated flows in this run")?;
+    f.legend(&[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])?;
     // Settlements are the MPS's series, not the NBS's: the chart cites what it shows.
-    run_footer(c, SETTLEMENTS_SOURCE_NOTE, input)
+    c.footer(SETTLEMENTS_SOURCE_NOTE, &scenario(input, "Scenario: "))
 }
 
 #[cfg(test)]

@@ -10,11 +10,10 @@ pub struct ScatterPoint {
     pub y: f64,
 }
 
-/// A scatter chart; see [`render_scatter`].
+/// A scatter chart. Dense clusters read darker; the legend counts the dots and what was skipped
+/// (NaN/inf, ≤ 0 on a log scale).
 #[derive(Debug, Clone, Copy)]
 pub struct ScatterChart<'a> {
-    /// File name without extension.
-    pub stem: &'a str,
     pub title: &'a str,
     /// Axis descriptions with their units.
     pub x_label: &'a str,
@@ -27,19 +26,13 @@ pub struct ScatterChart<'a> {
     pub source_note: &'a str,
 }
 
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`. Dense clusters read darker; the legend
-/// counts the dots and what was skipped (NaN/inf, ≤ 0 on a log scale). Returns the paths.
-pub fn render_scatter(dir: &Path, chart: &ScatterChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
-}
-
 /// `v` as "500", "2k", "1.5M", "10B", each label with its own suffix (as suits log axes).
 fn si_label(v: f64) -> String {
     let a = v.abs();
     if !(1e-3..1e15).contains(&a) {
         return if a == 0.0 || !a.is_finite() { "0".into() } else { format!("{v:.0e}") };
     }
-    let (div, suffix) = [(1e9, "B"), (1e6, "M"), (1e3, "k")].into_iter().find(|&(d, _)| a >= d).unwrap_or((1.0, ""));
+    let (div, suffix) = SUFFIXES.into_iter().find(|&(d, _)| a >= d).unwrap_or((1.0, ""));
     let body = format!("{:.3}", a / div);
     let sign = if v < 0.0 { "−" } else { "" };
     format!("{sign}{}{suffix}", body.trim_end_matches('0').trim_end_matches('.'))
@@ -79,25 +72,20 @@ fn log_axis(lo: f64, hi: f64, px: f64) -> Axis {
 
 impl Drawing for ScatterChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
-        let (mut invalid, mut non_positive) = (0, 0);
-        let mut points = Vec::new();
-        for p in self.points {
-            if !(p.x.is_finite() && p.y.is_finite()) {
-                invalid += 1;
-            } else if self.log_scale && (p.x <= 0.0 || p.y <= 0.0) {
-                non_positive += 1;
-            } else if self.log_scale {
-                points.push((p.x.log10(), p.y.log10()));
-            } else {
-                points.push((p.x, p.y));
-            }
-        }
+        let finite: Vec<P> =
+            self.points.iter().map(|p| (p.x, p.y)).filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+        let points: Vec<P> = if self.log_scale {
+            finite.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|p| (p.0.log10(), p.1.log10())).collect()
+        } else {
+            finite.clone()
+        };
+        let (invalid, non_positive) = (self.points.len() - finite.len(), finite.len() - points.len());
         let side = c.size.1 - TOP_PX - X_LABEL_AREA_PX - FOOTER_PX;
         let x0 = (c.size.0 - side) / 2.0;
         let plot = Rect::new(x0, TOP_PX, x0 + side, TOP_PX + side);
         let values = points.iter().flat_map(|&(x, y)| [x, y]);
         let axis = if self.log_scale {
-            let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            let (lo, hi) = min_max(values);
             let pad = if hi > lo { ((hi - lo) * 0.05).max(0.05) } else { 0.5 };
             if lo > hi { log_axis(0.0, 5.0, side) } else { log_axis(lo - pad, hi + pad, side) }
         } else {
@@ -113,15 +101,12 @@ impl Drawing for ScatterChart<'_> {
             f.c.fill(&circle_ring(at, 3.0), PALETTE[0], 0.45)?;
             f.c.occupied.push(Rect::around(at, 5.0));
         }
-        let mut skipped: Vec<String> = Vec::new();
-        for (n, what) in [(non_positive, "≤ 0"), (invalid, "invalid"), (out_of_range, "out of range")] {
-            if n > 0 {
-                skipped.push(format!("{n} {what}"));
-            }
-        }
+        let counts = [(non_positive, "≤ 0"), (invalid, "invalid"), (out_of_range, "out of range")];
+        let skipped: Vec<String> =
+            counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
         let shown = points.len() - out_of_range;
         if shown == 0 {
-            f.centre_note(if out_of_range == 0 { "No data" } else { "Values too extreme to plot" })?;
+            f.centre_note(true, if out_of_range == 0 { "No data" } else { "Values too extreme to plot" })?;
         } else {
             let diagonal = [f.px((lo, lo)), f.px((hi, hi))];
             f.c.stroke(&diagonal, GOAL_GREY, 2.0, Dash::Dashed)?;
@@ -133,9 +118,11 @@ impl Drawing for ScatterChart<'_> {
         if shown > 0 {
             let count = if shown == 1 { "1 point".to_string() } else { format!("{shown} points") };
             let count = if skipped.is_empty() { count } else { format!("{count} ({} not shown)", skipped.join(", ")) };
-            let legend =
-                [(count, Swatch::Dot(PALETTE[0])), ("y = x".to_string(), Swatch::Line(GOAL_GREY, Dash::Dashed, 2.0))];
-            f.legend(&legend, &[(1.0, 1.0), (1.0, 0.0), (0.0, 1.0)])?;
+            f.legend = vec![
+                (count, Swatch::Dot(PALETTE[0])),
+                ("y = x".to_string(), Swatch::Line(GOAL_GREY, Dash::Dashed, 2.0)),
+            ];
+            f.legend(&[(1.0, 1.0), (1.0, 0.0), (0.0, 1.0)])?;
         } else if !skipped.is_empty() {
             let (x, y) = plot.mid();
             let grey = font(LEGEND_PX).in_color(TEXT_GREY).at(Align::Middle, Align::Middle);

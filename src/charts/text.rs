@@ -31,18 +31,12 @@ pub(super) fn layout(text: &str, size: f64, bold: bool) -> Laid {
     let (mut glyphs, mut x, mut prev) = (Vec::new(), 0.0f64, None);
     for c in text.chars() {
         let id = font.glyph_id(c);
-        if let Some(p) = prev {
-            x += f64::from(font.kern(p, id));
-        }
+        x += prev.map_or(0.0, |p| f64::from(font.kern(p, id)));
         glyphs.push((id, x));
         x += f64::from(font.h_advance(id));
         prev = Some(id);
     }
     Laid { glyphs, width: x }
-}
-
-pub(super) fn width(text: &str, size: f64, bold: bool) -> f64 {
-    layout(text, size, bold).width
 }
 
 /// Cap height of DejaVu Sans as a share of the ab_glyph size: anchors "top" and "centre" refer
@@ -72,13 +66,10 @@ impl GlyphDefs {
     /// `<g>` drawing `text` with its baseline start at the origin of `transform`.
     pub fn text(&mut self, text: &str, size: f64, bold: bool, fill: &str, transform: &str) -> String {
         let font = face(bold);
-        let units = f64::from(font.height_unscaled());
-        let s = size / units;
-        let mut out = format!(
-            "<g aria-label=\"{}\" fill=\"{fill}\" transform=\"{transform} scale({s:.6} {:.6})\">",
-            escape(text),
-            -s
-        );
+        let s = size / f64::from(font.height_unscaled());
+        let (label, flip) = (escape(text), -s);
+        let mut out =
+            format!("<g aria-label=\"{label}\" fill=\"{fill}\" transform=\"{transform} scale({s:.6} {flip:.6})\">");
         for (id, x) in layout(text, size, bold).glyphs {
             let key = (bold, id.0);
             self.used.entry(key).or_insert_with(|| outline_path(font, id));
@@ -103,8 +94,7 @@ fn outline_path(font: &FontRef, id: GlyphId) -> String {
     let Some(outline) = font.outline(id) else {
         return String::new();
     };
-    let mut d = String::new();
-    let mut last = None;
+    let (mut d, mut last) = (String::new(), None);
     let to = |d: &mut String, cmd: &str, pts: &[ab_glyph::Point]| {
         d.push_str(cmd);
         for p in pts {
@@ -112,10 +102,10 @@ fn outline_path(font: &FontRef, id: GlyphId) -> String {
         }
     };
     for curve in &outline.curves {
-        let (start, rest): (_, Vec<_>) = match *curve {
-            OutlineCurve::Line(a, b) => (a, vec![("L", vec![b])]),
-            OutlineCurve::Quad(a, c, b) => (a, vec![("Q", vec![c, b])]),
-            OutlineCurve::Cubic(a, c1, c2, b) => (a, vec![("C", vec![c1, c2, b])]),
+        let (start, cmd, pts) = match *curve {
+            OutlineCurve::Line(a, b) => (a, "L", vec![b]),
+            OutlineCurve::Quad(a, c, b) => (a, "Q", vec![c, b]),
+            OutlineCurve::Cubic(a, c1, c2, b) => (a, "C", vec![c1, c2, b]),
         };
         if last != Some(start) {
             if last.is_some() {
@@ -123,10 +113,8 @@ fn outline_path(font: &FontRef, id: GlyphId) -> String {
             }
             to(&mut d, "M", &[start]);
         }
-        for (cmd, pts) in rest {
-            to(&mut d, cmd, &pts);
-            last = pts.last().copied();
-        }
+        to(&mut d, cmd, &pts);
+        last = pts.last().copied();
     }
     d.push('Z');
     d

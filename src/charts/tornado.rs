@@ -15,10 +15,9 @@ pub struct TornadoBar {
     pub kind: usize,
 }
 
-/// A tornado chart; see [`render_tornado`].
+/// A tornado chart.
 #[derive(Debug, Clone, Copy)]
 pub struct TornadoChart<'a> {
-    pub stem: &'a str,
     pub title: &'a str,
     /// Value-axis description with its unit.
     pub x_label: &'a str,
@@ -34,11 +33,6 @@ pub struct TornadoChart<'a> {
 /// Bars drawn at most; the rest are left out (the table has them).
 pub const MAX_BARS: usize = 20;
 
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`. Returns the paths, PNG first.
-pub fn render_tornado(dir: &Path, chart: &TornadoChart) -> Result<Vec<PathBuf>, ChartError> {
-    write_chart(dir, chart.stem, chart)
-}
-
 impl Drawing for TornadoChart<'_> {
     fn draw(&self, c: &mut Canvas) -> Result<(), String> {
         let mut bars: Vec<&TornadoBar> = self.bars.iter().filter(|b| b.value.is_finite()).collect();
@@ -53,9 +47,7 @@ impl Drawing for TornadoChart<'_> {
         let plot = Rect::new(400.0, TOP_PX + 10.0, c.size.0 - RIGHT_MARGIN_PX - 20.0, c.size.1 - FOOTER_PX - 84.0);
         let mut f = Frame::new(c, self.title, plot, x, y)?;
         f.axes(self.x_label, "")?;
-        if bars.is_empty() {
-            f.centre_note("No data")?;
-        }
+        f.centre_note(bars.is_empty(), "No data")?;
         let thickness = ((plot.y1 - plot.y0) / n * 0.62).clamp(4.0, 28.0);
         for (i, bar) in bars.iter().enumerate() {
             let (x0, yc) = f.px((0.0, n - i as f64 - 0.5));
@@ -64,21 +56,18 @@ impl Drawing for TornadoChart<'_> {
             f.c.rect(Rect::new(x0, yc - thickness / 2.0, end, yc + thickness / 2.0), Some((color, 1.0)), None)?;
             if bar.spread.is_finite() && bar.spread > 0.0 {
                 let w = f.px((bar.value + bar.spread, 0.0)).0;
-                let ink = RGBColor(60, 60, 60);
-                f.c.stroke(&[(end, yc), (w, yc)], ink, 2.0, Dash::Solid)?;
-                f.c.stroke(&[(w, yc - thickness / 3.0), (w, yc + thickness / 3.0)], ink, 2.0, Dash::Solid)?;
+                f.c.stroke(&[(end, yc), (w, yc)], INK, 2.0, Dash::Solid)?;
+                f.c.stroke(&[(w, yc - thickness / 3.0), (w, yc + thickness / 3.0)], INK, 2.0, Dash::Solid)?;
             }
         }
         // Legend below the axis: the kinds, then the whisker.
         let (mut x, y) = (plot.x0, c.size.1 - FOOTER_PX - 12.0);
-        let keys =
-            self.kinds.iter().enumerate().map(|(k, kind)| (kind.to_string(), Swatch::Bar(PALETTE[k % PALETTE.len()])));
-        for (label, swatch) in
-            keys.chain([(self.spread_label.to_string(), Swatch::Line(RGBColor(60, 60, 60), Dash::Solid, 2.0))])
-        {
+        let kinds = self.kinds.iter().enumerate().map(|(k, &kind)| (kind, Swatch::Bar(PALETTE[k % PALETTE.len()])));
+        let whisker = (self.spread_label, Swatch::Line(INK, Dash::Solid, 2.0));
+        for (label, swatch) in kinds.chain([whisker]) {
             c.swatch(swatch, (x, y))?;
-            c.text(&label, (x + SWATCH_W + 8.0, y), font(LEGEND_PX))?;
-            x += SWATCH_W + 38.0 + font(LEGEND_PX).width(&label);
+            c.text(label, (x + SWATCH_W + 8.0, y), font(LEGEND_PX))?;
+            x += SWATCH_W + 38.0 + font(LEGEND_PX).width(label);
         }
         c.footer(self.source_note, "")
     }

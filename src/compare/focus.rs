@@ -303,7 +303,6 @@ impl Focus<'_> {
         let legend = format!("Difference in urban residents, {year} (persons)");
         let outside = format!("Outside {}", province.name_en);
         let map = charts::MapChart {
-            stem: &stem,
             title: &title,
             legend_label: &legend,
             units: &map_units,
@@ -312,7 +311,7 @@ impl Focus<'_> {
             labels: &labels,
             no_data_label: &outside,
         };
-        let written = charts::render_map(&self.staging.join("charts"), &map)?;
+        let written = charts::render(&self.staging.join("charts"), &stem, &map)?;
         let measure = format!("urban residents {year}, {name} − {reference_name}");
         out.hover_maps.push(HoverMap {
             stem: stem.clone(),
