@@ -582,7 +582,9 @@ pub fn posterior_csv(posterior: &Posterior, log: &SmcLog, households: u64, seed:
     let row = |name: &str, p: &Particle| {
         format!(
             "{name},{},{:.6},{}",
-            p.values.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(","),
+            // Values in full (the shortest text that reads back as the same number): a member
+            // re-run from the file is the member the search evaluated, to the last bit.
+            p.values.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(","),
             p.distance,
             p.errors.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(",")
         )
