@@ -420,10 +420,16 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
         next += count;
     }
     let seed = scenario.run.seed;
-    let mut people = vec![Household::default(); scenario.run.households as usize];
+    let households = scenario.run.households as usize;
+    // Written in parallel into fresh memory: `vec![Household::default(); n]` would write every
+    // record once on one thread first (the records are not all-zero bits to the allocator), which
+    // at 500M households was a third of the synthesis, most of it page faults.
+    let mut people: Vec<Household> = Vec::with_capacity(households);
+    let slots = &mut people.spare_capacity_mut()[..households];
+    advise_huge_pages(slots);
     let cell_of: Vec<(usize, Cell)> = (0..n).flat_map(|u| CELLS.iter().map(move |c| (u, *c))).collect();
     let draws = CompositionDraws::new(geo, scenario);
-    people.par_chunks_mut(1 << 14).enumerate().for_each(|(chunk, slice)| {
+    slots.par_chunks_mut(1 << 14).enumerate().for_each(|(chunk, slice)| {
         let first = (chunk << 14) as u64;
         // Find the cell of the chunk's first household, then walk forward.
         let mut cell = starts.partition_point(|&s| s <= first).saturating_sub(1);
@@ -433,9 +439,12 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
                 cell += 1;
             }
             let (u, kind) = cell_of[cell];
-            *household = make_household(geo, scenario, &origins, &draws, u, kind, id, seed);
+            household.write(make_household(geo, scenario, &origins, &draws, u, kind, id, seed));
         }
     });
+    // SAFETY: the loop above wrote every one of the first `households` slots (the chunks cover
+    // the slice), and `Household` is plain integers.
+    unsafe { people.set_len(households) };
 
     let members: u64 = people.par_iter().map(|h| u64::from(h.members())).sum();
     Population {
@@ -449,6 +458,25 @@ pub fn synthesize(geo: &Geography, scenario: &Scenario) -> Population {
             rural_origin_share_same_province: same_share,
             in_situ_rural_hukou_share: in_situ_share,
         },
+    }
+}
+
+/// Asks the kernel to back the households' memory with huge pages where it does so on request
+/// (transparent huge pages in `madvise` mode, Debian's default): 512× fewer page faults while the
+/// records are first written. Only a hint: nothing changes but the time, and errors are ignored.
+fn advise_huge_pages<T>(slots: &mut [std::mem::MaybeUninit<T>]) {
+    const HUGE_PAGE: usize = 2 << 20;
+    let start = slots.as_mut_ptr() as usize;
+    let end = start + std::mem::size_of_val(slots);
+    // madvise wants page-aligned ranges: the huge pages wholly inside the allocation.
+    let aligned_start = start.next_multiple_of(HUGE_PAGE);
+    let aligned_end = end / HUGE_PAGE * HUGE_PAGE;
+    if aligned_end > aligned_start {
+        // SAFETY: the range lies within memory this process owns (the vector's allocation), and
+        // MADV_HUGEPAGE only changes how the kernel backs it, never its contents.
+        unsafe {
+            libc::madvise(aligned_start as *mut libc::c_void, aligned_end - aligned_start, libc::MADV_HUGEPAGE);
+        }
     }
 }
 
