@@ -48,7 +48,8 @@ impl Binomials {
     }
 
     /// Successes among `n` trials. Nothing is drawn when none can succeed (no trials, or `p` 0).
-    #[inline]
+    /// Always inlined: the checks before the draw settle most calls, and a call costs more.
+    #[inline(always)]
     pub fn sample(&self, n: u8, draws: &mut Draws) -> u8 {
         if n == 0 || self.p == 0.0 {
             return 0;
