@@ -749,20 +749,36 @@ impl<'g> Simulation<'g> {
         let mut households = std::mem::take(&mut self.households);
         let (decisions, finished) = {
             let ctx = self.context(year, &tables);
-            let decisions = households
+            // One pass does both halves of the year for every household except those waiting
+            // for quota admission: nothing a household does after its decisions depends on
+            // other households, except the admission of an application (the thresholds below).
+            // The waiting ones (a few per cent) are listed per chunk and finished after the
+            // thresholds are known, without another pass over all households.
+            let mut fused = households
                 .par_chunks_mut(CHUNK)
                 .enumerate()
                 .fold(
-                    || Tally::new(n, provinces),
-                    |mut tally, (chunk, slice)| {
+                    || FusedPass::new(n, provinces),
+                    |mut pass, (chunk, slice)| {
                         let first = (chunk * CHUNK) as u64;
+                        let mut waiting = Vec::new();
                         for (offset, h) in slice.iter_mut().enumerate() {
-                            step::decide(h, first + offset as u64, &ctx, &mut tally);
+                            let id = first + offset as u64;
+                            step::decide(h, id, &ctx, &mut pass.decisions);
+                            if h.has(crate::household::flags::APPLIED) {
+                                waiting.push(offset as u32);
+                            } else {
+                                step::finish(h, id, &ctx, &[], &mut pass.finished);
+                            }
                         }
-                        tally
+                        if !waiting.is_empty() {
+                            pass.waiting.push((chunk, waiting));
+                        }
+                        pass
                     },
                 )
-                .reduce(|| Tally::new(n, provinces), Tally::merge);
+                .reduce(|| FusedPass::new(n, provinces), FusedPass::merge);
+            let decisions = fused.decisions;
 
             // Quotas are charged on the persons who take hukou and never exceeded: the
             // marginal score bin of each unit is filled in a keyed random order.
@@ -784,20 +800,30 @@ impl<'g> Simulation<'g> {
                 vec![Threshold::ADMIT_ALL; n]
             };
 
-            let finished = households
+            // The waiting households, chunk by chunk (chunks are disjoint, so in parallel).
+            fused.waiting.sort_unstable_by_key(|(chunk, _)| *chunk);
+            let mut waiting_by_chunk: Vec<Vec<u32>> = vec![Vec::new(); households.len().div_ceil(CHUNK)];
+            for (chunk, offsets) in fused.waiting {
+                waiting_by_chunk[chunk] = offsets;
+            }
+            let admitted = households
                 .par_chunks_mut(CHUNK)
+                .zip(waiting_by_chunk.par_iter())
                 .enumerate()
+                .filter(|(_, (_, offsets))| !offsets.is_empty())
                 .fold(
                     || Tally::new(n, provinces),
-                    |mut tally, (chunk, slice)| {
+                    |mut tally, (chunk, (slice, offsets))| {
                         let first = (chunk * CHUNK) as u64;
-                        for (offset, h) in slice.iter_mut().enumerate() {
-                            step::finish(h, first + offset as u64, &ctx, &thresholds, &mut tally);
+                        for &offset in offsets {
+                            let id = first + u64::from(offset);
+                            step::finish(&mut slice[offset as usize], id, &ctx, &thresholds, &mut tally);
                         }
                         tally
                     },
                 )
                 .reduce(|| Tally::new(n, provinces), Tally::merge);
+            let finished = fused.finished.merge(admitted);
             (decisions, finished)
         };
         self.households = households;
@@ -851,6 +877,29 @@ impl<'g> Simulation<'g> {
             national: tally.national,
             flows: tally.flows,
             real_households_per_agent: c.real_households_per_agent,
+        }
+    }
+}
+
+/// What one fused pass over a run of chunks collects: the tallies of the two halves of the year
+/// and, per chunk, the offsets of the households waiting for quota admission.
+struct FusedPass {
+    decisions: Tally,
+    finished: Tally,
+    waiting: Vec<(usize, Vec<u32>)>,
+}
+
+impl FusedPass {
+    fn new(units: usize, provinces: usize) -> FusedPass {
+        FusedPass { decisions: Tally::new(units, provinces), finished: Tally::new(units, provinces), waiting: Vec::new() }
+    }
+
+    fn merge(mut self, other: FusedPass) -> FusedPass {
+        self.waiting.extend(other.waiting);
+        FusedPass {
+            decisions: self.decisions.merge(other.decisions),
+            finished: self.finished.merge(other.finished),
+            waiting: self.waiting,
         }
     }
 }

@@ -559,7 +559,8 @@ fn apply_to_settle(
 }
 
 /// Pass B for one household: quota admission, demography, in-place urbanization, accruals,
-/// then the end-of-year count.
+/// then the end-of-year count. `thresholds` are read only for a household that applied to a unit
+/// with a quota (`flags::APPLIED`); the others may be finished before they are known.
 pub fn finish(h: &mut Household, id: u64, ctx: &YearContext, thresholds: &[Threshold], tally: &mut Tally) {
     if h.is_empty() {
         return;
