@@ -29,6 +29,8 @@ pub enum Purpose {
     Relocation = 11,
     /// Proposals of the posterior ensemble (`calibrate --ensemble`), not households.
     Ensemble = 12,
+    /// Whether, and where first, anything happens to a household this year (`step::first_event`).
+    Gate = 13,
 }
 
 /// SplitMix64's increment (the golden ratio in 64 bits): odd, so counters map one to one.

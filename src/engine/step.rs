@@ -34,6 +34,8 @@ pub struct Binomials {
     /// a threshold) where a binomial calls out.
     single: Bernoulli,
     by_count: Vec<Binomial>,
+    /// Chance that none of `n` trials succeeds, `(1 − p)^n`, by count.
+    none_by_count: [f64; Self::TABLED as usize + 1],
 }
 
 impl Binomials {
@@ -44,7 +46,38 @@ impl Binomials {
     pub fn new(p: f64) -> Binomials {
         let p = p.clamp(0.0, 1.0);
         let by_count = (0..=Self::TABLED).map(|n| Binomial::new(n, p).expect("p is clamped to [0, 1]")).collect();
-        Binomials { p, single: bernoulli(p), by_count }
+        let none_by_count = std::array::from_fn(|n| (1.0 - p).powi(n as i32));
+        Binomials { p, single: bernoulli(p), by_count, none_by_count }
+    }
+
+    /// Chance that none of `n` trials succeeds.
+    #[inline(always)]
+    pub fn none(&self, n: u8) -> f64 {
+        match self.none_by_count.get(usize::from(n)) {
+            Some(&none) => none,
+            None => (1.0 - self.p).powi(i32::from(n)),
+        }
+    }
+
+    /// Successes among `n` trials given that at least one succeeds: the first success falls on
+    /// trial J with chance (1 − p)^(J−1) p ÷ (1 − (1 − p)^n) (inverted from one uniform), and
+    /// the trials after it succeed as usual. Exact: the first event of a household's year is
+    /// drawn this way (`FirstEvent`).
+    pub fn at_least_one(&self, n: u8, d: &mut Draws) -> u8 {
+        debug_assert!(n > 0 && self.p > 0.0, "a stage with no chance of an event is never the first");
+        let target = d.random::<f64>() * (1.0 - self.none(n));
+        let first = (1..n).find(|&j| 1.0 - self.none(j) > target).unwrap_or(n);
+        1 + self.sample(n - first, d)
+    }
+
+    /// Successes among `n` trials in the part of the year set by `mode`.
+    #[inline(always)]
+    pub fn sample_in(&self, mode: Mode, n: u8, d: &mut Draws) -> u8 {
+        match mode {
+            Mode::Skip => 0,
+            Mode::Force => self.at_least_one(n, d),
+            Mode::Normal => self.sample(n, d),
+        }
     }
 
     /// Successes among `n` trials. Nothing is drawn when none can succeed (no trials, or `p` 0).
@@ -63,6 +96,75 @@ impl Binomials {
             None => Binomial::new(n, self.p).expect("p is clamped to [0, 1]").sample(draws),
         };
         successes as u8
+    }
+}
+
+/// The random events of a household's year in the order they happen. A household's year draws
+/// one uniform against its chance of no event at all (most years are quiet: nothing is drawn
+/// then), and only when something happens does it find the first stage with an event (by
+/// inversion over the stages' no-event chances) and draw that stage given that it has one
+/// (`Mode::Force`); every later stage is drawn as usual. The result has exactly the distribution
+/// of drawing every stage in turn.
+pub mod stage {
+    /// A rural household leaves for a city, or an urban-hukou household at home leaves its province.
+    pub const MOVE: u8 = 0;
+    /// Deaths, one stage per member group: adults, adults left behind, elderly, elderly left
+    /// behind, children, children left behind (`DEATHS..DEATHS + 6`).
+    pub const DEATHS: u8 = 1;
+    pub const AGEING: u8 = 7;
+    pub const GROW_UP: u8 = 8;
+    /// Left-behind adults follow the household.
+    pub const FOLLOW: u8 = 9;
+    pub const BIRTH: u8 = 10;
+    /// No demographic event (a household whose demography alone was gated); later stages are
+    /// drawn as usual.
+    pub const DEMOGRAPHY_QUIET: u8 = 11;
+    pub const IN_PLACE: u8 = 12;
+    /// Nothing happens this year.
+    pub const QUIET: u8 = 13;
+    /// Stages with a chance of an event (every stage before `QUIET` except `DEMOGRAPHY_QUIET`).
+    pub const COUNT: usize = 13;
+}
+
+/// How a stage is drawn, from where the year's first event falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Before the first event: nothing happens, nothing is drawn.
+    Skip,
+    /// The first event's stage: drawn given that it has an event.
+    Force,
+    /// After the first event: drawn as usual.
+    Normal,
+}
+
+/// The stage of a household's first event this year (`stage::*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstEvent(pub u8);
+
+impl FirstEvent {
+    #[inline(always)]
+    pub fn mode(self, stage: u8) -> Mode {
+        match stage.cmp(&self.0) {
+            std::cmp::Ordering::Less => Mode::Skip,
+            std::cmp::Ordering::Equal => Mode::Force,
+            std::cmp::Ordering::Greater => Mode::Normal,
+        }
+    }
+
+    /// The first stage with an event for a uniform `u` in [0, 1), from each stage's chance of no
+    /// event: stage k takes the slice [s·q_k, s) of what the earlier stages leave, s = ∏_{i<k} q_i,
+    /// so its chance is exactly (∏_{i<k} q_i)(1 − q_k). `quiet` when `u` falls below ∏ q_i.
+    #[inline]
+    pub fn find(no_event: &[f64; stage::COUNT], u: f64, quiet: u8) -> FirstEvent {
+        let mut left = 1.0;
+        for (stage, &q) in no_event.iter().enumerate() {
+            let next = left * q;
+            if u >= next {
+                return FirstEvent(stage as u8);
+            }
+            left = next;
+        }
+        FirstEvent(quiet)
     }
 }
 
@@ -91,16 +193,19 @@ pub struct YearContext<'a> {
     pub tables: &'a ChoiceTables,
     pub cities: &'a Cities,
     pub province_of: &'a [u16],
-    /// Yearly chance an urban-hukou household at home leaves its province, by province.
-    pub urban_outflow: Vec<Bernoulli>,
+    /// Yearly chance an urban-hukou household at home leaves its province, by province (0 where
+    /// no destination has weight).
+    pub urban_outflow: Vec<f64>,
     /// Cumulative destination weights of those leavers, by origin province.
     pub outflow_destinations: &'a [Vec<f64>],
     /// Whether a unit's applications wait for quota admission this year.
     pub has_quota: Vec<bool>,
     /// Share of basic public services a non-hukou resident gets, per unit (before residence years).
     pub service_share: Vec<f64>,
-    /// Whether a rural household reconsiders where it lives this year.
-    pub reconsider_rural: Bernoulli,
+    /// Yearly chance a rural-hukou household in the countryside leaves for a city, by choice row
+    /// (`choice::row(origin, type)`): it reconsiders, then prefers the cities' log-sum over
+    /// staying (a binary logit with the stay bonus).
+    pub rural_move: Vec<f64>,
     /// Whether an urban household reconsiders, by its years in the city (the chance decays with
     /// the inertia half-life), for every value `years_in_city` can take.
     pub reconsider_urban: Vec<Bernoulli>,
@@ -222,6 +327,12 @@ pub fn cutoffs(marginal: &[Option<(u8, f64)>], candidates: &[Candidate]) -> Vec<
 }
 
 impl YearContext<'_> {
+    /// The birth chance of a fertile household where it lives.
+    #[inline(always)]
+    fn birth_chance(&self, h: &Household) -> &Bernoulli {
+        if h.has(flags::RES_URBAN) { &self.birth_urban } else { &self.birth_rural }
+    }
+
     /// Share of basic public services a non-hukou household receives after `years` of residence.
     #[inline]
     fn services_for(&self, unit: usize, years: u8) -> f64 {
@@ -356,108 +467,167 @@ fn settle(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
     }
 }
 
-/// Urban-hukou residents leaving their province (inter-city migrants, 城市间流动人口): a household
-/// living in its hukou city leaves with its province's chance, for a city of another province
-/// drawn in proportion to the census stock of people from other provinces living there. Away from
-/// home it keeps its hukou and may transfer it (`apply_to_settle`); its return and onward moves
-/// are not modelled. Returns whether it left.
-fn urban_hukou_outflow(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &mut Tally) -> bool {
-    let here = usize::from(h.res_unit);
-    if !h.has(flags::RES_URBAN) || h.hukou_unit != h.res_unit {
-        return false;
-    }
-    let province = usize::from(ctx.province_of[here]);
-    let leave = &ctx.urban_outflow[province];
-    if leave.p() <= 0.0 {
-        return false;
-    }
-    let mut draws = key.draws(Purpose::Move);
-    if !leave.sample(&mut draws) {
-        return false;
-    }
-    let cumulative = &ctx.outflow_destinations[province];
-    let total = cumulative.last().copied().unwrap_or(0.0);
-    if total <= 0.0 {
-        return false;
-    }
-    let u = key.draws(Purpose::Destination).random::<f64>() * total;
-    let j = cumulative.partition_point(|&c| c <= u).min(cumulative.len() - 1);
-    move_household(h, j, true, ctx, &mut draws, tally);
-    true
+/// The move of a household whose year's first event is a move (`stage::MOVE`).
+///
+/// A rural-hukou household in the countryside leaves for a city drawn from its choice row. An
+/// urban-hukou household living in its hukou city leaves its province (inter-city migrants,
+/// 城市间流动人口) with its province's chance, for a city of another province drawn in proportion
+/// to the census stock of people from other provinces living there; away from home it keeps its
+/// hukou and may transfer it (`apply_to_settle`), and its return and onward moves are not
+/// modelled.
+pub(super) fn forced_move(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &mut Tally) {
+    let mut destination = key.draws(Purpose::Destination);
+    let to = if h.has(flags::RES_URBAN) {
+        let cumulative = &ctx.outflow_destinations[usize::from(ctx.province_of[usize::from(h.res_unit)])];
+        let total = cumulative.last().copied().unwrap_or(0.0);
+        debug_assert!(total > 0.0, "a province without destinations has no outflow chance");
+        let u = destination.random::<f64>() * total;
+        cumulative.partition_point(|&c| c <= u).min(cumulative.len() - 1)
+    } else {
+        debug_assert!(!h.has(flags::HUKOU_URBAN), "urban-hukou households in the countryside stay");
+        ctx.tables.draw_urban(usize::from(h.hukou_unit), h.household_type(), &mut destination)
+    };
+    move_household(h, to, true, ctx, &mut key.draws(Purpose::Move), tally);
 }
 
-/// Pass A for one household: moves, reunification and settlement applications.
-pub fn decide(h: &mut Household, id: u64, ctx: &YearContext, tally: &mut Tally) {
+/// The yearly chance of a `stage::MOVE` event of a household not in a city without its hukou:
+/// a rural-hukou household in the countryside leaving for a city, an urban-hukou household at
+/// home leaving its province. Urban-hukou households in the countryside stay.
+#[inline(always)]
+pub(super) fn move_chance(h: &Household, ctx: &YearContext) -> f64 {
+    if h.has(flags::RES_URBAN) {
+        ctx.urban_outflow[usize::from(ctx.province_of[usize::from(h.res_unit)])]
+    } else if h.has(flags::HUKOU_URBAN) {
+        0.0
+    } else {
+        ctx.rural_move[super::choice::row(usize::from(h.hukou_unit), h.household_type())]
+    }
+}
+
+/// Each stage's chance of no event this year for a household as it stands (`stage::*` order).
+/// `whole_year`: the household's whole year is gated (moves and in-place urbanization
+/// included); otherwise only its demography, after `decide` drew the rest.
+#[inline(always)]
+fn no_event_chances(h: &Household, ctx: &YearContext, whole_year: bool) -> [f64; stage::COUNT] {
+    let mut none = [1.0; stage::COUNT];
+    if whole_year {
+        none[usize::from(stage::MOVE)] = 1.0 - move_chance(h, ctx);
+        if !h.has(flags::RES_URBAN) {
+            none[usize::from(stage::IN_PLACE)] = 1.0 - ctx.in_place[usize::from(h.res_unit)].p();
+        }
+    }
+    let deaths = usize::from(stage::DEATHS);
+    none[deaths..deaths + 6].copy_from_slice(&ctx.deaths.none(death_groups(h)));
+    if h.head_age >= super::aggregate::OLDER_HEAD_AGE {
+        none[usize::from(stage::AGEING)] = ctx.ageing.none(h.adults + h.adults_left);
+    }
+    none[usize::from(stage::GROW_UP)] = ctx.children_grow_up.none(h.children + h.children_left);
+    none[usize::from(stage::FOLLOW)] = ctx.adults_follow.none(h.adults_left);
+    if fertile(h) {
+        none[usize::from(stage::BIRTH)] = 1.0 - ctx.birth_chance(h).p();
+    }
+    none
+}
+
+/// The year's first event from the stages' no-event chances and the household's gate draw;
+/// `quiet` when nothing happens. The product is formed as a tree first (short dependency
+/// chains: most years are quiet and end here); the walk in stage order settles the rest, and a
+/// draw the two round differently (a few ulps) counts as quiet.
+#[inline(always)]
+fn first_event(none: &[f64; stage::COUNT], key: HouseholdKey, quiet: u8) -> FirstEvent {
+    let u: f64 = key.draws(Purpose::Gate).random();
+    let pairs: [f64; 7] = std::array::from_fn(|i| none[2 * i] * none.get(2 * i + 1).copied().unwrap_or(1.0));
+    let all = ((pairs[0] * pairs[1]) * (pairs[2] * pairs[3])) * ((pairs[4] * pairs[5]) * pairs[6]);
+    if u < all { FirstEvent(quiet) } else { FirstEvent::find(none, u, quiet) }
+}
+
+/// One household's year. Returns whether it applied to settle in a unit with a quota and waits
+/// for admission: `finish` completes its year once the thresholds are known. Households in a
+/// city without local hukou there draw their moves and applications in `decide`; every other
+/// household's whole year is gated (`stage`), so a quiet year costs one draw.
+pub fn live(h: &mut Household, id: u64, ctx: &YearContext, decisions: &mut Tally, finished: &mut Tally) -> bool {
     h.set(flags::APPLIED, false);
     if h.is_empty() {
-        return;
+        return false;
     }
     let key = ctx.key.household(id);
-    if h.has(flags::HUKOU_URBAN) {
-        // Urban-hukou households: those at home may leave their province; inter-city migrants
-        // (兼顾城市间流动人口) who did not just arrive may transfer their hukou where they live,
-        // under the rules and willingness rural migrants face.
-        let moved = urban_hukou_outflow(h, key, ctx, tally);
-        if !moved && h.is_nonhukou_urban() {
-            let insured = h.adults > 0 && ctx.insured.sample(&mut key.draws(Purpose::Accrual));
-            let services = ctx.services_for(usize::from(h.res_unit), h.years_in_city);
-            allot_affordable(h, key, ctx);
-            apply_to_settle(h, id, key, ctx, tally, services, insured);
+    if h.is_nonhukou_urban() {
+        decide(h, id, key, ctx, decisions);
+        if h.has(flags::APPLIED) {
+            return true;
         }
+        finish_keyed(h, id, key, ctx, &[], finished);
+        return false;
+    }
+    let first = first_event(&no_event_chances(h, ctx, true), key, stage::QUIET);
+    if first.0 == stage::QUIET {
+        quiet_year(h, ctx, finished);
+        return false;
+    }
+    if first.0 == stage::MOVE {
+        forced_move(h, key, ctx, decisions);
+    }
+    finish_year(h, key, ctx, finished, first);
+    false
+}
+
+/// A year without any event: exactly what `finish_year` does when every stage is skipped.
+#[inline(always)]
+fn quiet_year(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
+    age_head(h);
+    if h.has(flags::RES_URBAN) {
+        h.years_in_city = h.years_in_city.saturating_add(1);
+    }
+    tally.count_stock(h, ctx.cities.regime.len(), ctx.province_of);
+}
+
+/// Pass A for a household living in a city without local hukou there (a rural-hukou migrant, an
+/// in-situ urban resident with rural hukou, or an urban-hukou inter-city migrant): moves,
+/// reunification and settlement applications.
+fn decide(h: &mut Household, id: u64, key: HouseholdKey, ctx: &YearContext, tally: &mut Tally) {
+    debug_assert!(h.is_nonhukou_urban());
+    if h.has(flags::HUKOU_URBAN) {
+        // Urban-hukou inter-city migrants (兼顾城市间流动人口) may transfer their hukou where they
+        // live, under the rules and willingness rural migrants face.
+        let insured = h.adults > 0 && ctx.insured.sample(&mut key.draws(Purpose::Accrual));
+        let services = ctx.services_for(usize::from(h.res_unit), h.years_in_city);
+        allot_affordable(h, key, ctx);
+        apply_to_settle(h, id, key, ctx, tally, services, insured);
         return;
     }
     let mut draws = key.draws(Purpose::Move);
     let origin = usize::from(h.hukou_unit);
     let k = h.household_type();
     let t = ctx.tables;
-    let mut moved = false;
     // Enrolled in urban employee insurance this year: the first draw of the accrual stream, the
     // same draw `finish` uses to credit the year (one status, read here and there).
-    let insured = h.has(flags::RES_URBAN) && h.adults > 0 && ctx.insured.sample(&mut key.draws(Purpose::Accrual));
-
-    if !h.has(flags::RES_URBAN) {
-        if ctx.reconsider_rural.sample(&mut draws) {
-            let stay = t.rural_utility(origin, k) + ctx.stay_bonus;
-            let go = 1.0 / (1.0 + (stay - t.iv_urban(origin, k)).exp());
-            if draws.random_bool(go) {
-                let j = t.draw_urban(origin, k, &mut key.draws(Purpose::Destination));
-                move_household(h, j, true, ctx, &mut draws, tally);
-                moved = true;
-            }
-        }
-    } else {
-        let here = usize::from(h.res_unit);
-        if ctx.reconsider_urban[usize::from(h.years_in_city)].sample(&mut draws) {
-            // Nested logit with a stay bonus: the current city's utility is raised by the
-            // moving cost and compared with every alternative (O(1) via the log-sums).
-            let current = t.urban_utility(origin, k, here);
-            let rural = t.rural_utility(origin, k);
-            let iv_urban = t.iv_urban(origin, k);
-            let others_urban = (iv_urban.exp() - current.exp()).max(0.0);
-            let rural_weight = rural.exp();
-            let tenure_ties = if insured { ctx.insured_stay } else { 0.0 }
-                + if h.rents_affordable() { ctx.tenant_stay } else { 0.0 }
-                + if h.has(flags::OWNS_HOME) { ctx.owner_stay } else { 0.0 };
-            let stay_weight = (current + ctx.stay_bonus + tenure_ties).exp();
-            let total = others_urban + rural_weight + stay_weight;
-            let u = draws.random::<f64>() * total;
-            if u < rural_weight {
-                move_household(h, origin, false, ctx, &mut draws, tally);
-                moved = true;
-            } else if u < rural_weight + others_urban {
-                let j = t.draw_urban(origin, k, &mut key.draws(Purpose::Destination));
-                if j != here {
-                    move_household(h, j, true, ctx, &mut draws, tally);
-                    moved = true;
-                }
-            }
-        }
-    }
-
-    if !h.has(flags::RES_URBAN) || moved {
-        return;
-    }
+    let insured = h.adults > 0 && ctx.insured.sample(&mut key.draws(Purpose::Accrual));
     let here = usize::from(h.res_unit);
+    if ctx.reconsider_urban[usize::from(h.years_in_city)].sample(&mut draws) {
+        // Nested logit with a stay bonus: the current city's utility is raised by the
+        // moving cost and compared with every alternative (O(1) via the log-sums).
+        let current = t.urban_utility(origin, k, here);
+        let rural = t.rural_utility(origin, k);
+        let iv_urban = t.iv_urban(origin, k);
+        let others_urban = (iv_urban.exp() - current.exp()).max(0.0);
+        let rural_weight = rural.exp();
+        let tenure_ties = if insured { ctx.insured_stay } else { 0.0 }
+            + if h.rents_affordable() { ctx.tenant_stay } else { 0.0 }
+            + if h.has(flags::OWNS_HOME) { ctx.owner_stay } else { 0.0 };
+        let stay_weight = (current + ctx.stay_bonus + tenure_ties).exp();
+        let total = others_urban + rural_weight + stay_weight;
+        let u = draws.random::<f64>() * total;
+        if u < rural_weight {
+            move_household(h, origin, false, ctx, &mut draws, tally);
+            return;
+        } else if u < rural_weight + others_urban {
+            let j = t.draw_urban(origin, k, &mut key.draws(Purpose::Destination));
+            if j != here {
+                move_household(h, j, true, ctx, &mut draws, tally);
+                return;
+            }
+        }
+    }
 
     // A metro core's relocated jobs take their workers along (plan §4 industrial relocation).
     let relocation = ctx.cities.relocation_chance[here];
@@ -562,6 +732,19 @@ fn apply_to_settle(
 /// then the end-of-year count. `thresholds` are read only for a household that applied to a unit
 /// with a quota (`flags::APPLIED`); the others may be finished before they are known.
 pub fn finish(h: &mut Household, id: u64, ctx: &YearContext, thresholds: &[Threshold], tally: &mut Tally) {
+    finish_keyed(h, id, ctx.key.household(id), ctx, thresholds, tally);
+}
+
+/// `finish` of a household whose key is at hand. Its demography alone is gated: `decide` drew
+/// its moves and application.
+fn finish_keyed(
+    h: &mut Household,
+    id: u64,
+    key: HouseholdKey,
+    ctx: &YearContext,
+    thresholds: &[Threshold],
+    tally: &mut Tally,
+) {
     if h.is_empty() {
         return;
     }
@@ -574,15 +757,31 @@ pub fn finish(h: &mut Household, id: u64, ctx: &YearContext, thresholds: &[Thres
             settle(h, ctx, tally);
         }
     }
+    let first = first_event(&no_event_chances(h, ctx, false), key, stage::DEMOGRAPHY_QUIET);
+    finish_year(h, key, ctx, tally, first);
+}
 
-    let key = ctx.key.household(id);
-    demography(h, key, ctx, tally);
+/// The rest of a household's year from its demography on, given where its first event falls:
+/// demography, in-place urbanization, accruals, then the end-of-year count.
+pub(super) fn finish_year(
+    h: &mut Household,
+    key: HouseholdKey,
+    ctx: &YearContext,
+    tally: &mut Tally,
+    first: FirstEvent,
+) {
+    demography(h, key, ctx, tally, first);
     if h.is_empty() {
         return;
     }
 
     if !h.has(flags::RES_URBAN) {
-        if ctx.in_place[usize::from(h.res_unit)].sample(&mut key.draws(Purpose::InPlace)) {
+        let becomes_urban = match first.mode(stage::IN_PLACE) {
+            Mode::Skip => false,
+            Mode::Force => true,
+            Mode::Normal => ctx.in_place[usize::from(h.res_unit)].sample(&mut key.draws(Purpose::InPlace)),
+        };
+        if becomes_urban {
             // The place becomes urban around the household: no move, hukou unchanged.
             h.set(flags::RES_URBAN, true);
             h.set(flags::IN_SITU, true);
@@ -657,6 +856,8 @@ pub struct Deaths {
     candidates: Binomials,
     /// Adults, elderly, children.
     acceptance: [Binomials; 3],
+    /// Each role's own deaths (adults, elderly, children), for years whose first event is a death.
+    by_role: [Binomials; 3],
 }
 
 impl Deaths {
@@ -666,7 +867,28 @@ impl Deaths {
         Deaths {
             candidates: Binomials::new(highest),
             acceptance: rates.map(|rate| Binomials::new(if highest > 0.0 { rate / highest } else { 0.0 })),
+            by_role: rates.map(Binomials::new),
         }
+    }
+
+    /// Each group's chance of no death, groups as in `sample`.
+    #[inline(always)]
+    pub fn none(&self, groups: [u8; 6]) -> [f64; 6] {
+        std::array::from_fn(|g| self.by_role[g / 2].none(groups[g]))
+    }
+
+    /// Deaths in each group given where the year's first event falls: none before it, at least
+    /// one in the group it falls on, as usual in the groups after it (one binomial per group);
+    /// a year whose first event came before any death draws them all by thinning (`sample`).
+    #[inline]
+    pub fn sample_after(&self, groups: [u8; 6], first: FirstEvent, d: &mut Draws) -> [u8; 6] {
+        if first.0 < stage::DEATHS {
+            return self.sample(groups, d);
+        }
+        if first.0 >= stage::DEATHS + 6 {
+            return [0; 6];
+        }
+        std::array::from_fn(|g| self.by_role[g / 2].sample_in(first.mode(stage::DEATHS + g as u8), groups[g], d))
     }
 
     /// Deaths in each group of `groups`, which holds (adults, elderly, children) pairs in order:
@@ -684,11 +906,16 @@ impl Deaths {
     }
 }
 
+/// A household's members by death group (`Deaths::sample`).
+#[inline(always)]
+fn death_groups(h: &Household) -> [u8; 6] {
+    [h.adults, h.adults_left, h.elderly, h.elderly_left, h.children, h.children_left]
+}
+
 /// The year's deaths, present and left behind, removed from the household.
 #[inline]
-fn deaths(h: &mut Household, ctx: &YearContext, d: &mut Draws) -> (u64, u64) {
-    let groups = [h.adults, h.adults_left, h.elderly, h.elderly_left, h.children, h.children_left];
-    let died = ctx.deaths.sample(groups, d);
+fn deaths(h: &mut Household, ctx: &YearContext, first: FirstEvent, d: &mut Draws) -> (u64, u64) {
+    let died = ctx.deaths.sample_after(death_groups(h), first, d);
     h.adults -= died[0];
     h.adults_left -= died[1];
     h.elderly -= died[2];
@@ -700,13 +927,18 @@ fn deaths(h: &mut Household, ctx: &YearContext, d: &mut Draws) -> (u64, u64) {
     (present, left)
 }
 
-fn demography(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &mut Tally) {
+/// Whether a household can have a birth this year, as `Tally::count_stock` counted it at the end
+/// of last year (nothing since then changes head_age, adults or children + children_left), so the
+/// birth chance divides by the households that can actually give birth this year.
+#[inline(always)]
+fn fertile(h: &Household) -> bool {
+    (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3
+}
+
+fn demography(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &mut Tally, first: FirstEvent) {
     let mut d = key.draws(Purpose::Demography);
-    // Birth eligibility as `Tally::count_stock` counted it at the end of last year (nothing
-    // since then changes head_age, adults or children + children_left), so `birth_chance`
-    // divides by the households that can actually give birth this year.
-    let fertile = (20..=40).contains(&h.head_age) && h.adults > 0 && h.children + h.children_left < 3;
-    let (present_deaths, left_deaths) = deaths(h, ctx, &mut d);
+    let fertile = fertile(h);
+    let (present_deaths, left_deaths) = deaths(h, ctx, first, &mut d);
     let res = usize::from(h.res_unit);
     let origin = usize::from(h.origin_unit);
     // Most households see no death in a year: skip the scattered writes then.
@@ -729,7 +961,7 @@ fn demography(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &m
     // over its life), so no role approaches u8::MAX and every member stays counted.
     if h.head_age >= super::aggregate::OLDER_HEAD_AGE {
         // Adults present and left behind reach 65 at one rate: one draw, spread as for children.
-        let ageing = ctx.ageing.sample(h.adults + h.adults_left, &mut d);
+        let ageing = ctx.ageing.sample_in(first.mode(stage::AGEING), h.adults + h.adults_left, &mut d);
         let [ageing, ageing_left] = pick_members([h.adults, h.adults_left], ageing, &mut d);
         h.adults -= ageing;
         h.elderly += ageing;
@@ -738,14 +970,14 @@ fn demography(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &m
     }
     // Children present and left behind turn 15 at one rate: one draw for all of them, spread
     // over the two groups as a uniform pick of that many children.
-    let grown_up = ctx.children_grow_up.sample(h.children + h.children_left, &mut d);
+    let grown_up = ctx.children_grow_up.sample_in(first.mode(stage::GROW_UP), h.children + h.children_left, &mut d);
     let [grown, grown_left] = pick_members([h.children, h.children_left], grown_up, &mut d);
     h.children -= grown;
     h.adults += grown;
     // Left-behind children who turn 15 stay at the origin (school, then work) and follow the
     // household to the city a few years later.
     h.children_left -= grown_left;
-    let joining = ctx.adults_follow.sample(h.adults_left, &mut d);
+    let joining = ctx.adults_follow.sample_in(first.mode(stage::FOLLOW), h.adults_left, &mut d);
     h.adults_left = h.adults_left - joining + grown_left;
     h.adults += joining;
     if joining > 0 {
@@ -762,8 +994,15 @@ fn demography(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &m
         }
     }
 
-    let birth = if h.has(flags::RES_URBAN) { &ctx.birth_urban } else { &ctx.birth_rural };
-    if fertile && h.adults > 0 && birth.sample(&mut d) {
+    let birth = match first.mode(stage::BIRTH) {
+        Mode::Skip => false,
+        Mode::Force => {
+            debug_assert!(fertile && h.adults > 0, "only a household that can have a birth has it first");
+            true
+        }
+        Mode::Normal => fertile && h.adults > 0 && ctx.birth_chance(h).sample(&mut d),
+    };
+    if birth {
         // Migrant parents without school and service access send newborns to the village.
         let access = if h.is_rural_hukou_urban() {
             ctx.cities.school_access[usize::from(h.res_unit)]
@@ -787,11 +1026,16 @@ fn demography(h: &mut Household, key: HouseholdKey, ctx: &YearContext, tally: &m
         }
         tally.national.births += 1;
     }
+    age_head(h);
+}
+
+/// The head grows a year older. Headship passes to the next generation: when the head reaches
+/// 65 and a younger adult is there (two working-age adults, or one beside an elderly member),
+/// the household is the younger generation's, a generation younger. Births and ageing follow the
+/// head, so without this they would fade as every head ages (docs/model.md, "Horizon").
+#[inline(always)]
+fn age_head(h: &mut Household) {
     h.head_age = h.head_age.saturating_add(1).min(100);
-    // Headship passes to the next generation: when the head reaches 65 and a younger adult is
-    // there (two working-age adults, or one beside an elderly member), the household is the
-    // younger generation's, a generation younger. Births and ageing follow the head, so
-    // without this they would fade as every head ages (docs/model.md, "Horizon").
     if h.head_age >= HEADSHIP_PASSES_AT && (h.adults >= 2 || (h.adults >= 1 && h.elderly >= 1)) {
         h.head_age -= GENERATION_GAP_YEARS;
     }
@@ -834,6 +1078,73 @@ mod tests {
             samples.iter().map(|s| (f64::from(s[0]) - m0) * (f64::from(s[2]) - m2)).sum::<f64>() / n as f64;
         assert!(covariance.abs() < 0.002, "covariance {covariance}");
         assert!(samples.iter().all(|s| (0..6).all(|g| s[g] <= groups[g])));
+    }
+
+    #[test]
+    fn at_least_one_success_follows_the_zero_truncated_binomial() {
+        let (n, p) = (5u8, 0.2);
+        let binomials = Binomials::new(p);
+        let key = YearKey::new(3, 2025);
+        let draws = 200_000u64;
+        let mut counts = [0u64; 6];
+        for id in 0..draws {
+            counts[usize::from(binomials.at_least_one(n, &mut key.household(id).draws(Purpose::Demography)))] += 1;
+        }
+        assert_eq!(counts[0], 0);
+        let choose = |k: u32| (1..=k).fold(1.0, |c, i| c * f64::from(u32::from(n) + 1 - i) / f64::from(i));
+        let truncated = 1.0 - (1.0 - p).powi(i32::from(n));
+        for k in 1..=u32::from(n) {
+            let expected = choose(k) * p.powi(k as i32) * (1.0 - p).powi((u32::from(n) - k) as i32) / truncated;
+            let share = counts[k as usize] as f64 / draws as f64;
+            let se = (expected * (1.0 - expected) / draws as f64).sqrt();
+            assert!((share - expected).abs() < 4.0 * se + 1e-9, "k = {k}: {share} against {expected}");
+        }
+    }
+
+    #[test]
+    fn the_first_event_falls_on_each_stage_with_its_exact_chance() {
+        let mut none = [1.0; stage::COUNT];
+        none[usize::from(stage::MOVE)] = 0.9;
+        none[usize::from(stage::DEATHS) + 2] = 0.5;
+        none[usize::from(stage::GROW_UP)] = 0.8;
+        none[usize::from(stage::IN_PLACE)] = 0.95;
+        let key = YearKey::new(9, 2026);
+        let draws = 200_000u64;
+        let mut counts = [0u64; stage::COUNT + 1];
+        for id in 0..draws {
+            counts[usize::from(first_event(&none, key.household(id), stage::QUIET).0)] += 1;
+        }
+        let mut left = 1.0;
+        for (stage, &q) in none.iter().enumerate() {
+            let expected = left * (1.0 - q);
+            let share = counts[stage] as f64 / draws as f64;
+            let se = (expected * (1.0 - expected) / draws as f64).sqrt();
+            assert!((share - expected).abs() < 4.0 * se + 1e-12, "stage {stage}: {share} against {expected}");
+            left *= q;
+        }
+        let quiet = counts[usize::from(stage::QUIET)] as f64 / draws as f64;
+        assert!(
+            (quiet - left).abs() < 4.0 * (left * (1.0 - left) / draws as f64).sqrt(),
+            "quiet {quiet} against {left}"
+        );
+        // A stage with no chance of an event is never the first.
+        assert!(
+            counts
+                .iter()
+                .enumerate()
+                .all(|(stage, &c)| c == 0 || stage == usize::from(stage::QUIET) || none[stage] < 1.0)
+        );
+    }
+
+    #[test]
+    fn stages_before_the_first_event_are_skipped_and_after_it_drawn() {
+        let first = FirstEvent(stage::GROW_UP);
+        assert_eq!(first.mode(stage::AGEING), Mode::Skip);
+        assert_eq!(first.mode(stage::GROW_UP), Mode::Force);
+        assert_eq!(first.mode(stage::BIRTH), Mode::Normal);
+        // A year whose demography was quiet still draws its in-place urbanization.
+        assert_eq!(FirstEvent(stage::DEMOGRAPHY_QUIET).mode(stage::IN_PLACE), Mode::Normal);
+        assert_eq!(FirstEvent(stage::QUIET).mode(stage::IN_PLACE), Mode::Skip);
     }
 
     #[test]
