@@ -776,8 +776,12 @@ impl<'g> Simulation<'g> {
             // other households, except the admission of an application (the thresholds below).
             // The waiting ones (a few per cent) are listed per chunk and finished after the
             // thresholds are known, without another pass over all households.
+            // Each run of chunks a thread takes sums into tallies of its own (megabytes to zero
+            // and merge): a few runs per thread keep the threads balanced without many of them.
+            let chunks_per_run = households.len().div_ceil(CHUNK).div_ceil(rayon::current_num_threads() * 4).max(1);
             let mut fused = households
                 .par_chunks_mut(CHUNK)
+                .with_min_len(chunks_per_run)
                 .enumerate()
                 .fold(
                     || FusedPass::new(n, provinces),
