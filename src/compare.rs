@@ -282,10 +282,9 @@ fn by_year_md(compared: &[Compared]) -> String {
     md
 }
 
-fn summary_md(compared: &[Compared], year: i32) -> String {
-    let mut md = String::new();
-    summary_intro(&mut md, compared, year);
-    let _ = write!(md, "| measure |");
+/// The header and separator rows of a markdown table with one column per compared scenario.
+fn scenario_table_header(md: &mut String, first_column: &str, compared: &[Compared]) {
+    let _ = write!(md, "| {first_column} |");
     for c in compared {
         let _ = write!(md, " {} |", c.name());
     }
@@ -294,6 +293,12 @@ fn summary_md(compared: &[Compared], year: i32) -> String {
         let _ = write!(md, "---|");
     }
     md.push('\n');
+}
+
+fn summary_md(compared: &[Compared], year: i32) -> String {
+    let mut md = String::new();
+    summary_intro(&mut md, compared, year);
+    scenario_table_header(&mut md, "measure", compared);
     measure_rows(&mut md, compared, year);
     for threshold in [GOAL_PCT, GOAL_PCT - 0.5] {
         let _ = write!(md, "| chance of reaching {threshold}% by {year} |");
@@ -461,15 +466,7 @@ fn inputs_diff_md(compared: &[Compared], settings: &[String]) -> String {
     }
     let _ =
         writeln!(md, "{} resolved keys differ (after `extends`; name and description left out).\n", differences.len());
-    let _ = write!(md, "| key |");
-    for c in compared {
-        let _ = write!(md, " {} |", c.name());
-    }
-    let _ = write!(md, "\n|---|");
-    for _ in compared {
-        let _ = write!(md, "---|");
-    }
-    md.push('\n');
+    scenario_table_header(&mut md, "key", compared);
     for (key, values) in differences {
         let _ = write!(md, "| `{key}` |");
         for value in values {

@@ -236,10 +236,13 @@ where
         );
     }
     // A serial unit is named as it starts, so that a rank the system kills (which cannot report
-    // anything itself) is known by the unit it was running.
+    // anything itself) is known by the unit it was running. The line goes out in one write:
+    // `eprintln!` writes each formatted piece separately to the unbuffered stderr, so a kill
+    // between two pieces would leave the unit unnamed.
     let started = |i: usize| {
         if loud {
-            eprintln!("rank {rank}/{k}: starting unit {i} of {n} ({})", what(i));
+            let line = format!("rank {rank}/{k}: starting unit {i} of {n} ({})\n", what(i));
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
         }
     };
     let results = run_local(&mine, local, work, started);
