@@ -675,12 +675,13 @@ impl<'g> Simulation<'g> {
         let has_quota = (0..self.geo.len()).map(|u| self.plan.quota_fraction(u, year).is_some()).collect();
         let county_town = s.potential_regions.county_town_pct.at(year) / 100.0;
         let base_in_place = s.in_place.rate_pct.at(year) / 100.0;
-        let in_place = self
+        let in_place: Vec<rand::distr::Bernoulli> = self
             .plan
             .potential_region
             .iter()
             .map(|region| step::bernoulli(base_in_place + if region.is_some() { county_town } else { 0.0 }))
             .collect();
+        let (birth_urban, birth_rural) = (step::bernoulli(birth_chance_urban), step::bernoulli(birth_chance_rural));
         let reconsider_urban = s.behaviour.reconsider_urban_pct / 100.0;
         let inertia_decay = 0.5f64.powf(1.0 / s.behaviour.inertia_half_life_years);
         let elderly_death = (adult_death * ratio).min(1.0);
@@ -726,11 +727,13 @@ impl<'g> Simulation<'g> {
             tenant_stay: s.behaviour.tenant_stay,
             owner_stay: s.behaviour.owner_stay,
             purchase: s.housing.purchase_pct.at(year) / 100.0,
-            birth_urban: step::bernoulli(birth_chance_urban),
-            birth_rural: step::bernoulli(birth_chance_rural),
+            birth_none: [1.0 - birth_rural.p(), 1.0 - birth_urban.p()],
+            birth_urban,
+            birth_rural,
             adults_follow: Binomials::new(s.behaviour.left_behind_adult_follow_pct / 100.0),
             deaths: Deaths::new([adult_death, elderly_death, adult_death * step::CHILD_MORTALITY_RATIO]),
             elderly_stay_behind: Binomials::new(step::ELDERLY_STAY_BEHIND),
+            in_place_none: in_place.iter().map(|chance| 1.0 - chance.p()).collect(),
             in_place,
             insured: step::bernoulli(s.social_insurance.coverage_pct.at(year) / 100.0),
             skill_upgrade: step::bernoulli(s.jobs.skill_upgrade_pct.at(year) / 100.0),
@@ -1031,6 +1034,14 @@ mod tests {
         rural_urban_hukou.set(flags::HUKOU_URBAN, true);
         starts.push(rural_urban_hukou);
         for start in starts {
+            // A quiet year is exactly the year with every stage skipped.
+            let [mut quiet, mut skipped] = [start; 2];
+            let [mut quiet_tally, mut skipped_tally] = [Tally::new(n, provinces), Tally::new(n, provinces)];
+            step::quiet_year(&mut quiet, &ctx, &mut quiet_tally);
+            step::finish_year(&mut skipped, ctx.key.household(0), &ctx, &mut skipped_tally, FirstEvent(stage::QUIET));
+            assert_eq!(quiet, skipped);
+            assert_eq!(quiet_tally, skipped_tally);
+
             let draws = 200_000u64;
             let mut sums = [[0.0f64; 12]; 2];
             let mut squares = [[0.0f64; 12]; 2];

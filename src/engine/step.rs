@@ -228,6 +228,11 @@ pub struct YearContext<'a> {
     pub elderly_stay_behind: Binomials,
     /// Yearly in-place urbanization of rural residents, per unit.
     pub in_place: Vec<Bernoulli>,
+    /// The chance of no in-place urbanization, per unit, and of no birth in a fertile household in
+    /// a rural / an urban part: the complements of the Bernoullis' chances, formed once a year
+    /// for the gate (`no_event_chances`).
+    pub in_place_none: Vec<f64>,
+    pub birth_none: [f64; 2],
     /// Enrolment in urban employee insurance this year.
     pub insured: Bernoulli,
     pub skill_upgrade: Bernoulli,
@@ -513,7 +518,7 @@ fn no_event_chances(h: &Household, ctx: &YearContext, whole_year: bool) -> [f64;
     if whole_year {
         none[usize::from(stage::MOVE)] = 1.0 - move_chance(h, ctx);
         if !h.has(flags::RES_URBAN) {
-            none[usize::from(stage::IN_PLACE)] = 1.0 - ctx.in_place[usize::from(h.res_unit)].p();
+            none[usize::from(stage::IN_PLACE)] = ctx.in_place_none[usize::from(h.res_unit)];
         }
     }
     let deaths = usize::from(stage::DEATHS);
@@ -524,7 +529,7 @@ fn no_event_chances(h: &Household, ctx: &YearContext, whole_year: bool) -> [f64;
     none[usize::from(stage::GROW_UP)] = ctx.children_grow_up.none(h.children + h.children_left);
     none[usize::from(stage::FOLLOW)] = ctx.adults_follow.none(h.adults_left);
     if fertile(h) {
-        none[usize::from(stage::BIRTH)] = 1.0 - ctx.birth_chance(h).p();
+        none[usize::from(stage::BIRTH)] = ctx.birth_none[usize::from(h.has(flags::RES_URBAN))];
     }
     none
 }
@@ -573,7 +578,7 @@ pub fn live(h: &mut Household, id: u64, ctx: &YearContext, decisions: &mut Tally
 
 /// A year without any event: exactly what `finish_year` does when every stage is skipped.
 #[inline(always)]
-fn quiet_year(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
+pub(super) fn quiet_year(h: &mut Household, ctx: &YearContext, tally: &mut Tally) {
     age_head(h);
     if h.has(flags::RES_URBAN) {
         h.years_in_city = h.years_in_city.saturating_add(1);
