@@ -835,6 +835,7 @@ impl<'g> Simulation<'g> {
             let admitted = households
                 .par_chunks_mut(CHUNK)
                 .zip(waiting_by_chunk.par_iter())
+                .with_min_len(chunks_per_run)
                 .enumerate()
                 .filter(|(_, (_, offsets))| !offsets.is_empty())
                 .fold(
