@@ -19,9 +19,10 @@ use rayon::prelude::*;
 
 /// Migrant households' composition (`docs/model.md`; the chance of a second working-age adult
 /// is `initial.migrant_second_adult_share`): chance of each of two possible children (0.55, so
-/// that with `left_behind_child_share` the 2020 backcast starts with 66.4M left-behind children,
-/// near the census 2020 figure of 66.9M); chance elderly live with them in the city; chance each
-/// of two elderly parents is left behind at the origin (assumptions).
+/// that with `left_behind_child_share` the 2020 backcast starts with 66.0M left-behind children
+/// aged 0–17, 55.0M of them under 15 and the rest left-behind young adults, near the census 2020
+/// figure of 66.9M); chance elderly live with them in the city; chance each of two elderly
+/// parents is left behind at the origin (assumptions).
 const MIGRANT_CHILD: f64 = 0.55;
 /// Share of left-behind children (census ages 0–17) aged 15–17, with ages even: 3 / 18. It is
 /// also the model's own steady state (children turn 15 at 1/15 a year, young adults follow at
