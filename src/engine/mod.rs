@@ -782,7 +782,7 @@ impl<'g> Simulation<'g> {
             // Each run of chunks a thread takes sums into tallies of its own (megabytes to zero
             // and merge): a few runs per thread keep the threads balanced without many of them.
             let chunks_per_run = households.len().div_ceil(CHUNK).div_ceil(rayon::current_num_threads() * 4).max(1);
-            let mut fused = households
+            let fused = households
                 .par_chunks_mut(CHUNK)
                 .with_min_len(chunks_per_run)
                 .enumerate()
@@ -827,7 +827,6 @@ impl<'g> Simulation<'g> {
             };
 
             // The waiting households, chunk by chunk (chunks are disjoint, so in parallel).
-            fused.waiting.sort_unstable_by_key(|(chunk, _)| *chunk);
             let mut waiting_by_chunk: Vec<Vec<u32>> = vec![Vec::new(); households.len().div_ceil(CHUNK)];
             for (chunk, offsets) in fused.waiting {
                 waiting_by_chunk[chunk] = offsets;
